@@ -1,0 +1,1 @@
+//! MySQL GTID set algebra.
