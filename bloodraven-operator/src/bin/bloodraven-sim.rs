@@ -1,0 +1,3 @@
+//! `bloodraven-sim`: runs the deterministic failover simulation over many seeds.
+
+fn main() {}
