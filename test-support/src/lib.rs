@@ -1,0 +1,16 @@
+//! Test helpers shared by the Bloodraven crates (unpublished).
+//!
+//! [`mariadb::MariaDb`] starts a real `mariadbd` (Debian's `mariadb-server`) on a temporary data directory and a
+//! free loopback port, with binary logging and GTIDs configured for replication tests. Everything here is
+//! synchronous and uses only the standard library, so any crate can add it as a dev-dependency cheaply.
+//!
+//! ```no_run
+//! use bloodraven_test_support::mariadb::MariaDb;
+//!
+//! let server = MariaDb::builder().server_id(7).log_bin(true).start()?;
+//! server.sql("CREATE DATABASE d; CREATE TABLE d.t (id INT PRIMARY KEY); INSERT INTO d.t VALUES (1)")?;
+//! assert_eq!(server.sql("SELECT id FROM d.t")?, "1\n");
+//! # Ok::<(), std::io::Error>(())
+//! ```
+
+pub mod mariadb;
