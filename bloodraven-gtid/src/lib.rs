@@ -6,6 +6,8 @@
 mod error;
 mod gtid;
 mod mariadb;
+#[cfg(feature = "serde")]
+mod serde_impl;
 mod set;
 mod tag;
 mod uuid;
