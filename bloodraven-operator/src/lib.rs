@@ -2,9 +2,19 @@
 //!
 //! This crate knows nothing of Kubernetes. It is split like rustls splits protocol from IO:
 //!
-//! * [`site`] — the [`site::Site`] trait: the MySQL/MariaDB admin operations (probe, fence, promote steps,
+//! * [`engine`] — the pure core. [`engine::Engine::step`] takes one poll's observations (per-site probes with
+//!   read-only flags, GTID sets and replica status), the outcomes of the previous actions and the time, plus the
+//!   durable [`record::Record`] it was built from, and returns a [`engine::Decision`]: the state of every site, the
+//!   reason and conditions, events, and the ordered [`engine::Action`]s to take. No IO, no clock, no randomness.
+//! * [`site`] — the [`site::Site`] trait: the MySQL/MariaDB admin operations (probe, fence, promotion steps,
 //!   replication, clone) the runner performs on one server. Drivers implement it.
-//!
-//! The engine model and its state diagram are documented as the modules land.
+//! * [`record`] — the durable failover record: cooldown stamp, promotion history, recovery markers, the planned
+//!   failover in flight.
+//! * [`annotations`] — the planned-failover and reclone annotation grammars, with the GTID-prefix interlock.
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+pub mod annotations;
+pub mod engine;
+pub mod record;
 pub mod site;

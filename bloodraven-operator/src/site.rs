@@ -29,7 +29,9 @@ pub trait Site: Send + Sync {
     fn kill_client_sessions(&self) -> impl Future<Output = Result<u32, SiteError>> + Send;
 
     /// `SHOW REPLICA STATUS` / `SHOW SLAVE STATUS`; `None` when the server has no replication channel.
-    fn replica_status(&self) -> impl Future<Output = Result<Option<ReplicaStatus>, SiteError>> + Send;
+    fn replica_status(
+        &self,
+    ) -> impl Future<Output = Result<Option<ReplicaStatus>, SiteError>> + Send;
 
     /// `START REPLICA SQL_THREAD` / `START SLAVE SQL_THREAD`.
     fn start_sql_thread(&self) -> impl Future<Output = Result<(), SiteError>> + Send;
@@ -48,7 +50,10 @@ pub trait Site: Send + Sync {
 
     /// Points replication at `source` with GTID auto-positioning (`CHANGE REPLICATION SOURCE TO ...
     /// SOURCE_AUTO_POSITION=1` / `CHANGE MASTER TO ... MASTER_USE_GTID=slave_pos`) and starts it.
-    fn replicate_from(&self, source: &SourceSpec) -> impl Future<Output = Result<(), SiteError>> + Send;
+    fn replicate_from(
+        &self,
+        source: &SourceSpec,
+    ) -> impl Future<Output = Result<(), SiteError>> + Send;
 
     /// `START REPLICA` / `START SLAVE`.
     fn start_replication(&self) -> impl Future<Output = Result<(), SiteError>> + Send;
@@ -119,7 +124,9 @@ impl GtidState {
     /// Whether nothing was ever executed.
     pub fn is_empty(&self) -> bool {
         match self {
-            GtidState::Mariadb(m) => m.binlog_state.is_empty() && m.current_pos.iter().next().is_none(),
+            GtidState::Mariadb(m) => {
+                m.binlog_state.is_empty() && m.current_pos.iter().next().is_none()
+            }
             GtidState::Mysql(s) => s.is_empty(),
         }
     }
@@ -138,7 +145,10 @@ impl GtidState {
 
     /// Whether `self` contains everything `other` executed.
     pub fn contains(&self, other: &GtidState) -> bool {
-        matches!(self.compare(other), SetRelation::Equal | SetRelation::Superset)
+        matches!(
+            self.compare(other),
+            SetRelation::Equal | SetRelation::Superset
+        )
     }
 
     /// The MySQL set, if this is a MySQL state.
@@ -298,7 +308,10 @@ pub enum SiteError {
 impl SiteError {
     /// Whether the error means "could not talk to the server" (as opposed to the server refusing).
     pub fn is_unreachable(&self) -> bool {
-        matches!(self, SiteError::Unreachable { .. } | SiteError::Timeout { .. })
+        matches!(
+            self,
+            SiteError::Unreachable { .. } | SiteError::Timeout { .. }
+        )
     }
 }
 

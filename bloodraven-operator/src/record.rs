@@ -1,0 +1,373 @@
+//! The durable failover record: the cooldown stamp, the failover history and the markers that must survive an
+//! operator restart (recovery markers, the planned failover in flight, the accepted reclone).
+//!
+//! Times are [`Duration`]s since the Unix epoch (the engine never reads a clock; callers pass `now`).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+/// Annotation holding the last failover time (RFC 3339 UTC, second precision).
+pub const LAST_FAILOVER_ANNOTATION: &str = "bloodraven.shipstream.io/last-failover";
+/// Annotation holding the last failover target site.
+pub const LAST_FAILOVER_TARGET_ANNOTATION: &str = "bloodraven.shipstream.io/last-failover-target";
+/// Durable stamps further than this in the future are discarded on rehydration (clock-skew guard).
+pub const MAX_FUTURE_SKEW: Duration = Duration::from_secs(300);
+/// How many promotions the history keeps.
+pub const HISTORY_LEN: usize = 32;
+
+/// What started a promotion.
+#[derive(Clone, Copy, Debug, Eq, Hash, PartialEq)]
+#[non_exhaustive]
+pub enum Trigger {
+    /// The primary was lost (automatic failover).
+    Emergency,
+    /// An admin asked for a switchover.
+    Planned,
+    /// A fenced promoted primary was made writable again (§1.11).
+    Reassert,
+}
+
+impl fmt::Display for Trigger {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Trigger::Emergency => "emergency",
+            Trigger::Planned => "planned",
+            Trigger::Reassert => "reassert",
+        })
+    }
+}
+
+/// One candidate considered for a promotion, with its GTID state at decision time.
+#[derive(Clone, Debug, Eq, PartialEq)]
+pub struct Candidate {
+    /// The site name.
+    pub site: String,
+    /// Its executed GTID state (text).
+    pub gtid: String,
+}
+
+/// One promotion, planned or not.
+#[derive(Clone, Debug, Eq, PartialEq)]
+pub struct FailoverRecord {
+    /// When the promotion was confirmed.
+    pub at: Duration,
+    /// Why it happened.
+    pub trigger: Trigger,
+    /// The promoted site.
+    pub target: String,
+    /// The site that was primary before (fenced best-effort), if known.
+    pub old_primary: Option<String>,
+    /// Candidates with their GTID states, in rank order.
+    pub candidates: Vec<Candidate>,
+    /// The rule that chose the winner.
+    pub rule: String,
+    /// `gtid_executed` of the target after `RESET REPLICA ALL`, before any write.
+    pub promotion_gtid: String,
+    /// Time without a writable primary: last writable observation (emergency) or the fence (planned) until the
+    /// target was confirmed writable.
+    pub write_unavailability: Option<Duration>,
+    /// Transactions of the old primary that the new one does not have, once old-primary recovery computed it.
+    pub divergent_gtid: Option<String>,
+    /// Number of divergent transactions.
+    pub divergent_count: u64,
+}
+
+/// The per-site recovery marker.
+#[derive(Clone, Debug, Eq, PartialEq)]
+pub enum RecoveryMarker {
+    /// The old primary diverged: it stays fenced until a human reclones it.
+    Blocked {
+        /// `O − N` in canonical text.
+        divergent_gtid: String,
+        /// `|O − N|`.
+        count: u64,
+    },
+    /// The old primary is being rejoined as a replica.
+    InProgress,
+}
+
+/// Phase of a planned failover.
+#[derive(Clone, Copy, Debug, Eq, Hash, PartialEq)]
+#[non_exhaustive]
+pub enum PlannedPhase {
+    /// Waiting for the cooldown to end (not in flight: emergency failover stays possible).
+    Deferred,
+    /// Source fenced; application sessions being killed.
+    Draining,
+    /// Terminal failure (`reason` says why).
+    Failed,
+    /// Accepted, not started.
+    Pending,
+    /// Promotion running.
+    Promoting,
+    /// Promotion done; recording.
+    Resuming,
+    /// Terminal success.
+    Succeeded,
+    /// Waiting until the target contains the source's GTID set at fence.
+    WaitingForLag,
+}
+
+impl PlannedPhase {
+    /// Whether the phase holds the guard that suspends automatic cross-site action.
+    pub fn in_flight(self) -> bool {
+        matches!(
+            self,
+            PlannedPhase::Pending
+                | PlannedPhase::Draining
+                | PlannedPhase::WaitingForLag
+                | PlannedPhase::Promoting
+                | PlannedPhase::Resuming
+        )
+    }
+}
+
+impl fmt::Display for PlannedPhase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
+
+/// `status.plannedFailover`.
+#[derive(Clone, Debug, Eq, PartialEq)]
+pub struct PlannedStatus {
+    /// Current phase.
+    pub phase: PlannedPhase,
+    /// Site to promote.
+    pub target: String,
+    /// Primary at acceptance.
+    pub source: String,
+    /// Source `gtid_executed` right after the fence.
+    pub source_gtid_at_fence: Option<String>,
+    /// Target `gtid_executed` at promotion.
+    pub target_gtid_at_promotion: Option<String>,
+    /// Acceptance time.
+    pub start: Duration,
+    /// When the drain started (the fence landed).
+    pub drain_start: Option<Duration>,
+    /// When the lag wait started.
+    pub lag_wait_start: Option<Duration>,
+    /// Terminal time.
+    pub completion: Option<Duration>,
+    /// Effective maximum lag wait.
+    pub max_lag_wait: Duration,
+    /// Effective drain timeout.
+    pub drain_timeout: Duration,
+    /// Failure reason (`LagTimeout`, `SourceCrashed`, ...).
+    pub reason: String,
+    /// Human message.
+    pub message: String,
+    /// Transactions of the fenced source missing on the target at promotion (0 by construction).
+    pub transactions_lost: u64,
+    /// Deferred until.
+    pub retry_after: Option<Duration>,
+}
+
+/// Everything the engine persists.
+#[derive(Clone, Debug, Default, Eq, PartialEq)]
+pub struct Record {
+    /// Last promotion time (the cooldown stamp).
+    pub last_failover: Option<Duration>,
+    /// Last promoted site.
+    pub last_failover_target: Option<String>,
+    /// `gtid_executed` of the last promoted site at promotion.
+    pub promotion_gtid: Option<String>,
+    /// Recent promotions, oldest first.
+    pub history: Vec<FailoverRecord>,
+    /// Recovery markers per site.
+    pub recovery: BTreeMap<String, RecoveryMarker>,
+    /// The planned failover, if any ran.
+    pub planned: Option<PlannedStatus>,
+    /// An accepted reclone request not yet executed (site name).
+    pub reclone: Option<String>,
+}
+
+impl Record {
+    /// Stamps a promotion (monotonic: an older stamp never overwrites a newer one) and appends it to the history.
+    pub fn record_failover(&mut self, rec: FailoverRecord) {
+        if self.last_failover.is_none_or(|t| rec.at >= t) {
+            self.last_failover = Some(rec.at);
+            self.last_failover_target = Some(rec.target.clone());
+            self.promotion_gtid = Some(rec.promotion_gtid.clone());
+        }
+        self.history.push(rec);
+        if self.history.len() > HISTORY_LEN {
+            self.history.remove(0);
+        }
+    }
+
+    /// Whether `now` is inside the cooldown of the last failover.
+    pub fn in_cooldown(&self, now: Duration, cooldown: Duration) -> bool {
+        self.last_failover.is_some_and(|t| now < t + cooldown)
+    }
+
+    /// The out-of-band annotation copy: `(last-failover, last-failover-target)`.
+    pub fn annotations(&self) -> Option<(String, String)> {
+        Some((
+            format_rfc3339(self.last_failover?),
+            self.last_failover_target.clone()?,
+        ))
+    }
+
+    /// Rehydrates on start: the status copy, merged with the annotation copy (the later stamp wins, tie → status,
+    /// a corrupt annotation is ignored, stamps more than [`MAX_FUTURE_SKEW`] ahead of `now` are discarded).
+    pub fn rehydrate(
+        status: Option<Record>,
+        annotations: Option<(&str, &str)>,
+        now: Duration,
+    ) -> Record {
+        let mut rec = status.unwrap_or_default();
+        if rec.last_failover.is_some_and(|t| t > now + MAX_FUTURE_SKEW) {
+            rec.last_failover = None;
+        }
+        if let Some((at, target)) = annotations {
+            match parse_rfc3339(at) {
+                Some(t)
+                    if t <= now + MAX_FUTURE_SKEW && rec.last_failover.is_none_or(|s| t > s) =>
+                {
+                    rec.last_failover = Some(t);
+                    rec.last_failover_target = Some(target.to_owned());
+                }
+                Some(_) => {}
+                None => tracing::error!(
+                    value = at,
+                    "corrupt {LAST_FAILOVER_ANNOTATION} annotation; using status"
+                ),
+            }
+        }
+        rec
+    }
+}
+
+/// Formats seconds since the epoch as `YYYY-MM-DDTHH:MM:SSZ`.
+pub fn format_rfc3339(t: Duration) -> String {
+    let secs = t.as_secs();
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (y, m, d) = civil_from_days(days as i64);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Parses `YYYY-MM-DDTHH:MM:SSZ` (second precision, UTC).
+pub fn parse_rfc3339(text: &str) -> Option<Duration> {
+    let b = text.as_bytes();
+    if b.len() != 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
+        || b[19] != b'Z'
+    {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| text.get(r)?.parse::<u64>().ok();
+    let (y, mo, d, h, mi, s) = (
+        num(0..4)?,
+        num(5..7)?,
+        num(8..10)?,
+        num(11..13)?,
+        num(14..16)?,
+        num(17..19)?,
+    );
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || s > 60 {
+        return None;
+    }
+    let days = days_from_civil(y as i64, mo as i64, d as i64);
+    u64::try_from(days)
+        .ok()
+        .map(|days| Duration::from_secs(days * 86_400 + h * 3600 + mi * 60 + s))
+}
+
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(at: u64, target: &str) -> FailoverRecord {
+        FailoverRecord {
+            at: Duration::from_secs(at),
+            trigger: Trigger::Emergency,
+            target: target.into(),
+            old_primary: None,
+            candidates: vec![],
+            rule: "only candidate".into(),
+            promotion_gtid: String::new(),
+            write_unavailability: None,
+            divergent_gtid: None,
+            divergent_count: 0,
+        }
+    }
+
+    #[test]
+    fn rfc3339_round_trips() {
+        let t = Duration::from_secs(1_795_000_123);
+        let s = format_rfc3339(t);
+        assert_eq!(s, "2026-11-18T11:08:43Z");
+        assert_eq!(parse_rfc3339(&s), Some(t));
+        assert_eq!(format_rfc3339(Duration::ZERO), "1970-01-01T00:00:00Z");
+        assert_eq!(
+            parse_rfc3339("2024-02-29T23:59:59Z"),
+            Some(Duration::from_secs(1_709_251_199))
+        );
+        assert_eq!(parse_rfc3339("2024-02-29 23:59:59Z"), None);
+    }
+
+    #[test]
+    fn stamps_are_monotonic_and_history_is_bounded() {
+        let mut r = Record::default();
+        r.record_failover(rec(100, "pdx"));
+        r.record_failover(rec(50, "iad"));
+        assert_eq!(r.last_failover, Some(Duration::from_secs(100)));
+        assert_eq!(r.last_failover_target.as_deref(), Some("pdx"));
+        for i in 0..40 {
+            r.record_failover(rec(200 + i, "iad"));
+        }
+        assert_eq!(r.history.len(), HISTORY_LEN);
+        assert!(r.in_cooldown(Duration::from_secs(300), Duration::from_secs(300)));
+        assert!(!r.in_cooldown(Duration::from_secs(539), Duration::from_secs(300)));
+    }
+
+    #[test]
+    fn rehydration_takes_the_later_copy_and_guards_skew() {
+        let now = Duration::from_secs(1_800_000_000);
+        let mut status = Record::default();
+        status.record_failover(rec(1_799_999_000, "pdx"));
+        let later = format_rfc3339(Duration::from_secs(1_799_999_500));
+        let r = Record::rehydrate(Some(status.clone()), Some((&later, "iad")), now);
+        assert_eq!(r.last_failover_target.as_deref(), Some("iad"));
+        let tie = format_rfc3339(Duration::from_secs(1_799_999_000));
+        let r = Record::rehydrate(Some(status.clone()), Some((&tie, "iad")), now);
+        assert_eq!(r.last_failover_target.as_deref(), Some("pdx"));
+        let r = Record::rehydrate(Some(status.clone()), Some(("garbage", "iad")), now);
+        assert_eq!(r.last_failover_target.as_deref(), Some("pdx"));
+        let future = format_rfc3339(now + Duration::from_secs(3600));
+        let r = Record::rehydrate(None, Some((&future, "iad")), now);
+        assert_eq!(r.last_failover, None);
+    }
+}
