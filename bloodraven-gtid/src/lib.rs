@@ -15,6 +15,6 @@ mod uuid;
 pub use error::Error;
 pub use gtid::{Gtid, Interval, MAX_GNO};
 pub use mariadb::{MariadbGtid, MariadbGtidList};
-pub use set::{GtidSet, GtidSetBuilder, SetRelation};
+pub use set::{EncodingFormat, GtidSet, GtidSetBuilder, SetRelation};
 pub use tag::Tag;
 pub use uuid::ServerUuid;

@@ -7,7 +7,7 @@
 //! ```
 //! All integers are little-endian; intervals are `[start, end)`.
 
-use super::{GtidSet, GtidSetBuilder};
+use super::{EncodingFormat, GtidSet, GtidSetBuilder};
 use crate::tag::MAX_TAG_LEN;
 use crate::{Error, Interval, ServerUuid, Tag};
 
@@ -44,24 +44,32 @@ pub(super) fn encode(set: &GtidSet) -> Vec<u8> {
     out
 }
 
-pub(super) fn decode(bytes: &[u8]) -> Result<GtidSet, Error> {
+/// Reads the 8-byte header: the format and the number of (uuid, tag) entries that follow.
+pub(super) fn decode_header(bytes: &[u8]) -> Result<(EncodingFormat, u64), Error> {
     let mut r = Reader { bytes, pos: 0 };
     let header = r.take(8, "the 8-byte tsid count")?;
-    let (tagged, n_tsids) = match (header[0], header[7]) {
-        (_, 0) => (false, u64_le(header)),
-        (1, 1) => (
-            true,
-            u64_le(&[
+    match (header[0], header[7]) {
+        (_, 0) => Ok((EncodingFormat::Untagged, u64_le(header))),
+        (1, 1) => {
+            let count = [
                 header[1], header[2], header[3], header[4], header[5], header[6], 0, 0,
-            ]),
-        ),
-        (_, format) => {
-            return Err(Error::decode(
-                7,
-                format!("unknown gtid set encoding format {format} (expected 0 or 1)"),
-            ));
+            ];
+            Ok((EncodingFormat::Tagged, u64_le(&count)))
         }
-    };
+        (first, last) => Err(Error::decode(
+            0,
+            format!(
+                "unknown format: bytes 0 and 7 are {first} and {last} (expected byte 7 = 0, \
+                 or both 1 for the tagged format)"
+            ),
+        )),
+    }
+}
+
+pub(super) fn decode(bytes: &[u8]) -> Result<GtidSet, Error> {
+    let (format, n_tsids) = decode_header(bytes)?;
+    let tagged = format == EncodingFormat::Tagged;
+    let mut r = Reader { bytes, pos: 8 };
     let mut builder = GtidSetBuilder::new();
     for _ in 0..n_tsids {
         let uuid_bytes = r.take(16, "a 16-byte server uuid")?;

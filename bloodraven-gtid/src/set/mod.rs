@@ -38,6 +38,16 @@ pub struct GtidSet {
     blocks: Vec<Block>,
 }
 
+/// The two binary GTID set formats; see [`GtidSet::decode_header`].
+#[derive(Clone, Copy, Debug, Eq, Hash, PartialEq)]
+#[non_exhaustive]
+pub enum EncodingFormat {
+    /// MySQL 8.3+: header `01 | count (6 bytes LE) | 01`, and every entry carries a tag (possibly empty).
+    Tagged,
+    /// The classic format: header is the entry count as a u64 LE; no tags.
+    Untagged,
+}
+
 /// How two GTID sets relate, as answered by [`GtidSet::compare`].
 #[derive(Clone, Copy, Debug, Eq, Hash, PartialEq)]
 pub enum SetRelation {
@@ -107,6 +117,12 @@ impl GtidSet {
     /// tagged (MySQL 8.3+). Rejects truncation, overlapping or unsorted intervals and trailing bytes.
     pub fn decode(bytes: &[u8]) -> Result<GtidSet, Error> {
         binary::decode(bytes)
+    }
+
+    /// Reads only the 8-byte header of a binary encoding: its format and how many (uuid, tag) entries
+    /// follow.
+    pub fn decode_header(bytes: &[u8]) -> Result<(EncodingFormat, u64), Error> {
+        binary::decode_header(bytes)
     }
 
     /// Encodes the set in the binary form of `PREVIOUS_GTIDS` / `COM_BINLOG_DUMP_GTID`: the untagged format
