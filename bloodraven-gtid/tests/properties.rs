@@ -68,9 +68,9 @@ fn model_of(set: &GtidSet) -> Model {
 /// MySQL's canonical text, written naively from the model.
 fn render(model: &Model) -> String {
     let mut blocks: Vec<String> = Vec::new();
-    for u in 0..UUIDS.len() {
+    for (u, uuid_text) in UUIDS.iter().enumerate() {
         let mut block = String::new();
-        for t in 0..TAGS.len() {
+        for (t, tag_text) in TAGS.iter().enumerate() {
             let gnos: Vec<u64> = model
                 .iter()
                 .filter(|(mu, mt, _)| *mu == u && *mt == t)
@@ -80,7 +80,7 @@ fn render(model: &Model) -> String {
                 continue;
             }
             if t > 0 {
-                block.push_str(&format!(":{}", TAGS[t]));
+                block.push_str(&format!(":{tag_text}"));
             }
             let mut i = 0;
             while i < gnos.len() {
@@ -97,7 +97,7 @@ fn render(model: &Model) -> String {
             }
         }
         if !block.is_empty() {
-            blocks.push(format!("{}{block}", UUIDS[u]));
+            blocks.push(format!("{uuid_text}{block}"));
         }
     }
     blocks.join(",\n")
