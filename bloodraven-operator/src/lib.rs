@@ -15,6 +15,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod annotations;
+pub mod driver;
 pub mod engine;
 pub mod record;
 pub mod site;

@@ -23,7 +23,10 @@ impl DriverSite {
     /// When the binary logs that would hold the start of the divergent run were purged, the answer falls back
     /// to [`engine::divergence`](crate::engine::divergence) on the two states (which assumes consecutive
     /// sequence numbers). MySQL sites answer [`SiteError::Unsupported`]: their GTID sets are exact already.
-    pub async fn mariadb_divergence(&self, new_primary: &MariadbState) -> Result<Option<Divergence>, SiteError> {
+    pub async fn mariadb_divergence(
+        &self,
+        new_primary: &MariadbState,
+    ) -> Result<Option<Divergence>, SiteError> {
         if self.flavor != Flavor::Mariadb {
             return Err(SiteError::Unsupported {
                 site: self.name.clone(),
@@ -111,7 +114,9 @@ impl Known {
     }
 
     fn has(&self, g: &MariadbGtid) -> bool {
-        self.0.get(&(g.domain, g.server_id)).is_some_and(|&seq| seq >= g.seq)
+        self.0
+            .get(&(g.domain, g.server_id))
+            .is_some_and(|&seq| seq >= g.seq)
     }
 }
 
@@ -191,7 +196,10 @@ mod tests {
         assert_eq!(gtid_event("BEGIN GTID 2-3-40 cid=17").unwrap(), g("2-3-40"));
         assert!(gtid_event("BEGIN").is_err());
         assert_eq!(gtid_list_event("[]").unwrap(), vec![]);
-        assert_eq!(gtid_list_event("[0-1-4,1-2-7]").unwrap(), vec![g("0-1-4"), g("1-2-7")]);
+        assert_eq!(
+            gtid_list_event("[0-1-4,1-2-7]").unwrap(),
+            vec![g("0-1-4"), g("1-2-7")]
+        );
     }
 
     #[test]

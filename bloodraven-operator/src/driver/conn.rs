@@ -36,13 +36,6 @@ impl Row {
             .find_map(|n| self.names.iter().position(|c| c.eq_ignore_ascii_case(n)))
             .and_then(|i| self.at(i))
     }
-
-    /// Whether the row has a column called one of `names`.
-    pub(crate) fn has(&self, names: &[&str]) -> bool {
-        names
-            .iter()
-            .any(|n| self.names.iter().any(|c| c.eq_ignore_ascii_case(n)))
-    }
 }
 
 /// A statement failure as the driver sees it, before the site name and statement are attached.
@@ -152,7 +145,11 @@ impl Session {
     }
 
     /// Runs a query and hands each row to `f` as it arrives (bounded memory for long results).
-    pub(crate) async fn each_row(&mut self, sql: &str, mut f: impl FnMut(Row) + Send) -> Result<(), Failure> {
+    pub(crate) async fn each_row(
+        &mut self,
+        sql: &str,
+        mut f: impl FnMut(Row) + Send,
+    ) -> Result<(), Failure> {
         match self {
             Session::Server(c) => {
                 let mut result = c.query_iter(sql).await?;
@@ -163,7 +160,11 @@ impl Session {
                     .collect();
                 result
                     .for_each(|row| {
-                        let values = row.unwrap_raw().into_iter().map(|v| v.and_then(text)).collect();
+                        let values = row
+                            .unwrap_raw()
+                            .into_iter()
+                            .map(|v| v.and_then(text))
+                            .collect();
                         f(Row::new(names.clone(), values));
                     })
                     .await?;
@@ -244,7 +245,12 @@ pub(crate) mod script {
             let names: Arc<[String]> = columns.iter().map(|c| c.to_string()).collect();
             let rows = rows
                 .iter()
-                .map(|r| Row::new(names.clone(), r.iter().map(|v| v.map(str::to_string)).collect()))
+                .map(|r| {
+                    Row::new(
+                        names.clone(),
+                        r.iter().map(|v| v.map(str::to_string)).collect(),
+                    )
+                })
                 .collect();
             self.push(sql, Ok(rows));
         }

@@ -134,7 +134,12 @@ impl DriverSite {
         self.flavor
     }
 
-    fn with_backend(name: String, flavor: Flavor, backend: Backend, clone_timeout: Duration) -> DriverSite {
+    fn with_backend(
+        name: String,
+        flavor: Flavor,
+        backend: Backend,
+        clone_timeout: Duration,
+    ) -> DriverSite {
         let sql = match flavor {
             Flavor::Mariadb => &mariadb_sql::SQL,
             _ => &mysql_sql::SQL,
@@ -161,10 +166,13 @@ impl DriverSite {
     }
 
     async fn open(&self) -> Result<conn::Session, SiteError> {
-        self.backend.open().await.map_err(|f| SiteError::Unreachable {
-            site: self.name.clone(),
-            message: f.message().to_string(),
-        })
+        self.backend
+            .open()
+            .await
+            .map_err(|f| SiteError::Unreachable {
+                site: self.name.clone(),
+                message: f.message().to_string(),
+            })
     }
 
     /// The error for a failed statement (`shown` never contains a password).

@@ -14,7 +14,10 @@ pub(crate) const SQL: Sql = Sql {
             @@global.gtid_executed",
     replica_status: "SHOW REPLICA STATUS",
     fence: &["SET GLOBAL super_read_only = ON"],
-    unfence: &["SET GLOBAL super_read_only = OFF", "SET GLOBAL read_only = OFF"],
+    unfence: &[
+        "SET GLOBAL super_read_only = OFF",
+        "SET GLOBAL read_only = OFF",
+    ],
     // The reference spares only its own connection and the binlog dump threads that feed replicas: before CLONE
     // it wants the applier gone too.
     list_client_sessions: "SELECT ID FROM information_schema.processlist WHERE ID <> CONNECTION_ID() \
@@ -103,7 +106,10 @@ pub(crate) fn clone_statements(donor: &SourceSpec, timeout: Duration) -> CloneSt
         )
     };
     CloneStatements {
-        writable: ["SET GLOBAL super_read_only = OFF", "SET GLOBAL read_only = OFF"],
+        writable: [
+            "SET GLOBAL super_read_only = OFF",
+            "SET GLOBAL read_only = OFF",
+        ],
         donor_list: format!(
             "SET GLOBAL clone_valid_donor_list = {}",
             quote(&format!("{}:{}", donor.host, donor.port))
@@ -198,16 +204,31 @@ mod tests {
 
     #[test]
     fn clone_restart_errors_count_as_success() {
-        assert!(clone_error_means_restart(Some(3707), "Restart server failed (mysqld is not managed by supervisor process)."));
-        assert!(clone_error_means_restart(None, "Lost connection to MySQL server during query"));
-        assert!(clone_error_means_restart(None, "Connection reset by peer (os error 104)"));
-        assert!(!clone_error_means_restart(Some(3862), "Clone Donor Error: 1045 : Access denied"));
+        assert!(clone_error_means_restart(
+            Some(3707),
+            "Restart server failed (mysqld is not managed by supervisor process)."
+        ));
+        assert!(clone_error_means_restart(
+            None,
+            "Lost connection to MySQL server during query"
+        ));
+        assert!(clone_error_means_restart(
+            None,
+            "Connection reset by peer (os error 104)"
+        ));
+        assert!(!clone_error_means_restart(
+            Some(3862),
+            "Clone Donor Error: 1045 : Access denied"
+        ));
     }
 
     #[test]
     fn wait_uses_wait_for_executed_gtid_set() {
         assert_eq!(
-            wait_for_executed("3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5", Duration::from_millis(1500)),
+            wait_for_executed(
+                "3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5",
+                Duration::from_millis(1500)
+            ),
             "SELECT WAIT_FOR_EXECUTED_GTID_SET('3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5', 1.5)"
         );
     }

@@ -52,7 +52,13 @@ pub(crate) fn probe(flavor: Flavor, row: &Row, replica: Option<&Row>) -> Result<
         flavor,
         executed,
         replica: replica
-            .map(|r| replica_status(flavor, r, (flavor == Flavor::Mariadb).then(|| row.at(5).unwrap_or(""))))
+            .map(|r| {
+                replica_status(
+                    flavor,
+                    r,
+                    (flavor == Flavor::Mariadb).then(|| row.at(5).unwrap_or("")),
+                )
+            })
             .transpose()?,
     })
 }
@@ -78,20 +84,32 @@ pub(crate) fn mariadb_state(row: &Row, first: usize) -> Result<MariadbState, Bad
 /// One `SHOW REPLICA STATUS` / `SHOW SLAVE STATUS` row. MariaDB prints no executed set: `@@gtid_slave_pos`
 /// (`slave_pos`, else a `Gtid_Slave_Pos` column as `SHOW ALL SLAVES STATUS` has) stands for it, and `Gtid_IO_Pos`
 /// for the retrieved set.
-pub(crate) fn replica_status(flavor: Flavor, row: &Row, slave_pos: Option<&str>) -> Result<ReplicaStatus, BadValue> {
+pub(crate) fn replica_status(
+    flavor: Flavor,
+    row: &Row,
+    slave_pos: Option<&str>,
+) -> Result<ReplicaStatus, BadValue> {
     let text = |names: &[&str]| row.get(names).unwrap_or("").trim().to_string();
     let port_text = row.get(&["Source_Port", "Master_Port"]);
     let source_port = match port_text.map(str::trim) {
         None | Some("") => 0,
-        Some(p) => p
-            .parse()
-            .map_err(|_| BadValue::new("Source_Port", port_text, "expected a port number (0..=65535)"))?,
+        Some(p) => p.parse().map_err(|_| {
+            BadValue::new(
+                "Source_Port",
+                port_text,
+                "expected a port number (0..=65535)",
+            )
+        })?,
     };
     let behind_text = row.get(&["Seconds_Behind_Source", "Seconds_Behind_Master"]);
     let seconds_behind = match behind_text.map(str::trim) {
         None | Some("") => None,
         Some(s) => Some(s.parse().map_err(|_| {
-            BadValue::new("Seconds_Behind_Source", behind_text, "expected a whole number of seconds or NULL")
+            BadValue::new(
+                "Seconds_Behind_Source",
+                behind_text,
+                "expected a whole number of seconds or NULL",
+            )
         })?),
     };
     let (retrieved, executed) = match flavor {
@@ -103,7 +121,8 @@ pub(crate) fn replica_status(flavor: Flavor, row: &Row, slave_pos: Option<&str>)
     };
     Ok(ReplicaStatus {
         io_running: text(&["Replica_IO_Running", "Slave_IO_Running"]).eq_ignore_ascii_case("yes"),
-        sql_running: text(&["Replica_SQL_Running", "Slave_SQL_Running"]).eq_ignore_ascii_case("yes"),
+        sql_running: text(&["Replica_SQL_Running", "Slave_SQL_Running"])
+            .eq_ignore_ascii_case("yes"),
         source_host: text(&["Source_Host", "Master_Host"]),
         source_port,
         seconds_behind,
@@ -200,7 +219,10 @@ mod tests {
 
     fn row(columns: &[&str], values: &[Option<&str>]) -> Row {
         let names: Arc<[String]> = columns.iter().map(|c| c.to_string()).collect();
-        Row::new(names, values.iter().map(|v| v.map(str::to_string)).collect())
+        Row::new(
+            names,
+            values.iter().map(|v| v.map(str::to_string)).collect(),
+        )
     }
 
     const U1: &str = "3e11fa47-71ca-11e1-9e33-c80aa9429562";
@@ -224,7 +246,13 @@ mod tests {
     fn probe_refuses_the_wrong_flavour() {
         let r = row(
             &["a", "b", "c", "d", "e"],
-            &[Some("1"), Some("0"), Some("x"), Some("10.11.6-MariaDB-0+deb12u1"), Some("")],
+            &[
+                Some("1"),
+                Some("0"),
+                Some("x"),
+                Some("10.11.6-MariaDB-0+deb12u1"),
+                Some(""),
+            ],
         );
         let e = probe(Flavor::Mysql, &r, None).unwrap_err();
         assert_eq!(e.what, "@@version");
@@ -316,14 +344,20 @@ mod tests {
         assert!(s.is_healthy());
         assert_eq!(s.source_port, 4406);
         assert_eq!(s.seconds_behind, Some(3));
-        assert_eq!((s.retrieved.as_str(), s.executed.as_str()), ("0-1-12", "0-1-11"));
+        assert_eq!(
+            (s.retrieved.as_str(), s.executed.as_str()),
+            ("0-1-12", "0-1-11")
+        );
         let s = replica_status(Flavor::Mariadb, &legacy, Some("0-1-12")).unwrap();
         assert_eq!(s.executed, "0-1-12");
     }
 
     #[test]
     fn bad_values_name_the_column_and_value() {
-        let r = row(&["Slave_IO_Running", "Master_Port"], &[Some("Yes"), Some("http")]);
+        let r = row(
+            &["Slave_IO_Running", "Master_Port"],
+            &[Some("Yes"), Some("http")],
+        );
         let e = replica_status(Flavor::Mariadb, &r, None).unwrap_err();
         assert_eq!((e.what.as_str(), e.value.as_str()), ("Source_Port", "http"));
         let e = flag("@@read_only", Some("maybe")).unwrap_err();

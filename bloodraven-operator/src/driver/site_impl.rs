@@ -8,7 +8,9 @@ use super::conn::{Failure, Session};
 use super::sql::Statement;
 use super::{DriverSite, mariadb_sql, mysql_sql, parse};
 use crate::engine::divergence;
-use crate::site::{Flavor, GtidState, MariadbState, Probe, ReplicaStatus, Site, SiteError, SourceSpec};
+use crate::site::{
+    Flavor, GtidState, MariadbState, Probe, ReplicaStatus, Site, SiteError, SourceSpec,
+};
 
 /// MySQL/MariaDB "unknown thread id": the session ended between listing and killing it.
 const UNKNOWN_THREAD: u16 = 1094;
@@ -107,7 +109,11 @@ impl Site for DriverSite {
         self.run(&[self.sql.start_replication]).await
     }
 
-    async fn wait_for_executed(&self, target: &GtidState, timeout: Duration) -> Result<bool, SiteError> {
+    async fn wait_for_executed(
+        &self,
+        target: &GtidState,
+        timeout: Duration,
+    ) -> Result<bool, SiteError> {
         let position = match (self.flavor, target) {
             (Flavor::Mysql, GtidState::Mysql(set)) => set.to_compact_string(),
             (Flavor::Mariadb, GtidState::Mariadb(state)) => {
@@ -211,11 +217,15 @@ impl DriverSite {
         s.exec(&st.sql).await.map_err(|f| self.failed(&st.shown, f))
     }
 
-    pub(super) async fn rows_on(&self, s: &mut Session, sql: &str) -> Result<Vec<super::conn::Row>, SiteError> {
+    pub(super) async fn rows_on(
+        &self,
+        s: &mut Session,
+        sql: &str,
+    ) -> Result<Vec<super::conn::Row>, SiteError> {
         s.rows(sql).await.map_err(|f| self.failed(sql, f))
     }
 
-    fn no_row(&self, sql: &str) -> SiteError {
+    pub(super) fn no_row(&self, sql: &str) -> SiteError {
         self.failed(
             sql,
             Failure::Server {
@@ -243,7 +253,9 @@ impl DriverSite {
                         message,
                     });
                 }
-                Err(f) => tracing::warn!(site = %self.name, id, error = f.message(), "failed to kill session"),
+                Err(f) => {
+                    tracing::warn!(site = %self.name, id, error = f.message(), "failed to kill session")
+                }
             }
         }
         Ok(killed)
@@ -268,7 +280,10 @@ impl DriverSite {
 pub(crate) fn aligned_slave_pos(state: &MariadbState) -> Option<MariadbGtidList> {
     let mut target = state.slave_pos.clone();
     for gtid in &state.binlog_pos {
-        if target.get(gtid.domain).is_none_or(|mine| gtid.seq > mine.seq) {
+        if target
+            .get(gtid.domain)
+            .is_none_or(|mine| gtid.seq > mine.seq)
+        {
             target.insert(*gtid);
         }
     }
