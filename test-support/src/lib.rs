@@ -14,3 +14,5 @@
 //! ```
 
 pub mod mariadb;
+#[cfg(feature = "s3")]
+pub mod s3;
