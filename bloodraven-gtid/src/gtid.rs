@@ -174,43 +174,103 @@ pub(crate) fn check_gno(gno: u64) -> Result<(), Error> {
     }
 }
 
-/// Parses a decimal GNO at `pos`; returns it and the offset after its digits.
+/// A number as C's `strtoll(text, &end, 0)` reads it, which is how MySQL's `parse_gno` reads a GNO: optional
+/// whitespace, an optional sign, then decimal digits, or octal after a leading `0`, or hex after `0x`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct CNumber {
+    /// Offset of the first byte after leading whitespace (where the number starts).
+    pub(crate) start: usize,
+    /// Offset after the last digit.
+    pub(crate) end: usize,
+    /// A '-' sign preceded a non-zero magnitude.
+    pub(crate) negative: bool,
+    /// The magnitude, saturated at `u64::MAX`.
+    pub(crate) magnitude: u64,
+}
+
+impl CNumber {
+    /// Reads a number at `pos`; `None` when there are no digits (strtoll converts nothing).
+    #[inline]
+    pub(crate) fn read(text: &[u8], pos: usize) -> Option<CNumber> {
+        let start = skip_ws(text, pos);
+        let mut p = start;
+        let mut negative = false;
+        match text.get(p) {
+            Some(b'+') => p += 1,
+            Some(b'-') => {
+                negative = true;
+                p += 1;
+            }
+            _ => {}
+        }
+        let digits_start = p;
+        let mut value: u64 = 0;
+        if text.get(p) == Some(&b'0') {
+            if matches!(text.get(p + 1), Some(b'x' | b'X'))
+                && text.get(p + 2).is_some_and(u8::is_ascii_hexdigit)
+            {
+                p += 2;
+                while let Some(d) = text.get(p).and_then(|&c| char::from(c).to_digit(16)) {
+                    value = value.saturating_mul(16).saturating_add(u64::from(d));
+                    p += 1;
+                }
+            } else {
+                while let Some(&c) = text.get(p).filter(|c| (b'0'..=b'7').contains(c)) {
+                    value = value.saturating_mul(8).saturating_add(u64::from(c - b'0'));
+                    p += 1;
+                }
+            }
+        } else {
+            while let Some(&c) = text.get(p).filter(|c| c.is_ascii_digit()) {
+                value = value.saturating_mul(10).saturating_add(u64::from(c - b'0'));
+                p += 1;
+            }
+        }
+        if p == digits_start {
+            return None;
+        }
+        Some(CNumber {
+            start,
+            end: p,
+            negative: negative && value != 0,
+            magnitude: value,
+        })
+    }
+
+    /// The number as a GNO bound, `0..=MAX_GNO`; negative or too large numbers are errors (MySQL's
+    /// `parse_gno` returns -1 for them).
+    pub(crate) fn gno(&self, text: &[u8]) -> Result<u64, Error> {
+        if self.negative || self.magnitude > MAX_GNO {
+            return Err(Error::GnoOutOfRange {
+                value: String::from_utf8_lossy(&text[self.start..self.end]).into_owned(),
+                offset: Some(self.start),
+            });
+        }
+        Ok(self.magnitude)
+    }
+}
+
+/// Parses a GNO (`1..=MAX_GNO`) at `pos` with MySQL's rules; returns it and the offset after its digits.
 pub(crate) fn parse_gno(
     text: &[u8],
     pos: usize,
     what: &'static str,
 ) -> Result<(u64, usize), Error> {
-    let mut end = pos;
-    let mut value: u64 = 0;
-    let mut overflow = false;
-    while let Some(&c) = text.get(end) {
-        if !c.is_ascii_digit() {
-            break;
-        }
-        match value
-            .checked_mul(10)
-            .and_then(|v| v.checked_add(u64::from(c - b'0')))
-        {
-            Some(v) => value = v,
-            None => overflow = true,
-        }
-        end += 1;
-    }
-    if end == pos {
+    let Some(number) = CNumber::read(text, pos) else {
         return Err(Error::syntax(
             what,
             text,
-            pos,
-            "a gno (a decimal number from 1 to 9223372036854775806)",
+            skip_ws(text, pos),
+            "a gno (a number from 1 to 9223372036854775806)",
         ));
+    };
+    match number.gno(text)? {
+        0 => Err(Error::GnoOutOfRange {
+            value: String::from_utf8_lossy(&text[number.start..number.end]).into_owned(),
+            offset: Some(number.start),
+        }),
+        gno => Ok((gno, number.end)),
     }
-    if overflow || !(1..=MAX_GNO).contains(&value) {
-        return Err(Error::GnoOutOfRange {
-            value: String::from_utf8_lossy(&text[pos..end]).into_owned(),
-            offset: Some(pos),
-        });
-    }
-    Ok((value, end))
 }
 
 /// MySQL's whitespace (`my_isspace`): space, tab, newline, vertical tab, form feed, carriage return.

@@ -132,9 +132,9 @@ fn dash_reads_standard_input() {
 
 #[test]
 fn bad_input_is_one_line_with_the_byte_offset() {
-    let line = error_line(&gtid(&["normalize", &format!("{U}:1-")]));
+    let line = error_line(&gtid(&["normalize", &format!("{U}:1:")]));
     assert!(
-        line.contains("at byte 39") && line.contains("expected a gno"),
+        line.contains("at byte 39") && line.contains("expected a tag or a gno"),
         "{line}"
     );
     let line = error_line(&gtid(&["subtract", &format!("{U}:1"), &format!("{U}:0")]));

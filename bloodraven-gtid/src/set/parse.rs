@@ -1,7 +1,8 @@
 //! The GTID set text parser, following MySQL 8.3+ `Gtid_set::add_gtid_text`.
 
 use super::{GtidSet, GtidSetBuilder};
-use crate::gtid::{parse_gno, skip_ws};
+use crate::gtid::{CNumber, skip_ws};
+use crate::tag::MAX_TAG_LEN;
 use crate::{Error, Interval, ServerUuid, Tag};
 
 const WHAT: &str = "gtid set";
@@ -9,8 +10,9 @@ const WHAT: &str = "gtid set";
 /// Parses MySQL GTID set text.
 ///
 /// Grammar (whitespace, including newlines, allowed between all tokens):
-/// `set = [item] {"," [item]}`, `item = uuid {":" (interval | tag)}`, `interval = gno ["-" gno]`.
-/// Empty items are skipped; a reversed interval is ignored; a tag applies to the intervals after it.
+/// `set = [item] {"," [item]}`, `item = uuid {":" (tag | interval)}`, `interval = gno ["-" gno]`.
+/// Empty items are skipped; a tag applies to the intervals after it; an interval whose end is before its
+/// start (or missing, or 0) is ignored, as the server does.
 pub(super) fn parse(text: &str) -> Result<GtidSet, Error> {
     let s = text.as_bytes();
     let mut builder = GtidSetBuilder::new();
@@ -27,35 +29,42 @@ pub(super) fn parse(text: &str) -> Result<GtidSet, Error> {
         pos = skip_ws(s, pos + 36);
         let mut tag = Tag::default();
         while s.get(pos) == Some(&b':') {
-            pos = skip_ws(s, pos + 1);
-            match s.get(pos) {
-                Some(c) if c.is_ascii_digit() => {
-                    let (start, after) = parse_gno(s, pos, WHAT)?;
-                    pos = skip_ws(s, after);
-                    let mut end = start;
-                    if s.get(pos) == Some(&b'-') {
-                        pos = skip_ws(s, pos + 1);
-                        let (e, after) = parse_gno(s, pos, WHAT)?;
-                        end = e;
-                        pos = skip_ws(s, after);
-                    }
-                    // MySQL ignores a reversed interval (`if (end > start)` on its exclusive end).
-                    if start <= end {
-                        builder.push_valid(uuid, &tag, Interval { start, end });
-                    }
+            pos += 1;
+            // Like MySQL's `Tag::from_cstring`, try a tag first, then an interval.
+            if let Some((new_tag, after)) = read_tag(s, pos)? {
+                tag = new_tag;
+                pos = after;
+                continue;
+            }
+            let Some(first) = CNumber::read(s, pos) else {
+                return Err(not_a_gno(s, pos));
+            };
+            let start = match first.gno(s)? {
+                0 => {
+                    return Err(Error::GnoOutOfRange {
+                        value: "0".to_owned(),
+                        offset: Some(first.start),
+                    });
                 }
-                Some(c) if c.is_ascii_alphabetic() || *c == b'_' => {
-                    let start = pos;
-                    while s
-                        .get(pos)
-                        .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_')
-                    {
-                        pos += 1;
+                gno => gno,
+            };
+            pos = skip_ws(s, first.end);
+            let mut end = start;
+            if s.get(pos) == Some(&b'-') {
+                pos += 1;
+                // MySQL reads a missing end as 0: the interval is then empty and ignored.
+                end = match CNumber::read(s, pos) {
+                    Some(number) => {
+                        pos = number.end;
+                        number.gno(s)?
                     }
-                    tag = Tag::from_ascii(&s[start..pos], Some(start))?;
-                    pos = skip_ws(s, pos);
-                }
-                _ => return Err(Error::syntax(WHAT, s, pos, "a gno or a tag after ':'")),
+                    None => 0,
+                };
+                pos = skip_ws(s, pos);
+            }
+            // MySQL adds the interval only `if (end > start)` on its exclusive end.
+            if start <= end {
+                builder.push_valid(uuid, &tag, Interval { start, end });
             }
         }
         match s.get(pos) {
@@ -71,6 +80,59 @@ pub(super) fn parse(text: &str) -> Result<GtidSet, Error> {
             }
         }
     }
+}
+
+/// Reads a tag after ':' as `Tag::from_cstring` does: optional whitespace, up to 32 tag characters, optional
+/// whitespace, then ':' or ',' or the end must follow. Whitespace alone before such a character is the
+/// empty (untagged) tag. Returns `None` when there is no tag here, so the caller reads an interval.
+fn read_tag(s: &[u8], pos: usize) -> Result<Option<(Tag, usize)>, Error> {
+    let start = skip_ws(s, pos);
+    let mut end = start;
+    while end - start < MAX_TAG_LEN
+        && s.get(end).is_some_and(|&c| {
+            c.is_ascii_alphabetic() || c == b'_' || (c.is_ascii_digit() && end > start)
+        })
+    {
+        end += 1;
+    }
+    let after = skip_ws(s, end);
+    if after == pos || !matches!(s.get(after), None | Some(b':' | b',')) {
+        return Ok(None);
+    }
+    Ok(Some((Tag::from_ascii(&s[start..end], Some(start))?, after)))
+}
+
+/// The error for text after ':' that is neither a tag nor a number.
+fn not_a_gno(s: &[u8], pos: usize) -> Error {
+    let start = skip_ws(s, pos);
+    let run = s[start..]
+        .iter()
+        .take_while(|&&c| c.is_ascii_alphanumeric() || c == b'_')
+        .count();
+    let tag_like = s
+        .get(start)
+        .is_some_and(|&c| c.is_ascii_alphabetic() || c == b'_');
+    if tag_like && run > MAX_TAG_LEN {
+        return Error::InvalidTag {
+            tag: String::from_utf8_lossy(&s[start..start + run]).into_owned(),
+            offset: Some(start),
+            reason: "longer than 32 characters",
+        };
+    }
+    if tag_like {
+        return Error::syntax(
+            WHAT,
+            s,
+            skip_ws(s, start + run),
+            "':', ',' or the end of the set after the tag",
+        );
+    }
+    Error::syntax(
+        WHAT,
+        s,
+        start,
+        "a tag or a gno (a number from 1 to 9223372036854775806) after ':'",
+    )
 }
 
 #[cfg(test)]
@@ -94,10 +156,48 @@ mod tests {
     }
 
     #[test]
+    fn numbers_follow_strtoll_like_the_server() {
+        // MySQL's parse_gno is strtoll(.., 0): a sign, octal after 0, hex after 0x.
+        let set = parse(&format!("{U}:+5:010:0x1f-0X20")).unwrap();
+        assert_eq!(set.to_string(), format!("{U}:5:8:31-32"));
+        // A missing, zero or smaller end makes an empty interval, which MySQL ignores.
+        assert!(parse(&format!("{U}:1-")).unwrap().is_empty());
+        assert!(parse(&format!("{U}:3-0, {U}:5-,")).unwrap().is_empty());
+        assert!(parse(&format!("{U}:1-x")).is_err());
+        assert!(parse(&format!("{U}:08")).is_err(), "octal 0 then '8'");
+        assert!(parse(&format!("{U}:1-9223372036854775807")).is_err());
+        assert!(parse(&format!("{U}:1--3")).is_err());
+    }
+
+    #[test]
+    fn whitespace_alone_after_colon_is_the_untagged_tag() {
+        let set = parse(&format!("{U}:t:1: :2,{U}:t:3: ")).unwrap();
+        assert_eq!(set.to_string(), format!("{U}:2:t:1:3"));
+        assert!(parse(&format!("{U}:t:1:")).is_err());
+        assert!(parse(&format!("{U}::1")).is_err());
+    }
+
+    #[test]
     fn errors_name_the_byte() {
-        let e = parse(&format!("{U}:1-")).unwrap_err();
+        let e = parse(&format!("{U}:1:")).unwrap_err();
         assert_eq!(e.offset(), Some(39));
-        assert!(e.to_string().contains("expected a gno"), "{e}");
+        assert!(e.to_string().contains("expected a tag or a gno"), "{e}");
+        let e = parse(&format!("{U}:-1")).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::GnoOutOfRange {
+                    offset: Some(37),
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        let e = parse(&format!("{U}:a-1")).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid gtid set at byte 38: expected ':', ',' or the end of the set after the tag, found '-'"
+        );
         let e = parse(&format!("{U}:1 x")).unwrap_err();
         assert_eq!(e.offset(), Some(39));
         assert_eq!(

@@ -143,7 +143,7 @@ pub(crate) enum Command {
         set: String,
     },
 
-    /// Print `true` when SET contains GTID (uuid[:tag]:gno), else `false`.
+    /// Print `true` when SET contains GTID (`uuid:gno` or `uuid:tag:gno`), else `false`.
     #[command(after_help = concat!(
         "Example:\n  $ gtid contains \\\n      3e11fa47-71ca-11e1-9e33-c80aa9429562:1-10 \\\n      3e11fa47-71ca-11e1-9e33-c80aa9429562:7\n  ",
         "true"
