@@ -50,6 +50,7 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod archive;
 mod error;
 pub mod manifest;
 pub mod reader;

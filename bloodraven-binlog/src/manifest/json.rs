@@ -150,20 +150,34 @@ pub(super) fn decode(bytes: &[u8], key: &str, site: &SiteName) -> Result<Manifes
     let root: Value = serde_json::from_slice(bytes).map_err(|e| {
         err(
             "$",
-            format!("not JSON: {e} (the manifest is damaged; restore it from a copy or re-archive)"),
+            format!(
+                "not JSON: {e} (the manifest is damaged; restore it from a copy or re-archive)"
+            ),
         )
     })?;
     let Value::Object(root) = root else {
-        return Err(err("$", format!("expected an object, found {}", kind(&root))));
+        return Err(err(
+            "$",
+            format!("expected an object, found {}", kind(&root)),
+        ));
     };
     let version = match field(&root, "version") {
         None | Some(Value::Null) => 0,
         Some(v) => v
             .as_u64()
             .and_then(|n| u32::try_from(n).ok())
-            .ok_or_else(|| err("version", format!("expected a small non-negative integer, found {v}")))?,
+            .ok_or_else(|| {
+                err(
+                    "version",
+                    format!("expected a small non-negative integer, found {v}"),
+                )
+            })?,
     };
-    let version = if version == 0 { MANIFEST_VERSION } else { version };
+    let version = if version == 0 {
+        MANIFEST_VERSION
+    } else {
+        version
+    };
     let mut site_text = string(&root, "site", "site", &err)?;
     if site_text.is_empty() {
         site_text = site.as_str().to_owned();
@@ -177,7 +191,12 @@ pub(super) fn decode(bytes: &[u8], key: &str, site: &SiteName) -> Result<Manifes
             }
             (files, false)
         }
-        Some(other) => return Err(err("files", format!("expected an array, found {}", kind(other)))),
+        Some(other) => {
+            return Err(err(
+                "files",
+                format!("expected an array, found {}", kind(other)),
+            ));
+        }
     };
     Ok(Manifest {
         version,
@@ -193,12 +212,21 @@ fn decode_entry(
     err: &impl Fn(&str, String) -> Error,
 ) -> Result<ManifestEntry, Error> {
     let Value::Object(obj) = item else {
-        return Err(err(&format!("files[{i}]"), format!("expected an object, found {}", kind(item))));
+        return Err(err(
+            &format!("files[{i}]"),
+            format!("expected an object, found {}", kind(item)),
+        ));
     };
     let s = |name: &str| string(obj, name, &format!("files[{i}].{name}"), err);
     let opt = |name: &str| -> Result<Option<String>, Error> {
         let v = s(name)?;
-        Ok(if v.is_empty() && field(obj, name).is_none_or(Value::is_null) { None } else { Some(v) })
+        Ok(
+            if v.is_empty() && field(obj, name).is_none_or(Value::is_null) {
+                None
+            } else {
+                Some(v)
+            },
+        )
     };
     let time = |name: &str| -> Result<Option<DateTime<Utc>>, Error> {
         let text = s(name)?;
@@ -206,13 +234,19 @@ fn decode_entry(
             return Ok(None);
         }
         parse_time(&text).ok_or_else(|| {
-            err(&format!("files[{i}].{name}"), format!("expected an RFC 3339 time, found {text:?}"))
+            err(
+                &format!("files[{i}].{name}"),
+                format!("expected an RFC 3339 time, found {text:?}"),
+            )
         })
     };
     let size = match field(obj, "size") {
         None | Some(Value::Null) => 0,
         Some(v) => v.as_u64().ok_or_else(|| {
-            err(&format!("files[{i}].size"), format!("expected a non-negative integer, found {v}"))
+            err(
+                &format!("files[{i}].size"),
+                format!("expected a non-negative integer, found {v}"),
+            )
         })?,
     };
     Ok(ManifestEntry {
@@ -234,8 +268,11 @@ fn decode_entry(
 
 /// Go's field lookup: the exact key first, else the first case-insensitive match.
 fn field<'a>(obj: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
-    obj.get(name)
-        .or_else(|| obj.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v))
+    obj.get(name).or_else(|| {
+        obj.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    })
 }
 
 fn string(
@@ -247,7 +284,10 @@ fn string(
     match field(obj, name) {
         None | Some(Value::Null) => Ok(String::new()),
         Some(Value::String(s)) => Ok(s.clone()),
-        Some(other) => Err(err(path, format!("expected a string, found {}", kind(other)))),
+        Some(other) => Err(err(
+            path,
+            format!("expected a string, found {}", kind(other)),
+        )),
     }
 }
 

@@ -14,7 +14,9 @@ impl SiteName {
     /// Checks `name` against the site charset.
     pub fn parse(name: &str) -> Result<Self, Error> {
         let ok = !name.is_empty()
-            && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
         if ok {
             Ok(SiteName(name.to_owned()))
         } else {

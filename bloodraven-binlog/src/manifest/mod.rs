@@ -141,7 +141,8 @@ impl Manifest {
     }
 
     pub(crate) fn sort(&mut self) {
-        self.files.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
+        self.files
+            .sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
     }
 }
 

@@ -26,8 +26,14 @@ fn spec_example_decodes_and_encodes_as_go_marshal_indent() {
     assert_eq!(e.name, "b1");
     assert_eq!(e.remote_path, "orders/binlogs/site1/b1");
     assert_eq!(e.size, 1024);
-    assert_eq!(e.first_event_time, Some(Utc.with_ymd_and_hms(2026, 5, 20, 0, 0, 0).unwrap()));
-    assert_eq!(e.last_event_time, Some(Utc.with_ymd_and_hms(2026, 5, 20, 3, 59, 59).unwrap()));
+    assert_eq!(
+        e.first_event_time,
+        Some(Utc.with_ymd_and_hms(2026, 5, 20, 0, 0, 0).unwrap())
+    );
+    assert_eq!(
+        e.last_event_time,
+        Some(Utc.with_ymd_and_hms(2026, 5, 20, 3, 59, 59).unwrap())
+    );
     assert_eq!(e.previous_gtids, "");
     assert_eq!(e.gtids, None);
     assert_eq!(String::from_utf8(m.encode()).unwrap(), SPEC_INDENTED);
@@ -107,7 +113,10 @@ fn decode_errors_name_the_key_and_field_path() {
         (b"{\"version\":1,", "$"),
         (b"[]", "$"),
         (br#"{"files":[{"name":"b","size":-3}]}"#, "files[0].size"),
-        (br#"{"files":[{"name":"b","lastEventTime":"yesterday"}]}"#, "files[0].lastEventTime"),
+        (
+            br#"{"files":[{"name":"b","lastEventTime":"yesterday"}]}"#,
+            "files[0].lastEventTime",
+        ),
         (br#"{"files":[{"name":7}]}"#, "files[0].name"),
     ];
     for (text, want) in cases {
@@ -119,7 +128,10 @@ fn decode_errors_name_the_key_and_field_path() {
             }
             other => panic!("unexpected error {other:?}"),
         }
-        assert!(err.to_string().contains("orders/binlogs/manifest-a.json"), "{err}");
+        assert!(
+            err.to_string().contains("orders/binlogs/manifest-a.json"),
+            "{err}"
+        );
     }
 }
 
@@ -144,9 +156,18 @@ fn go_time_format() {
     let t = |s, n| Some(Utc.timestamp_opt(s, n).unwrap());
     assert_eq!(format_time(None), "0001-01-01T00:00:00Z");
     assert_eq!(format_time(t(1_779_235_200, 0)), "2026-05-20T00:00:00Z");
-    assert_eq!(format_time(t(1_779_235_200, 120_000_000)), "2026-05-20T00:00:00.12Z");
-    assert_eq!(format_time(t(1_779_235_200, 1)), "2026-05-20T00:00:00.000000001Z");
-    assert_eq!(parse_time("2026-05-20T02:00:00+02:00"), Some(t(1_779_235_200, 0)));
+    assert_eq!(
+        format_time(t(1_779_235_200, 120_000_000)),
+        "2026-05-20T00:00:00.12Z"
+    );
+    assert_eq!(
+        format_time(t(1_779_235_200, 1)),
+        "2026-05-20T00:00:00.000000001Z"
+    );
+    assert_eq!(
+        parse_time("2026-05-20T02:00:00+02:00"),
+        Some(t(1_779_235_200, 0))
+    );
     assert_eq!(parse_time("0001-01-01T00:00:00Z"), Some(None));
     assert_eq!(parse_time("2026-05-20"), None);
 }
@@ -155,9 +176,16 @@ fn go_time_format() {
 fn upsert_replaces_and_sorts_bytewise() {
     let mut m = Manifest::new(&site("a"));
     for name in ["b.10", "B.2", "b.09"] {
-        m.upsert(ManifestEntry { name: name.into(), ..Default::default() });
+        m.upsert(ManifestEntry {
+            name: name.into(),
+            ..Default::default()
+        });
     }
-    m.upsert(ManifestEntry { name: "b.09".into(), size: 5, ..Default::default() });
+    m.upsert(ManifestEntry {
+        name: "b.09".into(),
+        size: 5,
+        ..Default::default()
+    });
     let names: Vec<_> = m.files.iter().map(|e| e.name.as_str()).collect();
     assert_eq!(names, ["B.2", "b.09", "b.10"]);
     assert_eq!(m.get("b.09").unwrap().size, 5);
@@ -168,11 +196,21 @@ fn prune_keeps_zero_times_and_entries_at_the_cutoff() {
     let mut m = Manifest::new(&site("a"));
     let at = |h| Some(Utc.with_ymd_and_hms(2026, 5, 20, h, 0, 0).unwrap());
     for (name, last) in [("f1", at(1)), ("f2", at(2)), ("f3", None), ("f4", at(3))] {
-        m.upsert(ManifestEntry { name: name.into(), last_event_time: last, ..Default::default() });
+        m.upsert(ManifestEntry {
+            name: name.into(),
+            last_event_time: last,
+            ..Default::default()
+        });
     }
     let removed = m.prune_before(at(2).unwrap());
-    assert_eq!(removed.iter().map(|e| e.name.as_str()).collect::<Vec<_>>(), ["f1"]);
-    assert_eq!(m.files.iter().map(|e| e.name.as_str()).collect::<Vec<_>>(), ["f2", "f3", "f4"]);
+    assert_eq!(
+        removed.iter().map(|e| e.name.as_str()).collect::<Vec<_>>(),
+        ["f1"]
+    );
+    assert_eq!(
+        m.files.iter().map(|e| e.name.as_str()).collect::<Vec<_>>(),
+        ["f2", "f3", "f4"]
+    );
 }
 
 #[test]
@@ -189,7 +227,13 @@ fn names_and_layout() {
     let n = BinlogName::parse("mysql-bin.000042").unwrap();
     assert_eq!(l.manifest_key(&s), "orders/binlogs/manifest-iad.json");
     assert_eq!(l.object_key(&s, &n), "orders/binlogs/iad/mysql-bin.000042");
-    assert_eq!(l.site_of_manifest_key("orders/binlogs/manifest-iad.json"), Some(s));
+    assert_eq!(
+        l.site_of_manifest_key("orders/binlogs/manifest-iad.json"),
+        Some(s)
+    );
     assert_eq!(l.site_of_manifest_key("orders/binlogs/iad/x.json"), None);
-    assert_eq!(ArchiveLayout::for_profile_prefix("").manifest_key(&site("a")), "binlogs/manifest-a.json");
+    assert_eq!(
+        ArchiveLayout::for_profile_prefix("").manifest_key(&site("a")),
+        "binlogs/manifest-a.json"
+    );
 }

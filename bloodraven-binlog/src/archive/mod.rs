@@ -1,0 +1,333 @@
+//! The archiver: copies sealed binlogs into an object store and records them in the site's manifest.
+//!
+//! [`Archiver::run_cycle`] is one scan (the sidecar calls it in a loop): ask the caller's
+//! [`WritableGate`]; read the binlog index; treat every file but the last (active) one as sealed; skip
+//! names already in the manifest; and for each new file stream it once from disk (events summarized,
+//! plaintext hashed, optionally BRV1-encrypted) into `<prefix>/<site>/<name>`, **then** add its entry to
+//! the manifest with a conditional read-modify-write. No temporary copy of a binlog is made on local
+//! disk; memory is bounded by [`UploadLimits`].
+//!
+//! Crash safety follows from the order and from atomic object writes: an object appears only when its
+//! upload completes, and an entry is written only after its object exists, so a manifest never points at
+//! a missing or partial object. A crash between the two leaves an unreferenced object that the next cycle
+//! overwrites with the same bytes; entries are keyed by name, so none is duplicated.
+//!
+//! [`Archiver::prune`] applies retention: manifest first, objects second.
+
+mod status;
+mod store;
+mod upload;
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+
+use crate::Error;
+use crate::manifest::{ArchiveLayout, BinlogName, Manifest, ManifestEntry, SiteName};
+use crate::reader::{FileSummary, Flavor};
+
+pub use status::ArchiverStatus;
+pub use store::ArchiveStore;
+pub use upload::UploadLimits;
+pub(crate) use upload::hex;
+
+/// The caller's answer to "may this server archive now?" (the Go sidecar asks `SELECT @@read_only`).
+pub trait WritableGate {
+    /// `Ok(true)` when the local server is writable (the primary).
+    fn is_writable(&self) -> impl Future<Output = Result<bool, String>> + Send;
+}
+
+impl WritableGate for bool {
+    async fn is_writable(&self) -> Result<bool, String> {
+        Ok(*self)
+    }
+}
+
+/// What one cycle did.
+#[derive(Clone, Debug, Default, Eq, PartialEq)]
+pub struct CycleReport {
+    /// Whether the gate said writable (nothing is archived otherwise).
+    pub writable: bool,
+    /// Sealed files found in the index.
+    pub sealed: usize,
+    /// Names archived in this cycle, in order.
+    pub archived: Vec<String>,
+    /// Sealed files already in the manifest.
+    pub already_archived: usize,
+    /// Files that failed, with the error text; they are retried next cycle.
+    pub failed: Vec<(String, String)>,
+}
+
+/// What [`Archiver::prune`] removed.
+#[derive(Clone, Debug, Default, Eq, PartialEq)]
+pub struct PruneReport {
+    /// Entries removed from the manifest.
+    pub removed: Vec<String>,
+    /// Objects deleted.
+    pub deleted: usize,
+    /// Objects not deleted, with the reason (left for a later pass or an operator).
+    pub kept: Vec<(String, String)>,
+}
+
+/// Archives one server's sealed binlogs for one site; see the module docs.
+#[derive(Debug)]
+pub struct Archiver {
+    store: ArchiveStore,
+    site: SiteName,
+    binlog_dir: PathBuf,
+    index_file: String,
+    server_uuid: Option<String>,
+    limits: UploadLimits,
+    status: Arc<Mutex<ArchiverStatus>>,
+}
+
+impl Archiver {
+    /// An archiver for `site` reading `binlog_dir/mysql-bin.index`.
+    pub fn new(store: ArchiveStore, site: SiteName, binlog_dir: impl Into<PathBuf>) -> Self {
+        Archiver {
+            store,
+            site,
+            binlog_dir: binlog_dir.into(),
+            index_file: "mysql-bin.index".into(),
+            server_uuid: None,
+            limits: UploadLimits::default(),
+            status: Arc::default(),
+        }
+    }
+
+    /// The index file name inside the binlog directory (`log_bin_index`).
+    #[must_use]
+    pub fn with_index_file(mut self, name: impl Into<String>) -> Self {
+        self.index_file = name.into();
+        self
+    }
+
+    /// Records `@@server_uuid` in each new entry (`serverUuid`).
+    #[must_use]
+    pub fn with_server_uuid(mut self, uuid: impl Into<String>) -> Self {
+        self.server_uuid = Some(uuid.into());
+        self
+    }
+
+    /// Upload part size and parallelism.
+    #[must_use]
+    pub fn with_limits(mut self, limits: UploadLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// The archive store.
+    pub fn store(&self) -> &ArchiveStore {
+        &self.store
+    }
+
+    /// A snapshot of the counters for `/archiver/status`.
+    pub fn status(&self) -> ArchiverStatus {
+        self.status.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// One scan; see the module docs. Per-file failures are counted and reported, not returned: only a
+    /// failure that stops the whole cycle (gate, index, manifest load) is an `Err`.
+    pub async fn run_cycle(&self, gate: &impl WritableGate) -> Result<CycleReport, Error> {
+        let result = self.cycle(gate).await;
+        let mut st = self.status.lock().unwrap_or_else(|p| p.into_inner());
+        st.last_scan_at = Some(Utc::now());
+        match &result {
+            Ok(report) => {
+                if let Some((name, e)) = report.failed.last() {
+                    st.last_error = Some(format!("{name}: {e}"));
+                } else if report.writable || report.sealed == 0 {
+                    st.last_error = None;
+                }
+            }
+            Err(e) => {
+                st.upload_failures += 1;
+                st.last_error = Some(e.to_string());
+            }
+        }
+        result
+    }
+
+    async fn cycle(&self, gate: &impl WritableGate) -> Result<CycleReport, Error> {
+        let mut report = CycleReport::default();
+        let writable = gate
+            .is_writable()
+            .await
+            .map_err(|cause| Error::Gate { cause })?;
+        self.with_status(|s| s.primary = writable);
+        if !writable {
+            self.with_status(|s| {
+                s.backlog_files = 0;
+                s.last_error = None;
+            });
+            return Ok(report);
+        }
+        report.writable = true;
+        let sealed = self.sealed_files().await?;
+        report.sealed = sealed.len();
+        let manifest = self.store.load_manifest(&self.site).await?;
+        let todo: Vec<_> = sealed
+            .into_iter()
+            .filter(|n| !manifest.contains(n.as_str()))
+            .collect();
+        report.already_archived = report.sealed - todo.len();
+        self.with_status(|s| s.backlog_files = todo.len() as u64);
+        let mut latest = manifest;
+        for name in todo {
+            match self.archive_one(&name).await {
+                Ok((m, size)) => {
+                    latest = m;
+                    report.archived.push(name.to_string());
+                    self.with_status(|s| {
+                        s.files_archived += 1;
+                        s.bytes_archived += size;
+                        s.backlog_files = s.backlog_files.saturating_sub(1);
+                        s.last_upload_at = Some(Utc::now());
+                    });
+                }
+                Err(e) => {
+                    tracing::warn!(file = %name, error = %e, "archiving a binlog failed");
+                    self.with_status(|s| s.upload_failures += 1);
+                    report.failed.push((name.to_string(), e.to_string()));
+                }
+            }
+        }
+        self.with_status(|s| s.set_manifest(&latest));
+        Ok(report)
+    }
+
+    /// Streams one file to its object, then records it in the manifest.
+    async fn archive_one(&self, name: &BinlogName) -> Result<(Manifest, u64), Error> {
+        let key = self.store.layout.object_key(&self.site, name);
+        let path = self.binlog_dir.join(name.as_str());
+        let up = upload::upload_file(
+            self.store.store.as_ref(),
+            &key,
+            &path,
+            self.store.passphrase.as_ref(),
+            self.limits,
+        )
+        .await?;
+        let entry = entry_for(
+            name,
+            key,
+            &up.summary,
+            up.size,
+            up.sha256,
+            self.server_uuid.clone(),
+        );
+        let (manifest, ()) = self
+            .store
+            .update_manifest(&self.site, |m| m.upsert(entry.clone()))
+            .await?;
+        tracing::info!(file = %name, bytes = up.size, "archived binlog");
+        Ok((manifest, up.size))
+    }
+
+    /// The sealed files named by the index: every entry but the last, in index order.
+    pub async fn sealed_files(&self) -> Result<Vec<BinlogName>, Error> {
+        let path = self.binlog_dir.join(&self.index_file);
+        let text = match tokio::fs::read_to_string(&path).await {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(cause) => {
+                return Err(Error::File {
+                    op: "read index",
+                    path,
+                    cause,
+                });
+            }
+        };
+        let mut names = Vec::new();
+        for line in text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        {
+            let base = Path::new(line)
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or(line);
+            names.push(BinlogName::parse(base)?);
+        }
+        names.pop();
+        Ok(names)
+    }
+
+    /// Retention: drops entries whose non-zero last event time is before `cutoff` from the manifest,
+    /// then deletes their objects. Only objects under `<prefix>/<site>/` are deleted.
+    pub async fn prune(&self, cutoff: DateTime<Utc>) -> Result<PruneReport, Error> {
+        let (manifest, removed) = self
+            .store
+            .update_manifest(&self.site, |m| m.prune_before(cutoff))
+            .await?;
+        self.with_status(|s| s.set_manifest(&manifest));
+        let mut report = PruneReport {
+            removed: removed.iter().map(|e| e.name.clone()).collect(),
+            ..Default::default()
+        };
+        let site_dir = self.store.layout.site_dir(&self.site);
+        for entry in removed {
+            if !entry.remote_path.starts_with(&site_dir) {
+                report
+                    .kept
+                    .push((entry.remote_path, format!("outside {site_dir}")));
+                continue;
+            }
+            match self
+                .store
+                .store
+                .delete(&ArchiveLayout::path(&entry.remote_path))
+                .await
+            {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => report.deleted += 1,
+                Err(e) => {
+                    tracing::warn!(key = %entry.remote_path, error = %e, "deleting a pruned binlog failed");
+                    report.kept.push((entry.remote_path, e.to_string()));
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    fn with_status(&self, f: impl FnOnce(&mut ArchiverStatus)) {
+        let mut st = self.status.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut st);
+    }
+}
+
+use object_store::ObjectStoreExt as _;
+
+/// The manifest entry for a file that was just uploaded.
+fn entry_for(
+    name: &BinlogName,
+    remote_path: String,
+    s: &FileSummary,
+    size: u64,
+    sha256: String,
+    server_uuid: Option<String>,
+) -> ManifestEntry {
+    let text = |set: &bloodraven_gtid::GtidSet| set.to_compact_string();
+    let mariadb = s.flavor == Flavor::Mariadb;
+    ManifestEntry {
+        name: name.to_string(),
+        remote_path,
+        size,
+        first_event_time: s.first_event_time,
+        last_event_time: s.last_event_time,
+        previous_gtids: s.previous_gtids.as_ref().map(text).unwrap_or_default(),
+        end_gtids: s.end_gtids.as_ref().map(text).unwrap_or_default(),
+        archived_at: Some(Utc::now()),
+        gtids: (!mariadb).then(|| text(&s.gtids)),
+        sha256: Some(sha256),
+        server_uuid,
+        mariadb_gtid_list: mariadb
+            .then(|| s.mariadb_gtid_list.clone().unwrap_or_default().to_string()),
+        mariadb_end_gtid_list: s
+            .mariadb_end_gtid_list()
+            .filter(|_| mariadb)
+            .map(|l| l.to_string()),
+    }
+}

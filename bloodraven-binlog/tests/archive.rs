@@ -1,0 +1,503 @@
+//! Archiver behaviour, as one suite run on `InMemory`, the local filesystem store and a real S3-protocol
+//! server on loopback (s3s + s3s-fs from bloodraven-test-support).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bloodraven_binlog::archive::{ArchiveStore, Archiver, UploadLimits};
+use bloodraven_binlog::manifest::{ArchiveLayout, SiteName};
+use bloodraven_brv1::Passphrase;
+use bloodraven_test_support::s3::S3Server;
+use chrono::{TimeZone, Utc};
+use object_store::memory::InMemory;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload, path::Path as ObjPath};
+use sha2::{Digest, Sha256};
+
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures/binlog");
+/// Two files of one MySQL 8 server that chain (000002's previous GTIDs are 000001's end).
+const CHAIN: [&str; 2] = [
+    "percona-binlog-server/binlog.000001",
+    "percona-binlog-server/binlog.000002",
+];
+const UUID: &str = "396e294c-1ca4-11f1-9ae7-00155da79c6b";
+
+/// A binlog directory with an index, built from fixture files under new names.
+struct BinlogDir {
+    dir: tempfile::TempDir,
+    names: Vec<String>,
+}
+
+impl BinlogDir {
+    fn new() -> Self {
+        BinlogDir {
+            dir: tempfile::tempdir().unwrap(),
+            names: Vec::new(),
+        }
+    }
+
+    /// Appends a file (copied from a fixture) and rewrites the index.
+    fn push(&mut self, fixture: &str) -> String {
+        let name = format!("mysql-bin.{:06}", self.names.len() + 1);
+        std::fs::copy(
+            Path::new(FIXTURES).join(fixture),
+            self.dir.path().join(&name),
+        )
+        .unwrap();
+        self.names.push(name.clone());
+        let index: String = self.names.iter().map(|n| format!("./{n}\n")).collect();
+        std::fs::write(self.dir.path().join("mysql-bin.index"), index).unwrap();
+        name
+    }
+
+    fn path(&self) -> PathBuf {
+        self.dir.path().to_owned()
+    }
+
+    fn bytes(&self, name: &str) -> Vec<u8> {
+        std::fs::read(self.dir.path().join(name)).unwrap()
+    }
+}
+
+fn site(s: &str) -> SiteName {
+    SiteName::parse(s).unwrap()
+}
+
+fn layout() -> ArchiveLayout {
+    ArchiveLayout::for_profile_prefix("orders")
+}
+
+async fn object(store: &dyn ObjectStore, key: &str) -> Option<Vec<u8>> {
+    match store.get(&ObjPath::from(key)).await {
+        Ok(r) => Some(r.bytes().await.unwrap().to_vec()),
+        Err(object_store::Error::NotFound { .. }) => None,
+        Err(e) => panic!("get {key}: {e}"),
+    }
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+// ---- the suite -------------------------------------------------------------------------------------
+
+async fn archives_sealed_files_once(store: Arc<dyn ObjectStore>) {
+    let mut dir = BinlogDir::new();
+    let f1 = dir.push(CHAIN[0]);
+    let f2 = dir.push(CHAIN[1]);
+    let active = dir.push("rust-mysql-binlog/bin-log.000001");
+    let archiver = Archiver::new(
+        ArchiveStore::new(store.clone(), layout()),
+        site("iad"),
+        dir.path(),
+    )
+    .with_server_uuid(UUID)
+    .with_limits(UploadLimits {
+        part_size: 5 << 20,
+        max_concurrency: 2,
+    });
+
+    let report = archiver.run_cycle(&true).await.unwrap();
+    assert_eq!(report.archived, [f1.clone(), f2.clone()]);
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+    for name in [&f1, &f2] {
+        let key = format!("orders/binlogs/iad/{name}");
+        assert_eq!(
+            object(store.as_ref(), &key).await.unwrap(),
+            dir.bytes(name),
+            "{key}"
+        );
+    }
+    assert_eq!(
+        object(store.as_ref(), &format!("orders/binlogs/iad/{active}")).await,
+        None
+    );
+
+    let manifest = archiver.store().load_manifest(&site("iad")).await.unwrap();
+    let names: Vec<_> = manifest.files.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(names, [f1.as_str(), f2.as_str()]);
+    let e2 = &manifest.files[1];
+    assert_eq!(e2.remote_path, format!("orders/binlogs/iad/{f2}"));
+    assert_eq!(e2.size, dir.bytes(&f2).len() as u64);
+    assert_eq!(
+        e2.sha256.as_deref(),
+        Some(sha256_hex(&dir.bytes(&f2)).as_str())
+    );
+    assert_eq!(e2.previous_gtids, format!("{UUID}:1-4"));
+    assert_eq!(e2.gtids.as_deref(), Some(format!("{UUID}:5-6").as_str()));
+    assert_eq!(e2.end_gtids, format!("{UUID}:1-6"));
+    assert_eq!(e2.server_uuid.as_deref(), Some(UUID));
+    assert!(e2.first_event_time.is_some() && e2.last_event_time >= e2.first_event_time);
+    assert_eq!(
+        manifest.files[0].end_gtids, e2.previous_gtids,
+        "the fixture files chain"
+    );
+
+    let status = archiver.status();
+    assert_eq!(
+        (
+            status.files_archived,
+            status.backlog_files,
+            status.upload_failures
+        ),
+        (2, 0, 0)
+    );
+    assert_eq!(status.manifest_file_count, 2);
+    assert_eq!(status.manifest_bytes, manifest.total_bytes());
+    assert_eq!(status.newest_archived_time, e2.last_event_time);
+    let json = status.to_json();
+    assert_eq!(json["filesArchived"], 2);
+    assert!(json.get("lastError").is_none());
+
+    // Idempotent: nothing new, nothing rewritten.
+    let before = object(store.as_ref(), "orders/binlogs/manifest-iad.json")
+        .await
+        .unwrap();
+    let again = archiver.run_cycle(&true).await.unwrap();
+    assert!(again.archived.is_empty());
+    assert_eq!(again.already_archived, 2);
+    assert_eq!(
+        object(store.as_ref(), "orders/binlogs/manifest-iad.json")
+            .await
+            .unwrap(),
+        before
+    );
+
+    // Rotation seals the active file.
+    dir.push("rust-mysql-binlog/bin-log.000001");
+    let next = archiver.run_cycle(&true).await.unwrap();
+    assert_eq!(next.archived, [active]);
+    assert_eq!(
+        archiver
+            .store()
+            .load_manifest(&site("iad"))
+            .await
+            .unwrap()
+            .files
+            .len(),
+        3
+    );
+}
+
+async fn read_only_server_archives_nothing(store: Arc<dyn ObjectStore>) {
+    let mut dir = BinlogDir::new();
+    dir.push(CHAIN[0]);
+    dir.push(CHAIN[1]);
+    let archiver = Archiver::new(
+        ArchiveStore::new(store.clone(), layout()),
+        site("iad"),
+        dir.path(),
+    );
+    let report = archiver.run_cycle(&false).await.unwrap();
+    assert!(!report.writable && report.archived.is_empty());
+    assert!(!archiver.status().primary);
+    assert_eq!(
+        object(store.as_ref(), "orders/binlogs/manifest-iad.json").await,
+        None
+    );
+}
+
+async fn encrypts_objects_and_manifest(store: Arc<dyn ObjectStore>) {
+    let mut dir = BinlogDir::new();
+    let f1 = dir.push(CHAIN[0]);
+    dir.push(CHAIN[1]);
+    let pass = Passphrase::new(b"correct horse battery staple".to_vec()).unwrap();
+    let archive = ArchiveStore::new(store.clone(), layout()).with_passphrase(pass.clone());
+    let archiver = Archiver::new(archive, site("iad"), dir.path());
+    assert_eq!(
+        archiver.run_cycle(&true).await.unwrap().archived,
+        [f1.clone()]
+    );
+
+    let sealed = object(store.as_ref(), &format!("orders/binlogs/iad/{f1}"))
+        .await
+        .unwrap();
+    assert_eq!(&sealed[..4], b"BRV1");
+    assert_eq!(
+        bloodraven_brv1::decrypt(&pass, &sealed).unwrap(),
+        dir.bytes(&f1)
+    );
+    let manifest_bytes = object(store.as_ref(), "orders/binlogs/manifest-iad.json")
+        .await
+        .unwrap();
+    assert_eq!(&manifest_bytes[..4], b"BRV1");
+    let plain = bloodraven_brv1::decrypt(&pass, &manifest_bytes).unwrap();
+    assert!(plain.starts_with(b"{\n  \"version\": 1,\n  \"site\": \"iad\""));
+    // The manifest records the plaintext digest and size.
+    let m = archiver.store().load_manifest(&site("iad")).await.unwrap();
+    assert_eq!(
+        m.files[0].sha256.as_deref(),
+        Some(sha256_hex(&dir.bytes(&f1)).as_str())
+    );
+
+    // Strict: a plaintext manifest where encryption is required is refused, unless fallback is on.
+    let other = site("ord");
+    store
+        .put(
+            &ObjPath::from("orders/binlogs/manifest-ord.json"),
+            PutPayload::from_static(b"{\"files\":[]}"),
+        )
+        .await
+        .unwrap();
+    let strict = ArchiveStore::new(store.clone(), layout()).with_passphrase(pass.clone());
+    let err = strict.load_manifest(&other).await.unwrap_err();
+    assert!(err.to_string().contains("not BRV1-encrypted"), "{err}");
+    let lenient = strict.with_plaintext_fallback(true);
+    assert!(
+        lenient
+            .load_manifest(&other)
+            .await
+            .unwrap()
+            .files
+            .is_empty()
+    );
+    // A wrong passphrase is an error, never an empty manifest.
+    let wrong = ArchiveStore::new(store.clone(), layout())
+        .with_passphrase(Passphrase::new(b"wrong".to_vec()).unwrap());
+    assert!(wrong.load_manifest(&site("iad")).await.is_err());
+}
+
+async fn bad_file_fails_alone(store: Arc<dyn ObjectStore>) {
+    let mut dir = BinlogDir::new();
+    let bad = dir.push("rust_mysql_common/binlog_truncated_event.000001");
+    let good = dir.push(CHAIN[0]);
+    dir.push(CHAIN[1]);
+    let archiver = Archiver::new(
+        ArchiveStore::new(store.clone(), layout()),
+        site("iad"),
+        dir.path(),
+    );
+    let report = archiver.run_cycle(&true).await.unwrap();
+    assert_eq!(report.archived, [good]);
+    assert_eq!(report.failed.len(), 1);
+    assert_eq!(report.failed[0].0, bad);
+    // No object and no entry for the bad file.
+    assert_eq!(
+        object(store.as_ref(), &format!("orders/binlogs/iad/{bad}")).await,
+        None
+    );
+    assert!(
+        !archiver
+            .store()
+            .load_manifest(&site("iad"))
+            .await
+            .unwrap()
+            .contains(&bad)
+    );
+    let status = archiver.status();
+    assert_eq!((status.upload_failures, status.backlog_files), (1, 1));
+    assert!(
+        status
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.contains(&bad)),
+        "{status:?}"
+    );
+}
+
+async fn retention_prunes_manifest_then_objects(store: Arc<dyn ObjectStore>) {
+    let mut dir = BinlogDir::new();
+    let f1 = dir.push(CHAIN[0]);
+    let f2 = dir.push(CHAIN[1]);
+    dir.push(CHAIN[1]);
+    let archiver = Archiver::new(
+        ArchiveStore::new(store.clone(), layout()),
+        site("iad"),
+        dir.path(),
+    );
+    archiver.run_cycle(&true).await.unwrap();
+    let m = archiver.store().load_manifest(&site("iad")).await.unwrap();
+    let t1 = m.get(&f1).unwrap().last_event_time.unwrap();
+    let t2 = m.get(&f2).unwrap().last_event_time.unwrap();
+    assert!(t1 < t2, "fixture times {t1} {t2}");
+    let report = archiver.prune(t2).await.unwrap();
+    assert_eq!(report.removed, [f1.clone()]);
+    assert_eq!(report.deleted, 1);
+    assert_eq!(
+        object(store.as_ref(), &format!("orders/binlogs/iad/{f1}")).await,
+        None
+    );
+    assert!(
+        object(store.as_ref(), &format!("orders/binlogs/iad/{f2}"))
+            .await
+            .is_some()
+    );
+    let m = archiver.store().load_manifest(&site("iad")).await.unwrap();
+    assert_eq!(m.files.len(), 1);
+    // Pruning is idempotent and keeps entries at the cutoff.
+    let again = archiver.prune(t2).await.unwrap();
+    assert!(again.removed.is_empty());
+    // A far-future cutoff empties the manifest to `[]`, not `null`.
+    archiver
+        .prune(Utc.with_ymd_and_hms(2100, 1, 1, 0, 0, 0).unwrap())
+        .await
+        .unwrap();
+    let text = object(store.as_ref(), "orders/binlogs/manifest-iad.json")
+        .await
+        .unwrap();
+    assert!(
+        String::from_utf8(text)
+            .unwrap()
+            .ends_with("\"files\": []\n}")
+    );
+}
+
+/// Concurrent writers of one manifest lose no entry (conditional writes).
+async fn concurrent_manifest_writers_lose_nothing(store: Arc<dyn ObjectStore>) {
+    let archive = ArchiveStore::new(store.clone(), layout());
+    let s = site("iad");
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let archive = archive.clone();
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            archive
+                .update_manifest(&s, |m| {
+                    m.upsert(bloodraven_binlog::manifest::ManifestEntry {
+                        name: format!("f{i}"),
+                        ..Default::default()
+                    })
+                })
+                .await
+                .unwrap();
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert_eq!(archive.load_manifest(&s).await.unwrap().files.len(), 8);
+}
+
+macro_rules! suite {
+    ($module:ident, $store:expr) => {
+        mod $module {
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn archives_sealed_files_once() {
+                let (store, _guard) = $store;
+                super::archives_sealed_files_once(store).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn read_only_server_archives_nothing() {
+                let (store, _guard) = $store;
+                super::read_only_server_archives_nothing(store).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn encrypts_objects_and_manifest() {
+                let (store, _guard) = $store;
+                super::encrypts_objects_and_manifest(store).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn bad_file_fails_alone() {
+                let (store, _guard) = $store;
+                super::bad_file_fails_alone(store).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn retention_prunes_manifest_then_objects() {
+                let (store, _guard) = $store;
+                super::retention_prunes_manifest_then_objects(store).await;
+            }
+        }
+    };
+}
+
+/// Keeps a store's backing resource alive for the test.
+enum Guard {
+    None,
+    Dir(#[allow(dead_code)] tempfile::TempDir),
+    S3(#[allow(dead_code)] S3Server),
+}
+
+fn in_memory() -> (Arc<dyn ObjectStore>, Guard) {
+    (Arc::new(InMemory::new()), Guard::None)
+}
+
+fn local_fs() -> (Arc<dyn ObjectStore>, Guard) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = object_store::local::LocalFileSystem::new_with_prefix(dir.path()).unwrap();
+    (Arc::new(store), Guard::Dir(dir))
+}
+
+fn s3() -> (Arc<dyn ObjectStore>, Guard) {
+    let server = S3Server::start().unwrap();
+    let store = object_store::aws::AmazonS3Builder::new()
+        .with_endpoint(server.endpoint())
+        .with_bucket_name(server.bucket())
+        .with_access_key_id(server.access_key())
+        .with_secret_access_key(server.secret_key())
+        .with_region(server.region())
+        .with_allow_http(true)
+        .with_virtual_hosted_style_request(false)
+        .build()
+        .unwrap();
+    (Arc::new(store), Guard::S3(server))
+}
+
+suite!(in_memory_store, in_memory());
+suite!(local_fs_store, local_fs());
+suite!(s3_store, s3());
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writers_in_memory() {
+    concurrent_manifest_writers_lose_nothing(in_memory().0).await;
+}
+
+/// A writer that interleaves between our read and our write makes the conditional write fail; the
+/// update is re-read and re-applied, so both entries survive. Deterministic, unlike a race.
+async fn interleaved_writer_is_not_overwritten(store: Arc<dyn ObjectStore>) {
+    let archive = ArchiveStore::new(store.clone(), layout());
+    let s = site("iad");
+    archive
+        .update_manifest(&s, |m| m.upsert(entry("f0")))
+        .await
+        .unwrap();
+    let intruder = archive.clone();
+    let mut attempts = 0;
+    let (manifest, ()) = archive
+        .update_manifest(&s, |m| {
+            attempts += 1;
+            if attempts == 1 {
+                let (intruder, s) = (intruder.clone(), s.clone());
+                tokio::task::block_in_place(|| {
+                    tokio::runtime::Handle::current().block_on(async move {
+                        intruder
+                            .update_manifest(&s, |m| m.upsert(entry("intruder")))
+                            .await
+                            .unwrap();
+                    })
+                });
+            }
+            m.upsert(entry("f1"));
+        })
+        .await
+        .unwrap();
+    assert_eq!(attempts, 2, "the first conditional write must have failed");
+    let names: Vec<_> = manifest.files.iter().map(|e| e.name.clone()).collect();
+    assert_eq!(names, ["f0", "f1", "intruder"]);
+    assert_eq!(archive.load_manifest(&s).await.unwrap(), manifest);
+}
+
+fn entry(name: &str) -> bloodraven_binlog::manifest::ManifestEntry {
+    bloodraven_binlog::manifest::ManifestEntry {
+        name: name.into(),
+        ..Default::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interleaved_writer_in_memory() {
+    interleaved_writer_is_not_overwritten(in_memory().0).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interleaved_writer_s3() {
+    let (store, _guard) = s3();
+    interleaved_writer_is_not_overwritten(store).await;
+}
