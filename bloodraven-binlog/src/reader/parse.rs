@@ -430,7 +430,7 @@ impl<'a> Cursor<'a> {
     fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8], Error> {
         if n > self.remaining() {
             return Err(self.bad(format!(
-                "{what} ({n} bytes at body offset {}) overruns the {}-byte body",
+                "{what} ({n} bytes at body offset {}) runs past the end of the {}-byte body",
                 self.pos,
                 self.bytes.len()
             )));
