@@ -51,6 +51,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod archive;
+pub mod continuity;
 mod error;
 pub mod manifest;
 pub mod reader;
