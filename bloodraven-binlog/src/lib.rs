@@ -54,6 +54,7 @@ pub mod archive;
 pub mod continuity;
 mod error;
 pub mod manifest;
+pub mod pitr;
 pub mod reader;
 
 pub use error::{CorruptKind, Error};

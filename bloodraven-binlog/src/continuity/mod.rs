@@ -127,7 +127,7 @@ pub fn check(manifests: &[Manifest], start: &History) -> Result<ContinuityReport
             });
         }
     }
-    let walk = walk(&files, start, |_| true);
+    let walk = walk(&files, start, |_| true, |_| false);
     report.covered = walk.covered;
     report.gaps = walk.gaps;
     report.newest = files.iter().fold(start.clone(), |acc, f| acc.union(&f.end));
@@ -236,12 +236,13 @@ pub(crate) struct Walk {
 
 /// Applies files in GTID order from `start`: repeatedly the file whose previous set is covered and that
 /// adds something, preferring the earliest (smallest previous set, then earliest first event). `wanted`
-/// filters files that may be applied at all (the planner's target). Stops at the first gap and reports it,
+/// filters files that may be applied at all and `done` ends the walk early (the planner's target). Stops at the first gap and reports it,
 /// together with the transactions that the stuck files need.
 pub(crate) fn walk(
     files: &[ArchivedFile],
     start: &History,
     wanted: impl Fn(&ArchivedFile) -> bool,
+    done: impl Fn(&History) -> bool,
 ) -> Walk {
     let mut covered = start.clone();
     let mut used = vec![false; files.len()];
@@ -251,7 +252,7 @@ pub(crate) fn walk(
         covered: History::new(),
         gaps: Vec::new(),
     };
-    loop {
+    while !done(&covered) {
         let useful: Vec<usize> = (0..files.len())
             .filter(|&i| !used[i] && wanted(&files[i]) && !files[i].contained.is_subset(&covered))
             .collect();
@@ -297,4 +298,4 @@ pub(crate) fn walk(
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -1,0 +1,225 @@
+//! Point-in-time recovery: plan which archived files to replay, then download them.
+//!
+//! [`plan`] takes the manifests of all sites, the dump's GTID set and a [`Target`] (latest, a time, or
+//! a GTID set to stop at, inclusive or exclusive). It walks the history in GTID order from the dump's set
+//! — each next file is one whose previous set is already covered — so it follows failovers from one site
+//! to the next and never relies on file names across servers. The [`Plan`] lists the files in replay
+//! order, the [`Stop`] option for the last one, and a report: what will be recovered, the last
+//! recoverable time, gaps, and why a target cannot be reached when it cannot.
+//!
+//! [`download`] fetches the planned files (decrypting BRV1 when needed) into `<dir>/<site>/<name>`, each
+//! written to a `.part` file, checked against the manifest's `size` and `sha256`, synced and renamed.
+//!
+//! Replay with MariaDB runs one `mariadb-binlog` per file with [`PlannedFile::binlog_args`]: MariaDB
+//! does not skip transactions it already has, so each file starts after the GTID position reached so far
+//! (`--start-position=<gtid list>`). MySQL skips executed GTIDs itself.
+
+mod download;
+
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+
+use crate::Error;
+use crate::continuity::{self, FileRef, Gap, History};
+use crate::manifest::{Manifest, ManifestEntry};
+
+pub use download::download;
+
+/// Where recovery should stop.
+#[derive(Clone, Debug, Eq, PartialEq)]
+pub enum Target {
+    /// Everything the archive has.
+    Latest,
+    /// Transactions before this time (`--stop-datetime`: the first event at or after it is not applied).
+    Time(DateTime<Utc>),
+    /// Per source (server UUID and tag, or MariaDB domain): up to and including the highest transaction
+    /// of the set (`inclusive`), or up to just before its lowest one (exclusive, e.g. a bad `DROP`).
+    Gtids {
+        /// The target transactions.
+        set: History,
+        /// Whether the target transactions themselves are replayed.
+        inclusive: bool,
+    },
+}
+
+/// The stop option for the last file.
+#[derive(Clone, Debug, Eq, PartialEq)]
+pub enum Stop {
+    /// `--stop-datetime='YYYY-MM-DD HH:MM:SS'` (UTC; run the tool with `TZ=UTC`).
+    Datetime(DateTime<Utc>),
+    /// `--exclude-gtids=<set>` (MySQL): the transactions of the last file beyond the target.
+    ExcludeGtids(String),
+    /// `--stop-position=<gtid list>` (MariaDB, inclusive).
+    MariadbGtid(String),
+}
+
+impl Stop {
+    /// The command-line option for `mysqlbinlog` / `mariadb-binlog`.
+    pub fn arg(&self) -> String {
+        match self {
+            Stop::Datetime(t) => format!("--stop-datetime={}", t.format("%Y-%m-%d %H:%M:%S")),
+            Stop::ExcludeGtids(s) => format!("--exclude-gtids={s}"),
+            Stop::MariadbGtid(s) => format!("--stop-position={s}"),
+        }
+    }
+}
+
+/// One file of a plan.
+#[derive(Clone, Debug, Eq, PartialEq)]
+pub struct PlannedFile {
+    /// Site and name.
+    pub file: FileRef,
+    /// The manifest entry.
+    pub entry: ManifestEntry,
+    /// Transactions this file adds to what was recovered before it.
+    pub adds: History,
+    /// MariaDB: the GTID position reached before this file (`--start-position`), to skip what the file
+    /// repeats.
+    pub mariadb_start: Option<String>,
+    /// The stop option (last file only).
+    pub stop: Option<Stop>,
+}
+
+impl PlannedFile {
+    /// Arguments for `mariadb-binlog`/`mysqlbinlog` before the file name.
+    pub fn binlog_args(&self) -> Vec<String> {
+        let mut args = Vec::new();
+        if let Some(start) = &self.mariadb_start {
+            if !start.is_empty() {
+                args.push(format!("--start-position={start}"));
+            }
+        }
+        args.extend(self.stop.iter().map(Stop::arg));
+        args
+    }
+
+    /// Where [`download`] puts the file under `dir`.
+    pub fn local_path(&self, dir: &Path) -> std::path::PathBuf {
+        dir.join(&self.file.site).join(&self.file.name)
+    }
+}
+
+/// A recovery plan and its report.
+#[derive(Clone, Debug, Default, Eq, PartialEq)]
+pub struct Plan {
+    /// Files in replay order; the last carries the stop option.
+    pub files: Vec<PlannedFile>,
+    /// Transactions recovered after replay: the starting set plus what the files add (for a time
+    /// target, an upper bound: the stop time cuts the last file).
+    pub recovered: History,
+    /// The newest event time among the replayed files, capped at a time target.
+    pub last_recoverable_time: Option<DateTime<Utc>>,
+    /// Gaps that stop the history (at most one: nothing after a gap is reachable).
+    pub gaps: Vec<Gap>,
+    /// Entries without GTID information, left out of the plan.
+    pub unverifiable: Vec<FileRef>,
+    /// Why the target cannot be reached, when it cannot.
+    pub unreachable: Option<String>,
+}
+
+impl Plan {
+    /// Whether the target is reached without gaps.
+    pub fn is_complete(&self) -> bool {
+        self.unreachable.is_none() && self.gaps.is_empty()
+    }
+}
+
+/// Plans recovery from `start` (the dump's GTID set) to `target` over every site's manifest.
+pub fn plan(manifests: &[Manifest], start: &History, target: &Target) -> Result<Plan, Error> {
+    let (files, unverifiable) = continuity::archived_files(manifests)?;
+    let goal = match target {
+        Target::Gtids {
+            set,
+            inclusive: true,
+        } => Some(set.up_to_max()),
+        Target::Gtids {
+            set,
+            inclusive: false,
+        } => Some(set.before_min()),
+        _ => None,
+    };
+    let wanted = |f: &continuity::ArchivedFile| match target {
+        Target::Time(t) => f.entry.first_event_time.is_none_or(|first| first < *t),
+        _ => true,
+    };
+    let walk = continuity::walk(&files, start, wanted, |covered| {
+        goal.as_ref().is_some_and(|g| g.is_subset(covered))
+    });
+    let known: Vec<_> = files.iter().flat_map(|f| f.mariadb_lists.iter()).collect();
+    let mut plan = Plan {
+        unverifiable,
+        gaps: walk.gaps,
+        ..Default::default()
+    };
+    for (k, &i) in walk.order.iter().enumerate() {
+        let f = &files[i];
+        let before = &walk.before[k];
+        plan.files.push(PlannedFile {
+            file: f.file.clone(),
+            entry: f.entry.clone(),
+            adds: f.contained.difference(before),
+            mariadb_start: (!f.mariadb_lists.is_empty())
+                .then(|| before.mariadb_position(&known).to_string()),
+            stop: None,
+        });
+    }
+    plan.recovered = walk.covered;
+    let newest_in_plan = plan
+        .files
+        .iter()
+        .filter_map(|f| f.entry.last_event_time)
+        .max();
+    plan.last_recoverable_time = newest_in_plan;
+    if let Some(gap) = plan.gaps.first() {
+        plan.unreachable = Some(format!("the archive has a gap: {gap}"));
+    }
+    match target {
+        Target::Latest => {}
+        Target::Time(t) => {
+            if let Some(last) = plan.files.last_mut() {
+                last.stop = Some(Stop::Datetime(*t));
+            }
+            plan.last_recoverable_time = newest_in_plan.map(|n| n.min(*t));
+            let newest_archived = files.iter().filter_map(|f| f.entry.last_event_time).max();
+            if plan.unreachable.is_none() && newest_archived.is_none_or(|n| n < *t) {
+                plan.unreachable = Some(match newest_archived {
+                    Some(n) => {
+                        format!("the target time {t} is after the newest archived event ({n})")
+                    }
+                    None => format!("no archived event carries a time, so {t} cannot be located"),
+                });
+            }
+        }
+        Target::Gtids { .. } => {
+            let goal = goal.unwrap_or_default();
+            let missing = goal.difference(&plan.recovered);
+            if !missing.is_empty() {
+                if plan.unreachable.is_none() {
+                    plan.unreachable = Some(format!(
+                        "the archive does not contain {missing} of the target"
+                    ));
+                }
+            } else if let Some(last) = plan.files.last_mut() {
+                if last.mariadb_start.is_some() {
+                    let stop = goal.mariadb_position(&known).to_string();
+                    last.stop = Some(Stop::MariadbGtid(stop));
+                } else {
+                    let exclude = last.adds.restricted_to_sources_of(&goal).difference(&goal);
+                    if !exclude.is_empty() {
+                        last.stop = Some(Stop::ExcludeGtids(exclude.mysql().to_compact_string()));
+                    }
+                }
+                let beyond = plan
+                    .recovered
+                    .restricted_to_sources_of(&goal)
+                    .difference(&goal);
+                plan.recovered = plan.recovered.difference(&beyond);
+            }
+        }
+    }
+    Ok(plan)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,218 @@
+//! Planner behaviour over synthetic manifests (the live test replays real files).
+
+use chrono::DateTime;
+
+use super::*;
+use crate::continuity::tests::{U, V, failover_archive, manifest, mysql_entry};
+
+fn h(s: &str) -> History {
+    History::parse(s, "test").unwrap()
+}
+
+fn names(plan: &Plan) -> Vec<String> {
+    plan.files.iter().map(|f| f.file.to_string()).collect()
+}
+
+#[test]
+fn latest_follows_gtids_across_the_failover() {
+    let plan = plan(
+        &failover_archive(),
+        &h(&format!("{U}:1-12")),
+        &Target::Latest,
+    )
+    .unwrap();
+    // a/000001 starts earliest; then b/000001 (previous U:1-15) ties with a/000002 by content but starts
+    // earlier in history; b/000002 needs U:1-30 and comes last, even though its name sorts before a's.
+    assert_eq!(
+        names(&plan),
+        [
+            "a/mysql-bin.000001",
+            "b/mysql-bin.000001",
+            "b/mysql-bin.000002"
+        ]
+    );
+    assert!(plan.is_complete(), "{plan:?}");
+    assert_eq!(plan.recovered, h(&format!("{U}:1-30,{V}:1-5")));
+    assert_eq!(plan.files[0].adds, h(&format!("{U}:13-20")));
+    assert_eq!(plan.files[1].adds, h(&format!("{U}:21-30")));
+    assert_eq!(
+        plan.last_recoverable_time,
+        DateTime::from_timestamp(3059, 0)
+    );
+    assert!(
+        plan.files
+            .iter()
+            .all(|f| f.stop.is_none() && f.mariadb_start.is_none())
+    );
+}
+
+#[test]
+fn files_already_in_the_dump_are_skipped() {
+    let plan = plan(
+        &failover_archive(),
+        &h(&format!("{U}:1-30")),
+        &Target::Latest,
+    )
+    .unwrap();
+    assert_eq!(names(&plan), ["b/mysql-bin.000002"]);
+}
+
+#[test]
+fn time_target_stops_in_the_file_that_crosses_it() {
+    let t = DateTime::from_timestamp(2030, 0).unwrap();
+    let archive = vec![manifest(
+        "a",
+        vec![
+            mysql_entry(
+                "mysql-bin.000001",
+                &format!("{U}:1-10"),
+                &format!("{U}:11-20"),
+                1000,
+            ),
+            mysql_entry(
+                "mysql-bin.000002",
+                &format!("{U}:1-20"),
+                &format!("{U}:21-30"),
+                2000,
+            ),
+            mysql_entry(
+                "mysql-bin.000003",
+                &format!("{U}:1-30"),
+                &format!("{U}:31-40"),
+                3000,
+            ),
+        ],
+    )];
+    let plan = plan(&archive, &h(&format!("{U}:1-10")), &Target::Time(t)).unwrap();
+    assert_eq!(names(&plan), ["a/mysql-bin.000001", "a/mysql-bin.000002"]);
+    assert_eq!(plan.files[1].stop, Some(Stop::Datetime(t)));
+    assert_eq!(
+        plan.files[1].binlog_args(),
+        ["--stop-datetime=1970-01-01 00:33:50"]
+    );
+    assert_eq!(plan.last_recoverable_time, Some(t));
+    assert!(plan.is_complete());
+    // After the newest event: recover everything and say why the time itself is not reached.
+    let late = DateTime::from_timestamp(9999, 0).unwrap();
+    let plan = super::plan(&archive, &h(&format!("{U}:1-10")), &Target::Time(late)).unwrap();
+    assert_eq!(plan.files.len(), 3);
+    assert!(
+        plan.unreachable
+            .as_deref()
+            .unwrap()
+            .contains("after the newest archived event")
+    );
+}
+
+#[test]
+fn gtid_target_inclusive_and_exclusive() {
+    let start = h(&format!("{U}:1-12"));
+    let incl = Target::Gtids {
+        set: h(&format!("{U}:25")),
+        inclusive: true,
+    };
+    let plan = plan(&failover_archive(), &start, &incl).unwrap();
+    assert_eq!(names(&plan), ["a/mysql-bin.000001", "b/mysql-bin.000001"]);
+    assert_eq!(
+        plan.files[1].stop,
+        Some(Stop::ExcludeGtids(format!("{U}:26-30")))
+    );
+    assert_eq!(plan.recovered, h(&format!("{U}:1-25")));
+    assert!(plan.is_complete());
+
+    let excl = Target::Gtids {
+        set: h(&format!("{U}:25")),
+        inclusive: false,
+    };
+    let plan = super::plan(&failover_archive(), &start, &excl).unwrap();
+    assert_eq!(
+        plan.files.last().unwrap().stop,
+        Some(Stop::ExcludeGtids(format!("{U}:25-30")))
+    );
+    assert_eq!(plan.recovered, h(&format!("{U}:1-24")));
+
+    let beyond = Target::Gtids {
+        set: h(&format!("{V}:9")),
+        inclusive: true,
+    };
+    let plan = super::plan(&failover_archive(), &start, &beyond).unwrap();
+    assert!(
+        plan.unreachable
+            .as_deref()
+            .unwrap()
+            .contains(&format!("{V}:6-9")),
+        "{plan:?}"
+    );
+}
+
+#[test]
+fn a_gap_makes_the_target_unreachable_and_says_where() {
+    let mut archive = failover_archive();
+    archive[0].files.remove(1);
+    archive[1].files.remove(0);
+    let plan = plan(&archive, &h(&format!("{U}:1-12")), &Target::Latest).unwrap();
+    assert_eq!(names(&plan), ["a/mysql-bin.000001"]);
+    let why = plan.unreachable.as_deref().unwrap();
+    assert!(
+        why.contains(&format!(
+            "missing {U}:21-30 between a/mysql-bin.000001 and b/mysql-bin.000002"
+        )),
+        "{why}"
+    );
+    assert_eq!(plan.recovered, h(&format!("{U}:1-20")));
+}
+
+#[test]
+fn mariadb_plan_carries_start_and_stop_positions() {
+    let entry = |name: &str, start: &str, end: &str| ManifestEntry {
+        name: name.into(),
+        remote_path: format!("p/{name}"),
+        mariadb_gtid_list: Some(start.into()),
+        mariadb_end_gtid_list: Some(end.into()),
+        ..Default::default()
+    };
+    let archive = vec![
+        manifest(
+            "a",
+            vec![
+                entry("mariadb-bin.000001", "", "0-1-10"),
+                entry("mariadb-bin.000002", "0-1-10", "0-1-25"),
+            ],
+        ),
+        // b replicated up to 0-1-20 in its file 1 (duplicates), then was promoted.
+        manifest(
+            "b",
+            vec![
+                entry("mariadb-bin.000001", "0-1-5", "0-1-20"),
+                entry("mariadb-bin.000002", "0-1-25", "0-2-40"),
+            ],
+        ),
+    ];
+    let plan = plan(&archive, &h("0-1-3"), &Target::Latest).unwrap();
+    assert_eq!(
+        names(&plan),
+        [
+            "a/mariadb-bin.000001",
+            "b/mariadb-bin.000001",
+            "a/mariadb-bin.000002",
+            "b/mariadb-bin.000002"
+        ]
+    );
+    let starts: Vec<_> = plan
+        .files
+        .iter()
+        .map(|f| f.mariadb_start.clone().unwrap())
+        .collect();
+    assert_eq!(starts, ["0-0-3", "0-1-10", "0-1-20", "0-1-25"]);
+    assert_eq!(plan.files[1].binlog_args(), ["--start-position=0-1-10"]);
+    let target = Target::Gtids {
+        set: h("0-2-30"),
+        inclusive: true,
+    };
+    let plan = super::plan(&archive, &h("0-1-3"), &target).unwrap();
+    assert_eq!(
+        plan.files.last().unwrap().stop,
+        Some(Stop::MariadbGtid("0-0-30".into()))
+    );
+    assert_eq!(plan.recovered, h("0-2-30"));
+}
