@@ -9,6 +9,9 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use bloodraven_operator::driver::{DriverSite, SiteConfig};
+use bloodraven_operator::engine::{Config, Status};
+use bloodraven_operator::platform::InMemoryPlatform;
+use bloodraven_operator::runner::{Clock, Runner, RunnerConfig};
 use bloodraven_operator::site::{
     Flavor, GtidState, Probe, ReplicaStatus, Site, SiteError, SourceSpec,
 };
@@ -233,8 +236,10 @@ pub fn app_opts(port: u16) -> mysql_async::Opts {
         .into()
 }
 
-/// A client writing rows with increasing ids to whichever site accepts them (trying the one that last worked
-/// first), recording each acknowledged id and the longest gap between two acknowledged writes.
+/// Which server a client should write to now (`None`: no endpoint).
+pub type Route = Arc<dyn Fn() -> Option<usize> + Send + Sync>;
+
+/// A client writing rows with increasing ids, recording each acknowledged id and when it was acknowledged.
 pub struct WriteLoad {
     stop: Arc<AtomicBool>,
     handle: Option<JoinHandle<WriteReport>>,
@@ -243,7 +248,7 @@ pub struct WriteLoad {
 /// What the write load saw.
 #[derive(Debug, Default)]
 pub struct WriteReport {
-    /// Ids whose INSERT returned OK, per writer index.
+    /// Ids whose INSERT returned OK.
     pub acked: Vec<u64>,
     /// Acknowledgement times (since start) with the server index.
     pub acks: Vec<(Duration, usize)>,
@@ -252,7 +257,7 @@ pub struct WriteReport {
 }
 
 impl WriteReport {
-    /// The longest time between two consecutive acknowledged writes within `[from, to]` (since start).
+    /// The longest time between two consecutive acknowledged writes.
     pub fn longest_gap(&self) -> Duration {
         self.acks
             .windows(2)
@@ -271,62 +276,54 @@ impl WriteReport {
 }
 
 impl WriteLoad {
-    /// Starts writing to the servers on `ports`, one row every `pause`.
-    pub fn start(ports: Vec<u16>, pause: Duration, epoch: Instant) -> WriteLoad {
+    /// Starts writing one row every `pause` to the server `route` names (as a client follows the DNS record or
+    /// Service); while it names none, or the write fails, the client retries.
+    pub fn start(ports: Vec<u16>, route: Route, pause: Duration, epoch: Instant) -> WriteLoad {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let handle = std::thread::spawn(move || {
             runtime().block_on(async move {
                 let mut report = WriteReport::default();
-                let mut conns: Vec<Option<mysql_async::Conn>> =
-                    ports.iter().map(|_| None).collect();
-                let mut preferred = 0;
+                let mut conn: Option<(usize, mysql_async::Conn)> = None;
                 let mut next_id = 1u64;
                 while !flag.load(Ordering::Relaxed) {
-                    let mut done = false;
-                    for k in 0..ports.len() {
-                        let i = (preferred + k) % ports.len();
-                        if conns[i].is_none() {
-                            let c = tokio::time::timeout(
-                                Duration::from_millis(500),
-                                mysql_async::Conn::new(app_opts(ports[i])),
-                            )
-                            .await;
-                            conns[i] = c.ok().and_then(Result::ok);
-                        }
-                        let Some(conn) = conns[i].as_mut() else {
-                            continue;
-                        };
-                        let sql =
-                            format!("INSERT INTO d.t (id, writer) VALUES ({next_id}, 'load')");
-                        match tokio::time::timeout(
-                            Duration::from_millis(1000),
-                            conn.query_drop(sql),
+                    let Some(i) = route() else {
+                        conn = None;
+                        tokio::time::sleep(Duration::from_millis(2)).await;
+                        continue;
+                    };
+                    if conn.as_ref().is_none_or(|(at, _)| *at != i) {
+                        let c = tokio::time::timeout(
+                            Duration::from_millis(500),
+                            mysql_async::Conn::new(app_opts(ports[i])),
                         )
-                        .await
-                        {
-                            Ok(Ok(())) => {
-                                report.acked.push(next_id);
-                                report.acks.push((epoch.elapsed(), i));
-                                next_id += 1;
-                                preferred = i;
-                                done = true;
-                                break;
-                            }
-                            Ok(Err(mysql_async::Error::Server(e))) if e.code == 1062 => {
-                                // Duplicate: an earlier attempt committed without acknowledgement; move on.
-                                next_id += 1;
-                            }
-                            _ => {
-                                report.failures += 1;
-                                conns[i] = None;
-                            }
+                        .await;
+                        conn = c.ok().and_then(Result::ok).map(|c| (i, c));
+                    }
+                    let Some((_, c)) = conn.as_mut() else {
+                        report.failures += 1;
+                        tokio::time::sleep(Duration::from_millis(2)).await;
+                        continue;
+                    };
+                    let sql = format!("INSERT INTO d.t (id, writer) VALUES ({next_id}, 'load')");
+                    match tokio::time::timeout(Duration::from_millis(1000), c.query_drop(sql)).await
+                    {
+                        Ok(Ok(())) => {
+                            report.acked.push(next_id);
+                            report.acks.push((epoch.elapsed(), i));
+                            next_id += 1;
+                            tokio::time::sleep(pause).await;
+                        }
+                        Ok(Err(mysql_async::Error::Server(e))) if e.code == 1062 => {
+                            // An earlier attempt committed without an acknowledgement: not counted as acked.
+                            next_id += 1;
+                        }
+                        _ => {
+                            report.failures += 1;
+                            conn = None;
+                            tokio::time::sleep(Duration::from_millis(2)).await;
                         }
                     }
-                    if !done {
-                        tokio::time::sleep(Duration::from_millis(5)).await;
-                    }
-                    tokio::time::sleep(pause).await;
                 }
                 report
             })
@@ -371,36 +368,29 @@ impl Monitor {
         let (flag, out) = (stop.clone(), samples.clone());
         let handle = std::thread::spawn(move || {
             runtime().block_on(async move {
-                let mut conns: Vec<Option<mysql_async::Conn>> =
-                    ports.iter().map(|_| None).collect();
                 while !flag.load(Ordering::Relaxed) {
                     let mut writable = Vec::new();
+                    // A fresh session per sample: a held one would be killed by every drain pass and reconnect,
+                    // so a planned drain would never see zero sessions.
                     for (i, port) in ports.iter().enumerate() {
-                        if conns[i].is_none() {
-                            let opts = mysql_async::OptsBuilder::default()
-                                .ip_or_hostname("127.0.0.1")
-                                .tcp_port(*port)
-                                .user(Some("root"))
-                                .prefer_socket(false);
-                            let c = tokio::time::timeout(
-                                Duration::from_millis(300),
-                                mysql_async::Conn::new(opts),
-                            )
-                            .await;
-                            conns[i] = c.ok().and_then(Result::ok);
-                        }
-                        let Some(conn) = conns[i].as_mut() else {
-                            continue;
+                        let opts = mysql_async::OptsBuilder::default()
+                            .ip_or_hostname("127.0.0.1")
+                            .tcp_port(*port)
+                            .user(Some("root"))
+                            .prefer_socket(false);
+                        let sample = async {
+                            let mut conn = mysql_async::Conn::new(opts).await.ok()?;
+                            let v = conn
+                                .query_first::<i64, _>("SELECT @@global.read_only")
+                                .await
+                                .ok()?;
+                            let _ = conn.disconnect().await;
+                            v
                         };
-                        let r = tokio::time::timeout(
-                            Duration::from_millis(300),
-                            conn.query_first::<i64, _>("SELECT @@global.read_only"),
-                        )
-                        .await;
-                        match r {
-                            Ok(Ok(Some(0))) => writable.push(i),
-                            Ok(Ok(_)) => {}
-                            _ => conns[i] = None,
+                        if let Ok(Some(0)) =
+                            tokio::time::timeout(Duration::from_millis(300), sample).await
+                        {
+                            writable.push(i);
                         }
                     }
                     out.lock().unwrap().push((epoch.elapsed(), writable));
@@ -442,4 +432,119 @@ impl Drop for Monitor {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
     }
+}
+
+/// The operator: a [`Runner`] over the group's sites and an in-memory platform, polling on its own thread.
+pub struct Operator {
+    pub platform: InMemoryPlatform,
+    stop: Arc<AtomicBool>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl Operator {
+    /// Starts polling with `config` (deadlines shortened to suit loopback).
+    pub fn start(group: &Group, config: Config) -> Operator {
+        let platform = InMemoryPlatform::new();
+        let sites = group.sites();
+        let stop = Arc::new(AtomicBool::new(false));
+        let (flag, p) = (stop.clone(), platform.clone());
+        let handle = std::thread::spawn(move || {
+            runtime().block_on(async move {
+                let cfg = RunnerConfig {
+                    probe_timeout: Duration::from_secs(2),
+                    op_timeout: Duration::from_secs(5),
+                    follower_timeout: Duration::from_secs(10),
+                    repl_user: "root".into(),
+                    repl_password: String::new(),
+                    ..RunnerConfig::default()
+                };
+                let mut runner =
+                    Runner::new(config, sites, Arc::new(p), cfg, Clock::system()).await;
+                while !flag.load(Ordering::Relaxed) {
+                    let d = runner.poll_once().await;
+                    let until = tokio::time::Instant::now() + d.next_poll;
+                    while !flag.load(Ordering::Relaxed) && tokio::time::Instant::now() < until {
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                }
+            })
+        });
+        Operator {
+            platform,
+            stop,
+            handle: Some(handle),
+        }
+    }
+
+    /// The last status written.
+    pub fn status(&self) -> Option<Status> {
+        self.platform.state().status.clone()
+    }
+
+    /// Waits until `check` holds on the last status; panics with the status after `timeout`.
+    pub fn wait(&self, what: &str, timeout: Duration, check: impl Fn(&Status) -> bool) -> Status {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(s) = self.status()
+                && check(&s)
+            {
+                return s;
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "timed out waiting for {what}; last status: {:#?}",
+                    self.status()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// A route that follows the platform's DNS record (the client endpoint), `None` while it is unset.
+    pub fn dns_route(&self) -> Route {
+        let p = self.platform.clone();
+        Arc::new(move || {
+            let dns = p.state().dns.clone()?;
+            SITES.iter().position(|s| *s == dns)
+        })
+    }
+
+    /// Event reasons emitted so far.
+    pub fn events(&self) -> Vec<(String, String)> {
+        self.platform
+            .state()
+            .events
+            .iter()
+            .map(|e| (e.reason.to_string(), e.message.clone()))
+            .collect()
+    }
+
+    /// Stops polling.
+    pub fn stop(mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(h) = self.handle.take() {
+            h.join().expect("operator thread");
+        }
+    }
+}
+
+impl Drop for Operator {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+/// The reference defaults with a shorter poll interval (the detection time scales with it).
+pub fn config(group: &Group, poll: Duration) -> Config {
+    let mut c = Config::new("orders", group.site_configs());
+    c.poll_interval = poll;
+    c
+}
+
+/// Whether `site` is healthy as a follower in `status`.
+pub fn replicating(status: &Status, site: &str) -> bool {
+    status.site(site).is_some_and(|s| s.replicating)
 }

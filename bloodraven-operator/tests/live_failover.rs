@@ -1,0 +1,286 @@
+//! The engine, runner and MariaDB driver together on real servers: emergency failover under a write load,
+//! the divergent-GTID audit of a returning old primary with the reclone interlock, and a planned switchover.
+//!
+//! Polls every 500 ms with the reference thresholds (3 failed probes, 2 writable probes), so detection takes
+//! 1.5 s instead of the default 6 s; `tests/live_bench.rs` measures at the defaults.
+
+mod live_support;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bloodraven_operator::engine::SiteState;
+use bloodraven_operator::record::PlannedPhase;
+use live_support::{Group, Monitor, Operator, SITES, WriteLoad, config, host, replicating};
+
+const POLL: Duration = Duration::from_millis(500);
+const WAIT: Duration = Duration::from_secs(40);
+
+/// Three sites; `pdx` (declared before `fra`) applies with a 3 s delay, so `fra` is the freshest. SIGKILL of the primary
+/// under a write load must promote `fra`, never show two writable sites, re-point `pdx` at `fra`, and keep every
+/// write acknowledged after the failover.
+#[test]
+fn sigkill_primary_under_write_load_promotes_the_freshest_replica() {
+    let mut group = Group::start(3);
+    let ports: Vec<u16> = group.servers.iter().map(|s| s.port()).collect();
+    // A stopped IO thread would be restarted by source convergence within a poll; a delayed applier is not.
+    group.servers[1]
+        .sql("STOP SLAVE; CHANGE MASTER TO MASTER_DELAY = 3; START SLAVE")
+        .unwrap();
+    let op = Operator::start(&group, config(&group, POLL));
+    op.wait("a healthy group", WAIT, |s| {
+        s.active_site.as_deref() == Some("iad") && replicating(s, "pdx") && replicating(s, "fra")
+    });
+    let epoch = Instant::now();
+    let monitor = Monitor::start(ports.clone(), Duration::from_millis(20), epoch);
+    let load = WriteLoad::start(
+        ports.clone(),
+        op.dns_route(),
+        Duration::from_millis(2),
+        epoch,
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+
+    group.servers[0].kill().unwrap();
+    let killed_at = epoch.elapsed();
+    let status = op.wait("fra promoted", WAIT, |s| {
+        s.active_site.as_deref() == Some("fra")
+    });
+    assert_eq!(status.last_failover_target.as_deref(), Some("fra"));
+    let promoted = op.wait("the DNS record on fra", WAIT, |_| {
+        op.platform.state().dns.as_deref() == Some("fra")
+    });
+    assert_eq!(
+        promoted.site("iad").map(|s| s.state),
+        Some(SiteState::Unreachable)
+    );
+    // pdx converges on the new primary and catches up with it.
+    op.wait("pdx replicating from fra", WAIT, |s| {
+        s.site("pdx").is_some_and(|p| p.source_host == host(2)) && replicating(s, "pdx")
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let report = load.finish();
+    let samples = monitor.finish();
+    group.wait_caught_up(1, 2, Duration::from_secs(30));
+
+    assert_eq!(
+        Monitor::max_writable(&samples),
+        1,
+        "two writable sites at once"
+    );
+    let writable = Monitor::first_writable(&samples, 2, killed_at).expect("fra became writable");
+    let client = report
+        .first_ack_elsewhere(0, killed_at)
+        .expect("a write on the new primary");
+    eprintln!(
+        "live failover: kill -> fra writable {:?}, kill -> first client write {:?}, {} writes acked, {} attempts failed",
+        writable - killed_at,
+        client - killed_at,
+        report.acked.len(),
+        report.failures
+    );
+    let on_fra = group.ids(2);
+    let after: Vec<u64> = report
+        .acks
+        .iter()
+        .zip(&report.acked)
+        .filter(|((_, site), _)| *site == 2)
+        .map(|(_, id)| *id)
+        .collect();
+    assert!(!after.is_empty());
+    assert!(after.iter().all(|id| on_fra.binary_search(id).is_ok()));
+    // Asynchronous replication: a SIGKILL may lose writes the old primary acknowledged but had not shipped.
+    let lost = report
+        .acked
+        .iter()
+        .filter(|id| on_fra.binary_search(id).is_err())
+        .count();
+    eprintln!("acknowledged writes missing on the new primary after SIGKILL: {lost}");
+    assert_eq!(group.ids(1), on_fra, "pdx holds exactly what fra holds");
+}
+
+/// `pdx` stops fetching, `iad` commits three more transactions and dies; after `pdx` is promoted, `iad` comes
+/// back (fenced by its start-up configuration) and must be reported with exactly those three transactions and
+/// stay fenced; a reclone request is refused without the right prefix, and on MariaDB (no CLONE) the accepted one
+/// fails without unfencing anything.
+#[test]
+fn divergent_old_primary_is_fenced_reported_and_reclone_needs_the_prefix() {
+    let mut group = Group::start(2);
+    let op = Operator::start(&group, config(&group, POLL));
+    op.wait("a healthy group", WAIT, |s| {
+        s.active_site.as_deref() == Some("iad") && replicating(s, "pdx")
+    });
+    group.servers[0]
+        .sql("INSERT INTO d.t VALUES (1, 'seed'), (2, 'seed')")
+        .unwrap();
+    group.wait_caught_up(1, 0, Duration::from_secs(10));
+    group.servers[1].sql("STOP SLAVE IO_THREAD").unwrap();
+    let before: u64 = seq(&group.servers[0]
+        .sql("SELECT @@global.gtid_binlog_pos")
+        .unwrap());
+    for id in 10..13 {
+        group.servers[0]
+            .sql(&format!("INSERT INTO d.t VALUES ({id}, 'lost')"))
+            .unwrap();
+    }
+    let expected = format!("0-1-{}..{}", before + 1, before + 3);
+
+    group.servers[0].kill().unwrap();
+    op.wait("pdx promoted", WAIT, |s| {
+        s.active_site.as_deref() == Some("pdx")
+    });
+    group.servers[1]
+        .sql("INSERT INTO d.t VALUES (20, 'new')")
+        .unwrap();
+
+    group.servers[0].restart().unwrap();
+    let status = op.wait("iad reported divergent", WAIT, |s| {
+        s.site("iad")
+            .is_some_and(|i| i.recovery_state == "RecoveryBlocked")
+    });
+    let iad = status.site("iad").unwrap();
+    assert_eq!(iad.divergent_gtid, expected);
+    assert_eq!(iad.divergent_count, 3);
+    assert_eq!(iad.state, SiteState::ReadOnly);
+    assert_eq!(status.active_site.as_deref(), Some("pdx"));
+    let pending = status
+        .condition("RecoveryPending")
+        .expect("RecoveryPending");
+    assert!(pending.message.contains("3 divergent"), "{pending:?}");
+    assert!(op.events().iter().any(|(r, _)| r == "DataLossDetected"));
+    assert_eq!(
+        group.servers[0]
+            .sql("SELECT @@global.read_only")
+            .unwrap()
+            .trim(),
+        "1"
+    );
+
+    // Reclone: bare, short and wrong prefixes are refused (and the annotation removed).
+    for bad in ["iad", "iad:0-1-", "iad:9-9-9999"] {
+        let n = op.events().len();
+        op.platform.state().reclone = Some(bad.to_string());
+        wait_until(&format!("{bad} rejected"), || {
+            op.events()[n..].iter().any(|(r, _)| r == "RecloneRejected")
+                && op.platform.state().reclone.is_none()
+        });
+    }
+    // The right prefix is accepted; MariaDB has no CLONE, so the attempt fails and iad stays fenced.
+    let n = op.events().len();
+    op.platform.state().reclone = Some(format!("iad:{}", &expected[..8]));
+    wait_until("reclone requested", || {
+        op.events()[n..]
+            .iter()
+            .any(|(r, _)| r == "RecloneRequested")
+    });
+    std::thread::sleep(POLL * 4);
+    assert_eq!(
+        group.servers[0]
+            .sql("SELECT @@global.read_only")
+            .unwrap()
+            .trim(),
+        "1"
+    );
+    let status = op.status().unwrap();
+    assert_eq!(status.active_site.as_deref(), Some("pdx"));
+    assert_eq!(status.site("iad").unwrap().divergent_gtid, expected);
+}
+
+/// Planned switchover to `pdx` under a write load that follows the DNS record (and, like a client of the
+/// `-primary` Service, finds no endpoint once the source is fenced): no acknowledged write is lost, only one site
+/// is ever writable, and the write pause is measured.
+#[test]
+fn planned_switchover_under_write_load_loses_no_acknowledged_write() {
+    let group = Group::start(2);
+    let ports: Vec<u16> = group.servers.iter().map(|s| s.port()).collect();
+    let op = Operator::start(&group, config(&group, POLL));
+    op.wait("a healthy group", WAIT, |s| {
+        s.active_site.as_deref() == Some("iad") && replicating(s, "pdx")
+    });
+    let epoch = Instant::now();
+    let monitor = Monitor::start(ports.clone(), Duration::from_millis(10), epoch);
+    let load = WriteLoad::start(ports, service_route(&op), Duration::from_millis(1), epoch);
+    std::thread::sleep(Duration::from_millis(800));
+    let requested = epoch.elapsed();
+    op.platform.state().planned = Some("pdx".into());
+    let status = op.wait("the switchover", WAIT, |s| {
+        s.planned
+            .as_ref()
+            .is_some_and(|p| matches!(p.phase, PlannedPhase::Succeeded | PlannedPhase::Failed))
+    });
+    let planned = status.planned.clone().unwrap();
+    assert_eq!(planned.phase, PlannedPhase::Succeeded, "{planned:?}");
+    op.wait("the DNS record on pdx", WAIT, |_| {
+        op.platform.state().dns.as_deref() == Some("pdx")
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let report = load.finish();
+    let samples = monitor.finish();
+
+    assert_eq!(
+        Monitor::max_writable(&samples),
+        1,
+        "two writable sites at once"
+    );
+    let on_pdx = group.ids(1);
+    let lost: Vec<u64> = report
+        .acked
+        .iter()
+        .copied()
+        .filter(|id| on_pdx.binary_search(id).is_err())
+        .collect();
+    assert!(lost.is_empty(), "acknowledged writes lost: {lost:?}");
+    assert!(
+        report.acks.iter().any(|(_, s)| *s == 1),
+        "writes resumed on pdx"
+    );
+    let gap = report.longest_gap();
+    let last_iad = report
+        .acks
+        .iter()
+        .rev()
+        .find(|(_, s)| *s == 0)
+        .map(|(t, _)| *t);
+    eprintln!(
+        "planned switchover: requested at {requested:?}, write unavailability {gap:?} (last iad ack {last_iad:?}), \
+         {} writes acked, none lost",
+        report.acked.len()
+    );
+    assert_eq!(SITES[1], status.active_site.as_deref().unwrap());
+}
+
+/// The client endpoint of a `-primary` Service: the DNS target, but nothing while a planned failover has fenced
+/// the source and not yet flipped the record.
+fn service_route(op: &Operator) -> live_support::Route {
+    let p = op.platform.clone();
+    Arc::new(move || {
+        let state = p.state();
+        let dns = state.dns.clone()?;
+        let shed = state
+            .status
+            .as_ref()
+            .and_then(|s| s.planned.as_ref())
+            .is_some_and(|pl| {
+                !matches!(pl.phase, PlannedPhase::Pending)
+                    && pl.phase.in_flight()
+                    && dns != pl.target
+            });
+        if shed {
+            return None;
+        }
+        SITES.iter().position(|s| *s == dns)
+    })
+}
+
+fn wait_until(what: &str, check: impl Fn() -> bool) {
+    let deadline = Instant::now() + WAIT;
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// The sequence number of a one-domain position.
+fn seq(pos: &str) -> u64 {
+    pos.trim().rsplit('-').next().unwrap().parse().unwrap()
+}
