@@ -6,7 +6,6 @@
 
 mod live_support;
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bloodraven_operator::engine::SiteState;
@@ -199,7 +198,7 @@ fn planned_switchover_under_write_load_loses_no_acknowledged_write() {
     });
     let epoch = Instant::now();
     let monitor = Monitor::start(ports.clone(), Duration::from_millis(10), epoch);
-    let load = WriteLoad::start(ports, service_route(&op), Duration::from_millis(1), epoch);
+    let load = WriteLoad::start(ports, op.service_route(), Duration::from_millis(1), epoch);
     std::thread::sleep(Duration::from_millis(800));
     let requested = epoch.elapsed();
     op.platform.state().planned = Some("pdx".into());
@@ -247,29 +246,6 @@ fn planned_switchover_under_write_load_loses_no_acknowledged_write() {
         report.acked.len()
     );
     assert_eq!(SITES[1], status.active_site.as_deref().unwrap());
-}
-
-/// The client endpoint of a `-primary` Service: the DNS target, but nothing while a planned failover has fenced
-/// the source and not yet flipped the record.
-fn service_route(op: &Operator) -> live_support::Route {
-    let p = op.platform.clone();
-    Arc::new(move || {
-        let state = p.state();
-        let dns = state.dns.clone()?;
-        let shed = state
-            .status
-            .as_ref()
-            .and_then(|s| s.planned.as_ref())
-            .is_some_and(|pl| {
-                !matches!(pl.phase, PlannedPhase::Pending)
-                    && pl.phase.in_flight()
-                    && dns != pl.target
-            });
-        if shed {
-            return None;
-        }
-        SITES.iter().position(|s| *s == dns)
-    })
 }
 
 fn wait_until(what: &str, check: impl Fn() -> bool) {

@@ -119,7 +119,7 @@ impl DriverSite {
     /// Connects once to read `@@version` and picks the flavour from it.
     pub async fn detect(config: SiteConfig) -> Result<DriverSite, SiteError> {
         let probe = DriverSite::new(config.clone(), Flavor::Mysql);
-        let rows = probe.query(probe.sql_version()).await?;
+        let rows = probe.query(sql::VERSION).await?;
         let version = rows.first().and_then(|r| r.at(0)).unwrap_or("");
         let flavor = if version.to_ascii_lowercase().contains("mariadb") {
             Flavor::Mariadb
@@ -142,7 +142,7 @@ impl DriverSite {
     ) -> DriverSite {
         let sql = match flavor {
             Flavor::Mariadb => &mariadb_sql::SQL,
-            _ => &mysql_sql::SQL,
+            Flavor::Mysql => &mysql_sql::SQL,
         };
         DriverSite {
             name,
@@ -151,10 +151,6 @@ impl DriverSite {
             backend,
             clone_timeout,
         }
-    }
-
-    fn sql_version(&self) -> &'static str {
-        "SELECT @@version"
     }
 
     /// Runs one query on a fresh session.

@@ -167,7 +167,7 @@ mod tests {
             "CHANGE REPLICATION SOURCE TO SOURCE_HOST='orders-iad-internal', SOURCE_USER='repl', \
              SOURCE_PASSWORD='pa\\'ss', SOURCE_AUTO_POSITION=1, GET_SOURCE_PUBLIC_KEY=1"
         );
-        assert!(!s.shown.contains("pa"), "{}", s.shown);
+        assert!(!s.shown.contains("pa\\'ss"), "{}", s.shown);
         assert!(s.shown.contains("SOURCE_PASSWORD='<redacted>'"));
     }
 

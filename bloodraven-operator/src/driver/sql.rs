@@ -94,6 +94,9 @@ pub(crate) fn seconds(timeout: Duration) -> String {
     }
 }
 
+/// The server version, the same in both flavours (flavour detection).
+pub(crate) const VERSION: &str = "SELECT @@version";
+
 /// The placeholder shown instead of a password.
 pub(crate) const REDACTED: &str = "'<redacted>'";
 

@@ -377,3 +377,67 @@ async fn mariadb_kill_list_spares_the_servers_own_threads() {
         "{sent:?}"
     );
 }
+
+#[tokio::test]
+async fn mariadb_statements_per_operation() {
+    let (s, script) = site(Flavor::Mariadb);
+    s.fence().await.unwrap();
+    s.unfence().await.unwrap();
+    s.stop_replication().await.unwrap();
+    s.reset_replication().await.unwrap();
+    s.start_sql_thread().await.unwrap();
+    s.start_replication().await.unwrap();
+    assert_eq!(
+        script.sent(),
+        [
+            "SET GLOBAL read_only = ON",
+            "SET GLOBAL read_only = OFF",
+            "STOP SLAVE",
+            "RESET SLAVE ALL",
+            "START SLAVE SQL_THREAD",
+            "START SLAVE",
+        ]
+    );
+}
+
+#[tokio::test]
+async fn mariadb_wait_returns_at_once_when_the_server_already_holds_the_target() {
+    let (s, script) = site(Flavor::Mariadb);
+    script.row(
+        mariadb_sql::SQL.executed,
+        &["a", "b", "c", "d"],
+        &[
+            Some("0-2-50"),
+            Some("0-2-50"),
+            Some("0-1-40"),
+            Some("0-1-40,0-2-50"),
+        ],
+    );
+    let held = GtidState::Mariadb(MariadbState {
+        binlog_pos: "0-2-45".parse().unwrap(),
+        binlog_state: vec!["0-2-45".parse().unwrap()],
+        ..Default::default()
+    });
+    assert!(
+        s.wait_for_executed(&held, Duration::from_secs(5))
+            .await
+            .unwrap()
+    );
+    assert_eq!(script.sent(), [mariadb_sql::SQL.executed]);
+
+    let ahead = GtidState::Mariadb(MariadbState {
+        binlog_pos: "0-1-60".parse().unwrap(),
+        binlog_state: vec!["0-1-60".parse().unwrap()],
+        ..Default::default()
+    });
+    script.row(
+        "SELECT MASTER_GTID_WAIT('0-1-60', 0.25)",
+        &["r"],
+        &[Some("-1")],
+    );
+    assert!(
+        !s.wait_for_executed(&ahead, Duration::from_millis(250))
+            .await
+            .unwrap()
+    );
+}

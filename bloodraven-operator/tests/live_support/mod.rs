@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use bloodraven_operator::driver::{DriverSite, SiteConfig};
 use bloodraven_operator::engine::{Config, Status};
 use bloodraven_operator::platform::InMemoryPlatform;
+use bloodraven_operator::record::PlannedPhase;
 use bloodraven_operator::runner::{Clock, Runner, RunnerConfig};
 use bloodraven_operator::site::{
     Flavor, GtidState, Probe, ReplicaStatus, Site, SiteError, SourceSpec,
@@ -505,6 +506,29 @@ impl Operator {
         let p = self.platform.clone();
         Arc::new(move || {
             let dns = p.state().dns.clone()?;
+            SITES.iter().position(|s| *s == dns)
+        })
+    }
+
+    /// The client endpoint of a `-primary` Service: the DNS target, but nothing while a planned failover has fenced
+    /// the source and not yet flipped the record (the fenced source pod is relabelled and shed).
+    pub fn service_route(&self) -> Route {
+        let p = self.platform.clone();
+        Arc::new(move || {
+            let state = p.state();
+            let dns = state.dns.clone()?;
+            let shed = state
+                .status
+                .as_ref()
+                .and_then(|s| s.planned.as_ref())
+                .is_some_and(|pl| {
+                    !matches!(pl.phase, PlannedPhase::Pending)
+                        && pl.phase.in_flight()
+                        && dns != pl.target
+                });
+            if shed {
+                return None;
+            }
             SITES.iter().position(|s| *s == dns)
         })
     }

@@ -1,0 +1,148 @@
+//! Live failover benchmarks on real MariaDB servers (slow: `#[ignore]`d; the figures go to docs/benchmarks.md).
+//!
+//! ```text
+//! cargo test -p bloodraven-operator --test live_bench -- --ignored --nocapture --test-threads=1
+//! ```
+//!
+//! * `live_rto_at_default_settings`: two sites, the reference defaults (poll 2 s, 3 failed probes, 30 s drain
+//!   budget); a client writes every 2 ms following the DNS record; SIGKILL of the primary. Per run: kill → new
+//!   primary writable (sampled every 20 ms) and kill → first acknowledged client write on it. Runs: `LIVE_RUNS`
+//!   (default 10).
+//! * `planned_switchover_write_unavailability`: two sites, defaults, a client writing every 1 ms through the
+//!   `-primary` Service model (DNS target, no endpoint while the fenced source drains); the planned-failover
+//!   annotation names the replica. Per run: the longest gap between two acknowledged writes, and that no
+//!   acknowledged write was lost.
+
+mod live_support;
+
+use std::time::{Duration, Instant};
+
+use bloodraven_operator::engine::Config;
+use bloodraven_operator::record::PlannedPhase;
+use live_support::{Group, Monitor, Operator, WriteLoad, replicating};
+
+const WAIT: Duration = Duration::from_secs(60);
+
+fn runs() -> usize {
+    std::env::var("LIVE_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10)
+}
+
+#[test]
+#[ignore = "slow live benchmark; see the module docs for the command"]
+fn live_rto_at_default_settings() {
+    let mut writable = Vec::new();
+    let mut client = Vec::new();
+    for run in 0..runs() {
+        let mut group = Group::start(2);
+        let ports: Vec<u16> = group.servers.iter().map(|s| s.port()).collect();
+        let op = Operator::start(&group, Config::new("orders", group.site_configs()));
+        op.wait("a healthy group", WAIT, |s| {
+            s.active_site.as_deref() == Some("iad") && replicating(s, "pdx")
+        });
+        let epoch = Instant::now();
+        let monitor = Monitor::start(ports.clone(), Duration::from_millis(20), epoch);
+        let load = WriteLoad::start(ports, op.dns_route(), Duration::from_millis(2), epoch);
+        // Kill at a random phase of the poll cycle.
+        std::thread::sleep(Duration::from_millis(500 + 397 * run as u64 % 2000));
+        group.servers[0].kill().unwrap();
+        let killed = epoch.elapsed();
+        op.wait("pdx promoted", WAIT, |s| {
+            s.active_site.as_deref() == Some("pdx")
+        });
+        op.wait("the DNS record on pdx", WAIT, |_| {
+            op.platform.state().dns.as_deref() == Some("pdx")
+        });
+        std::thread::sleep(Duration::from_millis(300));
+        let report = load.finish();
+        let samples = monitor.finish();
+        assert_eq!(Monitor::max_writable(&samples), 1);
+        let w = Monitor::first_writable(&samples, 1, killed).expect("pdx writable") - killed;
+        let c = report
+            .first_ack_elsewhere(0, killed)
+            .expect("client write on pdx")
+            - killed;
+        eprintln!("run {run}: kill -> pdx writable {w:?}, kill -> first client write {c:?}");
+        writable.push(w);
+        client.push(c);
+        op.stop();
+    }
+    eprintln!(
+        "live RTO (defaults: poll 2s, failureThreshold 3), {} runs: writable median {:.2}s max {:.2}s; \
+         first client write median {:.2}s max {:.2}s",
+        writable.len(),
+        median(&writable),
+        max(&writable),
+        median(&client),
+        max(&client)
+    );
+}
+
+#[test]
+#[ignore = "slow live benchmark; see the module docs for the command"]
+fn planned_switchover_write_unavailability() {
+    let mut gaps = Vec::new();
+    for run in 0..runs() {
+        let group = Group::start(2);
+        let ports: Vec<u16> = group.servers.iter().map(|s| s.port()).collect();
+        let op = Operator::start(&group, Config::new("orders", group.site_configs()));
+        op.wait("a healthy group", WAIT, |s| {
+            s.active_site.as_deref() == Some("iad") && replicating(s, "pdx")
+        });
+        let epoch = Instant::now();
+        let load = WriteLoad::start(ports, op.service_route(), Duration::from_millis(1), epoch);
+        std::thread::sleep(Duration::from_millis(1000));
+        op.platform.state().planned = Some("pdx".into());
+        let status = op.wait("the switchover", WAIT, |s| {
+            s.planned
+                .as_ref()
+                .is_some_and(|p| matches!(p.phase, PlannedPhase::Succeeded | PlannedPhase::Failed))
+        });
+        assert_eq!(status.planned.unwrap().phase, PlannedPhase::Succeeded);
+        op.wait("the DNS record on pdx", WAIT, |_| {
+            op.platform.state().dns.as_deref() == Some("pdx")
+        });
+        std::thread::sleep(Duration::from_millis(300));
+        let report = load.finish();
+        let on_pdx = group.ids(1);
+        let lost = report
+            .acked
+            .iter()
+            .filter(|id| on_pdx.binary_search(id).is_err())
+            .count();
+        assert_eq!(lost, 0, "acknowledged writes lost");
+        let gap = report.longest_gap();
+        eprintln!(
+            "run {run}: write unavailability {gap:?}, {} writes acked, 0 lost",
+            report.acked.len()
+        );
+        gaps.push(gap);
+        op.stop();
+    }
+    eprintln!(
+        "planned switchover (defaults: poll 2s), {} runs: write unavailability median {:.2}s max {:.2}s, 0 lost",
+        gaps.len(),
+        median(&gaps),
+        max(&gaps)
+    );
+}
+
+fn median(v: &[Duration]) -> f64 {
+    let mut s: Vec<f64> = v.iter().map(Duration::as_secs_f64).collect();
+    s.sort_by(f64::total_cmp);
+    let n = s.len();
+    if n == 0 {
+        return 0.0;
+    }
+    if n % 2 == 1 {
+        s[n / 2]
+    } else {
+        (s[n / 2 - 1] + s[n / 2]) / 2.0
+    }
+}
+
+fn max(v: &[Duration]) -> f64 {
+    v.iter().map(Duration::as_secs_f64).fold(0.0, f64::max)
+}
