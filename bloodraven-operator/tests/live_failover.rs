@@ -246,6 +246,24 @@ fn planned_switchover_under_write_load_loses_no_acknowledged_write() {
         report.acked.len()
     );
     assert_eq!(SITES[1], status.active_site.as_deref().unwrap());
+
+    // The fenced former source rejoins as a replica of the new primary (no divergence by construction): the
+    // driver moves its gtid_slave_pos past its own writes before MASTER_USE_GTID=slave_pos.
+    op.wait("iad replicating from pdx", WAIT, |s| {
+        s.site("iad").is_some_and(|i| i.source_host == host(1)) && replicating(s, "iad")
+    });
+    group.servers[1]
+        .sql("INSERT INTO d.t VALUES (999999, 'after')")
+        .unwrap();
+    group.wait_caught_up(0, 1, Duration::from_secs(20));
+    assert_eq!(group.ids(0), group.ids(1));
+    assert_eq!(
+        group.servers[0]
+            .sql("SELECT @@global.read_only")
+            .unwrap()
+            .trim(),
+        "1"
+    );
 }
 
 fn wait_until(what: &str, check: impl Fn() -> bool) {
