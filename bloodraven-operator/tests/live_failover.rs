@@ -99,8 +99,8 @@ fn sigkill_primary_under_write_load_promotes_the_freshest_replica() {
 }
 
 /// `pdx` stops fetching, `iad` commits three more transactions and dies; after `pdx` is promoted, `iad` comes
-/// back (fenced by its start-up configuration) and must be reported with exactly those three transactions and
-/// stay fenced; a reclone request is refused without the right prefix, and on MariaDB (no CLONE) the accepted one
+/// back writable and must be fenced by the operator, reported with exactly those three transactions and stay
+/// fenced; a reclone request is refused without the right prefix, and on MariaDB (no CLONE) the accepted one
 /// fails without unfencing anything.
 #[test]
 fn divergent_old_primary_is_fenced_reported_and_reclone_needs_the_prefix() {
@@ -132,7 +132,21 @@ fn divergent_old_primary_is_fenced_reported_and_reclone_needs_the_prefix() {
         .sql("INSERT INTO d.t VALUES (20, 'new')")
         .unwrap();
 
+    // It comes back writable (no start-up fence): split brain after a failover, which the operator must fence.
     group.servers[0].restart().unwrap();
+    group.servers[0].sql("SET GLOBAL read_only = OFF").unwrap();
+    let back = Instant::now();
+    wait_until("iad fenced by the operator", || {
+        group.servers[0]
+            .sql("SELECT @@global.read_only")
+            .unwrap()
+            .trim()
+            == "1"
+    });
+    eprintln!(
+        "returning writable old primary fenced after {:?}",
+        back.elapsed()
+    );
     let status = op.wait("iad reported divergent", WAIT, |s| {
         s.site("iad")
             .is_some_and(|i| i.recovery_state == "RecoveryBlocked")

@@ -441,3 +441,63 @@ async fn mariadb_wait_returns_at_once_when_the_server_already_holds_the_target()
             .unwrap()
     );
 }
+
+#[tokio::test]
+async fn mysql_replica_status_alone_and_absent() {
+    let (s, script) = site(Flavor::Mysql);
+    assert_eq!(s.replica_status().await.unwrap(), None);
+    script.row(
+        "SHOW REPLICA STATUS",
+        &[
+            "Replica_IO_Running",
+            "Replica_SQL_Running",
+            "Source_Host",
+            "Source_Port",
+            "Seconds_Behind_Source",
+        ],
+        &[
+            Some("Connecting"),
+            Some("Yes"),
+            Some("orders-iad-internal"),
+            Some("3306"),
+            None,
+        ],
+    );
+    let r = s.replica_status().await.unwrap().unwrap();
+    assert!(!r.io_running && r.sql_running && r.seconds_behind.is_none());
+    assert_eq!(
+        script.sent(),
+        ["SHOW REPLICA STATUS", "SHOW REPLICA STATUS"]
+    );
+}
+
+#[tokio::test]
+async fn mariadb_replica_status_reads_the_applier_position() {
+    let (s, script) = site(Flavor::Mariadb);
+    script.row(
+        "SHOW SLAVE STATUS",
+        &[
+            "Slave_IO_Running",
+            "Slave_SQL_Running",
+            "Master_Host",
+            "Master_Port",
+            "Seconds_Behind_Master",
+            "Gtid_IO_Pos",
+        ],
+        &[
+            Some("Yes"),
+            Some("Yes"),
+            Some("127.0.0.11"),
+            Some("3306"),
+            Some("0"),
+            Some("0-1-9"),
+        ],
+    );
+    script.row(mariadb_sql::SLAVE_POS, &["p"], &[Some("0-1-8")]);
+    let r = s.replica_status().await.unwrap().unwrap();
+    assert_eq!(
+        (r.retrieved.as_str(), r.executed.as_str()),
+        ("0-1-9", "0-1-8")
+    );
+    assert_eq!(script.sent(), ["SHOW SLAVE STATUS", mariadb_sql::SLAVE_POS]);
+}
