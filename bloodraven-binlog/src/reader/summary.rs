@@ -117,16 +117,12 @@ impl Summarizer {
         }
         self.terminal = None;
         match event.data()? {
-            EventData::FormatDescription(fde) => {
-                if self.fde.is_none() {
-                    let in_use = header.flags & EventHeader::FLAG_IN_USE != 0;
-                    self.fde = Some((fde.server_version, fde.flavor, fde.checksum, in_use));
-                }
+            EventData::FormatDescription(fde) if self.fde.is_none() => {
+                let in_use = header.flags & EventHeader::FLAG_IN_USE != 0;
+                self.fde = Some((fde.server_version, fde.flavor, fde.checksum, in_use));
             }
-            EventData::PreviousGtids(set) => {
-                if self.previous_gtids.is_none() {
-                    self.previous_gtids = Some(set);
-                }
+            EventData::PreviousGtids(set) if self.previous_gtids.is_none() => {
+                self.previous_gtids = Some(set);
             }
             EventData::Gtid(gtid) => {
                 if let Some(gtid) = &gtid.gtid {
@@ -134,15 +130,13 @@ impl Summarizer {
                 }
             }
             EventData::MariadbGtid(gtid) => self.mariadb_gtids.push(gtid.gtid),
-            EventData::MariadbGtidList(list) => {
-                if self.mariadb_gtid_list.is_none() {
-                    let mut positions = MariadbGtidList::new();
-                    // The most recent GTID of each domain comes last, so later entries win.
-                    for gtid in list {
-                        positions.insert(gtid);
-                    }
-                    self.mariadb_gtid_list = Some(positions);
+            EventData::MariadbGtidList(list) if self.mariadb_gtid_list.is_none() => {
+                let mut positions = MariadbGtidList::new();
+                // The most recent GTID of each domain comes last, so later entries win.
+                for gtid in list {
+                    positions.insert(gtid);
                 }
+                self.mariadb_gtid_list = Some(positions);
             }
             EventData::Rotate(rotate) => {
                 self.terminal = Some(Terminal::Rotate {

@@ -159,10 +159,11 @@ fn write_summary(out: &mut impl Write, path: &Path, s: &FileSummary) -> io::Resu
     writeln!(out, "  gtids:             {}", show_set(&s.gtids))?;
     writeln!(out, "  end gtids:         {}", opt_set(&s.end_gtids))?;
     if s.flavor == reader::Flavor::Mariadb || !s.mariadb_gtids.is_empty() {
-        let list = s
-            .mariadb_gtid_list
-            .as_ref()
-            .map_or("(no GTID_LIST event)".into(), |l| l.to_string());
+        let list = match &s.mariadb_gtid_list {
+            None => "(no GTID_LIST event)".to_string(),
+            Some(l) if l.is_empty() => "(empty)".to_string(),
+            Some(l) => l.to_string(),
+        };
         writeln!(out, "  mariadb gtid list: {list}")?;
         let gtids = match s.mariadb_gtids.as_slice() {
             [] => "(none)".to_string(),
