@@ -2,8 +2,11 @@
 //!
 //! [`crds`] starts from kube's derived CRDs and makes two adjustments so the result matches what
 //! the Go operator's controller-gen emits: optional fields are not `nullable` (the API server then
-//! drops explicit `null`s and applies the schema defaults), and int-or-string fields carry
-//! `anyOf: [{type: integer}, {type: string}]`.
+//! drops explicit `null`s and applies the schema defaults), int-or-string fields carry
+//! `anyOf: [{type: integer}, {type: string}]` (quantities also the quantity pattern), and the
+//! object-level `apiVersion`, `kind`, `metadata` and `listKind` are declared.
+
+use std::sync::OnceLock;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
@@ -13,6 +16,7 @@ use crate::Error;
 use crate::backup::MysqlBackup;
 use crate::database::MysqlDatabase;
 use crate::failovergroup::MysqlFailoverGroup;
+use crate::schema::QUANTITY_PATTERN;
 use crate::standby::MysqlStandbyCluster;
 use crate::verification::MysqlBackupVerification;
 
@@ -34,6 +38,11 @@ pub const KINDS: [&str; 5] = [
 
 /// The CRDs of all five kinds, in [`KINDS`] order.
 pub fn crds() -> Vec<CustomResourceDefinition> {
+    static CRDS: OnceLock<Vec<CustomResourceDefinition>> = OnceLock::new();
+    CRDS.get_or_init(generate).clone()
+}
+
+fn generate() -> Vec<CustomResourceDefinition> {
     [
         MysqlFailoverGroup::crd(),
         MysqlBackup::crd(),
@@ -113,13 +122,19 @@ fn rewrite(value: &mut Value) {
     match value {
         Value::Object(map) => {
             map.remove("nullable");
-            if map.get("x-kubernetes-int-or-string") == Some(&Value::Bool(true))
-                && map.contains_key("anyOf")
-            {
+            if map.get("x-kubernetes-int-or-string") == Some(&Value::Bool(true)) {
                 map.insert(
                     "anyOf".into(),
                     serde_json::json!([{"type": "integer"}, {"type": "string"}]),
                 );
+                let quantity = map
+                    .get("description")
+                    .and_then(Value::as_str)
+                    .is_some_and(|d| d.starts_with("Quantity is"));
+                if quantity {
+                    map.entry("pattern")
+                        .or_insert_with(|| QUANTITY_PATTERN.into());
+                }
             }
             for child in map.values_mut() {
                 rewrite(child);
