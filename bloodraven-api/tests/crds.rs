@@ -135,7 +135,7 @@ fn check_structural(node: &Value, path: &str, problems: &mut Vec<String>) {
                 .flatten()
             {
                 let key = key.as_str().unwrap();
-                if !map.get("properties").is_some_and(|p| p.get(key).is_some()) {
+                if map.get("properties").is_none_or(|p| p.get(key).is_none()) {
                     problems.push(format!("{path}: required {key} is not a property"));
                 }
             }
@@ -177,7 +177,8 @@ fn crds_are_structural() {
 #[test]
 fn names_and_printer_columns_match_the_reference() {
     // (kind, shortNames, categories, columns as name=jsonPath[:priority])
-    let expected: &[(&str, &[&str], &[&str], &[&str])] = &[
+    type Expected<'a> = (&'a str, &'a [&'a str], &'a [&'a str], &'a [&'a str]);
+    let expected: &[Expected] = &[
         (
             "MysqlFailoverGroup",
             &[],
