@@ -96,29 +96,44 @@ impl GtidSetBuilder {
     /// Adds an interval whose bounds are already checked.
     #[inline]
     pub(crate) fn push_valid(&mut self, uuid: ServerUuid, tag: &Tag, iv: Interval) {
-        if let Some(last) = self.blocks.last_mut() {
-            let order = last.key_cmp(&uuid, tag);
-            if order == Ordering::Equal {
-                match last.ivs.last_mut() {
-                    Some(l) if iv.start > l.end + 1 => last.ivs.push(iv),
-                    Some(l) if iv.start >= l.start => l.end = l.end.max(iv.end),
-                    _ => {
-                        self.last_sorted = false;
-                        last.ivs.push(iv);
-                    }
-                }
-                return;
-            }
-            if order == Ordering::Greater {
-                self.blocks_sorted = false;
+        self.select(uuid, tag);
+        self.push_last(iv);
+    }
+
+    /// Makes `(uuid, tag)` the block that [`push_last`](Self::push_last) appends to. An interval must be
+    /// pushed before the next `select` or `build`, so no block stays empty.
+    #[inline]
+    pub(crate) fn select(&mut self, uuid: ServerUuid, tag: &Tag) {
+        if let Some(last) = self.blocks.last() {
+            match last.key_cmp(&uuid, tag) {
+                Ordering::Equal => return,
+                Ordering::Greater => self.blocks_sorted = false,
+                Ordering::Less => {}
             }
             self.finish_last();
         }
         self.blocks.push(Block {
             uuid,
             tag: *tag,
-            ivs: vec![iv],
+            ivs: Vec::new(),
         });
+    }
+
+    /// Appends an interval to the selected block.
+    #[inline]
+    pub(crate) fn push_last(&mut self, iv: Interval) {
+        let Some(block) = self.blocks.last_mut() else {
+            return;
+        };
+        match block.ivs.last_mut() {
+            None => block.ivs.push(iv),
+            Some(l) if iv.start > l.end + 1 => block.ivs.push(iv),
+            Some(l) if iv.start >= l.start => l.end = l.end.max(iv.end),
+            Some(_) => {
+                self.last_sorted = false;
+                block.ivs.push(iv);
+            }
+        }
     }
 
     /// Makes the last block's intervals canonical before another block starts.

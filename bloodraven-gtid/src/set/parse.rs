@@ -3,7 +3,7 @@
 use super::{GtidSet, GtidSetBuilder};
 use crate::gtid::{CNumber, skip_ws};
 use crate::tag::MAX_TAG_LEN;
-use crate::{Error, Interval, ServerUuid, Tag};
+use crate::{Error, Interval, MAX_GNO, ServerUuid, Tag};
 
 const WHAT: &str = "gtid set";
 
@@ -28,43 +28,70 @@ pub(super) fn parse(text: &str) -> Result<GtidSet, Error> {
         let uuid = ServerUuid::parse_dashed(&s[pos..], pos, WHAT)?;
         pos = skip_ws(s, pos + 36);
         let mut tag = Tag::default();
+        // Whether the builder's current block is (uuid, tag); selected lazily so tags without
+        // intervals create nothing.
+        let mut selected = false;
         while s.get(pos) == Some(&b':') {
             pos += 1;
-            // Like MySQL's `Tag::from_cstring`, try a tag first, then an interval.
-            if let Some((new_tag, after)) = read_tag(s, pos)? {
-                tag = new_tag;
-                pos = after;
-                continue;
-            }
-            let Some(first) = CNumber::read(s, pos) else {
-                return Err(not_a_gno(s, pos));
-            };
-            let start = match first.gno(s)? {
-                0 => {
-                    return Err(Error::GnoOutOfRange {
-                        value: "0".to_owned(),
-                        offset: Some(first.start),
-                    });
+            let start = match s.get(pos) {
+                // Fast path: a plain decimal GNO, the form MySQL prints.
+                Some(b'1'..=b'9') => {
+                    let (gno, after) = decimal(s, pos)?;
+                    pos = after;
+                    gno
                 }
-                gno => gno,
+                // Like MySQL's `Tag::from_cstring`, try a tag first, then a number read as strtoll does.
+                _ => {
+                    if let Some((new_tag, after)) = read_tag(s, pos)? {
+                        tag = new_tag;
+                        selected = false;
+                        pos = after;
+                        continue;
+                    }
+                    let Some(number) = CNumber::read(s, pos) else {
+                        return Err(not_a_gno(s, pos));
+                    };
+                    pos = number.end;
+                    match number.gno(s)? {
+                        0 => {
+                            return Err(Error::GnoOutOfRange {
+                                value: String::from_utf8_lossy(&s[number.start..number.end])
+                                    .into_owned(),
+                                offset: Some(number.start),
+                            });
+                        }
+                        gno => gno,
+                    }
+                }
             };
-            pos = skip_ws(s, first.end);
+            pos = skip_ws(s, pos);
             let mut end = start;
             if s.get(pos) == Some(&b'-') {
                 pos += 1;
-                // MySQL reads a missing end as 0: the interval is then empty and ignored.
-                end = match CNumber::read(s, pos) {
-                    Some(number) => {
-                        pos = number.end;
-                        number.gno(s)?
+                end = match s.get(pos) {
+                    Some(b'1'..=b'9') => {
+                        let (gno, after) = decimal(s, pos)?;
+                        pos = after;
+                        gno
                     }
-                    None => 0,
+                    // MySQL reads a missing end as 0: the interval is then empty and ignored.
+                    _ => match CNumber::read(s, pos) {
+                        Some(number) => {
+                            pos = number.end;
+                            number.gno(s)?
+                        }
+                        None => 0,
+                    },
                 };
                 pos = skip_ws(s, pos);
             }
             // MySQL adds the interval only `if (end > start)` on its exclusive end.
             if start <= end {
-                builder.push_valid(uuid, &tag, Interval { start, end });
+                if !selected {
+                    builder.select(uuid, &tag);
+                    selected = true;
+                }
+                builder.push_last(Interval { start, end });
             }
         }
         match s.get(pos) {
@@ -80,6 +107,27 @@ pub(super) fn parse(text: &str) -> Result<GtidSet, Error> {
             }
         }
     }
+}
+
+/// Reads decimal digits at `pos` (the first is known to be 1-9); fails above MAX_GNO.
+#[inline]
+fn decimal(s: &[u8], pos: usize) -> Result<(u64, usize), Error> {
+    let mut value: u64 = 0;
+    let mut end = pos;
+    while let Some(&c) = s.get(end) {
+        if !c.is_ascii_digit() {
+            break;
+        }
+        value = value.saturating_mul(10).saturating_add(u64::from(c - b'0'));
+        end += 1;
+    }
+    if value > MAX_GNO {
+        return Err(Error::GnoOutOfRange {
+            value: String::from_utf8_lossy(&s[pos..end]).into_owned(),
+            offset: Some(pos),
+        });
+    }
+    Ok((value, end))
 }
 
 /// Reads a tag after ':' as `Tag::from_cstring` does: optional whitespace, up to 32 tag characters, optional
