@@ -208,7 +208,7 @@ async fn encrypts_objects_and_manifest(store: Arc<dyn ObjectStore>) {
     let archiver = Archiver::new(archive, site("iad"), dir.path());
     assert_eq!(
         archiver.run_cycle(&true).await.unwrap().archived,
-        [f1.clone()]
+        std::slice::from_ref(&f1)
     );
 
     let sealed = object(store.as_ref(), &format!("orders/binlogs/iad/{f1}"))
@@ -313,7 +313,7 @@ async fn retention_prunes_manifest_then_objects(store: Arc<dyn ObjectStore>) {
     let t2 = m.get(&f2).unwrap().last_event_time.unwrap();
     assert!(t1 < t2, "fixture times {t1} {t2}");
     let report = archiver.prune(t2).await.unwrap();
-    assert_eq!(report.removed, [f1.clone()]);
+    assert_eq!(report.removed, std::slice::from_ref(&f1));
     assert_eq!(report.deleted, 1);
     assert_eq!(
         object(store.as_ref(), &format!("orders/binlogs/iad/{f1}")).await,

@@ -12,9 +12,10 @@ use std::path::{Path, PathBuf};
 
 use bloodraven_brv1::{Encryptor, Passphrase};
 use bytes::{Bytes, BytesMut};
-use object_store::{ObjectStore, ObjectStoreExt, WriteMultipart};
+use object_store::{MultipartUpload, ObjectStore, ObjectStoreExt, PutPayloadMut};
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
+use tokio::task::JoinSet;
 
 use crate::Error;
 use crate::manifest::ArchiveLayout;
@@ -74,22 +75,11 @@ pub(crate) async fn upload_file(
     let owned_path = path.to_owned();
     let producer = tokio::task::spawn_blocking(move || produce(file, owned_path, passphrase, tx));
 
-    let upload = store
+    let mut upload = store
         .put_multipart(&ArchiveLayout::path(key))
         .await
         .map_err(store_err)?;
-    let mut writer = WriteMultipart::new_with_chunk_size(upload, limits.part_size.max(1));
-    let mut sent: Result<(), object_store::Error> = Ok(());
-    while let Some(chunk) = rx.recv().await {
-        if let Err(e) = writer
-            .wait_for_capacity(limits.max_concurrency.max(1))
-            .await
-        {
-            sent = Err(e);
-            break;
-        }
-        writer.put(chunk);
-    }
+    let sent = send_parts(upload.as_mut(), &mut rx, limits).await;
     drop(rx);
     let produced = match producer.await {
         Ok(result) => result,
@@ -99,18 +89,57 @@ pub(crate) async fn upload_file(
             cause: io::Error::other(join),
         }),
     };
-    match (produced, sent) {
-        (Ok(uploaded), Ok(())) => {
-            writer.finish().await.map_err(store_err)?;
-            Ok(uploaded)
+    let outcome = match (produced, sent) {
+        (Ok(uploaded), Ok(())) => match upload.complete().await {
+            Ok(_) => return Ok(uploaded),
+            Err(cause) => store_err(cause),
+        },
+        (Err(e), _) => e,
+        (Ok(_), Err(cause)) => store_err(cause),
+    };
+    // Best effort: the store (or a bucket lifecycle rule) drops abandoned parts anyway, and the error
+    // that matters is the one that stopped the upload.
+    if let Err(e) = upload.abort().await {
+        tracing::debug!(key, error = %e, "aborting a failed multipart upload failed");
+    }
+    Err(outcome)
+}
+
+/// Cuts the chunk stream into parts of `part_size` and uploads up to `max_concurrency` at once.
+async fn send_parts(
+    upload: &mut dyn MultipartUpload,
+    rx: &mut mpsc::Receiver<Bytes>,
+    limits: UploadLimits,
+) -> Result<(), object_store::Error> {
+    let part_size = limits.part_size.max(1);
+    let mut in_flight = JoinSet::new();
+    let mut part = PutPayloadMut::new();
+    let mut parts = 0usize;
+    loop {
+        let chunk = rx.recv().await;
+        let last = chunk.is_none();
+        if let Some(mut chunk) = chunk {
+            while !chunk.is_empty() {
+                let take = (part_size - part.content_length()).min(chunk.len());
+                part.push(chunk.split_to(take));
+                if part.content_length() == part_size {
+                    in_flight.spawn(upload.put_part(std::mem::take(&mut part).freeze()));
+                    parts += 1;
+                }
+            }
+        } else if part.content_length() > 0 || parts == 0 {
+            // The last part (an empty file still needs one).
+            in_flight.spawn(upload.put_part(std::mem::take(&mut part).freeze()));
         }
-        (Err(e), _) => {
-            let _ = writer.abort().await;
-            Err(e)
+        while in_flight.len() > limits.max_concurrency.max(1) || (last && !in_flight.is_empty()) {
+            match in_flight.join_next().await {
+                Some(Ok(result)) => result?,
+                Some(Err(join)) => return Err(object_store::Error::JoinError { source: join }),
+                None => break,
+            }
         }
-        (Ok(_), Err(cause)) => {
-            let _ = writer.abort().await;
-            Err(store_err(cause))
+        if last {
+            return Ok(());
         }
     }
 }

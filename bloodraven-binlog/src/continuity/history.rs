@@ -212,7 +212,7 @@ impl History {
         let mut per: BTreeMap<(bloodraven_gtid::ServerUuid, bloodraven_gtid::Tag), Ranges> =
             BTreeMap::new();
         for (uuid, tag, iv) in self.mysql.intervals() {
-            per.entry((uuid, tag.clone()))
+            per.entry((uuid, *tag))
                 .or_default()
                 .push((iv.start(), iv.end()));
         }

@@ -85,10 +85,10 @@ impl PlannedFile {
     /// Arguments for `mariadb-binlog`/`mysqlbinlog` before the file name.
     pub fn binlog_args(&self) -> Vec<String> {
         let mut args = Vec::new();
-        if let Some(start) = &self.mariadb_start {
-            if !start.is_empty() {
-                args.push(format!("--start-position={start}"));
-            }
+        if let Some(start) = &self.mariadb_start
+            && !start.is_empty()
+        {
+            args.push(format!("--start-position={start}"));
         }
         args.extend(self.stop.iter().map(Stop::arg));
         args
