@@ -126,8 +126,14 @@ pub fn from_yaml<T: DeserializeOwned>(text: &str) -> Result<T, Error> {
 
 /// Splits a YAML stream into its documents, as JSON values; empty documents are skipped.
 pub fn documents(text: &str) -> Result<Vec<Value>, Error> {
-    let docs: Vec<Value> = serde_saphyr::from_multiple(text).map_err(|e| Error::Yaml {
-        message: e.to_string(),
+    let docs: Vec<Value> = serde_saphyr::from_multiple(text).map_err(|e| {
+        // The parser's message continues with a source snippet; keep its first line, which
+        // names the line and column.
+        let text = e.to_string();
+        let first = text.lines().next().unwrap_or_default();
+        Error::Yaml {
+            message: first.strip_prefix("error: ").unwrap_or(first).to_owned(),
+        }
     })?;
     Ok(docs.into_iter().filter(|d| !d.is_null()).collect())
 }
@@ -182,18 +188,22 @@ pub fn check(value: &Value) -> Option<Checked> {
     violations = crate::validate::schema::check_kind(&kind, value);
     let manifest = match Manifest::from_value(value.clone()) {
         Ok(manifest) => {
-            for v in manifest.violations() {
-                if !violations.contains(&v) {
-                    violations.push(v);
-                }
-            }
+            merge(&mut violations, manifest.violations());
             Some(manifest)
         }
         Err(Error::Decode { path, message }) => {
-            // The schema walk usually explains the same problem better; add the decoder's view
-            // only when it found something the walk did not.
-            if violations.is_empty() {
-                violations.push(Violation::new(path, message));
+            // Drop the values the schema rejected and decode again, so the semantic rules
+            // still run on the rest of the object.
+            let mut pruned = value.clone();
+            for v in &violations {
+                prune(&mut pruned, &v.path);
+            }
+            match Manifest::from_value(pruned) {
+                Ok(rest) => merge(&mut violations, rest.violations()),
+                // The schema walk usually explains the same problem better; add the decoder's
+                // view only when it found something the walk did not.
+                Err(_) if violations.is_empty() => violations.push(Violation::new(path, message)),
+                Err(_) => {}
             }
             None
         }
@@ -208,6 +218,60 @@ pub fn check(value: &Value) -> Option<Checked> {
         violations,
         manifest,
     })
+}
+
+fn merge(violations: &mut Vec<Violation>, more: Vec<Violation>) {
+    for v in more {
+        if !violations.contains(&v) {
+            violations.push(v);
+        }
+    }
+}
+
+/// Removes the object member a violation path names (`spec.sites[1].zone`,
+/// `spec.podLabels["a.b/c"]`); list items are left alone so the other paths keep their indices.
+fn prune(value: &mut Value, path: &str) {
+    let mut segments = Vec::new();
+    let mut rest = path;
+    while !rest.is_empty() {
+        if let Some(after) = rest.strip_prefix("[\"") {
+            let Some(end) = after.find("\"]") else { return };
+            segments.push(Segment::Key(after[..end].to_owned()));
+            rest = &after[end + 2..];
+        } else if let Some(after) = rest.strip_prefix('[') {
+            let Some(end) = after.find(']') else { return };
+            let Ok(i) = after[..end].parse() else { return };
+            segments.push(Segment::Index(i));
+            rest = &after[end + 1..];
+        } else {
+            let rest_trimmed = rest.strip_prefix('.').unwrap_or(rest);
+            let end = rest_trimmed.find(['.', '[']).unwrap_or(rest_trimmed.len());
+            segments.push(Segment::Key(rest_trimmed[..end].to_owned()));
+            rest = &rest_trimmed[end..];
+        }
+    }
+    let Some((Segment::Key(last), parents)) = segments.split_last() else {
+        return;
+    };
+    let mut node = value;
+    for segment in parents {
+        let next = match segment {
+            Segment::Key(k) => node.get_mut(k.as_str()),
+            Segment::Index(i) => node.get_mut(*i),
+        };
+        match next {
+            Some(next) => node = next,
+            None => return,
+        }
+    }
+    if let Some(map) = node.as_object_mut() {
+        map.remove(last);
+    }
+}
+
+enum Segment {
+    Index(usize),
+    Key(String),
 }
 
 fn decode<T: DeserializeOwned>(value: Value) -> Result<Box<T>, Error> {
