@@ -147,7 +147,8 @@ fn divergent_old_primary_is_fenced_reported_and_reclone_needs_the_prefix() {
         "returning writable old primary fenced after {:?}",
         back.elapsed()
     );
-    let status = op.wait("iad reported divergent", WAIT, |s| {
+    // The engine starts recovery only once the promotion is settled (about 30 s here): allow for it.
+    let status = op.wait("iad reported divergent", WAIT * 3, |s| {
         s.site("iad")
             .is_some_and(|i| i.recovery_state == "RecoveryBlocked")
     });
