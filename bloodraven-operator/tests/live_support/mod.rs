@@ -177,14 +177,7 @@ impl Site for LoopbackSite {
         self.inner.fence().await
     }
     async fn kill_client_sessions(&self) -> Result<u32, SiteError> {
-        let r = self.inner.kill_client_sessions().await;
-        eprintln!(
-            "DEBUG kill {} -> {:?} at {:?}",
-            self.name(),
-            r,
-            std::time::SystemTime::now()
-        );
-        r
+        self.inner.kill_client_sessions().await
     }
     async fn replica_status(&self) -> Result<Option<ReplicaStatus>, SiteError> {
         self.inner.replica_status().await
