@@ -1,5 +1,6 @@
 //! `bloodraven-binlog`: inspect MySQL/MariaDB binlog files.
 
+mod archive_cli;
 mod scan;
 
 use std::io::{self, Write};
@@ -39,6 +40,35 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Check the archive's continuity: per-site chains and a gap-free GTID history from --start.
+    ///
+    /// Exits 1 on a gap, a chain break or an entry without GTID information.
+    #[command(name = "archive-check")]
+    ArchiveCheck {
+        #[command(flatten)]
+        store: archive_cli::StoreArgs,
+    },
+    /// Plan a point-in-time recovery: the files to replay in order, with the stop option for the last.
+    ///
+    /// Exits 1 when the target cannot be reached (a gap, or a target beyond the archive).
+    #[command(name = "pitr-plan")]
+    PitrPlan {
+        #[command(flatten)]
+        store: archive_cli::StoreArgs,
+        #[command(flatten)]
+        target: archive_cli::TargetArgs,
+    },
+    /// Plan, then download the planned files (decrypted, verified) into DIR/<site>/<name>.
+    #[command(name = "pitr-download")]
+    PitrDownload {
+        #[command(flatten)]
+        store: archive_cli::StoreArgs,
+        #[command(flatten)]
+        target: archive_cli::TargetArgs,
+        /// Output directory.
+        #[arg(long)]
+        dir: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -48,6 +78,13 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Scan { files, json } => scan::scan(&mut out, files, *json),
         Command::Events { file, json } => scan::events(&mut out, file, *json),
+        Command::ArchiveCheck { store } => archive(archive_cli::check(&mut out, store)),
+        Command::PitrPlan { store, target } => {
+            archive(archive_cli::plan(&mut out, store, target, None))
+        }
+        Command::PitrDownload { store, target, dir } => {
+            archive(archive_cli::plan(&mut out, store, target, Some(dir)))
+        }
     };
     let result = result.and_then(|ok| out.flush().map(|()| ok));
     match result {
@@ -60,4 +97,9 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// Archive commands report errors with their whole cause chain.
+fn archive(result: anyhow::Result<bool>) -> io::Result<bool> {
+    result.map_err(|e| io::Error::other(format!("{e:#}")))
 }
