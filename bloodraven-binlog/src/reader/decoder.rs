@@ -12,6 +12,9 @@ pub const MAGIC: [u8; 4] = [0xfe, b'b', b'i', b'n'];
 /// The largest event accepted by default: MySQL's largest `max_allowed_packet` (1 GiB) plus headroom.
 pub const DEFAULT_MAX_EVENT_SIZE: u32 = (1 << 30) + (1 << 16);
 
+/// The most the decoder reserves ahead of the bytes it has for an incomplete event.
+const MAX_RESERVE: usize = 1 << 20;
+
 /// Splits a binlog byte stream into events, in the shape of `tokio_util::codec::Decoder`.
 ///
 /// Feed bytes into a [`BytesMut`] and call [`decode`](Self::decode): it consumes the magic number, then
@@ -123,7 +126,9 @@ impl EventDecoder {
         }
         let size = size as usize;
         if src.len() < size {
-            src.reserve(size - src.len());
+            // Make room for the rest, but never trust a size field with more than the read-ahead: a corrupt
+            // size in a short file must not allocate a gigabyte.
+            src.reserve((size - src.len()).min(MAX_RESERVE));
             return Ok(None);
         }
         let raw = src.split_to(size).freeze();
