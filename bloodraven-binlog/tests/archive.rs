@@ -181,6 +181,28 @@ async fn archives_sealed_files_once(store: Arc<dyn ObjectStore>) {
     );
 }
 
+async fn reused_name_is_reported_not_skipped(store: Arc<dyn ObjectStore>) {
+    let mut dir = BinlogDir::new();
+    let f1 = dir.push(CHAIN[0]);
+    dir.push(CHAIN[1]);
+    let archiver = Archiver::new(
+        ArchiveStore::new(store.clone(), layout()),
+        site("iad"),
+        dir.path(),
+    );
+    archiver.run_cycle(&true).await.unwrap();
+    // A recloned server of the same site starts again at mysql-bin.000001 with other content.
+    std::fs::copy(Path::new(FIXTURES).join(CHAIN[1]), dir.path().join(&f1)).unwrap();
+    let report = archiver.run_cycle(&true).await.unwrap();
+    assert_eq!(report.failed.len(), 1, "{report:?}");
+    assert_eq!(report.failed[0].0, f1);
+    assert!(report.failed[0].1.contains("reused the name"), "{report:?}");
+    // The archived object is untouched.
+    let key = format!("orders/binlogs/iad/{f1}");
+    let original = std::fs::read(Path::new(FIXTURES).join(CHAIN[0])).unwrap();
+    assert_eq!(object(store.as_ref(), &key).await.unwrap(), original);
+}
+
 async fn read_only_server_archives_nothing(store: Arc<dyn ObjectStore>) {
     let mut dir = BinlogDir::new();
     dir.push(CHAIN[0]);
@@ -379,6 +401,12 @@ macro_rules! suite {
             async fn archives_sealed_files_once() {
                 let (store, _guard) = $store;
                 super::archives_sealed_files_once(store).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn reused_name_is_reported_not_skipped() {
+                let (store, _guard) = $store;
+                super::reused_name_is_reported_not_skipped(store).await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

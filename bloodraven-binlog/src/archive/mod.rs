@@ -168,11 +168,32 @@ impl Archiver {
         let sealed = self.sealed_files().await?;
         report.sealed = sealed.len();
         let manifest = self.store.load_manifest(&self.site).await?;
-        let todo: Vec<_> = sealed
+        let (done, todo): (Vec<_>, Vec<_>) = sealed
             .into_iter()
-            .filter(|n| !manifest.contains(n.as_str()))
-            .collect();
-        report.already_archived = report.sealed - todo.len();
+            .partition(|n| manifest.contains(n.as_str()));
+        report.already_archived = done.len();
+        // A sealed file never changes size: a different size under an archived name means another
+        // server of this site reused the name (a reclone restarts numbering). Say so loudly instead of
+        // skipping it silently; archiving it would overwrite the other server's file.
+        for name in done {
+            let archived = manifest.get(name.as_str()).map_or(0, |e| e.size);
+            let path = self.binlog_dir.join(name.as_str());
+            if let Ok(meta) = tokio::fs::metadata(&path).await
+                && meta.len() != archived
+            {
+                let e = Error::Mismatch {
+                    key: name.to_string(),
+                    what: format!(
+                        "already archived with {archived} bytes but the local file has {} \
+                         (another server of this site reused the name; not archived)",
+                        meta.len()
+                    ),
+                };
+                tracing::warn!(file = %name, error = %e, "binlog name reused");
+                self.with_status(|s| s.upload_failures += 1);
+                report.failed.push((name.to_string(), e.to_string()));
+            }
+        }
         self.with_status(|s| s.backlog_files = todo.len() as u64);
         let mut latest = manifest;
         for name in todo {
