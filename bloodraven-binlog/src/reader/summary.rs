@@ -46,7 +46,8 @@ pub struct FileSummary {
     /// `previous_gtids ∪ gtids`: everything executed once this file is applied; `None` without
     /// PREVIOUS_GTIDS.
     pub end_gtids: Option<GtidSet>,
-    /// The MariaDB GTIDs of the event groups in this file, in file order.
+    /// The MariaDB GTIDs of the event groups in this file, in file order (16 bytes per transaction: the one
+    /// part of the summary that grows with the file; [`FileSummary::mariadb_end_gtid_list`] condenses it).
     pub mariadb_gtids: Vec<MariadbGtid>,
     /// The MariaDB binlog state at the start of the file (its GTID_LIST event), one position per domain.
     pub mariadb_gtid_list: Option<MariadbGtidList>,
