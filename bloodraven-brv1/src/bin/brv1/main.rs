@@ -81,7 +81,7 @@ struct InspectArgs {
 #[derive(Debug, Args)]
 struct ProgressFlags {
     /// Always show a progress line on stderr [default: when stderr is a terminal and the input
-    /// is over 8 MiB].
+    /// is over 4 MiB].
     #[arg(long, overrides_with = "no_progress")]
     progress: bool,
     /// Never show a progress line.

@@ -4,7 +4,7 @@ use std::io::{self, Read, Write};
 use std::time::{Duration, Instant};
 
 /// Inputs at least this large get a progress line when stderr is a terminal.
-pub(crate) const AUTO_THRESHOLD: u64 = 8 << 20;
+pub(crate) const AUTO_THRESHOLD: u64 = 4 << 20;
 const REDRAW_EVERY: Duration = Duration::from_millis(100);
 const BAR_WIDTH: usize = 30;
 
