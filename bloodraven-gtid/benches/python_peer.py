@@ -98,7 +98,6 @@ def peer_op(name, op):
         def subset():
             return all(any(g in h for h in sup.gtids) for g in a.gtids)
 
-        assert subset()
         return subset
     raise ValueError(op)
 

@@ -32,8 +32,39 @@ impl ServerUuid {
 
     /// Parses exactly the 36-character dashed form, as the GTID set parser reads it.
     ///
-    /// `text` must hold at least 36 bytes; `base` is added to error offsets.
+    /// `text` may be longer (the rest is ignored); `base` is added to error offsets.
+    #[inline]
     pub(crate) fn parse_dashed(
+        text: &[u8],
+        base: usize,
+        what: &'static str,
+    ) -> Result<ServerUuid, Error> {
+        // Fast path: check the four dashes, then decode 32 digits through a table, OR-ing the table's
+        // "invalid" bit across all of them.
+        if let Some(t) = text.get(..36)
+            && t[8] == b'-'
+            && t[13] == b'-'
+            && t[18] == b'-'
+            && t[23] == b'-'
+        {
+            let mut bytes = [0u8; 16];
+            let mut invalid = 0u8;
+            for (out, &p) in bytes.iter_mut().zip(DIGIT_POSITIONS.iter()) {
+                let hi = HEX_VALUE[usize::from(t[p])];
+                let lo = HEX_VALUE[usize::from(t[p + 1])];
+                invalid |= hi | lo;
+                *out = (hi << 4) | (lo & 0x0f);
+            }
+            if invalid & INVALID == 0 {
+                return Ok(ServerUuid(bytes));
+            }
+        }
+        ServerUuid::parse_dashed_slow(text, base, what)
+    }
+
+    /// Like `parse_dashed`, one character at a time, to report exactly where the text goes wrong.
+    #[cold]
+    fn parse_dashed_slow(
         text: &[u8],
         base: usize,
         what: &'static str,
@@ -57,20 +88,54 @@ impl ServerUuid {
     }
 
     /// Writes the 36 lower-case characters into `out`.
+    #[inline]
     pub(crate) fn write_into(&self, out: &mut [u8; 36]) {
-        const DIGITS: &[u8; 16] = b"0123456789abcdef";
-        let mut pos = 0;
-        for (i, b) in self.0.iter().enumerate() {
-            if matches!(i, 4 | 6 | 8 | 10) {
-                out[pos] = b'-';
-                pos += 1;
-            }
-            out[pos] = DIGITS[usize::from(b >> 4)];
-            out[pos + 1] = DIGITS[usize::from(b & 0x0f)];
-            pos += 2;
+        out[8] = b'-';
+        out[13] = b'-';
+        out[18] = b'-';
+        out[23] = b'-';
+        for (&b, &p) in self.0.iter().zip(DIGIT_POSITIONS.iter()) {
+            let pair = 2 * usize::from(b);
+            out[p..p + 2].copy_from_slice(&HEX_PAIRS[pair..pair + 2]);
         }
     }
 }
+
+/// Where each byte's two hex digits start in the dashed form.
+const DIGIT_POSITIONS: [usize; 16] = [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34];
+
+/// Marks a byte that is not a hex digit in `HEX_VALUE`.
+const INVALID: u8 = 0x80;
+
+/// The value of each hex digit (either case), or `INVALID`.
+const HEX_VALUE: [u8; 256] = {
+    let mut table = [INVALID; 256];
+    let mut i = 0;
+    while i < 10 {
+        table[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        table[b'a' as usize + i] = 10 + i as u8;
+        table[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    table
+};
+
+/// The two lower-case hex digits of every byte value.
+const HEX_PAIRS: [u8; 512] = {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut table = [0u8; 512];
+    let mut i = 0;
+    while i < 256 {
+        table[2 * i] = DIGITS[i >> 4];
+        table[2 * i + 1] = DIGITS[i & 0x0f];
+        i += 1;
+    }
+    table
+};
 
 impl fmt::Display for ServerUuid {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

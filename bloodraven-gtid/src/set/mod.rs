@@ -458,7 +458,7 @@ impl GtidSet {
 impl fmt::Display for GtidSet {
     /// The canonical MySQL text, blocks joined by `",\n"`; empty for the empty set.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&text::render(self, ",\n"))
+        text::render_to(self, ",\n", &mut |s| f.write_str(s))
     }
 }
 

@@ -1,48 +1,88 @@
 //! Canonical MySQL text output (`Gtid_set::to_string`).
 
+use std::fmt;
+
 use super::GtidSet;
+use crate::tag::MAX_TAG_LEN;
 
 /// The longest decimal GNO (u64::MAX has 20 digits).
 const MAX_DIGITS: usize = 20;
 
-/// Renders the set: `uuid:iv:iv:tag:iv`, one UUID per block, blocks joined by `sep`.
-///
-/// Writes into a buffer sized for the worst case, so each piece is one bounds-checked copy.
-pub(super) fn render(set: &GtidSet, sep: &str) -> String {
-    let blocks = set.blocks();
-    let upper: usize = blocks
-        .iter()
-        .map(|b| sep.len() + 36 + 1 + b.tag.as_bytes().len() + b.ivs.len() * (2 + 2 * MAX_DIGITS))
-        .sum();
-    let mut out = vec![0u8; upper];
+/// Size of the stack buffer text is assembled in before it goes to the sink.
+const CHUNK: usize = 2048;
+
+/// The most one interval can take: ':' start '-' end.
+const MAX_INTERVAL: usize = 2 + 2 * MAX_DIGITS;
+
+/// Renders the set as MySQL does: `uuid:iv:iv:tag:iv`, one UUID per block, blocks joined by `sep` (at
+/// most a few bytes). Text is assembled in a stack buffer and handed to `sink` in chunks.
+pub(super) fn render_to(
+    set: &GtidSet,
+    sep: &str,
+    sink: &mut dyn FnMut(&str) -> fmt::Result,
+) -> fmt::Result {
+    let mut buf = [0u8; CHUNK];
     let mut pos = 0;
     let mut prev_uuid = None;
-    for block in blocks {
+    // Room for a separator, a UUID and a tag.
+    let header = sep.len() + 36 + 1 + MAX_TAG_LEN;
+    for block in set.blocks() {
+        if pos + header > CHUNK {
+            flush(&buf, &mut pos, sink)?;
+        }
         if prev_uuid != Some(block.uuid) {
             if prev_uuid.is_some() {
-                put(&mut out, &mut pos, sep.as_bytes());
+                put(&mut buf, &mut pos, sep.as_bytes());
             }
-            let mut buf = [0u8; 36];
-            block.uuid.write_into(&mut buf);
-            put(&mut out, &mut pos, &buf);
+            let mut uuid = [0u8; 36];
+            block.uuid.write_into(&mut uuid);
+            put(&mut buf, &mut pos, &uuid);
             prev_uuid = Some(block.uuid);
         }
         if !block.tag.is_untagged() {
-            put(&mut out, &mut pos, b":");
-            put(&mut out, &mut pos, block.tag.as_bytes());
+            put(&mut buf, &mut pos, b":");
+            put(&mut buf, &mut pos, block.tag.as_bytes());
         }
         for iv in &block.ivs {
-            put(&mut out, &mut pos, b":");
-            put_u64(&mut out, &mut pos, iv.start);
+            if pos + MAX_INTERVAL > CHUNK {
+                flush(&buf, &mut pos, sink)?;
+            }
+            buf[pos] = b':';
+            pos += 1;
+            put_u64(&mut buf, &mut pos, iv.start);
             if iv.end != iv.start {
-                put(&mut out, &mut pos, b"-");
-                put_u64(&mut out, &mut pos, iv.end);
+                buf[pos] = b'-';
+                pos += 1;
+                put_u64(&mut buf, &mut pos, iv.end);
             }
         }
     }
-    out.truncate(pos);
-    // Only ASCII was written: hex digits, tag characters, digits and the separator (a &str).
-    String::from_utf8(out).unwrap_or_default()
+    flush(&buf, &mut pos, sink)
+}
+
+/// The text as one `String`, blocks joined by `sep`.
+pub(super) fn render(set: &GtidSet, sep: &str) -> String {
+    let blocks = set.blocks();
+    let estimate = blocks
+        .iter()
+        .map(|b| 40 + b.tag.as_bytes().len() + 12 * b.ivs.len())
+        .sum();
+    let mut out = String::with_capacity(estimate);
+    // Writing into a String cannot fail.
+    let _ = render_to(set, sep, &mut |s| {
+        out.push_str(s);
+        Ok(())
+    });
+    out
+}
+
+fn flush(buf: &[u8], pos: &mut usize, sink: &mut dyn FnMut(&str) -> fmt::Result) -> fmt::Result {
+    if *pos > 0 {
+        // Only ASCII is ever written: hex digits, tag characters, digits, ':', '-' and the separator.
+        sink(std::str::from_utf8(&buf[..*pos]).map_err(|_| fmt::Error)?)?;
+        *pos = 0;
+    }
+    Ok(())
 }
 
 #[inline]
@@ -83,6 +123,39 @@ const PAIRS: &[u8; 200] = b"\
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_text_crosses_chunks_intact() {
+        let uuids = [
+            "3e11fa47-71ca-11e1-9e33-c80aa9429562",
+            "4e11fa47-71ca-11e1-9e33-c80aa9429562",
+        ];
+        let mut set = GtidSet::new();
+        let mut expected = Vec::new();
+        for uuid in uuids {
+            let mut block = uuid.to_owned();
+            for (tag, base) in [("", 0u64), ("t", 1_000_000_000_000)] {
+                let tag_value = crate::Tag::parse(tag).unwrap();
+                if !tag.is_empty() {
+                    block.push_str(&format!(":{tag}"));
+                }
+                for k in 0..500u64 {
+                    let (start, end) = (base + 10 * k + 1, base + 10 * k + 1 + k % 3);
+                    set.insert_interval(uuid.parse().unwrap(), &tag_value, start, end)
+                        .unwrap();
+                    if start == end {
+                        block.push_str(&format!(":{start}"));
+                    } else {
+                        block.push_str(&format!(":{start}-{end}"));
+                    }
+                }
+            }
+            expected.push(block);
+        }
+        assert!(expected.join(",\n").len() > 4 * CHUNK);
+        assert_eq!(set.to_string(), expected.join(",\n"));
+        assert_eq!(set.to_compact_string(), expected.join(","));
+    }
 
     #[test]
     fn digits() {
