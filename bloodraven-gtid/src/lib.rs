@@ -37,6 +37,9 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! `examples/freshest.rs` is a complete program that picks the freshest of several replicas and reports
+//! what the others lack or whether they diverged.
+//!
 //! # MySQL canonical text
 //!
 //! [`GtidSet`]'s `Display` prints exactly what MySQL prints for `@@gtid_executed` or `GTID_SUBTRACT(..)`
