@@ -17,5 +17,8 @@
 pub mod annotations;
 pub mod driver;
 pub mod engine;
+pub mod platform;
 pub mod record;
+pub mod runner;
+pub mod sim;
 pub mod site;

@@ -66,6 +66,10 @@ pub trait Site: Send + Sync {
     ) -> impl Future<Output = Result<bool, SiteError>> + Send;
 
     /// Rebuilds this server from `donor` (MySQL `CLONE INSTANCE`); MariaDB returns [`SiteError::Unsupported`].
+    ///
+    /// The server is fenced when this is called and must not accept application writes at any point: lift only
+    /// what CLONE itself needs (`super_read_only = OFF` while `read_only` stays ON keeps ordinary clients out).
+    /// Errors that are the expected post-clone restart (lost connection, error 3707) are success.
     fn clone_from(&self, donor: &SourceSpec) -> impl Future<Output = Result<(), SiteError>> + Send;
 
     /// Whether the server holds user schemas (anything but the system schemas); used to tell an empty server from

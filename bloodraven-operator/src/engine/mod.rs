@@ -423,7 +423,13 @@ impl Engine {
             .planned
             .as_ref()
             .is_some_and(|p| p.phase.in_flight());
-        let reclone_busy = self.record.reclone.is_some();
+        // A clone into a core site suspends automatic cross-site action; a clone into a reader does not (§1.7).
+        let reclone_busy = self.record.reclone.as_deref().is_some_and(|r| {
+            self.config
+                .sites
+                .iter()
+                .any(|s| s.name == r && s.role != Role::ReadOnly)
+        });
         if !planned_in_flight && !reclone_busy {
             self.cross_site(&views, &eval, &mut actions);
             self.reassert(&mut actions);
@@ -563,7 +569,12 @@ impl Engine {
             return;
         };
         let active = self.active_site();
-        if active == Some(target) {
+        if self.sites[target].state == SiteState::Unreachable {
+            // A lost target must not stand in as active site: a sidecar safety net asking `/active-site` would
+            // unfence whatever comes back under that name (possibly with an empty data volume).
+            tracing::warn!(site = %self.config.sites[target].name, "pending promotion target became unreachable");
+            self.pending = None;
+        } else if active == Some(target) {
             tracing::info!(site = %self.config.sites[target].name, "promotion confirmed: site is writable");
             self.pending = None;
         } else if active.is_some() {

@@ -60,7 +60,13 @@ impl Engine {
         };
         for i in 0..self.sites.len() {
             let m = &self.sites[i];
-            if i == active || m.state != SiteState::ReadOnly || self.now < m.recovery_retry_after {
+            let recloning =
+                self.record.reclone.as_deref() == Some(self.config.sites[i].name.as_str());
+            if i == active
+                || recloning
+                || m.state != SiteState::ReadOnly
+                || self.now < m.recovery_retry_after
+            {
                 continue;
             }
             let Some(p) = m.probe.clone() else { continue };
@@ -70,10 +76,23 @@ impl Engine {
             {
                 continue; // handled by source convergence
             }
-            if p.executed.is_empty() {
-                continue; // empty: left to bootstrap / reclone
-            }
             let site = self.config.sites[i].name.clone();
+            if p.executed.is_empty() {
+                // Empty (data volume lost): left to bootstrap / reclone. Divergent transactions it once held are
+                // gone with the data, so a stale report is withdrawn.
+                if matches!(
+                    self.record.recovery.get(&site),
+                    Some(RecoveryMarker::Blocked { .. })
+                ) {
+                    tracing::warn!(%site, "blocked site is now empty; its divergent transactions are gone with its data");
+                    self.set_marker(&site, None);
+                    self.metrics.set(
+                        format!("bloodraven_divergent_transactions{{site=\"{site}\"}}"),
+                        0,
+                    );
+                }
+                continue;
+            }
             if !self.sites[i].recovery_fenced {
                 tracing::info!(%site, "initiating old primary recovery");
                 self.sites[i].recovery_fenced = true;

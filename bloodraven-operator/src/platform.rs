@@ -1,0 +1,195 @@
+//! The [`Platform`] trait (DNS record, node taints, events, status, durable record, admin annotations) and an
+//! in-memory implementation; the Kubernetes one comes with the controllers.
+
+use std::future::Future;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use crate::engine::{Event, Status};
+use crate::record::Record;
+
+/// A failed platform call.
+#[derive(Clone, Debug, Eq, PartialEq, thiserror::Error)]
+#[error("platform {operation} failed: {message}")]
+#[non_exhaustive]
+pub struct PlatformError {
+    /// Which call.
+    pub operation: &'static str,
+    /// Why.
+    pub message: String,
+}
+
+impl PlatformError {
+    /// A new error for `operation`.
+    pub fn new(operation: &'static str, message: impl Into<String>) -> PlatformError {
+        PlatformError {
+            operation,
+            message: message.into(),
+        }
+    }
+}
+
+/// Everything the runner touches besides the database servers.
+pub trait Platform: Send + Sync {
+    /// Points the group's DNS record at `site`.
+    fn set_dns(&self, site: &str) -> impl Future<Output = Result<(), PlatformError>> + Send;
+    /// Applies (`true`) or removes the read-only taint on the nodes of `site`.
+    fn taint(
+        &self,
+        site: &str,
+        apply: bool,
+    ) -> impl Future<Output = Result<(), PlatformError>> + Send;
+    /// Emits an event on the group object.
+    fn emit(&self, event: &Event) -> impl Future<Output = Result<(), PlatformError>> + Send;
+    /// Writes the status snapshot.
+    fn write_status(
+        &self,
+        status: &Status,
+    ) -> impl Future<Output = Result<(), PlatformError>> + Send;
+    /// Publishes the effective active site (what `/active-site` serves to sidecars).
+    fn publish_active_site(&self, site: Option<&str>, observed_at: Duration);
+    /// Loads the durable record (status copy) and the out-of-band annotation copy `(last-failover, target)`.
+    fn load_record(&self) -> impl Future<Output = Result<StoredRecord, PlatformError>> + Send;
+    /// Saves the durable record (both copies).
+    fn save_record(
+        &self,
+        record: &Record,
+    ) -> impl Future<Output = Result<(), PlatformError>> + Send;
+    /// Current `(planned-failover, reclone-site)` annotation values.
+    fn annotations(
+        &self,
+    ) -> impl Future<Output = Result<(Option<String>, Option<String>), PlatformError>> + Send;
+    /// Removes the planned-failover (`true`) or reclone (`false`) annotation.
+    fn remove_annotation(
+        &self,
+        planned: bool,
+    ) -> impl Future<Output = Result<(), PlatformError>> + Send;
+}
+
+/// Both durable copies of the failover record as loaded on start.
+#[derive(Clone, Debug, Default)]
+pub struct StoredRecord {
+    /// The status copy.
+    pub status: Option<Record>,
+    /// The annotation copy: `(last-failover, last-failover-target)`.
+    pub annotations: Option<(String, String)>,
+}
+
+/// The state held by [`InMemoryPlatform`].
+#[derive(Clone, Debug, Default)]
+pub struct PlatformState {
+    /// DNS target.
+    pub dns: Option<String>,
+    /// Sites whose nodes carry the read-only taint.
+    pub tainted: Vec<String>,
+    /// Events emitted, oldest first.
+    pub events: Vec<Event>,
+    /// Last written status.
+    pub status: Option<Status>,
+    /// Effective active site published for sidecars, with the observation time.
+    pub active_site: (Option<String>, Duration),
+    /// Durable record (status copy).
+    pub record: Option<Record>,
+    /// Out-of-band annotation copy.
+    pub record_annotations: Option<(String, String)>,
+    /// Planned-failover annotation.
+    pub planned: Option<String>,
+    /// Reclone annotation.
+    pub reclone: Option<String>,
+    /// Number of status writes.
+    pub status_writes: u64,
+    /// Makes every mutating call fail (to test retries).
+    pub fail_writes: bool,
+}
+
+/// An in-memory [`Platform`], shareable between the runner and a test or the simulation.
+#[derive(Clone, Debug, Default)]
+pub struct InMemoryPlatform {
+    state: Arc<Mutex<PlatformState>>,
+}
+
+impl InMemoryPlatform {
+    /// An empty platform.
+    pub fn new() -> InMemoryPlatform {
+        InMemoryPlatform::default()
+    }
+
+    /// Locks the state for inspection or changes.
+    pub fn state(&self) -> MutexGuard<'_, PlatformState> {
+        // A poisoned lock only means a panicking test thread; the data is still consistent.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(
+        &self,
+        operation: &'static str,
+        f: impl FnOnce(&mut PlatformState),
+    ) -> Result<(), PlatformError> {
+        let mut s = self.state();
+        if s.fail_writes {
+            return Err(PlatformError::new(operation, "injected failure"));
+        }
+        f(&mut s);
+        Ok(())
+    }
+}
+
+impl Platform for InMemoryPlatform {
+    async fn set_dns(&self, site: &str) -> Result<(), PlatformError> {
+        self.write("set_dns", |s| s.dns = Some(site.to_owned()))
+    }
+
+    async fn taint(&self, site: &str, apply: bool) -> Result<(), PlatformError> {
+        self.write("taint", |s| {
+            s.tainted.retain(|t| t != site);
+            if apply {
+                s.tainted.push(site.to_owned());
+            }
+        })
+    }
+
+    async fn emit(&self, event: &Event) -> Result<(), PlatformError> {
+        self.write("emit", |s| s.events.push(event.clone()))
+    }
+
+    async fn write_status(&self, status: &Status) -> Result<(), PlatformError> {
+        self.write("write_status", |s| {
+            s.status = Some(status.clone());
+            s.status_writes += 1;
+        })
+    }
+
+    fn publish_active_site(&self, site: Option<&str>, observed_at: Duration) {
+        self.state().active_site = (site.map(str::to_owned), observed_at);
+    }
+
+    async fn load_record(&self) -> Result<StoredRecord, PlatformError> {
+        let s = self.state();
+        Ok(StoredRecord {
+            status: s.record.clone(),
+            annotations: s.record_annotations.clone(),
+        })
+    }
+
+    async fn save_record(&self, record: &Record) -> Result<(), PlatformError> {
+        self.write("save_record", |s| {
+            s.record = Some(record.clone());
+            s.record_annotations = record.annotations();
+        })
+    }
+
+    async fn annotations(&self) -> Result<(Option<String>, Option<String>), PlatformError> {
+        let s = self.state();
+        Ok((s.planned.clone(), s.reclone.clone()))
+    }
+
+    async fn remove_annotation(&self, planned: bool) -> Result<(), PlatformError> {
+        self.write("remove_annotation", |s| {
+            if planned {
+                s.planned = None;
+            } else {
+                s.reclone = None;
+            }
+        })
+    }
+}

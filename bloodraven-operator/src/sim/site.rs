@@ -1,0 +1,299 @@
+//! [`SimSite`]: the [`Site`] trait over the simulated world, as seen from the operator (partitions black-hole
+//! calls, crashed servers refuse them, hung servers never answer, slow servers answer late).
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use crate::engine::Role;
+use crate::site::{Flavor, GtidState, Probe, ReplicaStatus, Site, SiteError, SourceSpec};
+
+use super::world::{Channel, Node, World};
+
+/// How long a simulated CLONE INSTANCE takes.
+const CLONE_TIME: Duration = Duration::from_secs(8);
+
+/// One simulated server as a [`Site`].
+#[derive(Clone, Debug)]
+pub struct SimSite {
+    world: Arc<Mutex<World>>,
+    idx: usize,
+    name: String,
+}
+
+impl SimSite {
+    pub(crate) fn new(world: Arc<Mutex<World>>, idx: usize, name: String) -> SimSite {
+        SimSite { world, idx, name }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, World> {
+        lock(&self.world)
+    }
+
+    /// Network and server behaviour around one call, then `f` on the world.
+    async fn call<T>(
+        &self,
+        op: &str,
+        f: impl FnOnce(&mut World, usize) -> Result<T, SiteError>,
+    ) -> Result<T, SiteError> {
+        let latency = {
+            let w = self.lock();
+            let s = &w.servers[self.idx];
+            if !w.link(Node::Operator, Node::Site(self.idx)) || (s.up && w.now < s.hung_until) {
+                None
+            } else if !s.up {
+                return Err(self.refused(op));
+            } else {
+                Some(s.latency)
+            }
+        };
+        let Some(latency) = latency else {
+            // Black-holed: never answers; the runner's deadline cancels the call.
+            return std::future::pending().await;
+        };
+        tokio::time::sleep(latency).await;
+        let mut w = self.lock();
+        if !w.servers[self.idx].up {
+            return Err(self.refused(op));
+        }
+        f(&mut w, self.idx)
+    }
+
+    fn refused(&self, op: &str) -> SiteError {
+        SiteError::Unreachable {
+            site: self.name.clone(),
+            message: format!("{op}: connection refused"),
+        }
+    }
+}
+
+pub(crate) fn lock(world: &Mutex<World>) -> MutexGuard<'_, World> {
+    // The simulation runs on one thread; a poisoned lock means a panic already failed the seed.
+    world.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn status(w: &World, i: usize) -> Option<ReplicaStatus> {
+    let s = &w.servers[i];
+    let ch = s.channel.as_ref()?;
+    let behind = ch
+        .relay
+        .front()
+        .map(|(at, _)| w.now.saturating_sub(*at).as_secs())
+        .unwrap_or(0);
+    Some(ReplicaStatus {
+        io_running: ch.io && ch.io_error.is_empty(),
+        sql_running: ch.sql,
+        source_host: w.servers[ch.source].host.clone(),
+        source_port: 3306,
+        seconds_behind: ch.sql.then_some(behind),
+        retrieved: ch.retrieved.to_compact_string(),
+        executed: s.executed.to_compact_string(),
+        last_error: String::new(),
+        last_io_error: ch.io_error.clone(),
+        last_sql_error: String::new(),
+    })
+}
+
+/// Auto-positioning refuses a replica holding transactions its source lacks (error 1236).
+fn check_errant(w: &mut World, i: usize) {
+    let Some(src) = w.servers[i].channel.as_ref().map(|c| c.source) else {
+        return;
+    };
+    let errant = !w.servers[src].executed.is_superset(&w.servers[i].executed);
+    if let Some(ch) = w.servers[i].channel.as_mut() {
+        ch.io_error = if errant {
+            "Got fatal error 1236: replica has more GTIDs than the source".into()
+        } else {
+            String::new()
+        };
+    }
+}
+
+impl Site for SimSite {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    async fn probe(&self) -> Result<Probe, SiteError> {
+        self.call("probe", |w, i| {
+            let s = &w.servers[i];
+            Ok(Probe {
+                read_only: s.read_only,
+                super_read_only: Some(s.read_only),
+                server_id: w.uuids[s.uuid as usize].to_string(),
+                version: "8.4.0-sim".into(),
+                flavor: Flavor::Mysql,
+                executed: GtidState::Mysql(s.executed.clone()),
+                replica: status(w, i),
+            })
+        })
+        .await
+    }
+
+    async fn fence(&self) -> Result<(), SiteError> {
+        self.call("fence", |w, i| {
+            w.servers[i].read_only = true;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn kill_client_sessions(&self) -> Result<u32, SiteError> {
+        self.call("kill", |w, i| {
+            Ok(std::mem::take(&mut w.servers[i].sessions))
+        })
+        .await
+    }
+
+    async fn replica_status(&self) -> Result<Option<ReplicaStatus>, SiteError> {
+        self.call("replica status", |w, i| Ok(status(w, i))).await
+    }
+
+    async fn start_sql_thread(&self) -> Result<(), SiteError> {
+        self.call("start sql thread", |w, i| {
+            if let Some(ch) = w.servers[i].channel.as_mut() {
+                ch.sql = true;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn stop_replication(&self) -> Result<(), SiteError> {
+        self.call("stop replication", |w, i| {
+            if let Some(ch) = w.servers[i].channel.as_mut() {
+                ch.io = false;
+                ch.sql = false;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn reset_replication(&self) -> Result<(), SiteError> {
+        self.call("reset replication", |w, i| {
+            w.servers[i].channel = None;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn executed(&self) -> Result<GtidState, SiteError> {
+        self.call("executed", |w, i| {
+            Ok(GtidState::Mysql(w.servers[i].executed.clone()))
+        })
+        .await
+    }
+
+    async fn unfence(&self) -> Result<(), SiteError> {
+        self.call("unfence", |w, i| {
+            if w.servers[i].role != Role::PrimaryCandidate {
+                let msg = format!(
+                    "invariant 4: non-candidate {} made writable",
+                    w.servers[i].name
+                );
+                w.violations.push(msg);
+            }
+            w.servers[i].read_only = false;
+            let now = w.now;
+            if std::env::var_os("SIM_DEBUG").is_some() {
+                eprintln!("{now:?} unfence {} (operator)", w.servers[i].name);
+            }
+            w.unfences.push((now, i));
+            Ok(())
+        })
+        .await
+    }
+
+    async fn replicate_from(&self, source: &SourceSpec) -> Result<(), SiteError> {
+        self.call("replicate from", |w, i| {
+            let Some(src) = w.servers.iter().position(|s| s.host == source.host) else {
+                return Err(SiteError::Query {
+                    site: w.servers[i].name.clone(),
+                    statement: "CHANGE REPLICATION SOURCE TO".into(),
+                    message: format!("unknown host {}", source.host),
+                });
+            };
+            let gen_ = w.servers[src].data_gen;
+            w.servers[i].channel = Some(Channel::new(src, gen_));
+            check_errant(w, i);
+            Ok(())
+        })
+        .await
+    }
+
+    async fn start_replication(&self) -> Result<(), SiteError> {
+        self.call("start replication", |w, i| {
+            if let Some(ch) = w.servers[i].channel.as_mut() {
+                ch.io = true;
+                ch.sql = true;
+            }
+            check_errant(w, i);
+            Ok(())
+        })
+        .await
+    }
+
+    async fn wait_for_executed(
+        &self,
+        target: &GtidState,
+        timeout: Duration,
+    ) -> Result<bool, SiteError> {
+        let until = tokio::time::Instant::now() + timeout;
+        loop {
+            if self.executed().await?.contains(target) {
+                return Ok(true);
+            }
+            if tokio::time::Instant::now() >= until {
+                return Ok(false);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn clone_from(&self, donor: &SourceSpec) -> Result<(), SiteError> {
+        let donor_idx = self
+            .call("clone", |w, i| {
+                let d = w.servers.iter().position(|s| s.host == donor.host);
+                if d == Some(i) || w.active_site.as_deref() == Some(w.servers[i].name.as_str()) {
+                    let msg = format!(
+                        "invariant 4: reclone of the active primary {}",
+                        w.servers[i].name
+                    );
+                    w.violations.push(msg);
+                }
+                let now = w.now;
+                w.clones.push((now, i));
+                d.ok_or_else(|| SiteError::Unreachable {
+                    site: donor.host.clone(),
+                    message: "unknown donor".into(),
+                })
+            })
+            .await?;
+        tokio::time::sleep(CLONE_TIME).await;
+        self.call("clone", |w, i| {
+            let d = w.servers[donor_idx].clone();
+            if !d.up {
+                return Err(SiteError::Query {
+                    site: w.servers[i].name.clone(),
+                    statement: "CLONE INSTANCE".into(),
+                    message: "donor went away".into(),
+                });
+            }
+            let s = &mut w.servers[i];
+            s.executed = d.executed;
+            s.truth = d.truth;
+            s.binlog = d.binlog;
+            s.channel = None;
+            s.data_gen += 1;
+            s.read_only = true; // restarted by CLONE
+            s.sessions = 0;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn has_user_schemas(&self) -> Result<bool, SiteError> {
+        self.call("schemas", |w, i| Ok(!w.servers[i].truth.is_empty()))
+            .await
+    }
+}
