@@ -13,7 +13,7 @@ use bloodraven_operator::record::PlannedPhase;
 use live_support::{Group, Monitor, Operator, SITES, WriteLoad, config, host, replicating};
 
 const POLL: Duration = Duration::from_millis(500);
-const WAIT: Duration = Duration::from_secs(40);
+const WAIT: Duration = Duration::from_secs(90);
 
 /// Three sites; `pdx` (declared before `fra`) applies with a 3 s delay, so `fra` is the freshest. SIGKILL of the primary
 /// under a write load must promote `fra`, never show two writable sites, re-point `pdx` at `fra`, and keep every
