@@ -91,11 +91,36 @@ fn put(out: &mut [u8], pos: &mut usize, bytes: &[u8]) {
     *pos += bytes.len();
 }
 
-/// Writes the decimal digits of `n`, two at a time from the right.
+/// Writes the decimal digits of `n`. `out` must have 8 bytes of room past `pos` even for shorter numbers.
 #[inline]
-fn put_u64(out: &mut [u8], pos: &mut usize, mut n: u64) {
-    let len = n.checked_ilog10().unwrap_or(0) as usize + 1;
+fn put_u64(out: &mut [u8], pos: &mut usize, n: u64) {
+    if n < 100_000_000 {
+        // Up to 8 digits: build all 8 (with leading zeros) from four digit pairs, shift the significant
+        // ones to the front of a little-endian word, and store the word whole.
+        let len = 1
+            + usize::from(n >= 10)
+            + usize::from(n >= 100)
+            + usize::from(n >= 1_000)
+            + usize::from(n >= 10_000)
+            + usize::from(n >= 100_000)
+            + usize::from(n >= 1_000_000)
+            + usize::from(n >= 10_000_000);
+        let (hi, lo) = ((n / 10_000) as usize, (n % 10_000) as usize);
+        let mut word = [0u8; 8];
+        for (chunk, pair) in word
+            .chunks_exact_mut(2)
+            .zip([hi / 100, hi % 100, lo / 100, lo % 100])
+        {
+            chunk.copy_from_slice(&PAIRS[2 * pair..2 * pair + 2]);
+        }
+        let digits = u64::from_le_bytes(word) >> (8 * (8 - len));
+        out[*pos..*pos + 8].copy_from_slice(&digits.to_le_bytes());
+        *pos += len;
+        return;
+    }
+    let len = n.ilog10() as usize + 1;
     let dst = &mut out[*pos..*pos + len];
+    let mut n = n;
     let mut i = len;
     while n >= 100 {
         let pair = 2 * (n % 100) as usize;
