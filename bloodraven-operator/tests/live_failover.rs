@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use bloodraven_operator::engine::SiteState;
 use bloodraven_operator::record::PlannedPhase;
+use bloodraven_test_support::mariadb::MariaDb;
 use live_support::{Group, Monitor, Operator, SITES, WriteLoad, config, host, replicating};
 
 const POLL: Duration = Duration::from_millis(500);
@@ -98,18 +99,14 @@ fn sigkill_primary_under_write_load_promotes_the_freshest_replica() {
     assert_eq!(group.ids(1), on_fra, "pdx holds exactly what fra holds");
 }
 
-/// `pdx` stops fetching, `iad` commits three more transactions and dies; after `pdx` is promoted, `iad` comes
+/// `pdx` loses its connection to `iad`, `iad` commits three more transactions and dies; after `pdx` is promoted, `iad` comes
 /// back writable and must be fenced by the operator, reported with exactly those three transactions and stay
 /// fenced; a reclone request is refused without the right prefix, and on MariaDB (no CLONE) the accepted one
 /// fails without unfencing anything.
 #[test]
 fn divergent_old_primary_is_fenced_reported_and_reclone_needs_the_prefix() {
     let mut group = Group::start(2);
-    // pdx's IO thread will be stopped, so `Seconds_Behind_Master` stays NULL and the runner's relay-log drain (which
-    // waits for 0) spends its whole budget before promoting: a 5 s budget instead of 30 s keeps the test short.
-    let mut cfg = config(&group, POLL);
-    cfg.relay_drain_timeout = Duration::from_secs(5);
-    let op = Operator::start(&group, cfg);
+    let op = Operator::start(&group, config(&group, POLL));
     op.wait("a healthy group", WAIT, |s| {
         s.active_site.as_deref() == Some("iad") && replicating(s, "pdx")
     });
@@ -117,7 +114,7 @@ fn divergent_old_primary_is_fenced_reported_and_reclone_needs_the_prefix() {
         .sql("INSERT INTO d.t VALUES (1, 'seed'), (2, 'seed')")
         .unwrap();
     group.wait_caught_up(1, 0, Duration::from_secs(10));
-    group.servers[1].sql("STOP SLAVE IO_THREAD").unwrap();
+    partition_from_source(&group.servers[1]);
     let before: u64 = seq(&group.servers[0]
         .sql("SELECT @@global.gtid_binlog_pos")
         .unwrap());
@@ -282,6 +279,23 @@ fn planned_switchover_under_write_load_loses_no_acknowledged_write() {
             .trim(),
         "1"
     );
+}
+
+/// Cuts a replica off its source, as a network partition would: the channel keeps the source host (so source
+/// convergence sees nothing to re-point) but a port nothing listens on, so the IO thread keeps failing to connect.
+/// (A merely stopped IO thread is restarted by source convergence within a poll.)
+fn partition_from_source(replica: &MariaDb) {
+    for _ in 0..10 {
+        // The operator may restart the channel between the statements; then try again.
+        if replica
+            .sql("STOP SLAVE; CHANGE MASTER TO MASTER_PORT = 1; START SLAVE")
+            .is_ok()
+        {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("could not cut the replica off its source");
 }
 
 fn wait_until(what: &str, check: impl Fn() -> bool) {
