@@ -272,7 +272,8 @@ pub enum Checksum {
     Crc32,
     /// No checksums (`binlog_checksum=NONE`); the FORMAT_DESCRIPTION event still carries one.
     Off,
-    /// A server older than MySQL 5.6.1 / MariaDB 5.3, which knows no checksums.
+    /// A server older than MySQL 5.6.1 / MariaDB 5.3, which knows no checksums (or the algorithm byte
+    /// `BINLOG_CHECKSUM_ALG_UNDEF`, 255).
     None,
 }
 

@@ -131,6 +131,11 @@ pub(crate) fn format_description(
     let version_bytes = &body[2..52];
     let version_len = version_bytes.iter().position(|&b| b == 0).unwrap_or(50);
     let server_version = String::from_utf8_lossy(&version_bytes[..version_len]).into_owned();
+    if !server_version.starts_with(|c: char| c.is_ascii_digit()) {
+        return Err(bad(format!(
+            "FORMAT_DESCRIPTION event: server version {server_version:?} does not start with a version number"
+        )));
+    }
     let create_timestamp = u32::from_le_bytes([body[52], body[53], body[54], body[55]]);
     let header_len = body[56];
     if usize::from(header_len) < EventHeader::LEN {
