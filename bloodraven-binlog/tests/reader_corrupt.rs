@@ -249,7 +249,10 @@ fn a_damaged_server_version_is_caught_in_the_format_description() {
     let mut bytes = fixture(CRC_FILE);
     bytes[SERVER_VERSION_BYTES.start] = b'(';
     let err = reader::summarize(&bytes[..]).unwrap_err();
-    assert_eq!((err.corrupt_kind(), err.offset()), (Some(CorruptKind::BadEvent), Some(4)));
+    assert_eq!(
+        (err.corrupt_kind(), err.offset()),
+        (Some(CorruptKind::BadEvent), Some(4))
+    );
     assert_eq!(
         err.to_string(),
         "FORMAT_DESCRIPTION event: server version \"(.0.45\" does not start with a version number at offset 4"
