@@ -38,27 +38,23 @@ pub const KINDS: [&str; 5] = [
 
 /// The CRDs of all five kinds, in [`KINDS`] order.
 pub fn crds() -> Vec<CustomResourceDefinition> {
-    static CRDS: OnceLock<Vec<CustomResourceDefinition>> = OnceLock::new();
-    CRDS.get_or_init(generate).clone()
+    KINDS.iter().filter_map(|k| crd_for(k)).collect()
 }
 
-fn generate() -> Vec<CustomResourceDefinition> {
-    [
-        MysqlFailoverGroup::crd(),
-        MysqlBackup::crd(),
-        MysqlBackupVerification::crd(),
-        MysqlStandbyCluster::crd(),
-        MysqlDatabase::crd(),
-    ]
-    .into_iter()
-    .map(adjust)
-    .collect()
-}
-
-/// The CRD of one kind, by kind name.
+/// The CRD of one kind, by kind name (each is generated once per process).
 pub fn crd_for(kind: &str) -> Option<CustomResourceDefinition> {
+    static CRDS: [OnceLock<CustomResourceDefinition>; 5] = [const { OnceLock::new() }; 5];
     let index = KINDS.iter().position(|k| *k == kind)?;
-    crds().into_iter().nth(index)
+    let crd = CRDS[index].get_or_init(|| {
+        adjust(match index {
+            0 => MysqlFailoverGroup::crd(),
+            1 => MysqlBackup::crd(),
+            2 => MysqlBackupVerification::crd(),
+            3 => MysqlStandbyCluster::crd(),
+            _ => MysqlDatabase::crd(),
+        })
+    });
+    Some(crd.clone())
 }
 
 /// The file name the Go project uses for a CRD: `shipstream.io_<plural>.yaml`.

@@ -436,6 +436,21 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #[test]
+        fn canonical_form_parses_back(nanos in proptest::prelude::any::<i64>()) {
+            let text = format_go(nanos);
+            proptest::prop_assert_eq!(parse_go(&text), Ok(nanos), "{}", text);
+        }
+
+        #[test]
+        fn unit_sequences_add_up(h in 0i64..1000, m in 0i64..60, s in 0i64..60, ms in 0i64..1000) {
+            let text = format!("{h}h{m}m{s}s{ms}ms");
+            let expected = h * NANOS_PER_HOUR + m * NANOS_PER_MIN + s * NANOS_PER_SEC + ms * NANOS_PER_MILLI;
+            proptest::prop_assert_eq!(parse_go(&text), Ok(expected));
+        }
+    }
+
     #[test]
     fn serde_is_a_string() {
         let d: Duration = serde_json::from_str("\"1m30s\"").unwrap();

@@ -21,7 +21,7 @@
 //!
 //! # Validating
 //!
-//! [`Validate`](validate::Validate) checks an object the way the API server would (schema bounds,
+//! [`Validate`] checks an object the way the API server would (schema bounds,
 //! enums, patterns, the CEL rules) and adds the operator's cross-field rules, returning *every*
 //! violation with its field path and how to fix it. [`manifest`] reads YAML streams of any kind.
 //!

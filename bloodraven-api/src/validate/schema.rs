@@ -21,15 +21,13 @@ pub(crate) fn check_kind(kind: &str, value: &Value) -> Vec<Violation> {
 }
 
 fn kind_schema(kind: &str) -> Option<&'static Value> {
-    static SCHEMAS: OnceLock<Vec<(&'static str, Value)>> = OnceLock::new();
-    let schemas = SCHEMAS.get_or_init(|| {
-        crd::KINDS
-            .iter()
-            .zip(crd::crds())
-            .map(|(k, c)| (*k, crd::schema_of(&c)))
-            .collect()
-    });
-    schemas.iter().find(|(k, _)| *k == kind).map(|(_, s)| s)
+    static SCHEMAS: [OnceLock<Value>; 5] = [const { OnceLock::new() }; 5];
+    let index = crd::KINDS.iter().position(|k| *k == kind)?;
+    Some(SCHEMAS[index].get_or_init(|| {
+        crd::crd_for(kind)
+            .map(|c| crd::schema_of(&c))
+            .unwrap_or_default()
+    }))
 }
 
 struct Walker;
