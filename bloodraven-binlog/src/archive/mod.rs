@@ -247,7 +247,8 @@ impl Archiver {
         Ok((manifest, up.size))
     }
 
-    /// The sealed files named by the index: every entry but the last, in index order.
+    /// The sealed files named by the index: every entry but the last, in index order (the server
+    /// appends to it; the Go sidecar sorts the names instead, which agrees while they are zero-padded).
     pub async fn sealed_files(&self) -> Result<Vec<BinlogName>, Error> {
         let path = self.binlog_dir.join(&self.index_file);
         let text = match tokio::fs::read_to_string(&path).await {
