@@ -58,35 +58,40 @@ impl S3Server {
             .thread_name("s3-test-server")
             .enable_all()
             .build()?;
-        let fs = s3s_fs::FileSystem::new(&root).map_err(|e| io::Error::other(format!("s3s-fs root {}: {e:?}", root.display())))?;
+        let fs = s3s_fs::FileSystem::new(&root)
+            .map_err(|e| io::Error::other(format!("s3s-fs root {}: {e:?}", root.display())))?;
         let service = {
             let mut b = S3ServiceBuilder::new(fs);
             b.set_auth(SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
             b.build()
         };
         let (stop_tx, mut stop_rx) = oneshot::channel::<()>();
-        let thread = std::thread::Builder::new().name("s3-test-server".into()).spawn(move || {
-            runtime.block_on(async move {
-                let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
-                    return;
-                };
-                let http = ConnBuilder::new(TokioExecutor::new());
-                loop {
-                    let socket = tokio::select! {
-                        res = listener.accept() => match res {
-                            Ok((socket, _)) => socket,
-                            Err(_) => continue,
-                        },
-                        _ = &mut stop_rx => break,
+        let thread = std::thread::Builder::new()
+            .name("s3-test-server".into())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
+                        return;
                     };
-                    let conn = http.serve_connection(TokioIo::new(socket), service.clone()).into_owned();
-                    tokio::spawn(async move {
-                        let _ = conn.await;
-                    });
-                }
-            });
-            runtime.shutdown_background();
-        })?;
+                    let http = ConnBuilder::new(TokioExecutor::new());
+                    loop {
+                        let socket = tokio::select! {
+                            res = listener.accept() => match res {
+                                Ok((socket, _)) => socket,
+                                Err(_) => continue,
+                            },
+                            _ = &mut stop_rx => break,
+                        };
+                        let conn = http
+                            .serve_connection(TokioIo::new(socket), service.clone())
+                            .into_owned();
+                        tokio::spawn(async move {
+                            let _ = conn.await;
+                        });
+                    }
+                });
+                runtime.shutdown_background();
+            })?;
         Ok(S3Server {
             addr,
             root,
@@ -140,7 +145,10 @@ impl Drop for S3Server {
 
 fn unique_dir() -> io::Result<PathBuf> {
     static NEXT: AtomicU64 = AtomicU64::new(0);
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
     let dir = std::env::temp_dir().join(format!(
         "bloodraven-s3-{}-{}-{nanos}",
         std::process::id(),
