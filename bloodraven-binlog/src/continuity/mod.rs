@@ -12,8 +12,9 @@
 //!   transaction is covered. A file whose previous set is not yet covered marks a gap: the report names
 //!   the missing transactions and the files on both sides.
 //!
-//! Entries written by the Go archiver carry only `previousGtids` (no contained set); they are reported as
-//! unverifiable rather than guessed at.
+//! Entries written by the Go archiver carry only `previousGtids`. Such an entry takes its end set from the
+//! next entry of the same site when that one's previous set contains its own (the chain rule); the last
+//! one of a site cannot be bounded and is reported as unverifiable rather than guessed at.
 
 mod history;
 
@@ -181,7 +182,7 @@ pub(crate) fn archived_files(
                     end,
                     vec![s, en],
                 ))
-            } else if e.gtids.is_some() || !e.end_gtids.is_empty() {
+            } else if e.gtids.is_some() || !e.end_gtids.is_empty() || go_chained(&m.files, i) {
                 let parse = |t: &str, f: &str| {
                     GtidSet::parse(t)
                         .map(History::from_mysql)
@@ -199,8 +200,13 @@ pub(crate) fn archived_files(
                         let end = previous.union(&g);
                         (g, end)
                     }
-                    (None, _) => {
+                    (None, false) => {
                         let end = parse(&e.end_gtids, "endGtids")?;
+                        (end.difference(&previous), end)
+                    }
+                    // A Go-written entry: its end is the next file's previous set (the chain rule).
+                    (None, true) => {
+                        let end = parse(&m.files[i + 1].previous_gtids, "previousGtids")?;
                         (end.difference(&previous), end)
                     }
                 };
@@ -222,6 +228,27 @@ pub(crate) fn archived_files(
         }
     }
     Ok((files, unverifiable))
+}
+
+/// Whether entry `i` is a Go-written MySQL entry (previous GTIDs only) followed by an entry with a
+/// previous set that contains it, so its end set can be taken from the chain.
+fn go_chained(files: &[ManifestEntry], i: usize) -> bool {
+    let (Some(e), Some(next)) = (files.get(i), files.get(i + 1)) else {
+        return false;
+    };
+    if e.previous_gtids.is_empty()
+        || next.previous_gtids.is_empty()
+        || e.mariadb_gtid_list.is_some()
+    {
+        return false;
+    }
+    match (
+        GtidSet::parse(&e.previous_gtids),
+        GtidSet::parse(&next.previous_gtids),
+    ) {
+        (Ok(a), Ok(b)) => a.is_subset(&b),
+        _ => false,
+    }
 }
 
 /// The result of walking the history.

@@ -204,3 +204,26 @@ fn bad_gtid_text_names_the_field() {
     let err = check(&[manifest("a", vec![e])], &History::new()).unwrap_err();
     assert!(err.to_string().contains("previousGtids"), "{err}");
 }
+
+#[test]
+fn go_written_entries_take_their_end_from_the_next_file() {
+    let go = |name: &str, prev: &str| ManifestEntry {
+        name: name.into(),
+        previous_gtids: prev.into(),
+        ..Default::default()
+    };
+    let archive = [manifest(
+        "a",
+        vec![
+            go("mysql-bin.000001", &format!("{U}:1-5")),
+            go("mysql-bin.000002", &format!("{U}:1-9")),
+            go("mysql-bin.000003", &format!("{U}:1-12")),
+        ],
+    )];
+    let report = check(&archive, &h(&format!("{U}:1-5"))).unwrap();
+    assert_eq!(report.covered, h(&format!("{U}:1-12")));
+    assert!(report.gaps.is_empty());
+    // The last file's end is unknown.
+    assert_eq!(report.unverifiable.len(), 1);
+    assert_eq!(report.unverifiable[0].name, "mysql-bin.000003");
+}
