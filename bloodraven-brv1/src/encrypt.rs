@@ -1,6 +1,6 @@
 //! [`Encryptor`]: a `std::io::Write` adapter that seals everything written to it into BRV1.
 
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::num::NonZeroUsize;
 
 use crate::chunk::{ChunkCipher, Segment};
@@ -122,17 +122,23 @@ impl<W: Write> Encryptor<W> {
     }
 
     fn try_dispatch(&mut self, last: bool) -> io::Result<()> {
-        let records = self.filled.div_ceil(self.chunk_size).max(1);
-        if self.next_counter + records as u64 > MAX_CHUNKS {
-            return Err(Error::TooLarge.into());
-        }
         let next = if last {
             Vec::new()
         } else {
             self.pipeline.buffer()
         };
-        let mut buf = std::mem::replace(&mut self.segment, next);
-        buf.truncate(self.filled + records * TAG_LEN);
+        let buf = std::mem::replace(&mut self.segment, next);
+        let filled = std::mem::take(&mut self.filled);
+        self.submit(buf, filled, last)
+    }
+
+    /// Seals a segment holding `filled` plaintext bytes and writes out what is done.
+    fn submit(&mut self, mut buf: Vec<u8>, filled: usize, last: bool) -> io::Result<()> {
+        let records = filled.div_ceil(self.chunk_size).max(1);
+        if self.next_counter + records as u64 > MAX_CHUNKS {
+            return Err(Error::TooLarge.into());
+        }
+        buf.truncate(filled + records * TAG_LEN);
         self.pipeline.submit(Segment {
             buf,
             record_size: self.chunk_size + TAG_LEN,
@@ -141,11 +147,48 @@ impl<W: Write> Encryptor<W> {
             failed: None,
         })?;
         self.next_counter += records as u64;
-        self.filled = 0;
         while self.pipeline.is_full() || (last && !self.pipeline.is_empty()) {
             self.write_next()?;
         }
         Ok(())
+    }
+
+    /// Reads `reader` to its end straight into the chunk buffers (saving the copy that
+    /// [`write`](Write::write) makes) and returns the number of bytes read. Call
+    /// [`finish`](Encryptor::finish) afterwards as usual.
+    pub fn copy_from(&mut self, reader: &mut impl Read) -> io::Result<u64> {
+        self.check()?;
+        let record_size = self.chunk_size + TAG_LEN;
+        let mut total = 0u64;
+        loop {
+            if self.filled == self.capacity() {
+                // Only data that follows makes these chunks non-final: read it into a fresh
+                // segment first.
+                let mut next = self.pipeline.buffer();
+                let n = read_some(reader, &mut next[..self.chunk_size])?;
+                if n == 0 {
+                    self.pipeline.recycle(next);
+                    return Ok(total);
+                }
+                let full = std::mem::replace(&mut self.segment, next);
+                let filled = std::mem::replace(&mut self.filled, n);
+                self.plaintext_len += n as u64;
+                total += n as u64;
+                let result = self.submit(full, filled, false);
+                self.broken |= result.is_err();
+                result?;
+                continue;
+            }
+            let (slot, within) = (self.filled / self.chunk_size, self.filled % self.chunk_size);
+            let at = slot * record_size + within;
+            let n = read_some(reader, &mut self.segment[at..at + self.chunk_size - within])?;
+            if n == 0 {
+                return Ok(total);
+            }
+            self.filled += n;
+            self.plaintext_len += n as u64;
+            total += n as u64;
+        }
     }
 
     /// Writes the oldest sealed segment (after the header, the first time).
@@ -204,6 +247,16 @@ impl<W: Write> std::fmt::Debug for Encryptor<W> {
             .field("plaintext_len", &self.plaintext_len)
             .field("next_chunk", &self.next_counter)
             .finish_non_exhaustive()
+    }
+}
+
+/// One `read`, retried on `Interrupted`.
+fn read_some(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        match reader.read(buf) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            other => return other,
+        }
     }
 }
 

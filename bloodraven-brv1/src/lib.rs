@@ -16,7 +16,7 @@
 //! * one-shot helpers: [`encrypt`] and [`decrypt`] for slices, [`encrypt_file`] and
 //!   [`decrypt_file`] for files (written beside the target and renamed only when complete);
 //! * streaming adapters: [`Encryptor`] (a [`std::io::Write`]) and [`Decryptor`] (a
-//!   [`std::io::Read`]), plus [`AsyncEncryptor`] and [`AsyncDecryptor`] for tokio (feature
+//!   [`std::io::Read`]), plus `AsyncEncryptor` and `AsyncDecryptor` for tokio (feature
 //!   `tokio`);
 //! * inspection: [`looks_encrypted`] on a prefix, [`inspect`] (layout from the header and the
 //!   length) and [`verify`] (authenticates every chunk).
@@ -64,7 +64,7 @@
 //!
 //! * `cli` (default): the `brv1` binary (`encrypt`, `decrypt`, `inspect`). Library users can
 //!   set `default-features = false` to drop its dependencies (clap, anyhow).
-//! * `tokio`: [`AsyncEncryptor`] and [`AsyncDecryptor`], implementing tokio's `AsyncWrite` and
+//! * `tokio`: `AsyncEncryptor` and `AsyncDecryptor`, implementing tokio's `AsyncWrite` and
 //!   `AsyncRead`.
 //!
 //! For details, see [`format`], [`Encryptor`], [`Decryptor`] and [`DecryptError`].

@@ -47,18 +47,11 @@ pub fn encrypt_file(passphrase: &Passphrase, src: &Path, dst: &Path) -> Result<u
     let mut input = open(src)?;
     let out = AtomicFile::create(dst)?;
     let mut enc = Encryptor::new(passphrase, out.file())?;
-    let mut buf = vec![0u8; COPY_BUFFER];
-    loop {
-        let n = match input.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(source) => return Err(io_error(source, "cannot read", src)),
-        };
-        enc.write_all(&buf[..n]).map_err(|source| {
-            Error::from_io(source, || format!("cannot write {}", out.display()))
-        })?;
-    }
+    enc.copy_from(&mut input).map_err(|source| {
+        Error::from_io(source, || {
+            format!("cannot encrypt {} to {}", src.display(), out.display())
+        })
+    })?;
     let len = enc.plaintext_len();
     enc.finish()
         .map_err(|source| Error::from_io(source, || format!("cannot write {}", out.display())))?;

@@ -122,3 +122,45 @@ fn small_chunks_exercise_many_segments_on_many_threads() {
     assert_eq!(result, Ok(()));
     assert!(out == plain);
 }
+
+/// A reader that returns at most `step` bytes per call.
+struct Trickle<'a> {
+    data: &'a [u8],
+    step: usize,
+}
+
+impl Read for Trickle<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.step.min(buf.len()).min(self.data.len());
+        buf[..n].copy_from_slice(&self.data[..n]);
+        self.data = &self.data[n..];
+        Ok(n)
+    }
+}
+
+#[test]
+fn copy_from_writes_what_write_writes() {
+    let pass = passphrase();
+    // Empty, one byte, one chunk, exactly one segment (4 chunks), one byte more, and past the
+    // 1 MiB after which worker threads seal.
+    for len in [0usize, 1, 65_536, 262_144, 262_145, 1_100_000] {
+        let plain: Vec<u8> = (0..len).map(|i| (i % 239) as u8).collect();
+        let want = seal_with(&pass, fixed_header(16), &plain, 65_536, 1);
+        let ways: &[(usize, usize)] = if len > 300_000 {
+            &[(65_536, 2)]
+        } else {
+            &[(usize::MAX, 1), (65_536, 2), (10_007, 3)]
+        };
+        for &(step, threads) in ways {
+            let mut enc = Encryptor::with_header(&pass, Vec::new(), fixed_header(16))
+                .with_threads(NonZeroUsize::new(threads).unwrap());
+            let n = enc.copy_from(&mut Trickle { data: &plain, step }).unwrap();
+            assert_eq!(n, len as u64);
+            assert_eq!(enc.plaintext_len(), len as u64);
+            assert!(
+                enc.finish().unwrap() == want,
+                "{len} bytes, reads of {step}, {threads} threads"
+            );
+        }
+    }
+}

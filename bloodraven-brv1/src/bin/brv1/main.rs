@@ -168,17 +168,8 @@ fn encrypt(
 ) -> Result<()> {
     let out_name = out.name();
     let mut enc = Encryptor::new(pass, &mut *out)?.with_threads(threads);
-    let mut buf = vec![0u8; 256 * 1024];
-    loop {
-        let n = match input.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e).with_context(|| format!("cannot read {name}")),
-        };
-        enc.write_all(&buf[..n])
-            .with_context(|| format!("cannot write {out_name}"))?;
-    }
+    enc.copy_from(input)
+        .with_context(|| format!("cannot encrypt {name} to {out_name}"))?;
     enc.finish()
         .with_context(|| format!("cannot write {out_name}"))?;
     Ok(())
