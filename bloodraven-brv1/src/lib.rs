@@ -8,7 +8,7 @@
 //! AES-256-GCM. The key is derived from a [`Passphrase`] with HKDF-SHA256 and the object's salt;
 //! each chunk's nonce holds its position and whether it is the last one. So every modified byte,
 //! every cut, every removed, duplicated or reordered chunk and every trailing byte makes
-//! decoding fail, and [`DecryptError`] says which of these it was and where. The [`format`]
+//! decoding fail, and [`DecryptError`] says which of these it was and where. The [`format`](mod@format)
 //! module documents the bytes.
 //!
 //! Three layers, from the most to the least convenient:
@@ -67,7 +67,7 @@
 //! * `tokio`: `AsyncEncryptor` and `AsyncDecryptor`, implementing tokio's `AsyncWrite` and
 //!   `AsyncRead`.
 //!
-//! For details, see [`format`], [`Encryptor`], [`Decryptor`] and [`DecryptError`].
+//! For details, see [`format`](mod@format), [`Encryptor`], [`Decryptor`] and [`DecryptError`].
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![doc(test(attr(deny(warnings))))]
 
