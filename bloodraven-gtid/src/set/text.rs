@@ -11,6 +11,10 @@ const MAX_DIGITS: usize = 20;
 /// Size of the stack buffer text is assembled in before it goes to the sink.
 const CHUNK: usize = 2048;
 
+/// The buffer for sets whose text is about this short or shorter: zeroing 2 KB would cost more than
+/// printing them.
+const SMALL_CHUNK: usize = 256;
+
 /// The most one interval can take: ':' start '-' end, plus the 7 bytes past a number's last digit that
 /// its final 8-byte store may touch.
 const MAX_INTERVAL: usize = 2 + 2 * MAX_DIGITS + 7;
@@ -22,13 +26,34 @@ pub(super) fn render_to(
     sep: &str,
     sink: &mut dyn FnMut(&str) -> fmt::Result,
 ) -> fmt::Result {
-    let mut buf = [0u8; CHUNK];
+    if estimated_len(set) <= SMALL_CHUNK {
+        render_chunked::<SMALL_CHUNK>(set, sep, sink)
+    } else {
+        render_chunked::<CHUNK>(set, sep, sink)
+    }
+}
+
+/// About the length of the text (exact for 5-digit GNOs without tags).
+fn estimated_len(set: &GtidSet) -> usize {
+    set.blocks()
+        .iter()
+        .map(|b| 40 + b.tag.as_bytes().len() + 12 * b.ivs.len())
+        .sum()
+}
+
+/// `render_to` with an `N`-byte buffer; `N` must hold a block header plus one interval.
+fn render_chunked<const N: usize>(
+    set: &GtidSet,
+    sep: &str,
+    sink: &mut dyn FnMut(&str) -> fmt::Result,
+) -> fmt::Result {
+    let mut buf = [0u8; N];
     let mut pos = 0;
     let mut prev_uuid = None;
     // Room for a separator, a UUID and a tag.
     let header = sep.len() + 36 + 1 + MAX_TAG_LEN;
     for block in set.blocks() {
-        if pos + header > CHUNK {
+        if pos + header > N {
             flush(&buf, &mut pos, sink)?;
         }
         if prev_uuid != Some(block.uuid) {
@@ -45,7 +70,7 @@ pub(super) fn render_to(
             put(&mut buf, &mut pos, block.tag.as_bytes());
         }
         for iv in &block.ivs {
-            if pos + MAX_INTERVAL > CHUNK {
+            if pos + MAX_INTERVAL > N {
                 flush(&buf, &mut pos, sink)?;
             }
             buf[pos] = b':';
@@ -61,12 +86,7 @@ pub(super) fn render_to(
 
 /// The text as one `String`, blocks joined by `sep`.
 pub(super) fn render(set: &GtidSet, sep: &str) -> String {
-    let blocks = set.blocks();
-    let estimate = blocks
-        .iter()
-        .map(|b| 40 + b.tag.as_bytes().len() + 12 * b.ivs.len())
-        .sum();
-    let mut out = String::with_capacity(estimate);
+    let mut out = String::with_capacity(estimated_len(set));
     // Writing into a String cannot fail.
     let _ = render_to(set, sep, &mut |s| {
         out.push_str(s);
@@ -92,11 +112,18 @@ fn put(out: &mut [u8], pos: &mut usize, bytes: &[u8]) {
 
 /// Writes the decimal digits of `n` and returns the position after them. `out` must have room for
 /// `MAX_DIGITS + 8` bytes past `pos`: the digits are stored as whole 8-byte words.
-#[inline]
+#[inline(always)]
 fn put_u64(out: &mut [u8], pos: usize, n: u64) -> usize {
     if n < 100_000_000 {
-        return put_up_to_8(out, pos, n);
+        put_up_to_8(out, pos, n)
+    } else {
+        put_large(out, pos, n)
     }
+}
+
+/// `put_u64` for `n >= 10^8`.
+#[inline(never)]
+fn put_large(out: &mut [u8], pos: usize, n: u64) -> usize {
     // GNOs past 10^8 are ordinary on busy servers: the leading part, then 8-digit groups.
     let (high, low) = (n / 100_000_000, n % 100_000_000);
     let pos = if high < 100_000_000 {
@@ -116,7 +143,7 @@ fn eight_digits(n: u64) -> u64 {
 }
 
 /// `n < 10^8` without leading zeros (a single `0` for zero).
-#[inline]
+#[inline(always)]
 fn put_up_to_8(out: &mut [u8], pos: usize, n: u64) -> usize {
     let word = eight_digits(n);
     // Leading zeros are the low bytes equal to b'0'; bit 63 keeps the last digit even for zero.
@@ -183,6 +210,38 @@ mod tests {
             expected.push(block);
         }
         assert!(expected.join(",\n").len() > 4 * CHUNK);
+        assert_eq!(set.to_string(), expected.join(",\n"));
+        assert_eq!(set.to_compact_string(), expected.join(","));
+    }
+
+    #[test]
+    fn short_estimate_with_long_numbers_crosses_chunks_intact() {
+        // 2 blocks of 6 intervals: estimated under SMALL_CHUNK, but 20-digit GNOs make the text far longer.
+        let mut set = GtidSet::new();
+        let mut expected = Vec::new();
+        for (uuid, tag) in [
+            ("3e11fa47-71ca-11e1-9e33-c80aa9429562", ""),
+            ("4e11fa47-71ca-11e1-9e33-c80aa9429562", "tag_x"),
+        ] {
+            let mut block = uuid.to_owned();
+            if !tag.is_empty() {
+                block.push_str(&format!(":{tag}"));
+            }
+            for k in 0..6u64 {
+                // Near the largest GNO (2^63 - 2): 19 digits each.
+                let (start, end) = (
+                    i64::MAX as u64 - 100 + 10 * k,
+                    i64::MAX as u64 - 95 + 10 * k,
+                );
+                let tag_value = crate::Tag::parse(tag).unwrap();
+                set.insert_interval(uuid.parse().unwrap(), &tag_value, start, end)
+                    .unwrap();
+                block.push_str(&format!(":{start}-{end}"));
+            }
+            expected.push(block);
+        }
+        assert!(estimated_len(&set) <= SMALL_CHUNK);
+        assert!(expected.join(",\n").len() > 2 * SMALL_CHUNK);
         assert_eq!(set.to_string(), expected.join(",\n"));
         assert_eq!(set.to_compact_string(), expected.join(","));
     }
