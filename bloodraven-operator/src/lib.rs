@@ -1,16 +1,93 @@
 //! Bloodraven's failover engine: decides, every poll, what the sites of a failover group are and what to do.
 //!
-//! This crate knows nothing of Kubernetes. It is split like rustls splits protocol from IO:
+//! This crate knows nothing of Kubernetes; the controllers, the sidecar and other projects drive it. It is split like
+//! rustls splits protocol from IO:
 //!
-//! * [`engine`] — the pure core. [`engine::Engine::step`] takes one poll's observations (per-site probes with
-//!   read-only flags, GTID sets and replica status), the outcomes of the previous actions and the time, plus the
-//!   durable [`record::Record`] it was built from, and returns a [`engine::Decision`]: the state of every site, the
-//!   reason and conditions, events, and the ordered [`engine::Action`]s to take. No IO, no clock, no randomness.
-//! * [`site`] — the [`site::Site`] trait: the MySQL/MariaDB admin operations (probe, fence, promotion steps,
-//!   replication, clone) the runner performs on one server. Drivers implement it.
-//! * [`record`] — the durable failover record: cooldown stamp, promotion history, recovery markers, the planned
-//!   failover in flight.
-//! * [`annotations`] — the planned-failover and reclone annotation grammars, with the GTID-prefix interlock.
+//! * [`engine`] — the pure core. [`engine::Engine::step`] takes one poll's observations (each site's probe: read-only
+//!   flags, executed GTID state, replica status — or `None` when the probe failed), the outcomes of the previous
+//!   actions and the time, on top of the durable [`record::Record`] it was built from, and returns a
+//!   [`engine::Decision`]: status (site states, reason, conditions), events and the ordered [`engine::Action`]s. No
+//!   IO, no clock, no randomness: every decision can be replayed.
+//! * [`runner`] — executes decisions: probes every site in parallel, persists the record *before* acting, writes
+//!   status, emits events, runs actions; every remote call under a deadline, so a hung socket never freezes a poll.
+//! * [`site`] — the [`site::Site`] trait (MySQL/MariaDB admin operations); [`driver`] implements it over
+//!   `mysql_async`. [`platform`] — DNS record, node taints, events, status and the durable record, with an in-memory
+//!   implementation.
+//! * [`record`] — the failover record: cooldown stamp, promotion history (trigger, candidates with their GTID sets,
+//!   the rule that chose the winner, promotion GTID set, write unavailability, divergent set), recovery markers, the
+//!   planned failover in flight. [`annotations`] — the planned-failover and reclone grammars with the GTID-prefix
+//!   interlock.
+//! * [`sim`] — the deterministic simulation (the main proof; `bloodraven-sim` runs any number of seeds).
+//!
+//! # The model
+//!
+//! Each site is debounced into one of four states; the cross-site matrix turns the states into a reason and, when
+//! the primary is lost, ranked promotion candidates:
+//!
+//! ```text
+//!                 probe ok, read_only=1 (1 poll)
+//!   Unknown ─────────────────────────────────────────▶ ReadOnly ◀──────────────┐
+//!     │  │                                              │    ▲                 │ read_only=1
+//!     │  │ read_only=0 × recoveryThreshold (2)          │    │ read_only=1     │ (1 poll)
+//!     │  └──────────────────▶ Writable ◀────────────────┘    │                 │
+//!     │                         │     read_only=0 × 2        │                 │
+//!     │ probe fails ×           │ probe fails × failureThreshold (3)           │
+//!     │ failureThreshold        ▼                             │                 │
+//!     └───────────────────▶ Unreachable ──────────────────────┴─────────────────┘
+//!
+//!  matrix (core sites):  fence writable non-candidates first ─▶ all unreachable: TotalLoss (no action)
+//!    ─▶ >1 writable: SplitBrain (fence all but the recorded failover target / the priority winner)
+//!    ─▶ 0 writable, some unreachable, some read-only candidates: promote the freshest (strict GTID containment,
+//!       priorities break ties), unless inside the cooldown, a promotion is pending, or a planned failover /
+//!       clone into a core site is in flight
+//!    ─▶ 0 writable, none unreachable: NoPrimary (re-assert the last primary if GTID-complete, else promote the
+//!       freshest candidate containing it)
+//!    ─▶ 1 writable: Healthy / Degraded; followers converge on it, returning old primaries are fenced, drained,
+//!       compared (O ⊆ N: rejoin as replica; else RecoveryBlocked with divergentGtid = O − N), reclones run
+//!
+//!  planned failover:  Pending ─▶ Draining (fence source, read its GTID set, kill sessions until 0 or timeout)
+//!    ─▶ WaitingForLag (target ⊇ source set at fence?) ─▶ Promoting ─▶ Resuming ─▶ Succeeded
+//!                        └── maxLagWait elapsed ─▶ unfence source ─▶ Failed(LagTimeout)
+//! ```
+//!
+//! # Example
+//!
+//! ```
+//! use std::time::Duration;
+//!
+//! use bloodraven_operator::engine::{Action, Config, Engine, Role, SiteConfig, SiteState};
+//! use bloodraven_operator::record::Record;
+//! use bloodraven_operator::site::{Flavor, GtidState, Probe, ReplicaStatus};
+//!
+//! let config = Config::new("orders", vec![
+//!     SiteConfig::new("iad", Role::PrimaryCandidate, "iad.db"),
+//!     SiteConfig::new("pdx", Role::PrimaryCandidate, "pdx.db"),
+//! ]);
+//! let mut engine = Engine::new(config, Record::default());
+//! let probe = |read_only: bool, gtid: &str, source: Option<&str>| Some(Probe {
+//!     read_only,
+//!     super_read_only: Some(read_only),
+//!     server_id: String::new(),
+//!     version: "8.4.3".into(),
+//!     flavor: Flavor::Mysql,
+//!     executed: GtidState::Mysql(gtid.parse().unwrap()),
+//!     replica: source.map(|h| ReplicaStatus {
+//!         io_running: true, sql_running: true, source_host: h.into(), ..Default::default()
+//!     }),
+//! });
+//! let set = "3e11fa47-71ca-11e1-9e33-c80aa9429562:1-10";
+//! for t in [0, 2] {
+//!     engine.step(Duration::from_secs(t), vec![probe(false, set, None), probe(true, set, Some("iad.db"))], vec![]);
+//! }
+//! assert_eq!(engine.states(), vec![SiteState::Writable, SiteState::ReadOnly]);
+//! // iad stops answering: after failureThreshold (3) failed polls the engine promotes pdx.
+//! let mut decision = None;
+//! for t in [4, 6, 8] {
+//!     decision = Some(engine.step(Duration::from_secs(t), vec![None, probe(true, set, Some("iad.db"))], vec![]));
+//! }
+//! let actions = decision.unwrap().actions;
+//! assert!(actions.contains(&Action::Promote { target: "pdx".into(), old_primary: Some("iad".into()), planned: false }));
+//! ```
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

@@ -148,19 +148,7 @@ impl<S: Site + 'static, P: Platform> Runner<S, P> {
     ///
     /// A promotion outcome is recorded by an immediate second poll, before anything else happens.
     pub async fn poll_once(&mut self) -> Decision {
-        let first = self.poll_inner().await;
-        if self
-            .outcomes
-            .iter()
-            .any(|o| matches!(o, Outcome::Promoted { .. }))
-        {
-            let next = self.poll_inner().await;
-            return Decision {
-                next_poll: next.next_poll,
-                ..first
-            };
-        }
-        first
+        self.poll_inner().await
     }
 
     async fn poll_inner(&mut self) -> Decision {
@@ -316,11 +304,31 @@ impl<S: Site + 'static, P: Platform> Runner<S, P> {
                     .promote(&target, old_primary.as_deref(), planned)
                     .await
                     .map_err(|e| e.to_string());
-                self.outcomes.push(Outcome::Promoted {
-                    target,
-                    result,
-                    at: self.clock.now(),
-                });
+                // Record at once (before DNS and before the next probe round, which may take a deadline).
+                let now = self.clock.now();
+                let (follow, changed) = self.engine.feed(
+                    now,
+                    Outcome::Promoted {
+                        target,
+                        result,
+                        at: now,
+                    },
+                );
+                if changed && let Err(e) = self.platform.save_record(self.engine.record()).await {
+                    tracing::error!(error = %e, "failed to persist the failover record");
+                }
+                self.platform
+                    .publish_active_site(self.engine.effective_active_site(), now);
+                for action in follow {
+                    if let Action::Dns { site } = action {
+                        let result = self
+                            .platform
+                            .set_dns(&site)
+                            .await
+                            .map_err(|e| e.to_string());
+                        self.outcomes.push(Outcome::Dns { site, result });
+                    }
+                }
             }
             Action::Reassert { site } => {
                 let Some(s) = self.site(&site) else { return };

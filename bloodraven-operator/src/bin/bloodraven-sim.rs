@@ -148,6 +148,6 @@ fn report(r: &SeedReport, opts: &SimOptions, verbose: bool) {
     for s in &r.schedule {
         out.push_str(&format!("    {s}\n"));
     }
-    out.push_str(&format!("  replay: {}\n", r.replay_command(opts.sites)));
+    out.push_str(&format!("  replay: {}\n", r.replay_command(opts)));
     print!("{out}");
 }

@@ -393,7 +393,6 @@ impl Engine {
         outcomes: Vec<Outcome>,
     ) -> Decision {
         self.now = now;
-        self.events.clear();
         self.record_changed = false;
         let mut actions = Vec::new();
         self.observe(probes, &mut actions);
@@ -632,11 +631,23 @@ impl Engine {
         if self.pending.is_some() || self.draft.is_some() {
             return;
         }
-        // §1.8: strict GTID containment picks the freshest, priorities break ties.
+        let old = self.last_active.or(target_idx);
+        let candidates = eval.candidates.clone();
+        self.promote_freshest(&candidates, old, actions);
+    }
+
+    /// §1.8: strict GTID containment picks the freshest of `candidates` (ranked), priorities break ties; then the
+    /// cooldown and role gates; then the promotion, fencing `old` first when it is another site.
+    fn promote_freshest(
+        &mut self,
+        candidates: &[String],
+        old: Option<usize>,
+        actions: &mut Vec<Action>,
+    ) {
         let mut considered: Vec<Candidate> = Vec::new();
         let mut best: Option<(usize, GtidState)> = None;
         let mut rule = String::new();
-        for name in &eval.candidates {
+        for name in candidates {
             let Some(i) = self.config.index(name) else {
                 continue;
             };
@@ -684,9 +695,7 @@ impl Engine {
             tracing::error!("promotion target is not a primary-candidate — refusing");
             return;
         }
-        let old = target_idx
-            .filter(|&t| t != target)
-            .or(self.last_active.filter(|&a| a != target));
+        let old = old.filter(|&o| o != target);
         let target_name = self.config.sites[target].name.clone();
         let old_primary = old.map(|o| self.config.sites[o].name.clone());
         self.draft = Some(Draft {
@@ -711,27 +720,28 @@ impl Engine {
         });
     }
 
-    /// §1.11: re-assert a fenced promoted primary when nothing is writable and it is GTID-complete.
+    /// §1.11, generalised: nothing is writable, every other site is read-only, and the last primary (the one this
+    /// process saw active, else the recorded failover target) is read-only too. If it is GTID-complete it is made
+    /// writable again (re-assert, own timer); if it came back without its data (its set lacks a peer's
+    /// transactions), the freshest candidate containing whatever it still has is promoted (cooldown-gated).
     fn reassert(&mut self, actions: &mut Vec<Action>) {
-        let Some(t) = self
-            .record
-            .last_failover_target
-            .as_deref()
-            .and_then(|t| self.config.index(t))
-        else {
-            return;
-        };
         if self.pending.is_some() || self.draft.is_some() {
             return;
         }
-        if self
-            .last_reassert
-            .is_some_and(|at| self.now < at + self.config.failover_cooldown)
-        {
+        let record_target = self
+            .record
+            .last_failover_target
+            .as_deref()
+            .and_then(|t| self.config.index(t));
+        let Some(t) = self.last_active.or(record_target) else {
             return;
-        }
+        };
         let all_others_ro = (0..self.sites.len())
             .filter(|&i| i != t)
+            .filter(|&i| {
+                self.config.sites[i].role != Role::ReadOnly
+                    || self.record.reclone.as_deref() != Some(self.config.sites[i].name.as_str())
+            })
             .all(|i| self.sites[i].state == SiteState::ReadOnly);
         if !all_others_ro
             || self.sites[t].state != SiteState::ReadOnly
@@ -739,28 +749,75 @@ impl Engine {
         {
             return;
         }
-        let Some(tp) = &self.sites[t].probe else {
+        let Some(tp) = self.sites[t].probe.clone() else {
             return;
         };
-        if let (Some(pg), GtidState::Mysql(ts)) = (&self.record.promotion_gtid, &tp.executed) {
-            match pg.parse::<bloodraven_gtid::GtidSet>() {
-                Ok(p) if ts.is_superset(&p) => {}
-                _ => return,
-            }
+        if Some(t) == record_target
+            && let (Some(pg), GtidState::Mysql(ts)) = (&self.record.promotion_gtid, &tp.executed)
+            && !pg
+                .parse::<bloodraven_gtid::GtidSet>()
+                .is_ok_and(|p| ts.is_superset(&p))
+        {
+            // Corrupted record or a wiped/restored target: a human decides.
+            return;
         }
-        let complete = (0..self.sites.len()).filter(|&i| i != t).all(|i| {
+        let peers: Vec<usize> = (0..self.sites.len()).filter(|&i| i != t).collect();
+        let complete = peers.iter().all(|&i| {
             self.sites[i]
                 .probe
                 .as_ref()
                 .is_some_and(|p| tp.executed.contains(&p.executed))
         });
-        if !complete {
+        if complete {
+            if self
+                .last_reassert
+                .is_some_and(|at| self.now < at + self.config.failover_cooldown)
+            {
+                return;
+            }
+            self.last_reassert = Some(self.now);
+            let site = self.config.sites[t].name.clone();
+            tracing::warn!(%site, "re-asserting fenced promoted primary: no site is writable and the last failover target is GTID-complete; restoring writability");
+            actions.push(Action::Reassert { site });
             return;
         }
-        self.last_reassert = Some(self.now);
-        let site = self.config.sites[t].name.clone();
-        tracing::warn!(%site, "re-asserting fenced promoted primary: no site is writable and the last failover target is GTID-complete; restoring writability");
-        actions.push(Action::Reassert { site });
+        let containing: Vec<String> = peers
+            .iter()
+            .filter(|&&i| self.config.sites[i].role == Role::PrimaryCandidate)
+            .filter(|&&i| {
+                self.sites[i]
+                    .probe
+                    .as_ref()
+                    .is_some_and(|p| p.executed.contains(&tp.executed))
+            })
+            .map(|&i| self.config.sites[i].name.clone())
+            .collect();
+        if containing.is_empty() {
+            return;
+        }
+        let ranked = rank_candidates(&containing, &self.config.priorities);
+        tracing::warn!(site = %self.config.sites[t].name, "last primary came back read-only without its data; promoting the freshest candidate");
+        self.promote_freshest(&ranked, Some(t), actions);
+    }
+
+    /// Feeds an outcome between polls, so it is recorded before anything else happens (the runner does this for
+    /// promotions: the failover record is flushed before DNS flips, reference §1.10). Returns the follow-up
+    /// actions (the DNS flip) and whether the durable record changed; events wait for the next step's decision.
+    pub fn feed(&mut self, now: Duration, outcome: Outcome) -> (Vec<Action>, bool) {
+        self.now = now;
+        let before = self.record_changed;
+        self.record_changed = false;
+        let mut actions = Vec::new();
+        self.apply_outcome(outcome, &mut actions);
+        let changed = self.record_changed;
+        self.record_changed = before;
+        (actions, changed)
+    }
+
+    /// The effective active site now (the pending promotion target counts), for `/active-site`.
+    pub fn effective_active_site(&self) -> Option<&str> {
+        self.effective_active()
+            .map(|i| self.config.sites[i].name.as_str())
     }
 
     /// Feeds one action outcome back.
@@ -852,9 +909,22 @@ impl Engine {
         actions.push(Action::Dns { site: target });
     }
 
-    /// §1.2: base interval, doubled per failure beyond the threshold, capped at 30 s.
+    /// §1.2: base interval, doubled per failure beyond the threshold, capped at 30 s — but only while every core
+    /// site is failing (TotalLoss). Unlike the reference, one dead replica or reader never slows the detection of
+    /// a dead primary (that would stretch the failover bound to 3 × 30 s).
     fn interval(&self) -> Duration {
-        let max_fail = self.sites.iter().map(|s| s.fail).max().unwrap_or(0);
+        let core: Vec<&SiteMemory> = self
+            .config
+            .sites
+            .iter()
+            .zip(&self.sites)
+            .filter(|(c, _)| c.role != Role::ReadOnly)
+            .map(|(_, m)| m)
+            .collect();
+        if core.is_empty() || core.iter().any(|m| m.fail == 0) {
+            return self.config.poll_interval;
+        }
+        let max_fail = core.iter().map(|m| m.fail).max().unwrap_or(0);
         let over = max_fail.saturating_sub(self.config.failure_threshold);
         if over == 0 {
             return self.config.poll_interval;

@@ -100,6 +100,7 @@ impl Checker {
         platform: &InMemoryPlatform,
         p: usize,
         now: Duration,
+        step_at: Duration,
     ) {
         let c = &self.config;
         let poll = c.poll_interval;
@@ -151,7 +152,7 @@ impl Checker {
         let window_clear = !self.schedule.iter().any(|s| {
             s.at > now.saturating_sub(Duration::from_secs(30))
                 && s.at <= now + bound + Duration::from_secs(2)
-                && !(s.at <= now && s.at + super::TICK > now)
+                && s.at != step_at
         });
         let qualifies = quiet_network && cooled && idle && others_ok && candidate && window_clear;
         if std::env::var_os("SIM_DEBUG").is_some() {
@@ -253,7 +254,7 @@ impl Checker {
         let settled = due
             && record
                 .last_failover
-                .is_none_or(|t| now + EPOCH >= t + Duration::from_secs(40));
+                .is_none_or(|t| now + EPOCH >= t + Duration::from_secs(75));
         if due {
             self.divergence_checked = (markers, now);
         }
@@ -279,7 +280,10 @@ impl Checker {
                     continue;
                 };
                 // A restarted site (maybe empty now) gets one recovery retry period to be re-examined.
-                if !w.servers[i].up || now < w.servers[i].up_since + Duration::from_secs(45) {
+                if i == a
+                    || !w.servers[i].up
+                    || now < w.servers[i].up_since + Duration::from_secs(75)
+                {
                     continue;
                 }
                 let expected: BTreeSet<TxId> = w.servers[i]

@@ -4,7 +4,7 @@
 //! Each seed runs on its own single-threaded tokio runtime with a paused clock: time advances only when every task
 //! waits, so a run of ten simulated minutes takes milliseconds and the same seed replays exactly. The runner's
 //! deadlines (`tokio::time::timeout`) and the simulated world share that clock. The invariants of issue 6 are checked
-//! after every 100 ms world step (see [`check`](self) for the exact rules).
+//! after every 250 ms world step (see [`check`](self) for the exact rules).
 
 mod check;
 mod schedule;
@@ -66,11 +66,13 @@ pub struct SeedReport {
 }
 
 impl SeedReport {
-    /// The command that replays this seed.
-    pub fn replay_command(&self, sites: usize) -> String {
+    /// The command that replays this seed with the same options.
+    pub fn replay_command(&self, opts: &SimOptions) -> String {
         format!(
-            "cargo run --release -p bloodraven-operator --bin bloodraven-sim -- --seeds 1 --start {} --sites {sites}",
-            self.seed
+            "cargo run --release -p bloodraven-operator --bin bloodraven-sim -- --seeds 1 --start {} --sites {} --minutes {}",
+            self.seed,
+            opts.sites,
+            opts.duration.as_secs() / 60
         )
     }
 }
@@ -247,7 +249,7 @@ fn apply(
                 .filter(|&i| w.servers[i].up && !w.servers[i].read_only)
                 .collect();
             if let [p] = writable.as_slice() {
-                checker.primary_died(w, platform, *p, now);
+                checker.primary_died(w, platform, *p, now, step.at);
                 w.servers[*p].up = false;
                 pending.push((now + down_for, Pending::Restart(*p, lose_data)));
             }
@@ -259,7 +261,7 @@ fn apply(
         } => {
             if w.servers[site].up {
                 if !w.servers[site].read_only {
-                    checker.primary_died(w, platform, site, now);
+                    checker.primary_died(w, platform, site, now, step.at);
                 }
                 w.servers[site].up = false;
                 pending.push((now + down_for, Pending::Restart(site, lose_data)));
