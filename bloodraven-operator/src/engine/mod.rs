@@ -752,22 +752,22 @@ impl Engine {
         let Some(tp) = self.sites[t].probe.clone() else {
             return;
         };
-        if Some(t) == record_target
-            && let (Some(pg), GtidState::Mysql(ts)) = (&self.record.promotion_gtid, &tp.executed)
-            && !pg
-                .parse::<bloodraven_gtid::GtidSet>()
-                .is_ok_and(|p| ts.is_superset(&p))
-        {
-            // Corrupted record or a wiped/restored target: a human decides.
-            return;
-        }
+        // A target that lost its promotion GTID set (wiped or restored) is never re-asserted.
+        let intact = Some(t) != record_target
+            || match (&self.record.promotion_gtid, &tp.executed) {
+                (Some(pg), GtidState::Mysql(ts)) if !pg.is_empty() => pg
+                    .parse::<bloodraven_gtid::GtidSet>()
+                    .is_ok_and(|p| ts.is_superset(&p)),
+                _ => true,
+            };
         let peers: Vec<usize> = (0..self.sites.len()).filter(|&i| i != t).collect();
-        let complete = peers.iter().all(|&i| {
-            self.sites[i]
-                .probe
-                .as_ref()
-                .is_some_and(|p| tp.executed.contains(&p.executed))
-        });
+        let complete = intact
+            && peers.iter().all(|&i| {
+                self.sites[i]
+                    .probe
+                    .as_ref()
+                    .is_some_and(|p| tp.executed.contains(&p.executed))
+            });
         if complete {
             if self
                 .last_reassert
