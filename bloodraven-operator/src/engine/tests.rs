@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use super::*;
+use crate::record::PlannedPhase;
 use crate::site::{Flavor, ReplicaStatus};
 
 const A: &str = "3e11fa47-71ca-11e1-9e33-c80aa9429562";
@@ -106,5 +107,367 @@ fn promotion_is_recorded_and_cooldown_blocks_the_next() {
         e.metrics()
             .counter("bloodraven_failovers_total{target_site=\"pdx\"}"),
         1
+    );
+}
+
+const B: &str = "4e11fa47-71ca-11e1-9e33-c80aa9429562";
+
+/// iad primary with 1-10, pdx replica; then iad dies and pdx is promoted and recorded.
+fn failed_over() -> Engine {
+    let mut e = Engine::new(config(), Record::default());
+    for t in [0, 2] {
+        healthy(&mut e, t);
+    }
+    let up = probe(true, &format!("{A}:1-10"), Some("iad.db"));
+    for t in [4, 6, 8] {
+        e.step(secs(t), vec![None, up.clone()], vec![]);
+    }
+    let (_, changed) = e.feed(
+        secs(9),
+        Outcome::Promoted {
+            target: "pdx".into(),
+            result: Ok(format!("{A}:1-10")),
+            at: secs(9),
+        },
+    );
+    assert!(changed);
+    e
+}
+
+#[test]
+fn returning_old_primary_with_extra_transactions_is_blocked_with_exact_divergence() {
+    let mut e = failed_over();
+    let new = format!("{A}:1-10,{B}:1-3");
+    let old = format!("{A}:1-12");
+    let mut saw_fence = false;
+    let mut saw_kill = false;
+    let mut t = 10;
+    let mut last = None;
+    while t < 40 {
+        let d = e.step(
+            secs(t),
+            vec![probe(true, &old, None), probe(false, &new, None)],
+            vec![],
+        );
+        saw_fence |= d.actions.iter().any(
+            |a| matches!(a, Action::Fence { site, why: "old primary recovery" } if site == "iad"),
+        );
+        if d.actions
+            .iter()
+            .any(|a| matches!(a, Action::KillSessions { site, .. } if site == "iad"))
+        {
+            saw_kill = true;
+            e.feed(
+                secs(t),
+                Outcome::Killed {
+                    site: "iad".into(),
+                    purpose: KillPurpose::Recovery,
+                    result: Ok(0),
+                },
+            );
+        }
+        assert!(
+            !d.actions.iter().any(|a| matches!(a, Action::Rejoin { .. })),
+            "diverged site must not rejoin"
+        );
+        last = Some(d);
+        t += 2;
+    }
+    assert!(saw_fence && saw_kill);
+    let status = last.unwrap().status;
+    let iad = status.site("iad").unwrap();
+    assert_eq!(iad.recovery_state, "RecoveryBlocked");
+    assert_eq!(iad.divergent_gtid, format!("{A}:11-12"));
+    assert_eq!(iad.divergent_count, 2);
+    assert_eq!(
+        status.condition("RecoveryPending").unwrap().reason,
+        "DivergentTransactions"
+    );
+    assert_eq!(
+        e.record().history.last().unwrap().divergent_gtid.as_deref(),
+        Some(format!("{A}:11-12").as_str())
+    );
+}
+
+#[test]
+fn returning_old_primary_without_divergence_rejoins() {
+    let mut e = failed_over();
+    let new = format!("{A}:1-10,{B}:1-3");
+    let old = format!("{A}:1-10");
+    let mut rejoined = false;
+    for t in (10..40).step_by(2) {
+        let d = e.step(
+            secs(t),
+            vec![probe(true, &old, None), probe(false, &new, None)],
+            vec![],
+        );
+        if d.actions
+            .iter()
+            .any(|a| matches!(a, Action::KillSessions { .. }))
+        {
+            e.feed(
+                secs(t),
+                Outcome::Killed {
+                    site: "iad".into(),
+                    purpose: KillPurpose::Recovery,
+                    result: Ok(0),
+                },
+            );
+        }
+        rejoined |= d.actions.contains(&Action::Rejoin {
+            site: "iad".into(),
+            source: "pdx".into(),
+        });
+    }
+    assert!(rejoined);
+    assert_eq!(
+        e.record().recovery.get("iad"),
+        Some(&crate::record::RecoveryMarker::InProgress)
+    );
+}
+
+#[test]
+fn no_automatic_promotion_inside_the_cooldown() {
+    let mut e = failed_over();
+    // pdx confirmed writable, then dies 60 s later (cooldown is 5 min): iad is a caught-up read-only candidate.
+    for t in [10, 12] {
+        e.step(
+            secs(t),
+            vec![
+                probe(true, &format!("{A}:1-10"), Some("pdx.db")),
+                probe(false, &format!("{A}:1-10"), None),
+            ],
+            vec![],
+        );
+    }
+    for t in (70..100).step_by(2) {
+        let d = e.step(
+            secs(t),
+            vec![probe(true, &format!("{A}:1-10"), Some("pdx.db")), None],
+            vec![],
+        );
+        assert!(
+            !d.actions
+                .iter()
+                .any(|a| matches!(a, Action::Promote { .. })),
+            "promoted inside the cooldown at {t}"
+        );
+    }
+    // After the cooldown the same situation promotes.
+    let d = e.step(
+        secs(320),
+        vec![probe(true, &format!("{A}:1-10"), Some("pdx.db")), None],
+        vec![],
+    );
+    assert!(
+        d.actions
+            .iter()
+            .any(|a| matches!(a, Action::Promote { target, .. } if target == "iad"))
+    );
+}
+
+#[test]
+fn freshest_candidate_wins_by_strict_containment_and_priority_breaks_ties() {
+    let mut c = config();
+    c.sites
+        .push(SiteConfig::new("fra", Role::PrimaryCandidate, "fra.db"));
+    let mut e = Engine::new(c.clone(), Record::default());
+    let p = |g: &str| probe(true, g, Some("iad.db"));
+    for t in [0, 2] {
+        e.step(
+            secs(t),
+            vec![
+                probe(false, &format!("{A}:1-10"), None),
+                p(&format!("{A}:1-8")),
+                p(&format!("{A}:1-9")),
+            ],
+            vec![],
+        );
+    }
+    let mut last = None;
+    for t in [4, 6, 8] {
+        last = Some(e.step(
+            secs(t),
+            vec![None, p(&format!("{A}:1-8")), p(&format!("{A}:1-9"))],
+            vec![],
+        ));
+    }
+    assert!(
+        last.unwrap()
+            .actions
+            .iter()
+            .any(|a| matches!(a, Action::Promote { target, .. } if target == "fra"))
+    );
+    // Incomparable sets keep the higher-priority (earlier) candidate.
+    let mut e = Engine::new(c, Record::default());
+    for t in [0, 2] {
+        e.step(
+            secs(t),
+            vec![
+                probe(false, &format!("{A}:1-10"), None),
+                p(&format!("{A}:1-8")),
+                p(&format!("{A}:1-7,{B}:1")),
+            ],
+            vec![],
+        );
+    }
+    let mut last = None;
+    for t in [4, 6, 8] {
+        last = Some(e.step(
+            secs(t),
+            vec![None, p(&format!("{A}:1-8")), p(&format!("{A}:1-7,{B}:1"))],
+            vec![],
+        ));
+    }
+    assert!(
+        last.unwrap()
+            .actions
+            .iter()
+            .any(|a| matches!(a, Action::Promote { target, .. } if target == "pdx"))
+    );
+}
+
+#[test]
+fn planned_failover_fences_waits_for_the_target_and_rolls_back_on_lag_timeout() {
+    let mut e = Engine::new(config(), Record::default());
+    let src = |g: &str| probe(false, g, None);
+    let tgt = |g: &str| probe(true, g, Some("iad.db"));
+    for t in [0, 2, 4] {
+        e.step(
+            secs(t),
+            vec![src(&format!("{A}:1-10")), tgt(&format!("{A}:1-10"))],
+            vec![],
+        );
+    }
+    e.set_planned_annotation(Some("pdx:maxLagWait=10s".into()));
+    let d = e.step(
+        secs(6),
+        vec![src(&format!("{A}:1-10")), tgt(&format!("{A}:1-10"))],
+        vec![],
+    );
+    assert!(
+        d.events
+            .iter()
+            .any(|ev| ev.reason == "PlannedFailoverStarted")
+    );
+    let d = e.step(
+        secs(7),
+        vec![src(&format!("{A}:1-10")), tgt(&format!("{A}:1-9"))],
+        vec![],
+    );
+    assert!(
+        d.actions
+            .contains(&Action::FenceAndReadGtid { site: "iad".into() })
+            || e.record().planned.as_ref().unwrap().phase == PlannedPhase::Draining
+    );
+    let fenced = Outcome::FencedForPlanned {
+        site: "iad".into(),
+        result: Ok(GtidState::Mysql(format!("{A}:1-12").parse().unwrap())),
+        at: secs(8),
+    };
+    let mut outcomes = vec![fenced];
+    let mut t = 8;
+    let mut rolled_back = false;
+    while t < 40 && !rolled_back {
+        let d = e.step(
+            secs(t),
+            vec![
+                probe(true, &format!("{A}:1-12"), None),
+                tgt(&format!("{A}:1-11")),
+            ],
+            std::mem::take(&mut outcomes),
+        );
+        for a in &d.actions {
+            match a {
+                Action::FenceAndReadGtid { .. } => {}
+                Action::KillSessions { site, .. } => outcomes.push(Outcome::Killed {
+                    site: site.clone(),
+                    purpose: KillPurpose::Planned,
+                    result: Ok(0),
+                }),
+                Action::Promote { .. } => {
+                    panic!("promoted a target that lacks the source's transactions")
+                }
+                Action::Unfence { site } => rolled_back = site == "iad",
+                _ => {}
+            }
+        }
+        t += 1;
+    }
+    assert!(rolled_back, "lag timeout must unfence the source");
+    let p = e.record().planned.clone().unwrap();
+    assert_eq!(
+        (p.phase, p.reason.as_str()),
+        (PlannedPhase::Failed, "LagTimeout")
+    );
+}
+
+#[test]
+fn planned_failover_promotes_once_caught_up_and_loses_nothing() {
+    let mut e = Engine::new(config(), Record::default());
+    let tgt = |g: &str| probe(true, g, Some("iad.db"));
+    for t in [0, 2, 4] {
+        e.step(
+            secs(t),
+            vec![
+                probe(false, &format!("{A}:1-10"), None),
+                tgt(&format!("{A}:1-10")),
+            ],
+            vec![],
+        );
+    }
+    e.set_planned_annotation(Some("pdx".into()));
+    let mut outcomes = Vec::new();
+    let mut promoted = false;
+    let mut fenced = false;
+    for t in 6..30 {
+        let d = e.step(
+            secs(t),
+            vec![
+                probe(fenced, &format!("{A}:1-12"), None),
+                tgt(&format!("{A}:1-12")),
+            ],
+            std::mem::take(&mut outcomes),
+        );
+        for a in &d.actions {
+            match a {
+                Action::FenceAndReadGtid { site } => {
+                    fenced = true;
+                    outcomes.push(Outcome::FencedForPlanned {
+                        site: site.clone(),
+                        result: Ok(GtidState::Mysql(format!("{A}:1-12").parse().unwrap())),
+                        at: secs(t),
+                    })
+                }
+                Action::KillSessions { site, .. } => outcomes.push(Outcome::Killed {
+                    site: site.clone(),
+                    purpose: KillPurpose::Planned,
+                    result: Ok(0),
+                }),
+                Action::Promote {
+                    target,
+                    old_primary,
+                    planned,
+                } => {
+                    assert!(*planned && target == "pdx" && old_primary.as_deref() == Some("iad"));
+                    promoted = true;
+                    outcomes.push(Outcome::Promoted {
+                        target: target.clone(),
+                        result: Ok(format!("{A}:1-12")),
+                        at: secs(t),
+                    });
+                }
+                _ => {}
+            }
+        }
+    }
+    assert!(promoted);
+    let p = e.record().planned.clone().unwrap();
+    assert_eq!(p.phase, PlannedPhase::Succeeded);
+    assert_eq!(p.transactions_lost, 0);
+    assert_eq!(e.record().last_failover_target.as_deref(), Some("pdx"));
+    assert_eq!(
+        e.record().history.last().unwrap().trigger,
+        crate::record::Trigger::Planned
     );
 }
