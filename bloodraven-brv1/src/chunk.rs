@@ -1,9 +1,8 @@
 //! Pure chunk sealing and opening: key derivation, nonces, batches of chunks ("segments"), and
 //! the diagnosis that turns a failed chunk into a precise [`DecryptError`].
 
-use aes_gcm::aead::AeadInOut;
-use aes_gcm::{Aes256Gcm, KeyInit, Nonce, Tag};
 use hkdf::Hkdf;
+use ring::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
 use sha2::Sha256;
 use zeroize::Zeroizing;
 
@@ -20,8 +19,14 @@ const MISPLACED_WINDOW: u64 = 4;
 const TRAILING_WINDOW: usize = 16;
 
 /// The per-object AEAD key and nonce prefix: everything needed to seal or open any chunk.
+///
+/// The AEAD is `ring`'s AES-256-GCM (stitched AES-NI/VAES + CLMUL assembly, about 3x the CPU
+/// throughput of RustCrypto `aes-gcm` here: see the `chunk 64 KiB (CPU time)` benchmark). The
+/// derived 32-byte key is zeroized as soon as ring has expanded it; ring's expanded key schedule
+/// and GHASH table inside [`LessSafeKey`] are not zeroized when the cipher is dropped (ring
+/// offers no way to), so they stay in freed heap memory until it is reused.
 pub(crate) struct ChunkCipher {
-    aead: Aes256Gcm,
+    key: LessSafeKey,
     prefix: [u8; 8],
 }
 
@@ -29,10 +34,10 @@ impl ChunkCipher {
     /// Derives the object key: HKDF-SHA256(passphrase, salt, "bloodraven-backup-encryption-v1").
     pub(crate) fn new(passphrase: &Passphrase, header: &Header) -> ChunkCipher {
         let key = derive_key(passphrase, &header.salt);
-        let aead = Aes256Gcm::new_from_slice(&key[..])
+        let key = UnboundKey::new(&AES_256_GCM, &key[..])
             .expect("invariant: an HKDF output of 32 bytes is a valid AES-256 key");
         ChunkCipher {
-            aead,
+            key: LessSafeKey::new(key),
             prefix: header.nonce_prefix,
         }
     }
@@ -42,39 +47,67 @@ impl ChunkCipher {
     pub(crate) fn seal(&self, counter: u64, last: bool, record: &mut [u8]) {
         let (body, tag_out) = record.split_at_mut(record.len() - TAG_LEN);
         let tag = self
-            .aead
-            .encrypt_inout_detached(&self.nonce(counter, last), &[], body.into())
+            .key
+            .seal_in_place_separate_tag(self.nonce(counter, last), Aad::empty(), body)
             .expect("invariant: a chunk is far below AES-GCM's 64 GiB message limit");
-        tag_out.copy_from_slice(&tag);
+        tag_out.copy_from_slice(tag.as_ref());
     }
 
     /// Opens `record` (ciphertext then tag) in place; on success its first `len - 16` bytes are
-    /// the plaintext. On failure the record is left unchanged.
-    pub(crate) fn open(&self, counter: u64, last: bool, record: &mut [u8]) -> bool {
+    /// the plaintext. On failure the record is left unchanged: ring zeroes the body of a record
+    /// whose tag does not match, so the ciphertext is first copied into `spare` (a scratch
+    /// buffer the caller reuses) and put back from there.
+    pub(crate) fn open_with(
+        &self,
+        counter: u64,
+        last: bool,
+        record: &mut [u8],
+        spare: &mut Vec<u8>,
+    ) -> bool {
+        spare.clear();
+        spare.extend_from_slice(record);
+        let opened = self.open_overwriting(counter, last, record);
+        if !opened {
+            record.copy_from_slice(spare);
+        }
+        opened
+    }
+
+    /// [`ChunkCipher::open_with`] with a fresh scratch buffer.
+    #[cfg(test)]
+    fn open(&self, counter: u64, last: bool, record: &mut [u8]) -> bool {
+        self.open_with(counter, last, record, &mut Vec::new())
+    }
+
+    /// Opens `record` in place; on failure its body is left zeroed or garbled.
+    fn open_overwriting(&self, counter: u64, last: bool, record: &mut [u8]) -> bool {
         if record.len() < TAG_LEN || counter >= MAX_CHUNKS {
             return false;
         }
-        let (body, tag) = record.split_at_mut(record.len() - TAG_LEN);
-        let tag = Tag::try_from(&*tag).expect("invariant: the split leaves exactly 16 bytes");
-        self.aead
-            .decrypt_inout_detached(&self.nonce(counter, last), &[], body.into(), &tag)
+        self.key
+            .open_in_place(self.nonce(counter, last), Aad::empty(), record)
             .is_ok()
     }
 
     /// Whether `record` authenticates at this position, without changing it.
     fn authenticates(&self, counter: u64, last: bool, record: &[u8]) -> bool {
         let mut copy = record.to_vec();
-        self.open(counter, last, &mut copy)
+        self.open_overwriting(counter, last, &mut copy)
     }
 
     /// nonce = prefix (8) | counter (24-bit big-endian) | final flag.
-    fn nonce(&self, counter: u64, last: bool) -> Nonce<aes_gcm::aead::consts::U12> {
+    fn nonce(&self, counter: u64, last: bool) -> Nonce {
+        Nonce::assume_unique_for_key(self.nonce_bytes(counter, last))
+    }
+
+    /// The bytes of [`ChunkCipher::nonce`].
+    fn nonce_bytes(&self, counter: u64, last: bool) -> [u8; 12] {
         debug_assert!(counter < MAX_CHUNKS, "callers check the chunk budget first");
         let mut n = [0u8; 12];
         n[..8].copy_from_slice(&self.prefix);
         n[8..11].copy_from_slice(&counter.to_be_bytes()[5..]);
         n[11] = u8::from(last);
-        n.into()
+        n
     }
 }
 
@@ -131,11 +164,13 @@ impl Segment {
     /// Opens records in order, stopping at the first that fails.
     pub(crate) fn open(&mut self, cipher: &ChunkCipher) {
         let n = self.records();
+        let mut spare = Vec::with_capacity(self.record_size);
         for (i, record) in self.buf.chunks_mut(self.record_size).enumerate() {
-            if !cipher.open(
+            if !cipher.open_with(
                 self.first + i as u64,
                 self.last_is_final && i + 1 == n,
                 record,
+                &mut spare,
             ) {
                 self.failed = Some(i);
                 return;
@@ -264,15 +299,15 @@ mod tests {
     fn nonce_is_prefix_counter_and_flag() {
         let c = cipher();
         assert_eq!(
-            c.nonce(0, false).as_slice(),
+            c.nonce_bytes(0, false).as_slice(),
             hex12("a0a1a2a3a4a5a6a700000000")
         );
         assert_eq!(
-            c.nonce(2, true).as_slice(),
+            c.nonce_bytes(2, true).as_slice(),
             hex12("a0a1a2a3a4a5a6a700000201")
         );
         assert_eq!(
-            c.nonce(0xab_cdef, false).as_slice(),
+            c.nonce_bytes(0xab_cdef, false).as_slice(),
             hex12("a0a1a2a3a4a5a6a7abcdef00")
         );
     }

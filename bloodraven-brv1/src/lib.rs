@@ -26,6 +26,12 @@
 //! single thread writes. The `brv1` command-line tool (feature `cli`, on by default) wraps the
 //! same API.
 //!
+//! Secrets in memory: the [`Passphrase`] and the derived 32-byte key are zeroized on drop. The
+//! chunk cipher is `ring`'s AES-256-GCM (assembly, several times faster than the pure-Rust
+//! alternatives); its expanded AES key schedule and GHASH table are not zeroized when an
+//! encryptor or decryptor is dropped, because ring offers no way to. Plaintext buffers are
+//! ordinary memory and are not wiped either.
+//!
 //! # Example: streaming
 //!
 //! ```
