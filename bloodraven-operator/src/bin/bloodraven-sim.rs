@@ -5,7 +5,8 @@
 //! ```
 //! Prints each failing seed with its violations, its schedule and the command that replays it, then one final line
 //! `seeds=N violations=V rto_p50=…s rto_p99=…s rto_max=…s` (simulated time). Exit status: 0 when every invariant
-//! held, 1 when any was violated, 2 on a usage error.
+//! held, 1 when any was violated, 2 on a usage error. With `SIM_DEBUG=1` in the environment the simulation also
+//! traces primary deaths (and whether they qualify for the RTO bound), unfences and sidecar self-fences on stderr.
 
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
