@@ -1,10 +1,10 @@
-//! Deterministic simulation: the real [`Runner`](crate::runner::Runner) and [`Engine`](crate::engine::Engine)
+//! Deterministic simulation: the real [`crate::runner::Runner`] and [`crate::engine::Engine`]
 //! against simulated servers, network, clients, sidecars and a simulated clock, all driven by one seed.
 //!
 //! Each seed runs on its own single-threaded tokio runtime with a paused clock: time advances only when every task
 //! waits, so a run of ten simulated minutes takes milliseconds and the same seed replays exactly. The runner's
 //! deadlines (`tokio::time::timeout`) and the simulated world share that clock. The invariants of issue 6 are checked
-//! after every 250 ms world step (see [`check`](self) for the exact rules).
+//! after every 250 ms world step (the module `check` lists the exact rules).
 
 mod check;
 mod schedule;
