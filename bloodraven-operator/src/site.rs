@@ -224,6 +224,47 @@ impl ReplicaStatus {
             .find(|e| !e.is_empty())
             .map(String::as_str)
     }
+
+    /// The applier's error (`Last_SQL_Error`, or `Last_Error`, which mirrors it), if any.
+    ///
+    /// Unlike `Last_IO_Error`, which only says the source went away (MariaDB sets it as soon as the primary dies),
+    /// an applier error means the relay log cannot be drained.
+    pub fn sql_error(&self) -> Option<&str> {
+        [&self.last_sql_error, &self.last_error]
+            .into_iter()
+            .find(|e| !e.is_empty())
+            .map(String::as_str)
+    }
+
+    /// Whether the applier executed everything the IO thread wrote to the relay log: `Executed_Gtid_Set` contains
+    /// `Retrieved_Gtid_Set` (MySQL), or `gtid_slave_pos` reaches `Gtid_IO_Pos` in every domain (MariaDB).
+    ///
+    /// `Some(true)` when nothing was retrieved; `None` when the positions are unreadable in either flavour's
+    /// grammar (the caller then has no GTID evidence either way).
+    pub fn relay_applied(&self) -> Option<bool> {
+        if self.retrieved.trim().is_empty() {
+            return Some(true);
+        }
+        let (retrieved, executed) = match self.retrieved.parse::<GtidSet>() {
+            Ok(r) => (
+                GtidState::Mysql(r),
+                GtidState::Mysql(self.executed.parse().ok()?),
+            ),
+            Err(_) => {
+                let position = |list: MariadbGtidList| {
+                    GtidState::Mariadb(MariadbState {
+                        current_pos: list,
+                        ..MariadbState::default()
+                    })
+                };
+                (
+                    position(self.retrieved.parse().ok()?),
+                    position(self.executed.parse().ok()?),
+                )
+            }
+        };
+        Some(executed.contains(&retrieved))
+    }
 }
 
 /// Where a replica (or a clone recipient) connects to.
@@ -322,6 +363,47 @@ impl SiteError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn channel(retrieved: &str, executed: &str) -> ReplicaStatus {
+        ReplicaStatus {
+            retrieved: retrieved.into(),
+            executed: executed.into(),
+            ..ReplicaStatus::default()
+        }
+    }
+
+    #[test]
+    fn relay_applied_compares_executed_with_retrieved_in_both_flavours() {
+        const U: &str = "3e11fa47-71ca-11e1-9e33-c80aa9429562";
+        assert_eq!(channel("", "").relay_applied(), Some(true));
+        assert_eq!(
+            channel(&format!("{U}:1-10"), &format!("{U}:1-10")).relay_applied(),
+            Some(true)
+        );
+        assert_eq!(
+            channel(&format!("{U}:1-10"), &format!("{U}:1-7")).relay_applied(),
+            Some(false)
+        );
+        assert_eq!(channel("0-1-138", "0-1-138").relay_applied(), Some(true));
+        assert_eq!(channel("0-1-138", "0-1-20").relay_applied(), Some(false));
+        assert_eq!(channel("0-1-138", "").relay_applied(), Some(false));
+        assert_eq!(
+            channel("0-1-138,1-2-5", "0-1-140").relay_applied(),
+            Some(false)
+        );
+        assert_eq!(channel("0-1-138", "x").relay_applied(), None);
+    }
+
+    #[test]
+    fn io_errors_are_not_applier_errors() {
+        let mut r = ReplicaStatus {
+            last_io_error: "error reconnecting to master".into(),
+            ..ReplicaStatus::default()
+        };
+        assert_eq!(r.sql_error(), None);
+        r.last_error = "Error 1062".into();
+        assert_eq!(r.sql_error(), Some("Error 1062"));
+    }
 
     #[test]
     fn source_spec_debug_redacts_password() {
