@@ -7,8 +7,8 @@ rotates, stops the server, then times both tools on the closed file (page cache 
 --runs for bloodraven-binlog, one run of mariadb-binlog) and prints wall times, throughput, the ratio and
 peak RSS (from /usr/bin/time). Everything is deleted afterwards unless --keep is given.
 
-    CARGO_TARGET_DIR=/work/targets/binlog cargo build --release -p bloodraven-binlog --bin bloodraven-binlog
-    python3 bloodraven-binlog/benches/scan_vs_mariadb_binlog.py --bin /work/targets/binlog/release/bloodraven-binlog
+    cargo build --release -p bloodraven-binlog --bin bloodraven-binlog
+    python3 bloodraven-binlog/benches/scan_vs_mariadb_binlog.py --bin target/release/bloodraven-binlog
 """
 
 import argparse
