@@ -340,6 +340,39 @@ impl<S: Site + 'static, P: Platform> Runner<S, P> {
                 .map_err(|e| e.to_string());
                 self.outcomes.push(Outcome::Reasserted { site, result });
             }
+            Action::AuditDivergence {
+                site,
+                new_primary,
+                estimate,
+            } => {
+                let Some(s) = self.site(&site) else { return };
+                let ft = self.cfg.follower_timeout;
+                let divergence = match deadline(
+                    &*s,
+                    "divergence audit",
+                    ft,
+                    s.divergence(&new_primary),
+                )
+                .await
+                {
+                    Ok(Some(d)) => d,
+                    Ok(None) => {
+                        tracing::warn!(%site, estimate = %estimate.text, "divergence audit found no transaction the states call divergent; reporting the state estimate");
+                        estimate
+                    }
+                    Err(e) => {
+                        tracing::warn!(%site, error = %e, estimate = %estimate.text, "divergence audit failed; reporting the estimate");
+                        estimate
+                    }
+                };
+                // Record at once, as a promotion is: the marker must not wait for the next probe round.
+                let (_, changed) = self
+                    .engine
+                    .feed(self.clock.now(), Outcome::Diverged { site, divergence });
+                if changed && let Err(e) = self.platform.save_record(self.engine.record()).await {
+                    tracing::error!(error = %e, "failed to persist the failover record");
+                }
+            }
             Action::Rejoin { site, source } => {
                 let Some(s) = self.site(&site) else { return };
                 let spec = self.source(&source);

@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use bloodraven_gtid::{GtidSet, MariadbGtid, MariadbGtidList, SetRelation};
 
+use crate::engine::Divergence;
+
 /// One MySQL/MariaDB server of a site, as the runner sees it.
 ///
 /// Every method returns a `Send` future so the runner can drive several sites concurrently; every call may hang,
@@ -75,6 +77,22 @@ pub trait Site: Send + Sync {
     /// Whether the server holds user schemas (anything but the system schemas); used to tell an empty server from
     /// a diverged one when their GTID histories share no source.
     fn has_user_schemas(&self) -> impl Future<Output = Result<bool, SiteError>> + Send;
+
+    /// The transactions this server (a fenced old primary) committed that `new_primary` lacks; `None` when there
+    /// are none.
+    ///
+    /// The default compares the two executed states with [`engine::divergence`](crate::engine::divergence), which
+    /// is exact for MySQL GTID sets but has to assume consecutive sequence numbers on MariaDB; MariaDB drivers
+    /// read the binary logs instead ([`DriverSite::mariadb_divergence`](crate::driver::DriverSite::mariadb_divergence)).
+    fn divergence(
+        &self,
+        new_primary: &GtidState,
+    ) -> impl Future<Output = Result<Option<Divergence>, SiteError>> + Send {
+        async move {
+            let own = self.executed().await?;
+            Ok(crate::engine::divergence(&own, new_primary))
+        }
+    }
 }
 
 /// The server flavour, which decides the SQL dialect and the GTID model.

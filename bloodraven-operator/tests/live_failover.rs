@@ -99,8 +99,9 @@ fn sigkill_primary_under_write_load_promotes_the_freshest_replica() {
     assert_eq!(group.ids(1), on_fra, "pdx holds exactly what fra holds");
 }
 
-/// `pdx` loses its connection to `iad`, `iad` commits three more transactions and dies; after `pdx` is promoted, `iad` comes
-/// back writable and must be fenced by the operator, reported with exactly those three transactions and stay
+/// `pdx` loses its connection to `iad`, `iad` commits three more transactions (with a gap in their sequence numbers) and
+/// dies; after `pdx` is promoted, `iad` comes back writable and must be fenced by the operator, reported with exactly
+/// those three transactions (read from its binary logs, not estimated from its GTID state) and stay
 /// fenced; a reclone request is refused without the right prefix, and on MariaDB (no CLONE) the accepted one
 /// fails without unfencing anything.
 #[test]
@@ -118,12 +119,15 @@ fn divergent_old_primary_is_fenced_reported_and_reclone_needs_the_prefix() {
     let before: u64 = seq(&group.servers[0]
         .sql("SELECT @@global.gtid_binlog_pos")
         .unwrap());
-    for id in 10..13 {
-        group.servers[0]
-            .sql(&format!("INSERT INTO d.t VALUES ({id}, 'lost')"))
-            .unwrap();
-    }
-    let expected = format!("0-1-{}..{}", before + 1, before + 3);
+    // Two transactions, then a jump in the sequence: the state alone would report 0-1-(before+1)..(before+10).
+    group.servers[0]
+        .sql(&format!(
+            "INSERT INTO d.t VALUES (10, 'lost'); INSERT INTO d.t VALUES (11, 'lost'); \
+             SET SESSION gtid_seq_no = {}; INSERT INTO d.t VALUES (12, 'lost')",
+            before + 10
+        ))
+        .unwrap();
+    let expected = format!("0-1-{}..{},0-1-{}", before + 1, before + 2, before + 10);
 
     group.servers[0].kill().unwrap();
     op.wait("pdx promoted", WAIT, |s| {

@@ -17,7 +17,8 @@
 //!
 //! On MariaDB, [`DriverSite::mariadb_divergence`] reads the old primary's binary logs to list its divergent
 //! transactions exactly, where the state-only [`engine::divergence`](crate::engine::divergence) must assume
-//! consecutive sequence numbers.
+//! consecutive sequence numbers; it answers [`Site::divergence`](crate::site::Site::divergence), which the runner
+//! calls to report a returning old primary's `divergentGtid`.
 
 mod binlog_scan;
 mod conn;

@@ -7,7 +7,7 @@ use bloodraven_gtid::MariadbGtidList;
 use super::conn::{Failure, Session};
 use super::sql::Statement;
 use super::{DriverSite, mariadb_sql, mysql_sql, parse};
-use crate::engine::divergence;
+use crate::engine::{Divergence, divergence};
 use crate::site::{
     Flavor, GtidState, MariadbState, Probe, ReplicaStatus, Site, SiteError, SourceSpec,
 };
@@ -194,6 +194,13 @@ impl Site for DriverSite {
         let rows = self.query(self.sql.has_user_schemas).await?;
         let value = rows.first().and_then(|r| r.at(0));
         Ok(parse::integer("user schema check", value).map_err(|b| self.bad(b))? != 0)
+    }
+
+    async fn divergence(&self, new_primary: &GtidState) -> Result<Option<Divergence>, SiteError> {
+        match (self.flavor, new_primary) {
+            (Flavor::Mariadb, GtidState::Mariadb(new)) => self.mariadb_divergence(new).await,
+            _ => Ok(divergence(&self.executed().await?, new_primary)),
+        }
     }
 }
 

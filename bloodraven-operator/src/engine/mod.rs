@@ -159,6 +159,17 @@ pub enum Action {
         /// The site.
         site: String,
     },
+    /// Audit a fenced returning old primary's divergent transactions against the active primary's executed state
+    /// ([`Site::divergence`](crate::site::Site::divergence): the MariaDB binary logs, not only the states). Comes
+    /// back as [`Outcome::Diverged`].
+    AuditDivergence {
+        /// The old primary.
+        site: String,
+        /// The active primary's executed state.
+        new_primary: GtidState,
+        /// The state-only estimate, reported when the audit fails or finds nothing to report.
+        estimate: Divergence,
+    },
     /// Rebuild `site` from `donor` then replicate from it. Comes back as [`Outcome::Recloned`].
     Reclone {
         /// The recipient.
@@ -244,6 +255,14 @@ pub enum Outcome {
         site: String,
         /// Error text on failure.
         result: Result<(), String>,
+    },
+    /// A divergence audit finished: the divergent transactions to report (the runner substitutes the estimate
+    /// when the audit fails).
+    Diverged {
+        /// The old primary.
+        site: String,
+        /// What to report.
+        divergence: Divergence,
     },
     /// A reclone finished.
     Recloned {
@@ -848,9 +867,10 @@ impl Engine {
                 purpose: KillPurpose::Planned,
                 ..
             } => self.planned_outcome(outcome),
-            Outcome::Killed { .. } | Outcome::Rejoined { .. } | Outcome::Recloned { .. } => {
-                self.recovery_outcome(outcome)
-            }
+            Outcome::Killed { .. }
+            | Outcome::Rejoined { .. }
+            | Outcome::Recloned { .. }
+            | Outcome::Diverged { .. } => self.recovery_outcome(outcome),
         }
     }
 

@@ -1,7 +1,9 @@
 //! Source convergence (§1.12), old-primary recovery with the divergent-GTID audit (§2.1–§2.5) and reclone (§2.6).
 
 use crate::annotations::{parse_reclone, validate_reclone};
-use crate::engine::{Action, Engine, KillPurpose, Outcome, Role, SiteState, divergence};
+use crate::engine::{
+    Action, Divergence, Engine, KillPurpose, Outcome, Role, SiteState, divergence,
+};
 use crate::record::RecoveryMarker;
 
 use super::status::Event;
@@ -130,37 +132,48 @@ impl Engine {
                         source: self.config.sites[active].name.clone(),
                     });
                 }
-                Some(d) => {
-                    let marker = RecoveryMarker::Blocked {
-                        divergent_gtid: d.text.clone(),
-                        count: d.count,
-                    };
-                    if self.record.recovery.get(&site) != Some(&marker) {
-                        tracing::warn!(%site, count = d.count, divergent_gtid = %d.text, old = %p.executed, new = %np.executed, "divergence detected");
-                        self.events.push(Event::warning(
-                            "DataLossDetected",
-                            format!("Old primary {site} has {} divergent transactions", d.count),
-                        ));
-                        if let Some(h) = self
-                            .record
-                            .history
-                            .iter_mut()
-                            .rev()
-                            .find(|h| h.old_primary.as_deref() == Some(site.as_str()))
-                        {
-                            h.divergent_gtid = Some(d.text.clone());
-                            h.divergent_count = d.count;
-                        }
-                        self.set_marker(&site, Some(marker));
-                    }
-                    self.metrics.set(
-                        format!("bloodraven_divergent_transactions{{site=\"{site}\"}}"),
-                        d.count as i64,
-                    );
+                Some(estimate) => {
+                    tracing::debug!(%site, old = %p.executed, new = %np.executed, "divergence suspected; auditing");
+                    actions.push(Action::AuditDivergence {
+                        site,
+                        new_primary: np.executed.clone(),
+                        estimate,
+                    });
                 }
             }
             return;
         }
+    }
+
+    /// Reports the audited divergent transactions of a fenced old primary: the `RecoveryBlocked` marker, a
+    /// `DataLossDetected` event and the history entry (once per distinct result), and the gauge.
+    fn record_divergence(&mut self, site: String, d: Divergence) {
+        let marker = RecoveryMarker::Blocked {
+            divergent_gtid: d.text.clone(),
+            count: d.count,
+        };
+        if self.record.recovery.get(&site) != Some(&marker) {
+            tracing::warn!(%site, count = d.count, divergent_gtid = %d.text, "divergence detected");
+            self.events.push(Event::warning(
+                "DataLossDetected",
+                format!("Old primary {site} has {} divergent transactions", d.count),
+            ));
+            if let Some(h) = self
+                .record
+                .history
+                .iter_mut()
+                .rev()
+                .find(|h| h.old_primary.as_deref() == Some(site.as_str()))
+            {
+                h.divergent_gtid = Some(d.text.clone());
+                h.divergent_count = d.count;
+            }
+            self.set_marker(&site, Some(marker));
+        }
+        self.metrics.set(
+            format!("bloodraven_divergent_transactions{{site=\"{site}\"}}"),
+            d.count as i64,
+        );
     }
 
     /// §2.5: returns whether a marker was cleared (which ends recovery work for this poll).
@@ -290,6 +303,7 @@ impl Engine {
                     }
                 }
             }
+            Outcome::Diverged { site, divergence } => self.record_divergence(site, divergence),
             Outcome::Rejoined { site, result } => match result {
                 Ok(()) => tracing::info!(%site, "old primary recovery complete"),
                 Err(e) => tracing::warn!(%site, error = %e, "old primary recovery failed"),

@@ -142,7 +142,7 @@ fn returning_old_primary_with_extra_transactions_is_blocked_with_exact_divergenc
     let mut saw_fence = false;
     let mut saw_kill = false;
     let mut t = 10;
-    let mut last = None;
+    let mut audits = 0;
     while t < 40 {
         let d = e.step(
             secs(t),
@@ -170,11 +170,39 @@ fn returning_old_primary_with_extra_transactions_is_blocked_with_exact_divergenc
             !d.actions.iter().any(|a| matches!(a, Action::Rejoin { .. })),
             "diverged site must not rejoin"
         );
-        last = Some(d);
+        // The runner audits the site (the MariaDB driver reads its binary logs) and feeds the result back.
+        for a in &d.actions {
+            if let Action::AuditDivergence {
+                site,
+                new_primary,
+                estimate,
+            } = a
+            {
+                assert_eq!(site, "iad");
+                assert_eq!(new_primary.to_string(), new);
+                assert_eq!(estimate.text, format!("{A}:11-12"));
+                audits += 1;
+                e.feed(
+                    secs(t),
+                    Outcome::Diverged {
+                        site: site.clone(),
+                        divergence: estimate.clone(),
+                    },
+                );
+            }
+        }
         t += 2;
     }
     assert!(saw_fence && saw_kill);
-    let status = last.unwrap().status;
+    assert!(audits >= 1);
+    // Events recorded by a fed outcome surface with the next decision.
+    let status = e
+        .step(
+            secs(t),
+            vec![probe(true, &old, None), probe(false, &new, None)],
+            vec![],
+        )
+        .status;
     let iad = status.site("iad").unwrap();
     assert_eq!(iad.recovery_state, "RecoveryBlocked");
     assert_eq!(iad.divergent_gtid, format!("{A}:11-12"));

@@ -9,7 +9,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use bloodraven_operator::driver::{DriverSite, SiteConfig};
-use bloodraven_operator::engine::{Config, Status};
+use bloodraven_operator::engine::{Config, Divergence, Status};
 use bloodraven_operator::platform::InMemoryPlatform;
 use bloodraven_operator::record::PlannedPhase;
 use bloodraven_operator::runner::{Clock, Runner, RunnerConfig};
@@ -215,6 +215,9 @@ impl Site for LoopbackSite {
     }
     async fn has_user_schemas(&self) -> Result<bool, SiteError> {
         self.inner.has_user_schemas().await
+    }
+    async fn divergence(&self, new_primary: &GtidState) -> Result<Option<Divergence>, SiteError> {
+        self.inner.divergence(new_primary).await
     }
 }
 
