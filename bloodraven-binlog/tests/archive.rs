@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bloodraven_binlog::archive::{ArchiveStore, Archiver, UploadLimits};
+use bloodraven_binlog::continuity::{self, History};
 use bloodraven_binlog::manifest::{ArchiveLayout, SiteName};
+use bloodraven_binlog::pitr::{self, Target};
 use bloodraven_brv1::Passphrase;
 use bloodraven_test_support::s3::S3Server;
 use chrono::{TimeZone, Utc};
@@ -181,26 +183,79 @@ async fn archives_sealed_files_once(store: Arc<dyn ObjectStore>) {
     );
 }
 
-async fn reused_name_is_reported_not_skipped(store: Arc<dyn ObjectStore>) {
-    let mut dir = BinlogDir::new();
-    let f1 = dir.push(CHAIN[0]);
-    dir.push(CHAIN[1]);
-    let archiver = Archiver::new(
+async fn rebuilt_server_file_gets_a_generation_name(store: Arc<dyn ObjectStore>) {
+    let mut old_dir = BinlogDir::new();
+    let f1 = old_dir.push(CHAIN[0]);
+    old_dir.push(CHAIN[1]);
+    let old = Archiver::new(
         ArchiveStore::new(store.clone(), layout()),
         site("iad"),
-        dir.path(),
+        old_dir.path(),
+    )
+    .with_server_uuid(UUID);
+    assert_eq!(old.run_cycle(&true).await.unwrap().archived, [f1.clone()]);
+
+    // The site's server is rebuilt from a backup: it restarts numbering at mysql-bin.000001, and that
+    // file (other content) continues where the old server's archived history ends.
+    let mut new_dir = BinlogDir::new();
+    assert_eq!(new_dir.push(CHAIN[1]), f1);
+    new_dir.push(CHAIN[0]);
+    let new_uuid = "0e2fa4c3-3b1e-11ee-9b6d-0242ac120002";
+    let new = Archiver::new(
+        ArchiveStore::new(store.clone(), layout()),
+        site("iad"),
+        new_dir.path(),
+    )
+    .with_server_uuid(new_uuid);
+    let report = new.run_cycle(&true).await.unwrap();
+    let g2 = format!("{f1}.g2");
+    assert!(report.failed.is_empty(), "{report:?}");
+    assert_eq!(report.archived, [g2.clone()]);
+    assert_eq!(report.already_archived, 0);
+    // Both servers' files are archived; the old object is untouched.
+    assert_eq!(
+        object(store.as_ref(), &format!("orders/binlogs/iad/{f1}")).await,
+        Some(old_dir.bytes(&f1))
     );
-    archiver.run_cycle(&true).await.unwrap();
-    // A recloned server of the same site starts again at mysql-bin.000001 with other content.
-    std::fs::copy(Path::new(FIXTURES).join(CHAIN[1]), dir.path().join(&f1)).unwrap();
-    let report = archiver.run_cycle(&true).await.unwrap();
-    assert_eq!(report.failed.len(), 1, "{report:?}");
-    assert_eq!(report.failed[0].0, f1);
-    assert!(report.failed[0].1.contains("reused the name"), "{report:?}");
-    // The archived object is untouched.
-    let key = format!("orders/binlogs/iad/{f1}");
-    let original = std::fs::read(Path::new(FIXTURES).join(CHAIN[0])).unwrap();
-    assert_eq!(object(store.as_ref(), &key).await.unwrap(), original);
+    assert_eq!(
+        object(store.as_ref(), &format!("orders/binlogs/iad/{g2}")).await,
+        Some(new_dir.bytes(&f1))
+    );
+    let manifest = new.store().load_manifest(&site("iad")).await.unwrap();
+    let names: Vec<&str> = manifest.files.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(names, [f1.as_str(), g2.as_str()]);
+    let entry = manifest.get(&g2).unwrap();
+    assert_eq!(entry.remote_path, format!("orders/binlogs/iad/{g2}"));
+    assert_eq!(entry.server_uuid.as_deref(), Some(new_uuid));
+    assert_eq!(entry.sha256, Some(sha256_hex(&new_dir.bytes(&f1))));
+    assert_eq!(
+        manifest.get(&f1).unwrap().server_uuid.as_deref(),
+        Some(UUID)
+    );
+
+    // Re-runs of either server recognise their file by content: nothing archived, nothing rewritten.
+    let before = object(store.as_ref(), "orders/binlogs/manifest-iad.json").await;
+    for archiver in [&new, &old] {
+        let again = archiver.run_cycle(&true).await.unwrap();
+        assert!(
+            again.archived.is_empty() && again.failed.is_empty(),
+            "{again:?}"
+        );
+        assert_eq!(again.already_archived, 1);
+    }
+    assert_eq!(
+        object(store.as_ref(), "orders/binlogs/manifest-iad.json").await,
+        before
+    );
+
+    // The planner follows GTID continuity across the two servers' files, gap-free.
+    let start = History::parse(&manifest.get(&f1).unwrap().previous_gtids, "start").unwrap();
+    let plan = pitr::plan(std::slice::from_ref(&manifest), &start, &Target::Latest).unwrap();
+    let planned: Vec<&str> = plan.files.iter().map(|f| f.file.name.as_str()).collect();
+    assert_eq!(planned, [f1.as_str(), g2.as_str()]);
+    assert!(plan.is_complete(), "{plan:?}");
+    let history = continuity::check(std::slice::from_ref(&manifest), &start).unwrap();
+    assert!(history.is_continuous(), "{history:?}");
 }
 
 async fn read_only_server_archives_nothing(store: Arc<dyn ObjectStore>) {
@@ -404,9 +459,9 @@ macro_rules! suite {
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn reused_name_is_reported_not_skipped() {
+            async fn rebuilt_server_file_gets_a_generation_name() {
                 let (store, _guard) = $store;
-                super::reused_name_is_reported_not_skipped(store).await;
+                super::rebuilt_server_file_gets_a_generation_name(store).await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,18 +2,28 @@
 //!
 //! [`Archiver::run_cycle`] is one scan (the sidecar calls it in a loop): ask the caller's
 //! [`WritableGate`]; read the binlog index; treat every file but the last (active) one as sealed; skip
-//! names already in the manifest; and for each new file stream it once from disk (events summarized,
+//! files already in the manifest; and for each new file stream it once from disk (events summarized,
 //! plaintext hashed, optionally BRV1-encrypted) into `<prefix>/<site>/<name>`, **then** add its entry to
 //! the manifest with a conditional read-modify-write. No temporary copy of a binlog is made on local
 //! disk; memory is bounded by [`UploadLimits`].
 //!
+//! "Already in the manifest" is decided by content, not by name alone: a rebuilt server restarts
+//! numbering, so its `mysql-bin.000001` is not the archived `mysql-bin.000001` of the server before it.
+//! A local file is the archived entry named `<name>` or `<name>.g<n>` whose size, start state
+//! (`previousGtids` / `mariadbGtidList`) and `firstEventTime` agree with the file's head; a file
+//! matching none of them is archived under the first of `<name>`, `<name>.g2`, `<name>.g3`, ... that
+//! the manifest does not hold (see the [manifest module docs](crate::manifest)), so another server's
+//! archived object is never overwritten.
+//!
 //! Crash safety follows from the order and from atomic object writes: an object appears only when its
 //! upload completes, and an entry is written only after its object exists, so a manifest never points at
 //! a missing or partial object. A crash between the two leaves an unreferenced object that the next cycle
-//! overwrites with the same bytes; entries are keyed by name, so none is duplicated.
+//! overwrites with the same bytes (the same file gets the same free name again); a file is recognised by
+//! its content, so none is archived twice.
 //!
 //! [`Archiver::prune`] applies retention: manifest first, objects second.
 
+mod identity;
 mod status;
 mod store;
 mod upload;
@@ -27,6 +37,7 @@ use chrono::{DateTime, Utc};
 use crate::Error;
 use crate::manifest::{ArchiveLayout, BinlogName, Manifest, ManifestEntry, SiteName};
 use crate::reader::{FileSummary, Flavor};
+use identity::Placement;
 
 pub use status::ArchiverStatus;
 pub use store::ArchiveStore;
@@ -168,39 +179,36 @@ impl Archiver {
         let sealed = self.sealed_files().await?;
         report.sealed = sealed.len();
         let manifest = self.store.load_manifest(&self.site).await?;
-        let (done, todo): (Vec<_>, Vec<_>) = sealed
-            .into_iter()
-            .partition(|n| manifest.contains(n.as_str()));
-        report.already_archived = done.len();
-        // A sealed file never changes size: a different size under an archived name means another
-        // server of this site reused the name (a reclone restarts numbering). Say so loudly instead of
-        // skipping it silently; archiving it would overwrite the other server's file.
-        for name in done {
-            let archived = manifest.get(name.as_str()).map_or(0, |e| e.size);
+        let mut todo = Vec::new();
+        for name in sealed {
             let path = self.binlog_dir.join(name.as_str());
-            if let Ok(meta) = tokio::fs::metadata(&path).await
-                && meta.len() != archived
-            {
-                let e = Error::Mismatch {
-                    key: name.to_string(),
-                    what: format!(
-                        "already archived with {archived} bytes but the local file has {} \
-                         (another server of this site reused the name; not archived)",
-                        meta.len()
-                    ),
-                };
-                tracing::warn!(file = %name, error = %e, "binlog name reused");
-                self.with_status(|s| s.upload_failures += 1);
-                report.failed.push((name.to_string(), e.to_string()));
+            match identity::place(&manifest, &name, &path).await {
+                Ok(Placement::Archived(_)) => report.already_archived += 1,
+                Ok(Placement::New(target)) => {
+                    if target != name {
+                        tracing::warn!(
+                            file = %name,
+                            archive_name = %target,
+                            "binlog name already archived from another server (rebuilt server \
+                             restarted numbering); archiving under a new generation name"
+                        );
+                    }
+                    todo.push((name, target));
+                }
+                Err(e) => {
+                    tracing::warn!(file = %name, error = %e, "identifying a binlog failed");
+                    self.with_status(|s| s.upload_failures += 1);
+                    report.failed.push((name.to_string(), e.to_string()));
+                }
             }
         }
         self.with_status(|s| s.backlog_files = todo.len() as u64);
         let mut latest = manifest;
-        for name in todo {
-            match self.archive_one(&name).await {
+        for (name, target) in todo {
+            match self.archive_one(&name, &target).await {
                 Ok((m, size)) => {
                     latest = m;
-                    report.archived.push(name.to_string());
+                    report.archived.push(target.to_string());
                     self.with_status(|s| {
                         s.files_archived += 1;
                         s.bytes_archived += size;
@@ -219,9 +227,14 @@ impl Archiver {
         Ok(report)
     }
 
-    /// Streams one file to its object, then records it in the manifest.
-    async fn archive_one(&self, name: &BinlogName) -> Result<(Manifest, u64), Error> {
-        let key = self.store.layout.object_key(&self.site, name);
+    /// Streams the local file `name` to the object of `target` (its archive name), then records it in
+    /// the manifest under `target`.
+    async fn archive_one(
+        &self,
+        name: &BinlogName,
+        target: &BinlogName,
+    ) -> Result<(Manifest, u64), Error> {
+        let key = self.store.layout.object_key(&self.site, target);
         let path = self.binlog_dir.join(name.as_str());
         let up = upload::upload_file(
             self.store.store.as_ref(),
@@ -232,7 +245,7 @@ impl Archiver {
         )
         .await?;
         let entry = entry_for(
-            name,
+            target,
             key,
             &up.summary,
             up.size,
@@ -243,7 +256,7 @@ impl Archiver {
             .store
             .update_manifest(&self.site, |m| m.upsert(entry.clone()))
             .await?;
-        tracing::info!(file = %name, bytes = up.size, "archived binlog");
+        tracing::info!(file = %name, archive_name = %target, bytes = up.size, "archived binlog");
         Ok((manifest, up.size))
     }
 

@@ -67,6 +67,29 @@ impl BinlogName {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The archive name of generation `n` of this local name: the name itself for `n <= 1`,
+    /// `<name>.g<n>` otherwise (a file of a rebuilt server that reused an archived name; see the
+    /// [manifest module docs](crate::manifest)).
+    pub fn generation(&self, n: u32) -> BinlogName {
+        if n <= 1 {
+            self.clone()
+        } else {
+            BinlogName(format!("{}.g{n}", self.0))
+        }
+    }
+
+    /// The generation `archived` is of this local name (`1` for the name itself, `n` for `<name>.g<n>`
+    /// with `n >= 2` written without leading zeros), or `None` when it is another file's name.
+    pub fn generation_of(&self, archived: &str) -> Option<u32> {
+        let rest = archived.strip_prefix(self.0.as_str())?;
+        if rest.is_empty() {
+            return Some(1);
+        }
+        let digits = rest.strip_prefix(".g")?;
+        let n: u32 = digits.parse().ok()?;
+        (n >= 2 && digits == n.to_string()).then_some(n)
+    }
 }
 
 impl fmt::Display for BinlogName {

@@ -12,6 +12,19 @@
 //! `archivedAt`: `gtids` (the GTIDs the file contains), `sha256` (of the plaintext), `serverUuid`, and for
 //! MariaDB files `mariadbGtidList` / `mariadbEndGtidList` (the binlog state at the start and end of the
 //! file). `endGtids` keeps its Go position (the Go struct declares it; the Go archiver leaves it empty).
+//!
+//! # Names of files from a rebuilt server
+//!
+//! An entry's `name` is normally the local binlog basename. A rebuilt server (reclone, restore, new
+//! volume) restarts numbering, so its `mysql-bin.000001` can arrive while the manifest already holds the
+//! previous server's `mysql-bin.000001`. The archiver then stores the new file as generation `n` of the
+//! name, `<name>.g<n>` (`mysql-bin.000001.g2`, then `.g3`, ...; [`BinlogName::generation`]), taking the
+//! lowest `n >= 2` the manifest does not hold, with the object at `<prefix>/<site>/<name>.g<n>`. The name
+//! is still a plain basename, so the Go `pitr-download` accepts it. Which generation a local file is
+//! follows from its content, not its name: the entry of the same size, start state (`previousGtids` /
+//! `mariadbGtidList`) and `firstEventTime`. A re-run therefore skips it, and a crash before the manifest
+//! update picks the same name again. PITR planning and the continuity check order files by GTID
+//! continuity, never by name, so generations need no special handling there.
 
 mod json;
 mod layout;
@@ -42,9 +55,10 @@ pub struct Manifest {
 /// One archived binlog file.
 #[derive(Clone, Debug, Default, Eq, PartialEq)]
 pub struct ManifestEntry {
-    /// Binlog basename, e.g. `mysql-bin.000042`.
+    /// Archive name: the binlog basename, e.g. `mysql-bin.000042`, or `mysql-bin.000042.g2` for a
+    /// rebuilt server's file that reused an archived name (see the module docs).
     pub name: String,
-    /// Storage key of the object (`<prefix>/<site>/<name>`).
+    /// Storage key of the object (`<prefix>/<site>/<name>`, `name` being the archive name).
     pub remote_path: String,
     /// Plaintext size of the local file in bytes at archive time.
     pub size: u64,
