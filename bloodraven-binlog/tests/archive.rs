@@ -193,7 +193,10 @@ async fn rebuilt_server_file_gets_a_generation_name(store: Arc<dyn ObjectStore>)
         old_dir.path(),
     )
     .with_server_uuid(UUID);
-    assert_eq!(old.run_cycle(&true).await.unwrap().archived, [f1.clone()]);
+    assert_eq!(
+        old.run_cycle(&true).await.unwrap().archived,
+        std::slice::from_ref(&f1)
+    );
 
     // The site's server is rebuilt from a backup: it restarts numbering at mysql-bin.000001, and that
     // file (other content) continues where the old server's archived history ends.
@@ -210,7 +213,7 @@ async fn rebuilt_server_file_gets_a_generation_name(store: Arc<dyn ObjectStore>)
     let report = new.run_cycle(&true).await.unwrap();
     let g2 = format!("{f1}.g2");
     assert!(report.failed.is_empty(), "{report:?}");
-    assert_eq!(report.archived, [g2.clone()]);
+    assert_eq!(report.archived, std::slice::from_ref(&g2));
     assert_eq!(report.already_archived, 0);
     // Both servers' files are archived; the old object is untouched.
     assert_eq!(

@@ -145,3 +145,74 @@ impl Head {
         true
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::SiteName;
+
+    const FIXTURE: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/fixtures/binlog/percona-binlog-server/binlog.000001"
+    );
+
+    fn entry_for_fixture(name: &str) -> ManifestEntry {
+        let s = crate::reader::summarize_file(Path::new(FIXTURE)).unwrap();
+        ManifestEntry {
+            name: name.into(),
+            size: s.size,
+            first_event_time: s.first_event_time,
+            previous_gtids: s
+                .previous_gtids
+                .map(|p| p.to_compact_string())
+                .unwrap_or_default(),
+            ..Default::default()
+        }
+    }
+
+    fn manifest(entries: Vec<ManifestEntry>) -> Manifest {
+        let mut m = Manifest::new(&SiteName::parse("iad").unwrap());
+        for e in entries {
+            m.upsert(e);
+        }
+        m
+    }
+
+    fn local() -> BinlogName {
+        BinlogName::parse("mysql-bin.000001").unwrap()
+    }
+
+    #[tokio::test]
+    async fn same_content_is_found_under_any_generation() {
+        let m = manifest(vec![entry_for_fixture("mysql-bin.000001")]);
+        let placed = place(&m, &local(), Path::new(FIXTURE)).await.unwrap();
+        assert_eq!(placed, Placement::Archived("mysql-bin.000001".into()));
+
+        // After retention removed the old server's file, its successor stays recognised as `.g2`.
+        let m = manifest(vec![entry_for_fixture("mysql-bin.000001.g2")]);
+        let placed = place(&m, &local(), Path::new(FIXTURE)).await.unwrap();
+        assert_eq!(placed, Placement::Archived("mysql-bin.000001.g2".into()));
+    }
+
+    #[tokio::test]
+    async fn same_size_other_head_is_a_new_generation() {
+        let mut other_time = entry_for_fixture("mysql-bin.000001");
+        other_time.first_event_time = other_time
+            .first_event_time
+            .map(|t| t - chrono::Duration::days(30));
+        let mut other_start = entry_for_fixture("mysql-bin.000001.g2");
+        other_start.previous_gtids = "396e294c-1ca4-11f1-9ae7-00155da79c6b:1-3".into();
+        let m = manifest(vec![other_time, other_start]);
+        let placed = place(&m, &local(), Path::new(FIXTURE)).await.unwrap();
+        assert_eq!(placed, Placement::New(local().generation(3)));
+    }
+
+    #[tokio::test]
+    async fn unarchived_name_keeps_its_own_name_without_reading_the_file() {
+        let m = manifest(vec![entry_for_fixture("mysql-bin.000002")]);
+        let placed = place(&m, &local(), Path::new("/nonexistent/mysql-bin.000001"))
+            .await
+            .unwrap();
+        assert_eq!(placed, Placement::New(local()));
+    }
+}

@@ -237,3 +237,28 @@ fn names_and_layout() {
         "binlogs/manifest-a.json"
     );
 }
+
+#[test]
+fn generation_names_are_plain_basenames_and_map_back() {
+    let local = BinlogName::parse("mysql-bin.000001").unwrap();
+    assert_eq!(local.generation(1), local);
+    assert_eq!(local.generation(2).as_str(), "mysql-bin.000001.g2");
+    assert_eq!(local.generation(12).as_str(), "mysql-bin.000001.g12");
+    // Still valid under the pitr-download basename rule.
+    assert!(BinlogName::parse(local.generation(3).as_str()).is_ok());
+    for n in [1, 2, 3, 12] {
+        assert_eq!(local.generation_of(local.generation(n).as_str()), Some(n));
+    }
+    for other in [
+        "mysql-bin.000002",
+        "mysql-bin.0000010",
+        "mysql-bin.000001.g",
+        "mysql-bin.000001.g1",
+        "mysql-bin.000001.g02",
+        "mysql-bin.000001.gx",
+        "mysql-bin.000001.2",
+        "mysql-bin.00000",
+    ] {
+        assert_eq!(local.generation_of(other), None, "{other}");
+    }
+}
