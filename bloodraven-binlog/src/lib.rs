@@ -51,6 +51,9 @@
 //!   writable, it streams every sealed file named by the binlog index (all but the last) through optional
 //!   BRV1 encryption into the store, object first, then adds the entry with a conditional
 //!   read-modify-write of the manifest. Killing it at any point loses nothing and duplicates nothing.
+//!   Files are recognised by content (size, start state, first event time), not by name alone: when a
+//!   rebuilt server restarts numbering, its `mysql-bin.000001` is archived as `mysql-bin.000001.g2`
+//!   beside the previous server's file instead of being skipped or overwriting it (see [`manifest`]).
 //!   Retention ([`archive::Archiver::prune`]) removes manifest entries first and objects second.
 //! - [`continuity::check`] verifies that each site's files chain and that the archive covers a gap-free
 //!   GTID history from a dump's GTID set to the newest archived transaction, naming any gap precisely.
