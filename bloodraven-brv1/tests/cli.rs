@@ -132,9 +132,9 @@ fn files_round_trip_and_inspect_reports_the_layout() {
     assert_eq!(v["salt"].as_str().unwrap().len(), 32);
 }
 
-/// With two or more threads the output goes through a writer thread (1 MiB hand-offs); with
-/// one, straight from the caller's thread. Both must give a complete, decodable object of the
-/// exact BRV1 length at every size, including 0 and the chunk and hand-off boundaries.
+/// One thread seals inline; more start the worker pool once a stream passes 1 MiB. Every thread
+/// count must give a complete, decodable object of the exact BRV1 length at every size,
+/// including 0, the chunk and segment boundaries and the size where the pool starts.
 #[test]
 fn file_encryption_is_complete_on_one_and_many_threads_at_boundary_sizes() {
     const CHUNK: usize = 64 * 1024;

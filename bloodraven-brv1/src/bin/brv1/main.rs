@@ -15,10 +15,8 @@ use bloodraven_brv1::{Decryptor, Encryptor, Inspection, Passphrase, inspect, ver
 use clap::{Args, Parser, Subcommand};
 
 mod progress;
-mod writer;
 
 use progress::{AUTO_THRESHOLD, ProgressReader};
-use writer::BackgroundWriter;
 
 /// Encrypt, decrypt and inspect BRV1 objects (the Bloodraven backup encryption envelope:
 /// AES-256-GCM in 64 KiB chunks, key from a passphrase with HKDF-SHA256).
@@ -169,27 +167,12 @@ fn encrypt(
     out: &mut Output,
 ) -> Result<()> {
     let out_name = out.name();
-    // With more than one thread, one of them writes the output, so the kernel's copy into the
-    // page cache (the largest cost of a file-to-file run) overlaps reading and sealing.
-    let Some(seal_threads) = NonZeroUsize::new(threads.get() - 1) else {
-        let mut enc = Encryptor::new(pass, &mut *out)?.with_threads(threads);
-        enc.copy_from(input)
-            .with_context(|| format!("cannot encrypt {name} to {out_name}"))?;
-        enc.finish()
-            .with_context(|| format!("cannot write {out_name}"))?;
-        return Ok(());
-    };
-    std::thread::scope(|scope| {
-        let mut writer = BackgroundWriter::start(scope, out.file_mut())
-            .context("cannot start the writer thread")?;
-        let mut enc = Encryptor::new(pass, &mut writer)?.with_threads(seal_threads);
-        enc.copy_from(input)
-            .with_context(|| format!("cannot encrypt {name} to {out_name}"))?;
-        enc.finish()
-            .map(drop)
-            .and_then(|()| writer.finish())
-            .with_context(|| format!("cannot write {out_name}"))
-    })
+    let mut enc = Encryptor::new(pass, &mut *out)?.with_threads(threads);
+    enc.copy_from(input)
+        .with_context(|| format!("cannot encrypt {name} to {out_name}"))?;
+    enc.finish()
+        .with_context(|| format!("cannot write {out_name}"))?;
+    Ok(())
 }
 
 fn decrypt(
@@ -371,13 +354,6 @@ impl Output {
         match self {
             Output::File { target, .. } => target.display().to_string(),
             Output::Stdout(_) => "stdout".to_owned(),
-        }
-    }
-
-    fn file_mut(&mut self) -> &mut File {
-        match self {
-            Output::File { temp, .. } => temp.as_file_mut(),
-            Output::Stdout(out) => out,
         }
     }
 
