@@ -1,6 +1,7 @@
 //! End to end with real MariaDB servers: write, rotate, archive, restart, fail over to a second server in
 //! another site and keep archiving; then plan across both sites' files, download, and replay with
-//! `mariadb-binlog | mariadb` into a server restored from a dump, which must end up with the same data.
+//! `mariadb-binlog | mariadb` into a server restored from a dump, and from nothing into an empty server; both
+//! must end up with the same data.
 
 use std::path::Path;
 use std::process::Command;
@@ -195,6 +196,20 @@ async fn archive_fail_over_plan_and_replay() {
         sql(&c, "SELECT COUNT(*) FROM d.t").trim(),
         (5 + 10 + 10 + 7 + 8 + 4).to_string()
     );
+
+    // Binary logging was on from the first statement, so the archive holds the whole history: the same files
+    // planned from nothing rebuild the data in an empty server.
+    let nothing = History::parse("", "empty server").unwrap();
+    let full = pitr::plan(&manifests, &nothing, &Target::Latest).unwrap();
+    assert!(full.is_complete(), "{full:?}");
+    assert_eq!(full.recovered, History::parse(&final_pos, "final").unwrap());
+    let dir_full = tempfile::tempdir().unwrap();
+    pitr::download(&archive, &full, dir_full.path())
+        .await
+        .unwrap();
+    let e = MariaDb::builder().server_id(5).start().unwrap();
+    replay(&full, dir_full.path(), &e);
+    assert_eq!(rows(&e), rows(&b));
 
     // A GTID target: stop after B's fifth transaction (inclusive) into another restored server.
     let b_first: u64 = final_pos
