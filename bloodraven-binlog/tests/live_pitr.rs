@@ -3,18 +3,19 @@
 //! `mariadb-binlog | mariadb` into a server restored from a dump, and from nothing into an empty server; both
 //! must end up with the same data.
 
-use std::path::Path;
-use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bloodraven_binlog::archive::{ArchiveStore, Archiver};
 use bloodraven_binlog::continuity::{self, History};
 use bloodraven_binlog::manifest::{ArchiveLayout, SiteName};
-use bloodraven_binlog::pitr::{self, Plan, Target};
+use bloodraven_binlog::pitr::{self, Target};
 use bloodraven_test_support::mariadb::MariaDb;
 use bloodraven_test_support::s3::S3Server;
 use object_store::ObjectStore;
+
+mod live_support;
+use live_support::{dump, load, replay, rows, sql, write_rows};
 
 fn s3_store(server: &S3Server) -> Arc<dyn ObjectStore> {
     Arc::new(
@@ -28,49 +29,6 @@ fn s3_store(server: &S3Server) -> Arc<dyn ObjectStore> {
             .build()
             .unwrap(),
     )
-}
-
-fn sql(db: &MariaDb, q: &str) -> String {
-    db.sql(q)
-        .unwrap_or_else(|e| panic!("{q}: {e}\n{}", db.error_log()))
-}
-
-/// Inserts `n` rows tagged `tag` into `d.t`, one transaction each.
-fn write_rows(db: &MariaDb, tag: &str, n: usize) {
-    let stmts: Vec<_> = (0..n)
-        .map(|i| format!("INSERT INTO d.t (tag, v) VALUES ('{tag}', {i})"))
-        .collect();
-    sql(db, &stmts.join(";"));
-}
-
-fn rows(db: &MariaDb) -> String {
-    sql(db, "SELECT id, tag, v FROM d.t ORDER BY id")
-}
-
-/// Replays downloaded files in plan order, one `mariadb-binlog` per file, into `target`.
-fn replay(plan: &Plan, dir: &Path, target: &MariaDb) {
-    for f in &plan.files {
-        let mut cmd = Command::new("bash");
-        let args: Vec<_> = f.binlog_args().iter().map(|a| format!("'{a}'")).collect();
-        cmd.arg("-c")
-            .arg(format!(
-                "set -o pipefail; mariadb-binlog {} '{}' | mariadb --binary-mode -h 127.0.0.1 -P {} -u root",
-                args.join(" "),
-                f.local_path(dir).display(),
-                target.port()
-            ))
-            .env("TZ", "UTC");
-        let out = cmd.output().unwrap();
-        assert!(
-            out.status.success(),
-            "replay of {} {:?} failed ({}): {} {}",
-            f.file,
-            f.binlog_args(),
-            out.status,
-            String::from_utf8_lossy(&out.stderr),
-            String::from_utf8_lossy(&out.stdout)
-        );
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -94,24 +52,7 @@ async fn archive_fail_over_plan_and_replay() {
 
     // The dump: data and GTID position taken together while nothing writes.
     let dump_pos = sql(&a, "SELECT @@gtid_binlog_pos").trim().to_owned();
-    let dump = Command::new("mariadb-dump")
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-P",
-            &a.port().to_string(),
-            "-u",
-            "root",
-            "--databases",
-            "d",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        dump.status.success(),
-        "{}",
-        String::from_utf8_lossy(&dump.stderr)
-    );
+    let base = dump(&a);
 
     write_rows(&a, "a1", 10);
     sql(&a, "FLUSH BINARY LOGS");
@@ -178,17 +119,7 @@ async fn archive_fail_over_plan_and_replay() {
     let paths = pitr::download(&archive, &plan, dir.path()).await.unwrap();
     assert_eq!(paths.len(), plan.files.len());
     let c = MariaDb::builder().server_id(3).start().unwrap();
-    let load = Command::new("mariadb")
-        .args(["-h", "127.0.0.1", "-P", &c.port().to_string(), "-u", "root"])
-        .stdin(std::process::Stdio::piped())
-        .spawn()
-        .and_then(|mut child| {
-            use std::io::Write;
-            child.stdin.take().unwrap().write_all(&dump.stdout)?;
-            child.wait()
-        })
-        .unwrap();
-    assert!(load.success());
+    load(&c, &base);
     assert_eq!(sql(&c, "SELECT COUNT(*) FROM d.t").trim(), "5");
     replay(&plan, dir.path(), &c);
     assert_eq!(rows(&c), rows(&b));
@@ -227,18 +158,7 @@ async fn archive_fail_over_plan_and_replay() {
     let plan = pitr::plan(&manifests, &start, &target).unwrap();
     assert!(plan.is_complete(), "{plan:?}");
     let d = MariaDb::builder().server_id(4).start().unwrap();
-    let load = Command::new("sh")
-        .arg("-c")
-        .arg(format!("mariadb -h 127.0.0.1 -P {} -u root", d.port()))
-        .stdin(std::process::Stdio::piped())
-        .spawn()
-        .and_then(|mut child| {
-            use std::io::Write;
-            child.stdin.take().unwrap().write_all(&dump.stdout)?;
-            child.wait()
-        })
-        .unwrap();
-    assert!(load.success());
+    load(&d, &base);
     let dir2 = tempfile::tempdir().unwrap();
     pitr::download(&archive, &plan, dir2.path()).await.unwrap();
     replay(&plan, dir2.path(), &d);

@@ -2,7 +2,6 @@
 //! old one's data and GTID state), which restarts binlog numbering; its files reuse archived names, are
 //! archived as `<name>.g2` beside the old server's, and PITR replays across both servers gap-free.
 
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 use bloodraven_binlog::archive::{ArchiveStore, Archiver};
@@ -12,66 +11,8 @@ use bloodraven_binlog::pitr::{self, Target};
 use bloodraven_test_support::mariadb::MariaDb;
 use object_store::memory::InMemory;
 
-fn sql(db: &MariaDb, q: &str) -> String {
-    db.sql(q)
-        .unwrap_or_else(|e| panic!("{q}: {e}\n{}", db.error_log()))
-}
-
-fn write_rows(db: &MariaDb, tag: &str, n: usize) {
-    let stmts: Vec<_> = (0..n)
-        .map(|i| format!("INSERT INTO d.t (tag, v) VALUES ('{tag}', {i})"))
-        .collect();
-    sql(db, &stmts.join(";"));
-}
-
-fn rows(db: &MariaDb) -> String {
-    sql(db, "SELECT id, tag, v FROM d.t ORDER BY id")
-}
-
-/// `mariadb-dump --databases d` of `from`.
-fn dump(from: &MariaDb) -> Vec<u8> {
-    let out = Command::new("mariadb-dump")
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-P",
-            &from.port().to_string(),
-            "-u",
-            "root",
-        ])
-        .args(["--databases", "d"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
-}
-
-/// Loads `dump` into `into` without writing it to the binlog.
-fn load(into: &MariaDb, dump: &[u8]) {
-    let status = Command::new("mariadb")
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-P",
-            &into.port().to_string(),
-            "-u",
-            "root",
-        ])
-        .arg("--init-command=SET sql_log_bin = 0")
-        .stdin(Stdio::piped())
-        .spawn()
-        .and_then(|mut child| {
-            use std::io::Write;
-            child.stdin.take().unwrap().write_all(dump)?;
-            child.wait()
-        })
-        .unwrap();
-    assert!(status.success());
-}
+mod live_support;
+use live_support::{dump, load, replay, rows, sql, write_rows};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rebuilt_server_restarts_numbering_and_pitr_spans_both() {
@@ -142,26 +83,7 @@ async fn rebuilt_server_restarts_numbering_and_pitr_spans_both() {
     pitr::download(&archive, &plan, dir.path()).await.unwrap();
     let c = MariaDb::builder().server_id(3).start().unwrap();
     load(&c, &base);
-    for f in &plan.files {
-        let args: Vec<_> = f.binlog_args().iter().map(|a| format!("'{a}'")).collect();
-        let out = Command::new("bash")
-            .arg("-c")
-            .arg(format!(
-                "set -o pipefail; mariadb-binlog {} '{}' | mariadb --binary-mode -h 127.0.0.1 -P {} -u root",
-                args.join(" "),
-                f.local_path(dir.path()).display(),
-                c.port()
-            ))
-            .env("TZ", "UTC")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "replay of {}: {}",
-            f.file,
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    replay(&plan, dir.path(), &c);
     assert_eq!(rows(&c), rows(&new));
     assert_eq!(
         sql(&c, "SELECT COUNT(*) FROM d.t").trim(),
