@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::record::PlannedPhase;
-use crate::site::{Flavor, ReplicaStatus};
+use crate::site::{Flavor, GtidState, ReplicaStatus};
 
 const A: &str = "3e11fa47-71ca-11e1-9e33-c80aa9429562";
 
