@@ -91,6 +91,7 @@ mod passphrase;
 mod pipeline;
 #[cfg(test)]
 mod tests;
+mod writer;
 
 #[cfg(feature = "tokio")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]

@@ -7,9 +7,6 @@ use std::path::Path;
 
 use crate::{Decryptor, Encryptor, Error, Passphrase, ciphertext_len};
 
-/// Size of the copy buffer between files and the adapters.
-const COPY_BUFFER: usize = 256 * 1024;
-
 /// Encrypts a whole slice into a new BRV1 object.
 ///
 /// ```
@@ -70,22 +67,11 @@ pub fn decrypt_file(passphrase: &Passphrase, src: &Path, dst: &Path) -> Result<u
         other => other,
     })?;
     let out = AtomicFile::create(dst)?;
-    let mut buf = vec![0u8; COPY_BUFFER];
-    loop {
-        let n = match dec.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(source) => {
-                return Err(Error::from_io(source, || {
-                    format!("cannot read {}", src.display())
-                }));
-            }
-        };
-        out.file()
-            .write_all(&buf[..n])
-            .map_err(|source| io_error(source, "cannot write", out.path()))?;
-    }
+    dec.copy_to(&mut out.file()).map_err(|source| {
+        Error::from_io(source, || {
+            format!("cannot decrypt {} to {}", src.display(), out.display())
+        })
+    })?;
     let len = dec.plaintext_len();
     out.commit()?;
     Ok(len)
@@ -133,10 +119,6 @@ impl AtomicFile {
 
     pub(crate) fn file(&self) -> &File {
         self.temp.as_file()
-    }
-
-    pub(crate) fn path(&self) -> &Path {
-        self.temp.path()
     }
 
     fn display(&self) -> std::path::Display<'_> {

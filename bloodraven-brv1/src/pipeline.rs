@@ -100,7 +100,8 @@ impl Pipeline {
 
     /// Returns a buffer for reuse.
     pub(crate) fn recycle(&mut self, buf: Vec<u8>) {
-        if self.spare.len() < self.threads * IN_FLIGHT_PER_THREAD + 1 {
+        // Enough for the segments in flight, the one being filled and a writer thread's queue.
+        if self.spare.len() < self.threads * IN_FLIGHT_PER_THREAD + crate::writer::QUEUE_DEPTH + 2 {
             self.spare.push(buf);
         }
     }

@@ -7,6 +7,7 @@ use std::num::NonZeroUsize;
 use crate::{DecryptError, Decryptor, Encryptor, Header, Passphrase};
 
 mod budget;
+mod copy_paths;
 mod tamper;
 mod vectors;
 

@@ -185,17 +185,9 @@ fn decrypt(
     let mut dec = Decryptor::new(pass, input)
         .with_context(|| format!("cannot decrypt {name}"))?
         .with_threads(threads);
-    let mut buf = vec![0u8; 256 * 1024];
-    loop {
-        let n = match dec.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e).with_context(|| format!("cannot decrypt {name}")),
-        };
-        out.write_all(&buf[..n])
-            .with_context(|| format!("cannot write {}", out.name()))?;
-    }
+    let out_name = out.name();
+    dec.copy_to(out)
+        .with_context(|| format!("cannot decrypt {name} to {out_name}"))?;
     Ok(())
 }
 
@@ -387,6 +379,14 @@ impl Write for Output {
         match self {
             Output::File { temp, .. } => temp.as_file_mut().write(buf),
             Output::Stdout(out) => out.write(buf),
+        }
+    }
+
+    /// Passed through, so decrypted chunks go out with one `writev` per segment.
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        match self {
+            Output::File { temp, .. } => temp.as_file_mut().write_vectored(bufs),
+            Output::Stdout(out) => out.write_vectored(bufs),
         }
     }
 
