@@ -95,14 +95,25 @@ impl ServerUuid {
         out[18] = b'-';
         out[23] = b'-';
         for (&b, &p) in self.0.iter().zip(DIGIT_POSITIONS.iter()) {
-            let pair = 2 * usize::from(b);
-            out[p..p + 2].copy_from_slice(&HEX_PAIRS[pair..pair + 2]);
+            out[p..p + 2].copy_from_slice(&HEX_PAIRS[usize::from(b)].to_le_bytes());
         }
     }
 }
 
 /// Where each byte's two hex digits start in the dashed form.
 const DIGIT_POSITIONS: [usize; 16] = [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34];
+
+/// The two lower-case hex digits of every byte value, the first in the low byte.
+const HEX_PAIRS: [u16; 256] = {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut table = [0u16; 256];
+    let mut i = 0;
+    while i < 256 {
+        table[i] = u16::from_le_bytes([DIGITS[i >> 4], DIGITS[i & 0x0f]]);
+        i += 1;
+    }
+    table
+};
 
 /// Marks a byte that is not a hex digit in `HEX_VALUE`.
 const INVALID: u8 = 0x80;
@@ -119,19 +130,6 @@ const HEX_VALUE: [u8; 256] = {
     while i < 6 {
         table[b'a' as usize + i] = 10 + i as u8;
         table[b'A' as usize + i] = 10 + i as u8;
-        i += 1;
-    }
-    table
-};
-
-/// The two lower-case hex digits of every byte value.
-const HEX_PAIRS: [u8; 512] = {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut table = [0u8; 512];
-    let mut i = 0;
-    while i < 256 {
-        table[2 * i] = DIGITS[i >> 4];
-        table[2 * i + 1] = DIGITS[i & 0x0f];
         i += 1;
     }
     table
@@ -226,6 +224,29 @@ mod tests {
         assert_eq!(dashed, braced);
         assert_eq!(dashed, bare);
         assert_eq!(dashed.to_string(), "3e11fa47-71ca-11e1-9e33-c80aa9429562");
+    }
+
+    #[test]
+    fn prints_every_byte_value_in_every_position() {
+        for v in 0..=255u8 {
+            for first in 0..16 {
+                let mut bytes = [0x5au8; 16];
+                bytes[first] = v;
+                bytes[15 - first] = v.rotate_left(4);
+                let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+                let expected = format!(
+                    "{}-{}-{}-{}-{}",
+                    &hex[..8],
+                    &hex[8..12],
+                    &hex[12..16],
+                    &hex[16..20],
+                    &hex[20..]
+                );
+                let uuid = ServerUuid::from_bytes(bytes);
+                assert_eq!(uuid.to_string(), expected);
+                assert_eq!(expected.parse::<ServerUuid>().unwrap(), uuid);
+            }
+        }
     }
 
     #[test]
