@@ -219,6 +219,46 @@ fn stdin_and_stdout_round_trip_on_any_thread_count() {
 }
 
 #[test]
+fn stdout_redirected_to_a_file_gets_exactly_the_object() {
+    // A regular file on stdout is preallocated (without changing its size) and written by
+    // the writer thread on 2 threads; it must end up exactly as long as the stream.
+    let d = Dir::new();
+    let len = 5 * 256 * 1024 + 7;
+    let plain = d.file("plain", &data(len));
+    for threads in ["1", "2"] {
+        let sealed = d.path("sealed");
+        let out = brv1()
+            .args(["encrypt", "--threads", threads, "--passphrase-file"])
+            .arg(&d.pass)
+            .arg(&plain)
+            .stdout(std::fs::File::create(&sealed).unwrap())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        let records = len.div_ceil(64 * 1024);
+        let sealed_len = std::fs::metadata(&sealed).unwrap().len();
+        assert_eq!(
+            sealed_len,
+            (32 + len + 16 * records) as u64,
+            "{threads} threads"
+        );
+        let back = d.path("back");
+        let out = brv1()
+            .args(["decrypt", "--threads", threads, "--passphrase-file"])
+            .arg(&d.pass)
+            .arg(&sealed)
+            .stdout(std::fs::File::create(&back).unwrap())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert!(
+            std::fs::read(&back).unwrap() == data(len),
+            "{threads} threads"
+        );
+    }
+}
+
+#[test]
 fn failures_leave_no_output_file_and_print_one_error_line() {
     let d = Dir::new();
     let src = d.file("plain", &data(140_000));

@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use bloodraven_brv1::{Decryptor, Encryptor, Inspection, Passphrase, inspect, verify};
+use bloodraven_brv1::{
+    Decryptor, Encryptor, Inspection, Passphrase, ciphertext_len, inspect, verify,
+};
 use clap::{Args, Parser, Subcommand};
 
 mod progress;
@@ -144,8 +146,13 @@ fn transform(args: Transform, direction: Direction) -> Result<()> {
     let mut input = ProgressReader::new(input, label, size, args.progress.show(size));
     let mut output = Output::create(args.output.as_deref())?;
     let result = match direction {
-        Direction::Encrypt => encrypt(&passphrase, threads, &mut input, &name, &mut output),
-        Direction::Decrypt => decrypt(&passphrase, threads, &mut input, &name, &mut output),
+        Direction::Encrypt => {
+            if let Some(size) = size {
+                output.preallocate(ciphertext_len(size));
+            }
+            encrypt(&passphrase, threads, &mut input, &name, &mut output)
+        }
+        Direction::Decrypt => decrypt(&passphrase, threads, &mut input, &name, size, &mut output),
     };
     match result {
         Ok(()) => {
@@ -180,11 +187,15 @@ fn decrypt(
     threads: NonZeroUsize,
     input: &mut impl Read,
     name: &str,
+    size: Option<u64>,
     out: &mut Output,
 ) -> Result<()> {
     let mut dec = Decryptor::new(pass, input)
         .with_context(|| format!("cannot decrypt {name}"))?
         .with_threads(threads);
+    if let Some(Ok(info)) = size.map(|len| Inspection::from_len(*dec.header(), len)) {
+        out.preallocate(info.plaintext_len);
+    }
     let out_name = out.name();
     dec.copy_to(out)
         .with_context(|| format!("cannot decrypt {name} to {out_name}"))?;
@@ -340,6 +351,26 @@ impl Output {
             temp,
             target: target.to_owned(),
         })
+    }
+
+    /// Reserves disk space for the `len` bytes about to be written when the output is a regular
+    /// file, without changing its size (`fallocate` with `FALLOC_FL_KEEP_SIZE`): the file
+    /// system then allocates the blocks in one go rather than write by write. Best effort.
+    fn preallocate(&self, len: u64) {
+        let file = match self {
+            Output::File { temp, .. } => temp.as_file(),
+            Output::Stdout(out) => out,
+        };
+        #[cfg(target_os = "linux")]
+        if len > 0 && file.metadata().is_ok_and(|m| m.is_file()) {
+            use std::io::Seek;
+            if let Ok(offset) = (&mut &*file).stream_position() {
+                let keep_size = rustix::fs::FallocateFlags::KEEP_SIZE;
+                let _ = rustix::fs::fallocate(file, keep_size, offset, len);
+            }
+        }
+        #[cfg(not(target_os = "linux"))]
+        let _ = (file, len);
     }
 
     fn name(&self) -> String {
