@@ -535,3 +535,60 @@ fn a_closed_pipe_is_not_an_error() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(out.stderr.is_empty(), "{}", stderr(&out));
 }
+
+/// `--threads 1` never starts a thread; with 2, a writer thread runs while the stream goes on.
+/// Counted in `/proc/<pid>/task` while the tool waits for more input on a pipe.
+#[cfg(target_os = "linux")]
+#[test]
+fn one_thread_means_one_and_two_add_a_writer_thread() {
+    let d = Dir::new();
+    let plain = data(3 << 20);
+    let sealed = {
+        let src = d.file("plain", &plain);
+        let sealed = d.path("sealed");
+        let out = run(&[
+            &"encrypt",
+            &"--passphrase-file",
+            &d.pass,
+            &"-o",
+            &sealed,
+            &src,
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        std::fs::read(&sealed).unwrap()
+    };
+    for (direction, input) in [("encrypt", &plain), ("decrypt", &sealed)] {
+        for threads in [1, 2] {
+            let mut child = brv1()
+                .args([
+                    direction,
+                    "--threads",
+                    &threads.to_string(),
+                    "--passphrase-file",
+                ])
+                .arg(&d.pass)
+                .stdin(Stdio::piped())
+                .stdout(std::fs::File::create(d.path("out")).unwrap())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            let mut stdin = child.stdin.take().unwrap();
+            // Several segments of 256 KiB, then a pause: the tool waits for more input.
+            stdin.write_all(&input[..2 << 20]).unwrap();
+            let tasks = format!("/proc/{}/task", child.id());
+            let mut most = 0;
+            for _ in 0..50 {
+                most = most.max(std::fs::read_dir(&tasks).unwrap().count());
+                if most > 1 {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            stdin.write_all(&input[2 << 20..]).unwrap();
+            drop(stdin);
+            let out = child.wait_with_output().unwrap();
+            assert!(out.status.success(), "{}", stderr(&out));
+            assert_eq!(most, threads, "{direction} --threads {threads}");
+        }
+    }
+}

@@ -52,7 +52,9 @@ struct Transform {
     /// Write here (through a temporary file beside it, renamed on success) instead of stdout.
     #[arg(short, long, value_name = "OUT")]
     output: Option<PathBuf>,
-    /// Use at most N threads [default: all cores].
+    /// Use at most N threads [default: all cores]. 1 runs everything on one thread and never
+    /// starts another; with 2, one thread reads and runs the cipher while a second writes the
+    /// output; with more, the rest share the cipher work. The output is the same either way.
     #[arg(long, value_name = "N")]
     threads: Option<NonZeroUsize>,
     #[command(flatten)]
