@@ -7,7 +7,7 @@ use std::time::Duration;
 use bloodraven_operator::sim::{SimOptions, run_seed};
 
 /// Simulated time per seed in the test suite (the binary defaults to 10 minutes).
-const MINUTES: u64 = 6;
+const MINUTES: u64 = 5;
 
 fn run(start: u64, count: u64, sites: usize) -> Vec<Duration> {
     let opts = SimOptions {

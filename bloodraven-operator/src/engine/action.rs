@@ -69,6 +69,15 @@ pub enum Action {
         /// The state-only estimate, reported when the audit fails or finds nothing to report.
         estimate: Divergence,
     },
+    /// Auto-clone of an empty site (§2.4): the reclone execution path, except that the runner re-checks that the
+    /// recipient is still empty and takes the skip-clone shortcut ([`can_skip_clone`](crate::engine::can_skip_clone))
+    /// when it is not. Comes back as [`Outcome::Recloned`].
+    AutoClone {
+        /// The empty recipient.
+        site: String,
+        /// The donor (the confirmed active primary).
+        donor: String,
+    },
     /// Rebuild `site` from `donor` then replicate from it. Comes back as [`Outcome::Recloned`].
     Reclone {
         /// The recipient.

@@ -5,7 +5,10 @@
 //! and never draws random numbers, so every decision can be replayed.
 
 mod action;
+mod autoclone;
 mod divergence;
+mod gates;
+mod handoff;
 mod matrix;
 mod planned;
 mod promotion;
@@ -14,11 +17,13 @@ mod status;
 
 use std::time::Duration;
 
-use crate::record::{FailoverRecord, PlannedPhase, Record, Trigger};
+use crate::record::{FailoverRecord, PlannedPhase, Record};
 use crate::site::Probe;
 
 pub use action::{Action, Decision, KillPurpose, Outcome};
+pub use autoclone::{AUTO_CLONE_RETRY, can_skip_clone, is_empty_site};
 pub use divergence::{Divergence, divergence};
+pub use gates::Gates;
 pub use matrix::{
     Evaluation, Reason, Role, SiteState, SiteView, evaluate, rank_candidates, resolve_split_brain,
 };
@@ -124,6 +129,7 @@ pub(crate) struct SiteMemory {
     pub(crate) drain_start: Option<Duration>,
     pub(crate) drain_done: bool,
     pub(crate) convergence: (String, String),
+    pub(crate) auto_clone_after: Duration,
 }
 
 /// A promotion decided but not yet confirmed by its outcome.
@@ -152,6 +158,12 @@ pub struct Engine {
     pub(crate) reclone_request: Option<String>,
     pub(crate) planned_request: Option<String>,
     pub(crate) now: Duration,
+    pub(crate) gates: Gates,
+    pub(crate) auto_clone: Option<usize>,
+    pub(crate) clone_result: Option<autoclone::CloneResult>,
+    pub(crate) keyring_refused: std::collections::BTreeSet<String>,
+    pub(crate) suppressed_logged: Option<&'static str>,
+    pub(crate) carried: Vec<Action>,
 }
 
 impl Engine {
@@ -175,6 +187,12 @@ impl Engine {
             reclone_request: None,
             planned_request: None,
             now: Duration::ZERO,
+            gates: Gates::default(),
+            auto_clone: None,
+            clone_result: None,
+            keyring_refused: Default::default(),
+            suppressed_logged: None,
+            carried: Vec::new(),
         }
     }
 
@@ -255,24 +273,46 @@ impl Engine {
             .planned
             .as_ref()
             .is_some_and(|p| p.phase.in_flight());
-        // A clone into a core site suspends automatic cross-site action; a clone into a reader does not (§1.7).
-        let reclone_busy = self.record.reclone.as_deref().is_some_and(|r| {
-            self.config
-                .sites
-                .iter()
-                .any(|s| s.name == r && s.role != Role::ReadOnly)
-        });
-        if !planned_in_flight && !reclone_busy {
+        // A rollback unfence that a failed record save kept from running (see `abandon`) is due again while the
+        // planned failover it belongs to stays failed and nothing else took the writes.
+        for action in std::mem::take(&mut self.carried) {
+            if self
+                .record
+                .planned
+                .as_ref()
+                .is_some_and(|p| p.phase == PlannedPhase::Failed)
+                && eval.writable.is_empty()
+            {
+                actions.push(action);
+            }
+        }
+        let suppressed = self.cross_site_suppression(planned_in_flight);
+        if suppressed != self.suppressed_logged {
+            match suppressed {
+                Some(why) => tracing::warn!(
+                    why,
+                    "automatic failover, split-brain fencing and re-assert deferred"
+                ),
+                None => tracing::info!("automatic cross-site actions resumed"),
+            }
+            self.suppressed_logged = suppressed;
+        }
+        if suppressed.is_none() {
             self.cross_site(&views, &eval, &mut actions);
             self.reassert(&mut actions);
+        } else if !eval.candidates.is_empty() && eval.writable.is_empty() {
+            tracing::debug!(why = suppressed, "emergency promotion deferred");
         }
-        if let Some(active) = active
-            && !planned_in_flight
-            && self.pending.is_none()
-        {
-            self.converge(active, &mut actions);
-            self.recover(active, &mut actions);
-            self.reclone(active, &mut actions);
+        if let Some(active) = active {
+            let blocked = self.convergence_suppressed(planned_in_flight);
+            self.converge(active, blocked, &mut actions);
+            if !planned_in_flight && self.pending.is_none() {
+                if !self.gates.frozen && !self.bootstrapping() {
+                    self.recover(active, &mut actions);
+                }
+                self.reclone(active, &mut actions);
+                self.auto_clone(active, &mut actions);
+            }
         }
         self.planned_step(&mut actions);
         if let Some(site) = self.effective_active() {
@@ -354,7 +394,7 @@ impl Engine {
         }
     }
 
-    fn views(&self) -> Vec<SiteView> {
+    pub(crate) fn views(&self) -> Vec<SiteView> {
         self.config
             .sites
             .iter()
@@ -363,7 +403,7 @@ impl Engine {
                 name: c.name.clone(),
                 role: c.role,
                 state: m.state,
-                rotation_blocked: false,
+                rotation_blocked: self.gates.rotating.contains(&c.name),
             })
             .collect()
     }
@@ -373,8 +413,11 @@ impl Engine {
         let writable: Vec<usize> = (0..self.sites.len())
             .filter(|&i| self.sites[i].state == SiteState::Writable)
             .filter(|&i| {
+                let name = Some(self.config.sites[i].name.as_str());
                 !(self.config.sites[i].role == Role::ReadOnly
-                    && self.record.reclone.as_deref() == Some(self.config.sites[i].name.as_str()))
+                    && (self.record.reclone.as_deref() == name
+                        || self.gates.bootstrap.as_deref() == name
+                        || self.auto_clone == Some(i)))
             })
             .collect();
         match writable.as_slice() {
@@ -466,66 +509,20 @@ impl Engine {
                 purpose: KillPurpose::Planned,
                 ..
             } => self.planned_outcome(outcome),
+            Outcome::Recloned { site, result }
+                if self
+                    .auto_clone
+                    .is_some_and(|i| self.config.sites[i].name == site) =>
+            {
+                if let Some(i) = self.auto_clone {
+                    self.auto_clone_outcome(i, result);
+                }
+            }
             Outcome::Killed { .. }
             | Outcome::Rejoined { .. }
             | Outcome::Recloned { .. }
             | Outcome::Diverged { .. } => self.recovery_outcome(outcome),
         }
-    }
-
-    fn promoted(
-        &mut self,
-        target: String,
-        result: Result<String, String>,
-        at: Duration,
-        actions: &mut Vec<Action>,
-    ) {
-        let planned = self
-            .record
-            .planned
-            .as_ref()
-            .is_some_and(|p| p.phase == PlannedPhase::Promoting);
-        let draft = self.draft.take();
-        if planned {
-            self.planned_promoted(&target, result, at);
-            return;
-        }
-        let Some(mut draft) = draft.filter(|d| d.record.target == target) else {
-            return;
-        };
-        match result {
-            Err(e) => tracing::error!(site = %target, error = %e, "promotion failed"),
-            Ok(gtid) => {
-                draft.record.at = at;
-                draft.record.promotion_gtid = gtid;
-                draft.record.write_unavailability =
-                    draft.unavailable_since.map(|s| at.saturating_sub(s));
-                self.finish_promotion(draft.record, actions);
-            }
-        }
-    }
-
-    /// Records a confirmed promotion (before DNS) and flips DNS.
-    pub(crate) fn finish_promotion(&mut self, rec: FailoverRecord, actions: &mut Vec<Action>) {
-        let target = rec.target.clone();
-        tracing::info!(site = %target, promotion_gtid = %rec.promotion_gtid, "failover complete");
-        if rec.trigger == Trigger::Emergency {
-            self.metrics.inc(format!(
-                "bloodraven_failovers_total{{target_site=\"{target}\"}}"
-            ));
-        }
-        self.events.push(Event::normal(
-            "FailoverExecuted",
-            format!("Failover completed: {target} promoted as new primary"),
-        ));
-        self.record.record_failover(rec);
-        self.record_changed = true;
-        if let Some(i) = self.config.index(&target) {
-            self.pending = Some((i, self.now));
-            self.last_active = Some(i);
-        }
-        self.dns = Some(target.clone());
-        actions.push(Action::Dns { site: target });
     }
 
     /// §1.2: base interval, doubled per failure beyond the threshold, capped at 30 s — but only while every core
@@ -552,5 +549,7 @@ impl Engine {
     }
 }
 
+#[cfg(test)]
+mod gate_tests;
 #[cfg(test)]
 mod tests;

@@ -1,11 +1,13 @@
 //! Automatic promotion: split-brain fencing and candidate selection (§1.7, §1.8) and the re-assert of a fenced
 //! promoted primary (§1.11).
 
+use std::time::Duration;
+
 use crate::engine::{
-    Action, Draft, Engine, Evaluation, Role, SiteState, SiteView, rank_candidates,
+    Action, Draft, Engine, Evaluation, Event, Role, SiteState, SiteView, rank_candidates,
     resolve_split_brain,
 };
-use crate::record::{Candidate, FailoverRecord, Trigger};
+use crate::record::{Candidate, FailoverRecord, PlannedPhase, Trigger};
 use crate::site::GtidState;
 
 impl Engine {
@@ -42,6 +44,10 @@ impl Engine {
             } else if let Some((winner, losers)) =
                 resolve_split_brain(views, &self.config.priorities)
             {
+                if self.gates.rotating.contains(&winner) {
+                    tracing::warn!(site = %winner, "split-brain auto-resolve refused: the preferred site is mid keyring rotation");
+                    return;
+                }
                 for l in losers {
                     self.metrics.inc(format!(
                         "bloodraven_split_brain_auto_resolve_total{{prefer_site=\"{winner}\"}}"
@@ -54,6 +60,23 @@ impl Engine {
             }
             return;
         }
+        // §1.5 rule 7 / §1.7 step 5: read-only candidates that are all mid keyring rotation are refused.
+        let rotating: std::collections::BTreeSet<String> = views
+            .iter()
+            .filter(|v| {
+                v.rotation_blocked
+                    && v.role == Role::PrimaryCandidate
+                    && v.state == SiteState::ReadOnly
+            })
+            .map(|v| v.name.clone())
+            .collect();
+        let lost =
+            eval.writable.is_empty() && views.iter().any(|v| v.state == SiteState::Unreachable);
+        self.refuse_rotating(if lost && eval.candidates.is_empty() {
+            rotating
+        } else {
+            Default::default()
+        });
         if eval.candidates.is_empty() || !eval.writable.is_empty() {
             return;
         }
@@ -73,10 +96,15 @@ impl Engine {
         old: Option<usize>,
         actions: &mut Vec<Action>,
     ) {
+        // §1.7 step 6: never a site mid keyring rotation.
+        let candidates: Vec<&String> = candidates
+            .iter()
+            .filter(|c| !self.gates.rotating.contains(*c))
+            .collect();
         let mut considered: Vec<Candidate> = Vec::new();
         let mut best: Option<(usize, GtidState)> = None;
         let mut rule = String::new();
-        for name in candidates {
+        for &name in &candidates {
             let Some(i) = self.config.index(name) else {
                 continue;
             };
@@ -142,6 +170,16 @@ impl Engine {
             },
             unavailable_since: self.last_writable_seen,
         });
+        let skipped: Vec<String> = (0..self.sites.len())
+            .filter(|&i| {
+                i != target
+                    && self.rotating(i)
+                    && self.config.sites[i].role == Role::PrimaryCandidate
+                    && self.sites[i].state == SiteState::ReadOnly
+            })
+            .map(|i| self.config.sites[i].name.clone())
+            .collect();
+        self.skip_rotating(&skipped, &target_name);
         actions.push(Action::Promote {
             target: target_name,
             old_primary,
@@ -173,6 +211,7 @@ impl Engine {
             })
             .all(|i| self.sites[i].state == SiteState::ReadOnly);
         if !all_others_ro
+            || self.rotating(t)
             || self.sites[t].state != SiteState::ReadOnly
             || self.config.sites[t].role != Role::PrimaryCandidate
         {
@@ -227,5 +266,60 @@ impl Engine {
         let ranked = rank_candidates(&containing, &self.config.priorities);
         tracing::warn!(site = %self.config.sites[t].name, "last primary came back read-only without its data; promoting the freshest candidate");
         self.promote_freshest(&ranked, Some(t), actions);
+    }
+
+    pub(crate) fn promoted(
+        &mut self,
+        target: String,
+        result: Result<String, String>,
+        at: Duration,
+        actions: &mut Vec<Action>,
+    ) {
+        let planned = self
+            .record
+            .planned
+            .as_ref()
+            .is_some_and(|p| p.phase == PlannedPhase::Promoting);
+        let draft = self.draft.take();
+        if planned {
+            self.planned_promoted(&target, result, at);
+            return;
+        }
+        let Some(mut draft) = draft.filter(|d| d.record.target == target) else {
+            return;
+        };
+        match result {
+            Err(e) => tracing::error!(site = %target, error = %e, "promotion failed"),
+            Ok(gtid) => {
+                draft.record.at = at;
+                draft.record.promotion_gtid = gtid;
+                draft.record.write_unavailability =
+                    draft.unavailable_since.map(|s| at.saturating_sub(s));
+                self.finish_promotion(draft.record, actions);
+            }
+        }
+    }
+
+    /// Records a confirmed promotion (before DNS) and flips DNS.
+    pub(crate) fn finish_promotion(&mut self, rec: FailoverRecord, actions: &mut Vec<Action>) {
+        let target = rec.target.clone();
+        tracing::info!(site = %target, promotion_gtid = %rec.promotion_gtid, "failover complete");
+        if rec.trigger == Trigger::Emergency {
+            self.metrics.inc(format!(
+                "bloodraven_failovers_total{{target_site=\"{target}\"}}"
+            ));
+        }
+        self.events.push(Event::normal(
+            "FailoverExecuted",
+            format!("Failover completed: {target} promoted as new primary"),
+        ));
+        self.record.record_failover(rec);
+        self.record_changed = true;
+        if let Some(i) = self.config.index(&target) {
+            self.pending = Some((i, self.now));
+            self.last_active = Some(i);
+        }
+        self.dns = Some(target.clone());
+        actions.push(Action::Dns { site: target });
     }
 }

@@ -36,14 +36,19 @@ impl SimSite {
         f: impl FnOnce(&mut World, usize) -> Result<T, SiteError>,
     ) -> Result<T, SiteError> {
         let latency = {
-            let w = self.lock();
+            let mut w = self.lock();
             let s = &w.servers[self.idx];
             if !w.link(Node::Operator, Node::Site(self.idx)) || (s.up && w.now < s.hung_until) {
                 None
             } else if !s.up {
                 return Err(self.refused(op));
             } else {
-                Some(s.latency)
+                let latency = s.latency;
+                if op == "probe" {
+                    let until = w.now + latency;
+                    w.servers[self.idx].probed_until = until;
+                }
+                Some(latency)
             }
         };
         let Some(latency) = latency else {
@@ -131,6 +136,7 @@ impl Site for SimSite {
 
     async fn fence(&self) -> Result<(), SiteError> {
         self.call("fence", |w, i| {
+            w.mutated(i, "fence");
             w.servers[i].read_only = true;
             Ok(())
         })
@@ -139,6 +145,7 @@ impl Site for SimSite {
 
     async fn kill_client_sessions(&self) -> Result<u32, SiteError> {
         self.call("kill", |w, i| {
+            w.mutated(i, "kill");
             Ok(std::mem::take(&mut w.servers[i].sessions))
         })
         .await
@@ -150,6 +157,7 @@ impl Site for SimSite {
 
     async fn start_sql_thread(&self) -> Result<(), SiteError> {
         self.call("start sql thread", |w, i| {
+            w.mutated(i, "start sql thread");
             if let Some(ch) = w.servers[i].channel.as_mut() {
                 ch.sql = true;
             }
@@ -160,6 +168,7 @@ impl Site for SimSite {
 
     async fn stop_replication(&self) -> Result<(), SiteError> {
         self.call("stop replication", |w, i| {
+            w.mutated(i, "stop replication");
             if let Some(ch) = w.servers[i].channel.as_mut() {
                 ch.io = false;
                 ch.sql = false;
@@ -171,6 +180,7 @@ impl Site for SimSite {
 
     async fn reset_replication(&self) -> Result<(), SiteError> {
         self.call("reset replication", |w, i| {
+            w.mutated(i, "reset replication");
             w.servers[i].channel = None;
             Ok(())
         })
@@ -186,6 +196,7 @@ impl Site for SimSite {
 
     async fn unfence(&self) -> Result<(), SiteError> {
         self.call("unfence", |w, i| {
+            w.mutated(i, "unfence");
             if w.servers[i].role != Role::PrimaryCandidate {
                 let msg = format!(
                     "invariant 4: non-candidate {} made writable",
@@ -206,6 +217,7 @@ impl Site for SimSite {
 
     async fn replicate_from(&self, source: &SourceSpec) -> Result<(), SiteError> {
         self.call("replicate from", |w, i| {
+            w.mutated(i, "replicate from");
             let Some(src) = w.servers.iter().position(|s| s.host == source.host) else {
                 return Err(SiteError::Query {
                     site: w.servers[i].name.clone(),
@@ -223,6 +235,7 @@ impl Site for SimSite {
 
     async fn start_replication(&self) -> Result<(), SiteError> {
         self.call("start replication", |w, i| {
+            w.mutated(i, "start replication");
             if let Some(ch) = w.servers[i].channel.as_mut() {
                 ch.io = true;
                 ch.sql = true;
@@ -262,7 +275,9 @@ impl Site for SimSite {
                     w.violations.push(msg);
                 }
                 let now = w.now;
-                w.clones.push((now, i));
+                let empty = w.servers[i].truth.is_empty() && w.servers[i].channel.is_none();
+                w.clones.push((now, i, empty));
+                w.mutated(i, "clone");
                 d.ok_or_else(|| SiteError::Unreachable {
                     site: donor.host.clone(),
                     message: "unknown donor".into(),

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use bloodraven_gtid::{Gtid, GtidSet, ServerUuid, Tag};
 
-use crate::engine::Role;
+use crate::engine::{Gates, Role};
 
 /// A network node.
 #[derive(Clone, Copy, Debug, Eq, Ord, PartialEq, PartialOrd)]
@@ -66,6 +66,8 @@ pub(crate) struct Server {
     pub(crate) latency: Duration,
     pub(crate) stall_until: Duration,
     pub(crate) sidecar: Sidecar,
+    /// Until when the operator's last probe of this server is out (world time, tick-granular).
+    pub(crate) probed_until: Duration,
 }
 
 /// Tunables of the world.
@@ -98,8 +100,18 @@ pub(crate) struct World {
     pub(crate) violations: Vec<String>,
     /// Unfence calls: (time, site).
     pub(crate) unfences: Vec<(Duration, usize)>,
-    /// Clone calls: (time, recipient).
-    pub(crate) clones: Vec<(Duration, usize)>,
+    /// Clone calls: (time, recipient, whether the recipient was empty: no transactions, no replication channel).
+    pub(crate) clones: Vec<(Duration, usize, bool)>,
+    /// Orders the operator's group reads, its mutations and the external promotions exactly.
+    pub(crate) seq: u64,
+    /// Operator reads of the group object: (seq, the guards read, planned failover in flight in the record).
+    pub(crate) group_reads: Vec<(u64, Gates, bool)>,
+    /// External promotions (ordered-update handoffs), by seq.
+    pub(crate) external_promotions: Vec<u64>,
+    /// Operator calls that change a server: (seq, time, site, operation).
+    pub(crate) mutations: Vec<(u64, Duration, usize, &'static str)>,
+    /// An ordered-update handoff is under way.
+    pub(crate) handoff_active: bool,
 }
 
 impl World {
@@ -120,6 +132,11 @@ impl World {
             violations: Vec::new(),
             unfences: Vec::new(),
             clones: Vec::new(),
+            seq: 0,
+            group_reads: Vec::new(),
+            external_promotions: Vec::new(),
+            mutations: Vec::new(),
+            handoff_active: false,
         };
         for (i, (name, role)) in names.iter().enumerate() {
             let uuid = w.new_uuid();
@@ -141,6 +158,7 @@ impl World {
                 hung_until: Duration::ZERO,
                 latency: Duration::from_millis(2),
                 stall_until: Duration::ZERO,
+                probed_until: Duration::ZERO,
                 sidecar: Sidecar {
                     peer_ok: vec![Duration::ZERO; n],
                     ..Default::default()
@@ -161,6 +179,13 @@ impl World {
         // Invariant: GNOs start at 1 and UUIDs come from `uuids`, so the GTID is always valid.
         Gtid::new(self.uuids[tx.0 as usize], Tag::default(), tx.1)
             .expect("simulated GTIDs are valid")
+    }
+
+    /// Logs an operator call that changes server `i`.
+    pub(crate) fn mutated(&mut self, i: usize, op: &'static str) {
+        self.seq += 1;
+        let (seq, now) = (self.seq, self.now);
+        self.mutations.push((seq, now, i, op));
     }
 
     pub(crate) fn link(&self, a: Node, b: Node) -> bool {
