@@ -25,7 +25,7 @@ const STACK: usize = 256;
 pub(super) fn render(set: &GtidSet, newline: bool) -> String {
     // Zeroed by `resize` rather than `vec![0; n]`: glibc's calloc skips its per-thread cache, which costs
     // more than the zeroing on small texts.
-    let cap = len_bound(set, newline) + SLACK;
+    let cap = len_bound(set) + SLACK;
     let mut buf = Vec::with_capacity(cap);
     buf.resize(cap, 0u8);
     let len = write(set, newline, &mut buf);
@@ -35,7 +35,7 @@ pub(super) fn render(set: &GtidSet, newline: bool) -> String {
 
 /// Formats the canonical text into `f` with a single `write_str`.
 pub(super) fn fmt(set: &GtidSet, newline: bool, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-    if len_bound(set, newline) + SLACK <= STACK {
+    if len_bound(set) + SLACK <= STACK {
         let mut buf = [0u8; STACK];
         let len = write(set, newline, &mut buf);
         f.write_str(ascii_str(&buf[..len]))
@@ -72,22 +72,22 @@ mod ascii {
 use ascii::{ascii_str, ascii_string};
 
 /// An upper bound on the text's length: every number of a block is given as many digits as its largest,
-/// the last interval's end (blocks are sorted), so it is exact for sets of ranges whose ends have as many
-/// digits, and at most 2 bytes per digit of headroom otherwise.
-fn len_bound(set: &GtidSet, newline: bool) -> usize {
-    let blocks = set.blocks();
-    let mut len = 0;
-    for (i, block) in blocks.iter().enumerate() {
-        if i == 0 || blocks[i - 1].uuid != block.uuid {
-            len += 2 + 36;
-        }
-        if !block.tag.is_untagged() {
-            len += 1 + block.tag.as_bytes().len();
-        }
-        let digits = block.ivs.last().map_or(1, |iv| decimal_len(iv.end));
-        len += block.ivs.len() * (2 + 2 * digits);
-    }
-    if newline { len } else { len - blocks.len() }
+/// the last interval's end (blocks are sorted), so it is exact (up to separators) for sets of ranges whose
+/// ends have as many digits, and at most 2 bytes per digit of headroom otherwise.
+fn len_bound(set: &GtidSet) -> usize {
+    set.blocks()
+        .iter()
+        .map(|block| {
+            // A separator and a UUID for every block (blocks of one UUID share them: an upper bound).
+            let tag = if block.tag.is_untagged() {
+                0
+            } else {
+                1 + block.tag.as_bytes().len()
+            };
+            let digits = block.ivs.last().map_or(1, |iv| decimal_len(iv.end));
+            2 + 36 + tag + block.ivs.len() * (2 + 2 * digits)
+        })
+        .sum()
 }
 
 /// Writes the text into `out`, which must hold `len_bound + SLACK` bytes, and returns its length.
@@ -381,7 +381,7 @@ mod tests {
                     expected.push(block);
                 }
                 let text = expected.join(",\n");
-                assert!(len_bound(&set, true) >= text.len());
+                assert!(len_bound(&set) >= text.len());
                 assert_eq!(set.to_string(), text);
                 assert_eq!(render(&set, true), text);
                 assert_eq!(set.to_compact_string(), expected.join(","));
