@@ -195,11 +195,7 @@ impl<R: Read> Decryptor<R> {
         scope: &'scope std::thread::Scope<'scope, '_>,
     ) -> io::Result<u64> {
         let threads = self.threads.get();
-        if threads > 1 {
-            // One thread writes; the rest open (the calling thread itself when that is one).
-            self.pipeline
-                .set_threads(NonZeroUsize::new(threads - 1).unwrap_or(NonZeroUsize::MIN));
-        }
+        self.pipeline.leave_one_for_writing(self.threads);
         let mut total = 0u64;
         loop {
             if let Some(serving) = self.current.take() {

@@ -233,11 +233,7 @@ impl Sealing {
         scope: &'scope std::thread::Scope<'scope, '_>,
     ) -> io::Result<u64> {
         let threads = self.threads.get();
-        if threads > 1 {
-            // One thread writes; the rest seal (the calling thread itself when that is one).
-            self.pipeline
-                .set_threads(NonZeroUsize::new(threads - 1).unwrap_or(NonZeroUsize::MIN));
-        }
+        self.pipeline.leave_one_for_writing(self.threads);
         let mut total = 0u64;
         loop {
             if self.filled == self.capacity() {

@@ -81,6 +81,14 @@ impl Pipeline {
         }
     }
 
+    /// For the file paths, where one of `threads` writes: the rest run the cipher (the calling
+    /// thread itself when that leaves one). Has no effect once the pool has started.
+    pub(crate) fn leave_one_for_writing(&mut self, threads: NonZeroUsize) {
+        if let Some(rest) = NonZeroUsize::new(threads.get() - 1) {
+            self.set_threads(rest);
+        }
+    }
+
     pub(crate) fn cipher(&self) -> &ChunkCipher {
         &self.cipher
     }
