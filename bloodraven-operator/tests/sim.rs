@@ -1,4 +1,5 @@
-//! The deterministic simulation as a test: 2 000+ seeds, every invariant of issue 6 after every step.
+//! The deterministic simulation as a test: 2 100 seeds, the five invariants of issue 6 and the four of the guards and
+//! the authority epoch (see `sim::check` and `sim::guards`) after every step.
 //!
 //! Longer runs: `cargo run --release -p bloodraven-operator --bin bloodraven-sim -- --seeds 100000 --jobs 2`.
 

@@ -187,3 +187,39 @@ async fn s1_13_a_failed_record_save_stops_the_poll_and_is_retried_without_losing
         "the planned failover did not go on after the save succeeded"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn s2_4_an_unsupported_clone_surfaces_as_bootstrapping_failed_with_the_error() {
+    let (config, world, sites) = group();
+    {
+        // site1 lost its data volume and has no CLONE (as MariaDB).
+        let mut w = world.lock().unwrap();
+        let s = &mut w.servers[1];
+        s.channel = None;
+        s.clone_unsupported = true;
+    }
+    let platform = InMemoryPlatform::new();
+    let mut r = runner(config, sites, &platform).await;
+    let mut cloned = 0;
+    for _ in 0..6 {
+        let d = r.poll_once().await;
+        cloned += d
+            .actions
+            .iter()
+            .filter(|a| matches!(a, Action::AutoClone { site, donor } if site == "site1" && donor == "site0"))
+            .count();
+        tokio::time::sleep(d.next_poll).await;
+    }
+    assert_eq!(cloned, 1, "one attempt, then the retry wait");
+    let status = platform.state().status.clone().unwrap();
+    let c = status.condition("Bootstrapping").unwrap();
+    assert_eq!((c.status, c.reason.as_str()), (true, "Failed"));
+    assert_eq!(
+        c.message,
+        "Auto-clone: cloning site1 failed: site site1: CLONE INSTANCE is not supported by mariadb"
+    );
+    assert!(
+        world.lock().unwrap().clones.is_empty(),
+        "nothing was cloned"
+    );
+}

@@ -266,6 +266,13 @@ impl Site for SimSite {
     async fn clone_from(&self, donor: &SourceSpec) -> Result<(), SiteError> {
         let donor_idx = self
             .call("clone", |w, i| {
+                if w.servers[i].clone_unsupported {
+                    return Err(SiteError::Unsupported {
+                        site: w.servers[i].name.clone(),
+                        operation: "CLONE INSTANCE".into(),
+                        flavor: Flavor::Mariadb,
+                    });
+                }
                 let d = w.servers.iter().position(|s| s.host == donor.host);
                 if d == Some(i) || w.active_site.as_deref() == Some(w.servers[i].name.as_str()) {
                     let msg = format!(

@@ -68,6 +68,8 @@ pub(crate) struct Server {
     pub(crate) sidecar: Sidecar,
     /// Until when the operator's last probe of this server is out (world time, tick-granular).
     pub(crate) probed_until: Duration,
+    /// The server has no CLONE (as MariaDB): `clone_from` returns the typed unsupported error.
+    pub(crate) clone_unsupported: bool,
 }
 
 /// Tunables of the world.
@@ -159,6 +161,7 @@ impl World {
                 latency: Duration::from_millis(2),
                 stall_until: Duration::ZERO,
                 probed_until: Duration::ZERO,
+                clone_unsupported: false,
                 sidecar: Sidecar {
                     peer_ok: vec![Duration::ZERO; n],
                     ..Default::default()
