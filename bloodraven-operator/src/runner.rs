@@ -100,6 +100,8 @@ pub struct Runner<S: Site + 'static, P: Platform> {
     persisted_epoch: Option<u64>,
     /// The record changed but the last save failed.
     dirty: bool,
+    /// The authority epoch the current poll decided on.
+    poll_epoch: Option<u64>,
     /// Annotations (planned, reclone) the engine consumed; removed once the record is saved.
     consumed: (Option<String>, Option<String>),
 }
@@ -142,6 +144,7 @@ impl<S: Site + 'static, P: Platform> Runner<S, P> {
             clone_task: None,
             persisted_epoch,
             dirty: false,
+            poll_epoch: None,
             consumed: (None, None),
         }
     }
@@ -205,7 +208,9 @@ impl<S: Site + 'static, P: Platform> Runner<S, P> {
             self.adopt_persisted().await;
             return self.engine.snapshot();
         }
-        if let Some(o) = after.or(before) {
+        let observed = after.or(before);
+        self.poll_epoch = observed.as_ref().map(|o| o.record_epoch);
+        if let Some(o) = observed {
             self.engine.set_gates(o.gates);
         }
         match self.platform.annotations().await {

@@ -45,14 +45,14 @@ impl Engine {
 
     /// Whether a bootstrap or clone is in flight into a primary-candidate or dr-only site: another controller's,
     /// an accepted reclone or an auto-clone (a clone into a reader does not count).
-    pub(crate) fn core_clone_in_flight(&self) -> bool {
+    pub(crate) fn core_clone_in_flight(&self, gates: &Gates) -> bool {
         let core = |name: &str| {
             self.config
                 .sites
                 .iter()
                 .any(|s| s.name == name && s.role != Role::ReadOnly)
         };
-        self.gates.bootstrap.as_deref().is_some_and(core)
+        gates.bootstrap.as_deref().is_some_and(core)
             || self.record.reclone.as_deref().is_some_and(core)
             || self
                 .auto_clone
@@ -64,16 +64,20 @@ impl Engine {
         self.gates.bootstrap.is_some() || self.auto_clone.is_some()
     }
 
-    /// §1.7: why automatic cross-site mutations (promotion, split-brain fencing, re-assert) are suppressed this
-    /// poll, if they are.
-    pub(crate) fn cross_site_suppression(&self, planned_in_flight: bool) -> Option<&'static str> {
-        if self.gates.frozen {
+    /// §1.7: why automatic cross-site mutations (promotion, split-brain fencing, re-assert) are suppressed under
+    /// `gates`, if they are.
+    pub(crate) fn cross_site_suppression(
+        &self,
+        gates: &Gates,
+        planned_in_flight: bool,
+    ) -> Option<&'static str> {
+        if gates.frozen {
             Some("topology frozen by an in-place restore")
         } else if planned_in_flight {
             Some("planned failover in flight")
-        } else if self.core_clone_in_flight() {
+        } else if self.core_clone_in_flight(gates) {
             Some("bootstrap or clone into a promotable or dr-only site in flight")
-        } else if self.gates.ordered_update {
+        } else if gates.ordered_update {
             Some("ordered update running")
         } else {
             None

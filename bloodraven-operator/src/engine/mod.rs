@@ -286,7 +286,7 @@ impl Engine {
                 actions.push(action);
             }
         }
-        let suppressed = self.cross_site_suppression(planned_in_flight);
+        let suppressed = self.cross_site_suppression(&self.gates, planned_in_flight);
         if suppressed != self.suppressed_logged {
             match suppressed {
                 Some(why) => tracing::warn!(

@@ -27,6 +27,7 @@ fn group() -> (Config, Arc<Mutex<World>>, Vec<Arc<SimSite>>) {
     let params = WorldParams {
         replication_lag: Duration::from_millis(300),
         apply_per_tick: 10,
+        mariadb: false,
         write_probability: 0.0,
         lease_timeout: Duration::from_secs(20),
         peer_check_interval: Duration::from_secs(5),
@@ -221,5 +222,53 @@ async fn s2_4_an_unsupported_clone_surfaces_as_bootstrapping_failed_with_the_err
     assert!(
         world.lock().unwrap().clones.is_empty(),
         "nothing was cloned"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn s1_2_a_promotion_recorded_by_another_writer_while_promoting_aborts_before_the_unfence() {
+    let (config, world, sites) = group();
+    let platform = InMemoryPlatform::new();
+    let mut r = runner(config, sites, &platform).await;
+    for _ in 0..2 {
+        r.poll_once().await;
+    }
+    {
+        let mut w = world.lock().unwrap();
+        w.servers[0].up = false;
+        w.servers[1].latency = Duration::from_secs(1);
+    }
+    for _ in 0..2 {
+        r.poll_once().await;
+    }
+    // The third failed probe decides the promotion of site1; its sequence takes seconds (every call to site1 takes
+    // one), and another writer records a promotion of site0 in the middle of it.
+    let p = platform.clone();
+    let writer = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        let mut record = p.load_record().await.unwrap().status.unwrap_or_default();
+        let mut h = handoff(Duration::from_secs(1_800_000_010));
+        h.target = "site0".into();
+        record.record_failover(h);
+        p.save_record(&record).await.unwrap();
+    });
+    let d = r.poll_once().await;
+    writer.await.unwrap();
+    assert!(
+        d.actions
+            .iter()
+            .any(|a| matches!(a, Action::Promote { target, .. } if target == "site1"))
+    );
+    assert!(
+        world.lock().unwrap().servers[1].read_only,
+        "site1 was made writable after authority moved"
+    );
+    assert!(
+        r.engine()
+            .record()
+            .history
+            .iter()
+            .all(|h| h.trigger != Trigger::Emergency),
+        "an aborted promotion was recorded"
     );
 }

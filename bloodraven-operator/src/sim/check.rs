@@ -462,6 +462,13 @@ fn guarded(p: &PlatformState, w: &World) -> bool {
 
 /// Renders transaction identities as a compact GTID set.
 fn render(w: &World, txs: &BTreeSet<TxId>) -> String {
+    if w.params.mariadb {
+        let gtids: Vec<String> = txs
+            .iter()
+            .map(|tx| super::site::mariadb_gtid(*tx).to_string())
+            .collect();
+        return gtids.join(",");
+    }
     let mut set = GtidSet::new();
     for tx in txs {
         set.insert(&w.gtid(*tx));
@@ -469,8 +476,23 @@ fn render(w: &World, txs: &BTreeSet<TxId>) -> String {
     set.to_compact_string()
 }
 
-/// Parses a divergent GTID text into transaction identities (None when a UUID is unknown or the text is invalid).
+/// Parses a divergent GTID text into transaction identities (None when a source is unknown or the text is invalid):
+/// a MySQL GTID set, or MariaDB `domain-server-first..last` runs (server id = identity index + 1).
 fn parse_truth(w: &World, text: &str) -> Option<BTreeSet<TxId>> {
+    if w.params.mariadb {
+        let mut out = BTreeSet::new();
+        for part in text.split(',') {
+            let mut it = part.splitn(3, '-');
+            let (_domain, server, seqs) = (it.next()?, it.next()?, it.next()?);
+            let origin = server.parse::<u32>().ok()?.checked_sub(1)?;
+            let (first, last) = match seqs.split_once("..") {
+                Some((a, b)) => (a.parse::<u64>().ok()?, b.parse::<u64>().ok()?),
+                None => (seqs.parse::<u64>().ok()?, seqs.parse::<u64>().ok()?),
+            };
+            out.extend((first..=last).map(|seq| (origin, seq)));
+        }
+        return Some(out);
+    }
     let set: GtidSet = text.parse().ok()?;
     set.iter()
         .map(|g| {

@@ -20,6 +20,7 @@ use std::time::Duration;
 use crate::engine::{Config, Role, SiteConfig};
 use crate::platform::InMemoryPlatform;
 use crate::runner::{Clock, Runner, RunnerConfig};
+use crate::site::Flavor;
 
 pub use site::SimSite;
 
@@ -42,6 +43,8 @@ pub struct SimOptions {
     pub sites: usize,
     /// Simulated time per seed.
     pub duration: Duration,
+    /// The server flavour: MySQL (GTID sets, CLONE) or MariaDB (domain-server-sequence positions, no CLONE).
+    pub flavor: Flavor,
 }
 
 impl Default for SimOptions {
@@ -49,6 +52,7 @@ impl Default for SimOptions {
         SimOptions {
             sites: 3,
             duration: Duration::from_secs(600),
+            flavor: Flavor::Mysql,
         }
     }
 }
@@ -74,10 +78,11 @@ impl SeedReport {
     /// The command that replays this seed with the same options.
     pub fn replay_command(&self, opts: &SimOptions) -> String {
         format!(
-            "cargo run --release -p bloodraven-operator --bin bloodraven-sim -- --seeds 1 --start {} --sites {} --minutes {}",
+            "cargo run --release -p bloodraven-operator --bin bloodraven-sim -- --seeds 1 --start {} --sites {} --minutes {} --flavor {}",
             self.seed,
             opts.sites,
-            opts.duration.as_secs() / 60
+            opts.duration.as_secs() / 60,
+            opts.flavor
         )
     }
 }
@@ -126,6 +131,7 @@ async fn simulate(seed: u64, opts: &SimOptions) -> SeedReport {
     let params = WorldParams {
         replication_lag: Duration::from_millis(300),
         apply_per_tick: 10,
+        mariadb: opts.flavor == Flavor::Mariadb,
         write_probability: 0.6,
         lease_timeout: Duration::from_secs(20),
         peer_check_interval: Duration::from_secs(5),

@@ -29,6 +29,8 @@ pub(crate) struct Channel {
     pub(crate) pos: usize,
     pub(crate) relay: VecDeque<(Duration, TxId)>,
     pub(crate) retrieved: GtidSet,
+    /// The last transaction the IO thread wrote to the relay log (MariaDB `Gtid_IO_Pos`).
+    pub(crate) last_retrieved: Option<TxId>,
     pub(crate) io_error: String,
 }
 
@@ -59,6 +61,8 @@ pub(crate) struct Server {
     pub(crate) executed: GtidSet,
     pub(crate) truth: BTreeSet<TxId>,
     pub(crate) binlog: Vec<(Duration, TxId)>,
+    /// The last transaction committed (MariaDB `gtid_current_pos` of the one domain).
+    pub(crate) last: Option<TxId>,
     pub(crate) next_gno: u64,
     pub(crate) channel: Option<Channel>,
     pub(crate) sessions: u32,
@@ -77,6 +81,9 @@ pub(crate) struct Server {
 pub(crate) struct WorldParams {
     pub(crate) replication_lag: Duration,
     pub(crate) apply_per_tick: usize,
+    /// MariaDB servers: domain-server-sequence GTIDs (one domain, sequence numbers shared by every server) and no
+    /// CLONE.
+    pub(crate) mariadb: bool,
     pub(crate) write_probability: f64,
     pub(crate) lease_timeout: Duration,
     pub(crate) peer_check_interval: Duration,
@@ -154,6 +161,7 @@ impl World {
                 executed: GtidSet::new(),
                 truth: BTreeSet::new(),
                 binlog: Vec::new(),
+                last: None,
                 next_gno: 1,
                 channel: (i != 0).then(|| Channel::new(0, 0)),
                 sessions: 0,
@@ -161,7 +169,7 @@ impl World {
                 latency: Duration::from_millis(2),
                 stall_until: Duration::ZERO,
                 probed_until: Duration::ZERO,
-                clone_unsupported: false,
+                clone_unsupported: w.params.mariadb,
                 sidecar: Sidecar {
                     peer_ok: vec![Duration::ZERO; n],
                     ..Default::default()
@@ -210,6 +218,7 @@ impl World {
         let g = self.gtid(tx);
         let s = &mut self.servers[i];
         if s.truth.insert(tx) {
+            s.last = Some(tx);
             s.executed.insert(&g);
             s.binlog.push((self.now, tx));
         }
@@ -248,6 +257,7 @@ impl World {
                     let g = self.gtid(tx);
                     if !self.servers[i].executed.contains(&g) && !ch.retrieved.contains(&g) {
                         ch.retrieved.insert(&g);
+                        ch.last_retrieved = Some(tx);
                         ch.relay.push_back((at, tx));
                     }
                 }
@@ -278,7 +288,13 @@ impl World {
                 && self.link(Node::Client, Node::Site(i))
                 && self.now >= s.hung_until
             {
-                let tx = (s.uuid, s.next_gno);
+                // MariaDB numbers the domain's transactions in one sequence, whichever server writes them.
+                let gno = if self.params.mariadb {
+                    s.last.map_or(0, |t| t.1) + 1
+                } else {
+                    s.next_gno
+                };
+                let tx = (s.uuid, gno);
                 self.servers[i].next_gno += 1;
                 self.servers[i].sessions = (self.servers[i].sessions + 1).min(3);
                 self.commit(i, tx);
@@ -365,6 +381,7 @@ impl World {
             s.executed = GtidSet::new();
             s.truth.clear();
             s.binlog.clear();
+            s.last = None;
             s.channel = None;
             s.data_gen += 1;
         }
@@ -410,6 +427,7 @@ impl Channel {
             pos: 0,
             relay: VecDeque::new(),
             retrieved: GtidSet::new(),
+            last_retrieved: None,
             io_error: String::new(),
         }
     }
