@@ -158,8 +158,8 @@ impl<R: Read> Decryptor<R> {
     /// bytes written; `Ok` means the final chunk verified and nothing follows it.
     ///
     /// This is the fast path for files: each segment (256 KiB) of ciphertext is read with one
-    /// `read`, opened in place, and its plaintext written with one vectored `write` that skips
-    /// the tags, with no copy in between. With 2 or more threads (see
+    /// `read` (and a one-byte look-ahead for the end of the stream), opened in place, and its
+    /// plaintext written with one vectored `write` that skips the tags, with no copy between. With 2 or more threads (see
     /// [`with_threads`](Decryptor::with_threads)) and a stream longer than one segment, the
     /// writes move to a scoped thread of their own: the calling thread reads and opens, and with
     /// 3 or more threads it only reads while the others open. With one thread nothing is ever
