@@ -79,6 +79,9 @@ OPENSSL_WALL=$(speed -elapsed)
 ratio() { awk "BEGIN{printf \"%.2f\", $1 / $2}"; }
 stats 0
 AGE_WALL=$WALL AGE_CPU=$CPU
+built="brv1 release build of commit $(git log -1 --format=%h -- bloodraven-brv1 2>/dev/null || echo '?')"
+if ! git diff --quiet HEAD -- bloodraven-brv1 2>/dev/null; then built="$built plus uncommitted changes"; fi
+echo "$built"
 echo "input: $SIZE_MIB MiB of random bytes, $cores cores, best (median) of $RUNS interleaved runs"
 echo "load average: $load_before before the runs, $load_after after; $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "wall = MB per wall-clock second; cpu = MB per CPU second (user + system, all threads)"
