@@ -157,7 +157,7 @@ impl<R: Read> Decryptor<R> {
     /// Authenticates and decrypts the rest of the stream into `out` and returns the plaintext
     /// bytes written; `Ok` means the final chunk verified and nothing follows it.
     ///
-    /// This is the fast path for files: each segment (256 KiB) of ciphertext is read with one
+    /// This is the fast path for files: each segment (512 KiB) of ciphertext is read with one
     /// `read` (and a one-byte look-ahead for the end of the stream), opened in place, and its
     /// plaintext written with one vectored `write` that skips the tags, with no copy between. With 2 or more threads (see
     /// [`with_threads`](Decryptor::with_threads)) and a stream longer than one segment, the

@@ -123,7 +123,7 @@ impl<W: Write + Send> Encryptor<W> {
     /// [`write`](Write::write) makes) and returns the number of bytes read. Call
     /// [`finish`](Encryptor::finish) afterwards as usual.
     ///
-    /// This is the fast path for files. Plaintext is read a segment (256 KiB) at a time with
+    /// This is the fast path for files. Plaintext is read a segment (512 KiB) at a time with
     /// vectored reads, straight into the slots of a buffer laid out as ciphertext, sealed in
     /// place and written with one `write`. With 2 or more threads (see
     /// [`with_threads`](Encryptor::with_threads)) and an input longer than one segment, the

@@ -15,10 +15,11 @@ use std::thread::JoinHandle;
 use crate::chunk::{ChunkCipher, Segment};
 
 /// Plaintext bytes per segment (for chunks of up to this size; larger chunks are one per
-/// segment).
-const SEGMENT_BYTES: usize = 256 * 1024;
+/// segment). Also the size of each `read` and `write` on the file paths: 512 KiB took about 10%
+/// less system time per GiB than 256 KiB in paired runs (`docs/benchmarks.md`).
+const SEGMENT_BYTES: usize = 512 * 1024;
 /// Segments processed inline before the pool starts (1 MiB at 64 KiB chunks).
-const INLINE_SEGMENTS: u64 = 4;
+const INLINE_SEGMENTS: u64 = 2;
 /// Segments in flight per worker thread.
 const IN_FLIGHT_PER_THREAD: usize = 2;
 /// Chunks larger than this are never processed in parallel, so memory stays one chunk.

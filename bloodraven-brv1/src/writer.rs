@@ -15,10 +15,11 @@ use std::thread::{Scope, ScopedJoinHandle};
 
 use crate::header::{HEADER_LEN, TAG_LEN};
 
-/// Buffers waiting for the writer thread besides the one it is writing: 2 MiB of 256 KiB
+/// Buffers waiting for the writer thread besides the one it is writing: 4 MiB of 512 KiB
 /// segments. Slack for a busy machine, where either thread may wait several milliseconds for a
-/// core: in paired runs at load average 5-6 on 2 cores, a depth of 8 gave a median of 1.46 s
-/// per GiB against 2.03 s for a depth of 2 and 1.63 s for 16 (`docs/benchmarks.md`).
+/// core: in paired runs at load average 5-6 on 2 cores (with 256 KiB segments then), a depth of
+/// 8 gave a median of 1.46 s per GiB against 2.03 s for a depth of 2 and 1.63 s for 16
+/// (`docs/benchmarks.md`).
 pub(crate) const QUEUE_DEPTH: usize = 8;
 
 /// A buffer and which of its bytes to write.

@@ -223,7 +223,7 @@ fn stdout_redirected_to_a_file_gets_exactly_the_object() {
     // A regular file on stdout is preallocated (without changing its size) and written by
     // the writer thread on 2 threads; it must end up exactly as long as the stream.
     let d = Dir::new();
-    let len = 5 * 256 * 1024 + 7;
+    let len = 5 * 512 * 1024 + 7;
     let plain = d.file("plain", &data(len));
     for threads in ["1", "2"] {
         let sealed = d.path("sealed");
@@ -573,7 +573,7 @@ fn one_thread_means_one_and_two_add_a_writer_thread() {
                 .spawn()
                 .unwrap();
             let mut stdin = child.stdin.take().unwrap();
-            // Several segments of 256 KiB, then a pause: the tool waits for more input.
+            // Several segments of 512 KiB, then a pause: the tool waits for more input.
             stdin.write_all(&input[..2 << 20]).unwrap();
             let tasks = format!("/proc/{}/task", child.id());
             let mut most = 0;

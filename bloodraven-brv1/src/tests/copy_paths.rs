@@ -8,11 +8,11 @@ use std::num::NonZeroUsize;
 use super::{fixed_header, open_with, passphrase, seal_with};
 use crate::{DecryptError, Decryptor, Encryptor};
 
-/// Empty, one byte, around one chunk, one segment (4 chunks) and one byte more, several
+/// Empty, one byte, around one chunk, one segment (8 chunks) and one byte more, several
 /// segments (past the 1 MiB after which workers start) with a partial last segment and a
 /// short last chunk, and several whole segments.
 const SIZES: [usize; 9] = [
-    0, 1, 65_535, 65_536, 65_537, 262_144, 262_145, 1_400_007, 1_572_864,
+    0, 1, 65_535, 65_536, 65_537, 524_288, 524_289, 1_400_007, 1_572_864,
 ];
 
 fn plaintext(len: usize) -> Vec<u8> {
@@ -109,7 +109,7 @@ fn copy_to_writes_only_authenticated_plaintext_then_fails_like_read() {
     let sealed = seal_with(&pass, fixed_header(16), &plain, 65_536, 1);
     let record = 65_536 + 16;
     let mut flipped = sealed.clone();
-    // A byte of chunk 17, in the fifth segment: the writer thread is running by then.
+    // A byte of chunk 17, in the third segment: the writer thread is running by then.
     flipped[32 + 17 * record + 5] ^= 0x40;
     let cut = &sealed[..32 + 18 * record];
     for (damaged, name) in [(&flipped[..], "flipped"), (cut, "cut")] {
