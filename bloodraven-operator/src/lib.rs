@@ -19,8 +19,8 @@
 //!   implementation.
 //! * [`record`] — the failover record: cooldown stamp, the authority epoch every recorded promotion bumps, promotion
 //!   history (trigger, candidates with their GTID sets, the rule that chose the winner, promotion GTID set, write
-//!   unavailability, divergent set), recovery markers, the planned failover in flight. [`annotations`] — the planned-failover and reclone grammars with the GTID-prefix
-//!   interlock.
+//!   unavailability, divergent set), recovery markers, the planned failover in flight. [`annotations`] — the
+//!   planned-failover and reclone grammars with the GTID-prefix interlock.
 //! * [`sim`] — the deterministic simulation (the main proof; `bloodraven-sim` runs any number of seeds).
 //!
 //! # The model
@@ -56,7 +56,8 @@
 //!         Pending/SourceMismatch; frozen or bootstrapping also defers recovery, reclone and auto-clone
 //!    keyring rotation of a site ─▶ never promoted, re-asserted or a planned target (KeyringRotation); all
 //!      candidates rotating: NoPrimary "refusing to promote … (UnsealReason=Rotation)"
-//!    authority epoch moved while probing ─▶ the poll is discarded, the recorded promotion adopted as pending
+//!    authority epoch moved while probing ─▶ the poll is discarded, the recorded promotion adopted as pending;
+//!      moved (or a guard raised) during a promotion ─▶ the promotion aborts before its unfence
 //!
 //!  planned failover:  Pending ─▶ Draining (fence source, read its GTID set, kill sessions until 0 or timeout)
 //!    ─▶ WaitingForLag (target ⊇ source set at fence?) ─▶ Promoting ─▶ Resuming ─▶ Succeeded

@@ -52,29 +52,33 @@ impl<S: Site + 'static, P: Platform> Runner<S, P> {
     }
 
     /// The last check before the irreversible unfence: the sequence takes seconds (fence and kill the old primary,
-    /// drain the relay log), and meanwhile another writer may have recorded a promotion (the authority epoch moved)
-    /// or, for an automatic promotion, another controller may have raised a guard (§1.7). Either aborts the
-    /// promotion; the engine decides again from fresh observations.
+    /// drain the relay log), and meanwhile another writer may have recorded a promotion (the authority epoch moved),
+    /// the target's keyring rotation may have started (refused for planned promotions too, as the reference's
+    /// `PlannedPromote` does), or, for an automatic promotion, another controller may have raised a guard (§1.7).
+    /// Each aborts the promotion; the engine decides again from fresh observations.
     async fn authority_unchanged(&self, target: &str, planned: bool) -> Result<(), SiteError> {
         let Ok(o) = self.platform.observe_group().await else {
             return Ok(()); // cannot tell: the poll's reading stands
         };
         let moved = self.poll_epoch.is_some_and(|e| e != o.record_epoch);
+        let rotating = o.gates.rotating.contains(target);
         let guarded = !planned
             && self
                 .engine
                 .cross_site_suppression(&o.gates, false)
                 .is_some();
-        if moved || guarded {
+        if moved || rotating || guarded {
             tracing::warn!(
                 site = target,
                 moved,
+                rotating,
                 guarded,
-                "promotion aborted before unfence: authority moved"
+                "promotion aborted before unfence"
             );
             return Err(unreachable(
                 target,
-                "promotion aborted before unfence: a promotion was recorded or a guard raised meanwhile",
+                "promotion aborted before unfence: a promotion was recorded, the target's keyring rotation \
+                 started or a guard was raised meanwhile",
             ));
         }
         Ok(())

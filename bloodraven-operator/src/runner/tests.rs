@@ -225,8 +225,9 @@ async fn s2_4_an_unsupported_clone_surfaces_as_bootstrapping_failed_with_the_err
     );
 }
 
-#[tokio::test(start_paused = true)]
-async fn s1_2_a_promotion_recorded_by_another_writer_while_promoting_aborts_before_the_unfence() {
+/// site0 dies; the third failed probe decides the promotion of site1, whose sequence takes seconds (every call to
+/// site1 takes one); `interrupt` runs in the middle of it. Returns whether site1 was made writable.
+async fn promotion_interrupted(interrupt: impl FnOnce(&InMemoryPlatform) + Send + 'static) -> bool {
     let (config, world, sites) = group();
     let platform = InMemoryPlatform::new();
     let mut r = runner(config, sites, &platform).await;
@@ -241,16 +242,10 @@ async fn s1_2_a_promotion_recorded_by_another_writer_while_promoting_aborts_befo
     for _ in 0..2 {
         r.poll_once().await;
     }
-    // The third failed probe decides the promotion of site1; its sequence takes seconds (every call to site1 takes
-    // one), and another writer records a promotion of site0 in the middle of it.
     let p = platform.clone();
     let writer = tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(2500)).await;
-        let mut record = p.load_record().await.unwrap().status.unwrap_or_default();
-        let mut h = handoff(Duration::from_secs(1_800_000_010));
-        h.target = "site0".into();
-        record.record_failover(h);
-        p.save_record(&record).await.unwrap();
+        interrupt(&p);
     });
     let d = r.poll_once().await;
     writer.await.unwrap();
@@ -259,16 +254,45 @@ async fn s1_2_a_promotion_recorded_by_another_writer_while_promoting_aborts_befo
             .iter()
             .any(|a| matches!(a, Action::Promote { target, .. } if target == "site1"))
     );
+    let writable = !world.lock().unwrap().servers[1].read_only;
+    let recorded = r
+        .engine()
+        .record()
+        .history
+        .iter()
+        .any(|h| h.trigger == Trigger::Emergency);
+    assert_eq!(writable, recorded, "the record must say what happened");
+    writable
+}
+
+#[tokio::test(start_paused = true)]
+async fn s1_2_a_promotion_aborts_before_its_unfence_when_authority_moves_meanwhile() {
+    // Another writer records a promotion of site0.
+    let moved = promotion_interrupted(|p| {
+        let mut s = p.state();
+        let mut record = s.record.clone().unwrap_or_default();
+        let mut h = handoff(Duration::from_secs(1_800_000_010));
+        h.target = "site0".into();
+        record.record_failover(h);
+        s.record = Some(record);
+    });
     assert!(
-        world.lock().unwrap().servers[1].read_only,
-        "site1 was made writable after authority moved"
+        !moved.await,
+        "site1 was made writable after another promotion was recorded"
     );
+    // §1.7: an in-place restore starts; §1.7 step 6: the target's keyring rotation starts.
+    let frozen = promotion_interrupted(|p| p.state().gates.frozen = true);
     assert!(
-        r.engine()
-            .record()
-            .history
-            .iter()
-            .all(|h| h.trigger != Trigger::Emergency),
-        "an aborted promotion was recorded"
+        !frozen.await,
+        "site1 was made writable after the topology froze"
     );
+    let rotating = promotion_interrupted(|p| {
+        p.state().gates.rotating.insert("site1".into());
+    });
+    assert!(
+        !rotating.await,
+        "site1 was made writable mid keyring rotation"
+    );
+    // Nothing happens meanwhile: the promotion completes.
+    assert!(promotion_interrupted(|_| {}).await);
 }

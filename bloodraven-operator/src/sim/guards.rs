@@ -3,8 +3,8 @@
 //!
 //! 6. No automatic promotion under a guard: an operator unfence outside a planned failover is never decided by a
 //!    poll that read an in-place restore, an ordered update or a bootstrap into a promotable or dr-only site.
-//! 7. Never an operator unfence (promotion or re-assert) of a site the deciding poll read as mid keyring rotation
-//!    (outside a planned failover, which checks the rotation when it is validated).
+//! 7. Never an operator unfence (emergency or planned promotion, re-assert) of a site the deciding poll read as mid
+//!    keyring rotation (a planned failover's rollback of its source aside).
 //! 8. No automatic clone of a non-empty site (the active primary is checked in the site).
 //! 9. No operator action from a poll whose epoch was overtaken: no external promotion lies between the two reads of
 //!    the group object (before and after probing) of the poll that decided the action.
@@ -56,8 +56,17 @@ impl Checker {
                     format!("invariant 9: {op} on {name} decided by a poll overtaken by an external promotion"),
                 );
             }
-            let (gates, planned) = (&after.1, after.2);
-            if op != "unfence" || planned {
+            let (gates, planned) = (&after.1, &after.2);
+            if op != "unfence" {
+                continue;
+            }
+            if gates.rotating.contains(name) && planned.as_ref() != Some(name) {
+                self.violation(
+                    now,
+                    format!("invariant 7: {name} made writable while mid keyring rotation"),
+                );
+            }
+            if planned.is_some() {
                 continue;
             }
             let core_bootstrap = gates.bootstrap.as_ref().is_some_and(|b| {
@@ -69,12 +78,6 @@ impl Checker {
                 self.violation(
                     now,
                     format!("invariant 6: {name} made writable by a poll that read {gates:?}"),
-                );
-            }
-            if gates.rotating.contains(name) {
-                self.violation(
-                    now,
-                    format!("invariant 7: {name} made writable while mid keyring rotation"),
                 );
             }
         }

@@ -59,7 +59,8 @@ impl Platform for SimPlatform {
             .record
             .as_ref()
             .and_then(|r| r.planned.as_ref())
-            .is_some_and(|p| p.phase.in_flight());
+            .filter(|p| p.phase.in_flight())
+            .map(|p| p.source.clone());
         let mut w = lock(&self.world);
         w.seq += 1;
         let seq = w.seq;

@@ -113,8 +113,9 @@ pub(crate) struct World {
     pub(crate) clones: Vec<(Duration, usize, bool)>,
     /// Orders the operator's group reads, its mutations and the external promotions exactly.
     pub(crate) seq: u64,
-    /// Operator reads of the group object: (seq, the guards read, planned failover in flight in the record).
-    pub(crate) group_reads: Vec<(u64, Gates, bool)>,
+    /// Operator reads of the group object: (seq, the guards read, the source of the planned failover in flight in
+    /// the record).
+    pub(crate) group_reads: Vec<(u64, Gates, Option<String>)>,
     /// External promotions (ordered-update handoffs), by seq.
     pub(crate) external_promotions: Vec<u64>,
     /// Operator calls that change a server: (seq, time, site, operation).
