@@ -7,7 +7,7 @@
 use std::fmt;
 
 use super::GtidSet;
-use crate::Interval;
+use crate::{Interval, ServerUuid};
 
 /// Room past the text that whole-word stores may touch: an interval of short numbers is written as
 /// two 8-byte words into a 24-byte window.
@@ -23,6 +23,12 @@ const STACK: usize = 256;
     reason = "vec![0; n] calls calloc, which is slower here (see below)"
 )]
 pub(super) fn render(set: &GtidSet, newline: bool) -> String {
+    if let [block] = set.blocks()
+        && let [iv] = block.ivs[..]
+        && block.tag.is_untagged()
+    {
+        return render_one_range(block.uuid, iv);
+    }
     // Zeroed by `resize` rather than `vec![0; n]`: glibc's calloc skips its per-thread cache, which costs
     // more than the zeroing on small texts.
     let cap = len_bound(set) + SLACK;
@@ -33,8 +39,36 @@ pub(super) fn render(set: &GtidSet, newline: bool) -> String {
     ascii_string(buf)
 }
 
+/// The text of the commonest set, `uuid:start-end` (one server, no gap, no tag): written on the stack, then
+/// copied into an allocation of its exact length.
+fn render_one_range(uuid: ServerUuid, iv: Interval) -> String {
+    let mut buf = [0u8; ONE_RANGE];
+    let len = write_one_range(uuid, iv, &mut buf);
+    ascii_str(&buf[..len]).to_owned()
+}
+
+/// Room for `uuid:start-end` with 20-digit numbers, and 7 bytes a last word store may touch.
+const ONE_RANGE: usize = 36 + 2 * (1 + 20) + 7;
+
+/// Writes `uuid:start-end` (or `uuid:start`) into `buf` and returns its length.
+fn write_one_range(uuid: ServerUuid, iv: Interval, buf: &mut [u8; ONE_RANGE]) -> usize {
+    let (head, _) = buf
+        .split_first_chunk_mut::<36>()
+        .expect("the buffer holds a uuid");
+    uuid.write_into(head);
+    put_interval(buf, 36, iv)
+}
+
 /// Formats the canonical text into `f` with a single `write_str`.
 pub(super) fn fmt(set: &GtidSet, newline: bool, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    if let [block] = set.blocks()
+        && let [iv] = block.ivs[..]
+        && block.tag.is_untagged()
+    {
+        let mut buf = [0u8; ONE_RANGE];
+        let len = write_one_range(block.uuid, iv, &mut buf);
+        return f.write_str(ascii_str(&buf[..len]));
+    }
     if len_bound(set) + SLACK <= STACK {
         let mut buf = [0u8; STACK];
         let len = write(set, newline, &mut buf);
@@ -49,11 +83,11 @@ pub(super) fn fmt(set: &GtidSet, newline: bool, f: &mut fmt::Formatter<'_>) -> f
 #[allow(unsafe_code)]
 mod ascii {
     /// `bytes` as a `String`; `bytes` must be a prefix of a zeroed buffer that [`write`](super::write)
-    /// wrote into.
+    /// or [`write_one_range`](super::write_one_range) wrote into.
     pub(super) fn ascii_string(bytes: Vec<u8>) -> String {
         debug_assert!(bytes.is_ascii());
         // SAFETY: every byte is ASCII (< 0x80), and ASCII is valid UTF-8. The buffer starts zeroed, and
-        // `write` stores only bytes from: ",\n", ':' and '-'; `HEX_PAIRS` (ASCII hex digits) and '-' for
+        // `write` and `write_one_range` store only bytes from: ",\n", ':' and '-'; `HEX_PAIRS` (ASCII hex digits) and '-' for
         // UUIDs; tag bytes (a `Tag` holds only ASCII letters, digits and '_', checked in
         // `Tag::from_ascii`); and number words built from `DIGITS4` (b'0'..=b'9') and `SHORT4` (digits,
         // zero bytes and a length of at most 4 in the top byte), shifted and OR-ed with ':' or '-'.
@@ -218,7 +252,7 @@ fn decimal_len(n: u64) -> usize {
 }
 
 /// Writes the decimal digits of `n` and returns the position after them. `out` must have room for
-/// `MAX_DIGITS + 8` bytes past `pos`: the digits are stored as whole 8-byte words.
+/// 27 bytes past `pos` (20 digits, and 7 more that the last whole 8-byte word store may touch).
 #[inline(always)]
 fn put_u64(out: &mut [u8], pos: usize, n: u64) -> usize {
     if n < 100_000_000 {
@@ -385,6 +419,49 @@ mod tests {
                 assert_eq!(set.to_string(), text);
                 assert_eq!(render(&set, true), text);
                 assert_eq!(set.to_compact_string(), expected.join(","));
+            }
+        }
+    }
+
+    #[test]
+    fn one_range_sets_at_every_magnitude() {
+        let uuid: crate::ServerUuid = "3e11fa47-71ca-11e1-9e33-c80aa9429562".parse().unwrap();
+        let mut ends = vec![
+            1,
+            9,
+            10,
+            9_999,
+            10_000,
+            99_999_999,
+            100_000_000,
+            i64::MAX as u64 - 1,
+        ];
+        ends.extend((1..19).map(|k| 10u64.pow(k) + 7));
+        for &end in &ends {
+            for start in [1, end / 2 + 1, end] {
+                let mut set = GtidSet::new();
+                set.insert_interval(uuid, &crate::Tag::default(), start, end)
+                    .unwrap();
+                let expected = if start == end {
+                    format!("{uuid}:{end}")
+                } else {
+                    format!("{uuid}:{start}-{end}")
+                };
+                assert_eq!(set.to_text(), expected);
+                assert_eq!(set.to_string(), expected);
+                assert_eq!(set.to_compact_string(), expected);
+                // A tag or a second interval takes the general writer.
+                let mut tagged = set.clone();
+                tagged
+                    .insert_interval(uuid, &crate::Tag::parse("t").unwrap(), start, end)
+                    .unwrap();
+                let with_tag = if start == end {
+                    format!("{expected}:t:{end}")
+                } else {
+                    format!("{expected}:t:{start}-{end}")
+                };
+                assert_eq!(tagged.to_text(), with_tag);
+                assert_eq!(tagged.to_string(), with_tag);
             }
         }
     }
