@@ -82,16 +82,16 @@ pub(super) fn fmt(set: &GtidSet, newline: bool, f: &mut fmt::Formatter<'_>) -> f
 /// produced (measured in docs/benchmarks.md: the check cost about 10 % of printing).
 #[allow(unsafe_code)]
 mod ascii {
-    /// `bytes` as a `String`; `bytes` must be a prefix of a zeroed buffer that [`write`](super::write)
+    /// `bytes` as a `String`; `bytes` must be a prefix of a zeroed buffer that [`write`](fn@super::write)
     /// or [`write_one_range`](super::write_one_range) wrote into.
     pub(super) fn ascii_string(bytes: Vec<u8>) -> String {
         debug_assert!(bytes.is_ascii());
         // SAFETY: every byte is ASCII (< 0x80), and ASCII is valid UTF-8. The buffer starts zeroed, and
-        // `write` and `write_one_range` store only bytes from: ",\n", ':' and '-'; `HEX_PAIRS` (ASCII hex digits) and '-' for
-        // UUIDs; tag bytes (a `Tag` holds only ASCII letters, digits and '_', checked in
-        // `Tag::from_ascii`); and number words built from `DIGITS4` (b'0'..=b'9') and `SHORT4` (digits,
-        // zero bytes and a length of at most 4 in the top byte), shifted and OR-ed with ':' or '-'.
-        // Shifts only move these bytes or bring in zero bytes.
+        // `write` and `write_one_range` store only bytes from: ",\n", ':' and '-'; `HEX_PAIRS` (ASCII
+        // hex digits) and '-' for UUIDs; tag bytes (a `Tag` holds only ASCII letters, digits and '_',
+        // checked in `Tag::from_ascii`); and number words built from `DIGITS4` (b'0'..=b'9') and
+        // `SHORT4` (digits, zero bytes and a length of at most 4 in the top byte), shifted and OR-ed with
+        // ':' or '-'. Shifts only move these bytes or bring in zero bytes.
         unsafe { String::from_utf8_unchecked(bytes) }
     }
 
