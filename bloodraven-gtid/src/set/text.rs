@@ -78,7 +78,7 @@ pub(super) fn fmt(set: &GtidSet, newline: bool, f: &mut fmt::Formatter<'_>) -> f
     }
 }
 
-/// The crate's only `unsafe` code: it skips re-validating, as UTF-8, text that [`write`] has just
+/// The crate's only `unsafe` code: it skips re-validating, as UTF-8, text that [`write`](fn@write) has just
 /// produced (measured in docs/benchmarks.md: the check cost about 10 % of printing).
 #[allow(unsafe_code)]
 mod ascii {
