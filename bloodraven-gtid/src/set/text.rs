@@ -78,8 +78,9 @@ pub(super) fn fmt(set: &GtidSet, newline: bool, f: &mut fmt::Formatter<'_>) -> f
     }
 }
 
-/// The crate's only `unsafe` code: it skips re-validating, as UTF-8, text that [`write`](fn@write) has just
-/// produced (measured in docs/benchmarks.md: the check cost about 10 % of printing).
+/// The crate's only `unsafe` code: it skips re-validating, as UTF-8, text that [`write`](fn@write) or
+/// [`write_one_range`] has just produced (measured in docs/benchmarks.md: the check cost 7–19 % of the
+/// instructions of a print).
 #[allow(unsafe_code)]
 mod ascii {
     /// `bytes` as a `String`; `bytes` must be a prefix of a zeroed buffer that [`write`](fn@super::write)
