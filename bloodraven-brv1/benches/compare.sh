@@ -12,8 +12,9 @@
 # the page cache. Before every run the previous output is deleted and `sync` writes back what
 # is dirty, so each tool writes a fresh file into a quiet page cache (no tool pays for another's
 # writeback or for truncating an old output); nobody fsyncs. The runs are interleaved (round r
-# runs every tool once) so that load from other processes hits all tools alike; the best run
-# of each counts, and the median is printed beside it. Other processes on the machine lower
+# runs every tool once, odd rounds in reverse order) so that load from other processes and
+# whatever a run leaves behind hit all tools alike; the best run of each counts, and the median
+# is printed beside it. Other processes on the machine lower
 # every figure; the load average is printed with the results.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -49,8 +50,10 @@ commands=("age -r $recipient"
 
 # One line per run in $work/times: tool index, wall seconds, user, system, peak RSS KiB.
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
-for _ in $(seq "$RUNS"); do
-    for i in "${!commands[@]}"; do
+n=${#commands[@]}
+for round in $(seq 0 $((RUNS - 1))); do
+    for k in $(seq 0 $((n - 1))); do
+        i=$((round % 2 ? n - 1 - k : k)) # odd rounds backwards: no tool always follows the same one
         rm -f "$work/out"
         sync
         cat "$work/${inputs[$i]}" >/dev/null # keep the input in the page cache
@@ -64,7 +67,8 @@ load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 # and CPU_MED (MB/s of the median run) and RSS_MIB (largest peak RSS) of tool I.
 stats() {
     read -r WALL WALL_MED CPU CPU_MED RSS_MIB < <(awk -v i="$1" -v b="$bytes" '
-        $1 == i { n++; w[n] = $2; c[n] = $3 + $4; if ($5 > m) m = $5 }
+        function t(x) { return x < 0.01 ? 0.01 : x } # GNU time has 10 ms resolution
+        $1 == i { n++; w[n] = t($2); c[n] = t($3 + $4); if ($5 > m) m = $5 }
         END {
             asort(w); asort(c); mid = int((n + 1) / 2)
             printf "%.0f %.0f %.0f %.0f %.1f\n", b / w[1] / 1e6, b / w[mid] / 1e6, b / c[1] / 1e6, b / c[mid] / 1e6, m / 1024
