@@ -119,7 +119,7 @@ pub enum Action {
     },
 }
 
-/// The result of an action whose outcome the engine needs, fed into the next [`Engine::step`].
+/// The result of an action whose outcome the engine needs, fed into the next [`Engine::step`](crate::engine::Engine::step).
 #[derive(Clone, Debug, Eq, PartialEq)]
 #[non_exhaustive]
 pub enum Outcome {

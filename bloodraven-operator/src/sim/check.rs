@@ -114,7 +114,12 @@ impl Checker {
             && w.operator_up
             && w.servers
                 .iter()
-                .all(|s| s.hung_until <= now && s.latency <= Duration::from_millis(10));
+                // A hang that ended in this very step may still hold the operator's current poll on a probe
+                // deadline (the unhang is processed after the faults of the step).
+                .all(|s| {
+                    (s.hung_until.is_zero() || s.hung_until + Duration::from_secs(35) <= now)
+                        && s.latency <= Duration::from_millis(10)
+                });
         let cooled = record
             .last_failover
             .is_none_or(|t| t + c.failover_cooldown + Duration::from_secs(40) <= now + EPOCH);
