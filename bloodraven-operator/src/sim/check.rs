@@ -103,7 +103,6 @@ impl Checker {
         platform: &InMemoryPlatform,
         p: usize,
         now: Duration,
-        step_at: Duration,
     ) {
         let c = &self.config;
         let poll = c.poll_interval;
@@ -158,11 +157,17 @@ impl Checker {
         }
         let drain = drain.min(c.relay_drain_timeout);
         let bound = poll * c.failure_threshold + drain + poll + Duration::from_secs(1);
-        let window_clear = !self.schedule.iter().any(|s| {
-            s.at > now.saturating_sub(Duration::from_secs(30))
-                && s.at <= now + bound + Duration::from_secs(2)
-                && s.at != step_at
-        });
+        // Only the step that killed the primary may lie in the window (another step at the very same time, such as
+        // an operator restart, counts).
+        let window_clear = self
+            .schedule
+            .iter()
+            .filter(|s| {
+                s.at > now.saturating_sub(Duration::from_secs(30))
+                    && s.at <= now + bound + Duration::from_secs(2)
+            })
+            .count()
+            <= 1;
         let qualifies = quiet_network && cooled && idle && others_ok && candidate && window_clear;
         if std::env::var_os("SIM_DEBUG").is_some() {
             eprintln!(

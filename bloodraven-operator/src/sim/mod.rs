@@ -293,7 +293,7 @@ fn apply(
                 .filter(|&i| w.servers[i].up && !w.servers[i].read_only)
                 .collect();
             if let [p] = writable.as_slice() {
-                checker.primary_died(w, platform, *p, now, step.at);
+                checker.primary_died(w, platform, *p, now);
                 w.servers[*p].up = false;
                 pending.push((now + down_for, Pending::Restart(*p, lose_data)));
             }
@@ -305,7 +305,7 @@ fn apply(
         } => {
             if w.servers[site].up {
                 if !w.servers[site].read_only {
-                    checker.primary_died(w, platform, site, now, step.at);
+                    checker.primary_died(w, platform, site, now);
                 }
                 w.servers[site].up = false;
                 pending.push((now + down_for, Pending::Restart(site, lose_data)));
