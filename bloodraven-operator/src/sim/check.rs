@@ -49,6 +49,8 @@ pub(crate) struct Checker {
     reclone_values: Vec<(usize, String)>,
     history_seen: usize,
     divergence_checked: (Vec<String>, Duration),
+    /// The active site the status names and since when (re-asserted or promoted).
+    active_since: Option<(String, Duration)>,
     planned_seen: Option<(PlannedPhase, String)>,
     rollback_due: Option<(Duration, usize)>,
     operator_down: Duration,
@@ -78,6 +80,7 @@ impl Checker {
             reclone_values: Vec::new(),
             history_seen: 0,
             divergence_checked: (Vec::new(), Duration::ZERO),
+            active_since: None,
             planned_seen: None,
             rollback_due: None,
             operator_down,
@@ -282,7 +285,18 @@ impl Checker {
         let active_idx = active
             .as_ref()
             .and_then(|a| w.servers.iter().position(|s| &s.name == a));
+        if self.active_since.as_ref().map(|(a, _)| a) != active.as_ref() {
+            self.active_since = active.clone().map(|a| (a, now));
+        }
+        // The engine re-examines returning sites only under a confirmed active primary, one site per poll and each
+        // at most every recovery retry (30 s): a primary re-established a moment ago (a re-assert records no
+        // failover) has not had that time yet.
+        let active_settled = self
+            .active_since
+            .as_ref()
+            .is_some_and(|(_, since)| now >= *since + Duration::from_secs(40));
         if settled
+            && active_settled
             && let Some(a) = active_idx.filter(|&a| w.servers[a].up && !w.servers[a].read_only)
             && record.last_failover_target.as_deref() == Some(w.servers[a].name.as_str())
         {
