@@ -227,9 +227,9 @@ impl RecloneRequest {
     ///
     /// Every error names the fix, with the first [`MIN_GTID_PREFIX_LEN`] characters of the
     /// recorded set as a hint when there is one.
-    pub fn authorize<'a>(
+    pub fn authorize<S: AsRef<str>>(
         &self,
-        sites: impl IntoIterator<Item = &'a str>,
+        sites: impl IntoIterator<Item = S>,
         group: &str,
         divergent_gtid: Option<&str>,
     ) -> Result<(), Error> {
@@ -239,11 +239,12 @@ impl RecloneRequest {
             problem,
         };
         let site = self.site.as_str();
-        let sites: Vec<&str> = sites.into_iter().collect();
-        if !sites.contains(&site) {
+        let sites: Vec<S> = sites.into_iter().collect();
+        if !sites.iter().any(|s| s.as_ref() == site) {
+            let names: Vec<&str> = sites.iter().map(AsRef::as_ref).collect();
             return Err(fail(format!(
                 "unknown site {site:?}: spec.sites has {}",
-                sites.join(", ")
+                names.join(", ")
             )));
         }
         let Some(gtid) = divergent_gtid.filter(|g| !g.is_empty()) else {
