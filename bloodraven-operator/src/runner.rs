@@ -16,6 +16,7 @@ use crate::record::Record;
 use crate::site::{GtidState, Probe, Site, SiteError, SourceSpec};
 
 mod drain;
+mod planned;
 use drain::drain_relay_log;
 
 /// Wall-clock time derived from tokio's monotonic clock: `epoch` plus the time elapsed since creation.
@@ -224,6 +225,8 @@ impl<S: Site + 'static, P: Platform> Runner<S, P> {
         for action in decision.actions.clone() {
             self.execute(action).await;
         }
+        let mut decision = decision;
+        self.pace_planned(&mut decision).await;
         decision
     }
 

@@ -467,8 +467,12 @@ impl Operator {
                 while !flag.load(Ordering::Relaxed) {
                     let d = runner.poll_once().await;
                     let until = tokio::time::Instant::now() + d.next_poll;
-                    while !flag.load(Ordering::Relaxed) && tokio::time::Instant::now() < until {
-                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    loop {
+                        let now = tokio::time::Instant::now();
+                        if flag.load(Ordering::Relaxed) || now >= until {
+                            break;
+                        }
+                        tokio::time::sleep((until - now).min(Duration::from_millis(20))).await;
                     }
                 }
             })
