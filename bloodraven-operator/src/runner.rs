@@ -16,6 +16,7 @@ use crate::record::Record;
 use crate::site::{GtidState, Probe, Site, SiteError, SourceSpec};
 
 mod drain;
+mod metered;
 mod planned;
 use drain::drain_relay_log;
 
@@ -95,6 +96,7 @@ pub struct Runner<S: Site + 'static, P: Platform> {
     clock: Clock,
     outcomes: Vec<Outcome>,
     clone_task: Option<(String, tokio::task::JoinHandle<Result<(), SiteError>>)>,
+    metrics: Option<metered::Metered>,
 }
 
 impl<S: Site + 'static, P: Platform> Drop for Runner<S, P> {
@@ -132,6 +134,7 @@ impl<S: Site + 'static, P: Platform> Runner<S, P> {
             clock,
             outcomes: Vec::new(),
             clone_task: None,
+            metrics: None,
         }
     }
 
@@ -159,8 +162,14 @@ impl<S: Site + 'static, P: Platform> Runner<S, P> {
         let probe_timeout = self.cfg.probe_timeout;
         let probes = join_all(self.sites.iter().map(|s| {
             let s = Arc::clone(s);
+            let metrics = self.metrics.clone();
             async move {
-                match tokio::time::timeout(probe_timeout, s.probe()).await {
+                let started = tokio::time::Instant::now();
+                let result = tokio::time::timeout(probe_timeout, s.probe()).await;
+                if let Some(m) = metrics {
+                    m.exporter.poll_latency(s.name(), started.elapsed());
+                }
+                match result {
                     Ok(Ok(p)) => Some(p),
                     Ok(Err(e)) => {
                         tracing::debug!(site = s.name(), error = %e, "probe failed");
@@ -200,6 +209,9 @@ impl<S: Site + 'static, P: Platform> Runner<S, P> {
         let now = self.clock.now();
         let outcomes = std::mem::take(&mut self.outcomes);
         let decision = self.engine.step(now, probes, outcomes);
+        if let Some(m) = &self.metrics {
+            m.exporter.update(&m.namespace, &self.engine, &decision);
+        }
         if had_planned && self.engine.planned_annotation().is_none() {
             let _ = self.platform.remove_annotation(true).await;
         }
@@ -421,11 +433,14 @@ impl<S: Site + 'static, P: Platform> Runner<S, P> {
                 let task = tokio::spawn(reclone(r, d, spec, self.cfg.clone()));
                 self.clone_task = Some((site, task));
             }
-            Action::Taint { site, apply } => {
-                if let Err(e) = self.platform.taint(&site, apply).await {
-                    tracing::warn!(%site, apply, error = %e, "taint failed");
+            Action::Taint { site, apply } => match self.platform.taint(&site, apply).await {
+                Ok(()) => {
+                    if let Some(m) = &self.metrics {
+                        m.exporter.taint(&site, apply);
+                    }
                 }
-            }
+                Err(e) => tracing::warn!(%site, apply, error = %e, "taint failed"),
+            },
             Action::Dns { site } => {
                 let result = self
                     .platform

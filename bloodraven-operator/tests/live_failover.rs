@@ -97,6 +97,32 @@ fn sigkill_primary_under_write_load_promotes_the_freshest_replica() {
         .count();
     eprintln!("acknowledged writes missing on the new primary after SIGKILL: {lost}");
     assert_eq!(group.ids(1), on_fra, "pdx holds exactly what fra holds");
+
+    // The runner's metrics export tells the same story.
+    let text = op.metrics.render();
+    for line in [
+        "bloodraven_failovers_total{target_site=\"fra\"} 1",
+        "bloodraven_dns_flips_total{site=\"fra\"} 1",
+        "bloodraven_site_state{namespace=\"default\",group=\"orders\",site=\"iad\",role=\"primary-candidate\",state=\"unreachable\"} 1",
+        "bloodraven_site_state{namespace=\"default\",group=\"orders\",site=\"fra\",role=\"primary-candidate\",state=\"writable\"} 1",
+        "bloodraven_replication_running{namespace=\"default\",group=\"orders\",site=\"pdx\",role=\"primary-candidate\",thread=\"sql\"} 1",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing {line:?} in\n{text}"
+        );
+    }
+    let polls = |site: &str| {
+        text.lines()
+            .find_map(|l| {
+                l.strip_prefix(&format!(
+                    "bloodraven_poll_latency_seconds_count{{site=\"{site}\"}} "
+                ))
+            })
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    assert!(polls("iad") > 0 && polls("fra") > 0, "{text}");
 }
 
 /// `pdx` loses its connection to `iad`, `iad` commits three more transactions (with a gap in their sequence numbers) and
