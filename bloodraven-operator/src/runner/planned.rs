@@ -3,7 +3,7 @@
 //! The engine moves a planned failover one phase per step, so a restart always resumes from a persisted phase
 //! (reference §3.1). Waiting a poll interval between those steps is what made a switchover cost about a second of
 //! write unavailability; the runner instead steps again right away while a planned failover is in flight, pausing
-//! only to retry a session kill that found sessions, and it waits for the target's applier to reach the source's
+//! only to retry a session kill that found sessions or a failed wait, and it waits for the target's applier to reach the source's
 //! GTID set at fence on the server itself (`WAIT_FOR_EXECUTED_GTID_SET` / `MASTER_GTID_WAIT`), not by polling.
 
 use std::time::Duration;
@@ -26,17 +26,18 @@ impl<S: Site + 'static, P: Platform> Runner<S, P> {
         if !in_flight {
             return;
         }
-        let killed_some = self.outcomes.iter().any(|o| {
+        // A kill that found sessions (or failed) is retried after a pause, as the reference retries every second.
+        let kill_again = self.outcomes.iter().any(|o| {
             matches!(
                 o,
                 Outcome::Killed {
                     purpose: KillPurpose::Planned,
-                    result: Ok(n),
+                    result,
                     ..
-                } if *n > 0
+                } if !matches!(result, Ok(0))
             )
         });
-        let pause = if killed_some { KILL_RETRY } else { NEXT_PHASE };
+        let mut pause = if kill_again { RETRY } else { NEXT_PHASE };
         if let Some((target, want, until)) = self.engine.planned_lag_wait()
             && let Some(t) = self.site(&target)
         {
@@ -56,7 +57,9 @@ impl<S: Site + 'static, P: Platform> Runner<S, P> {
             {
                 Ok(reached) => tracing::debug!(site = %target, reached, "planned lag wait"),
                 Err(e) => {
-                    tracing::debug!(site = %target, error = %e, "planned lag wait failed; polling")
+                    // An unreachable target must not turn the wait into a busy loop of probes.
+                    tracing::debug!(site = %target, error = %e, "planned lag wait failed; polling");
+                    pause = RETRY;
                 }
             }
         }
@@ -66,5 +69,5 @@ impl<S: Site + 'static, P: Platform> Runner<S, P> {
 
 /// Pause before the next step of a planned failover: long enough to yield, short enough not to count.
 const NEXT_PHASE: Duration = Duration::from_millis(10);
-/// Pause before killing the fenced source's remaining sessions again.
-const KILL_RETRY: Duration = Duration::from_millis(100);
+/// Pause before retrying what did not work: a session kill that found sessions or failed, a failed lag wait.
+const RETRY: Duration = Duration::from_millis(100);
