@@ -81,6 +81,29 @@ pub fn verify(passphrase: &Passphrase, reader: impl Read) -> Result<Inspection, 
     })
 }
 
+impl Inspection {
+    /// The layout a BRV1 object of `ciphertext_len` bytes (header included) with this header
+    /// has, without reading it: what [`inspect`] reports once it has read the object to its end.
+    /// Fails when no stream can have that length.
+    ///
+    /// ```
+    /// use bloodraven_brv1::{Header, Inspection, ciphertext_len};
+    ///
+    /// let header = Header::new([0; 16], [0; 8]);
+    /// let info = Inspection::from_len(header, ciphertext_len(200_000))?;
+    /// assert_eq!((info.chunks, info.plaintext_len), (4, 200_000));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn from_len(header: Header, ciphertext_len: u64) -> Result<Inspection, DecryptError> {
+        match ciphertext_len.checked_sub(HEADER_LEN as u64) {
+            Some(body) => layout(header, body),
+            None => Err(DecryptError::HeaderTruncated {
+                len: ciphertext_len as usize,
+            }),
+        }
+    }
+}
+
 /// The layout implied by a header and the number of bytes after it.
 fn layout(header: Header, body: u64) -> Result<Inspection, DecryptError> {
     let rs = header.record_size() as u64;
@@ -124,6 +147,26 @@ fn io(context: &str, source: io::Error) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn from_len_matches_inspect_and_rejects_impossible_lengths() {
+        for len in [0u64, 1, 65_535, 65_536, 65_537, 200_000] {
+            let sealed_len = crate::ciphertext_len(len);
+            let info = Inspection::from_len(header(), sealed_len).unwrap();
+            assert_eq!((info.plaintext_len, info.ciphertext_len), (len, sealed_len));
+        }
+        assert_eq!(
+            Inspection::from_len(header(), 31),
+            Err(DecryptError::HeaderTruncated { len: 31 })
+        );
+        assert_eq!(
+            Inspection::from_len(header(), 32 + 15),
+            Err(DecryptError::Truncated {
+                chunk: 0,
+                offset: 47
+            })
+        );
+    }
 
     fn header() -> Header {
         Header::new([0; 16], [0; 8])

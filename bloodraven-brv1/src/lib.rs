@@ -23,8 +23,12 @@
 //!
 //! Memory stays bounded by the chunks in flight, whatever the input size. Long streams are
 //! sealed and opened on all cores with plain std threads; the output is byte for byte what a
-//! single thread writes. The `brv1` command-line tool (feature `cli`, on by default) wraps the
-//! same API.
+//! single thread writes. The file paths ([`Encryptor::copy_from`], [`Decryptor::copy_to`], the
+//! file helpers and the CLI) copy nothing in user space: they read straight into buffers laid
+//! out as ciphertext, run the cipher in place and, given two or more threads, hand the buffers
+//! to a writer thread, because on files the kernel's copies cost more than AES-GCM does. With
+//! one thread nothing but the calling thread ever runs. The `brv1` command-line tool (feature
+//! `cli`, on by default) wraps the same API.
 //!
 //! Secrets in memory: the [`Passphrase`] and the derived 32-byte key are zeroized on drop. The
 //! chunk cipher is `ring`'s AES-256-GCM (assembly, several times faster than the pure-Rust
@@ -91,6 +95,7 @@ mod passphrase;
 mod pipeline;
 #[cfg(test)]
 mod tests;
+mod writer;
 
 #[cfg(feature = "tokio")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]

@@ -5,10 +5,7 @@ use std::fs::File;
 use std::io::{Read, Write};
 use std::path::Path;
 
-use crate::{Decryptor, Encryptor, Error, Passphrase, ciphertext_len};
-
-/// Size of the copy buffer between files and the adapters.
-const COPY_BUFFER: usize = 256 * 1024;
+use crate::{Decryptor, Encryptor, Error, Inspection, Passphrase, ciphertext_len};
 
 /// Encrypts a whole slice into a new BRV1 object.
 ///
@@ -46,6 +43,9 @@ pub fn decrypt(passphrase: &Passphrase, ciphertext: &[u8]) -> Result<Vec<u8>, Er
 pub fn encrypt_file(passphrase: &Passphrase, src: &Path, dst: &Path) -> Result<u64, Error> {
     let mut input = open(src)?;
     let out = AtomicFile::create(dst)?;
+    if let Ok(meta) = input.metadata() {
+        preallocate(out.file(), ciphertext_len(meta.len()));
+    }
     let mut enc = Encryptor::new(passphrase, out.file())?;
     enc.copy_from(&mut input).map_err(|source| {
         Error::from_io(source, || {
@@ -65,30 +65,45 @@ pub fn encrypt_file(passphrase: &Passphrase, src: &Path, dst: &Path) -> Result<u
 /// `dst` only after the final chunk verified: `dst` never holds unauthenticated or partial data.
 pub fn decrypt_file(passphrase: &Passphrase, src: &Path, dst: &Path) -> Result<u64, Error> {
     let input = open(src)?;
+    let input_len = input.metadata().map(|m| m.len());
     let mut dec = Decryptor::new(passphrase, input).map_err(|e| match e {
         Error::Io { source, .. } => io_error(source, "cannot read", src),
         other => other,
     })?;
     let out = AtomicFile::create(dst)?;
-    let mut buf = vec![0u8; COPY_BUFFER];
-    loop {
-        let n = match dec.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(source) => {
-                return Err(Error::from_io(source, || {
-                    format!("cannot read {}", src.display())
-                }));
-            }
-        };
-        out.file()
-            .write_all(&buf[..n])
-            .map_err(|source| io_error(source, "cannot write", out.path()))?;
+    if let Ok(Ok(info)) = input_len.map(|len| Inspection::from_len(*dec.header(), len)) {
+        preallocate(out.file(), info.plaintext_len);
     }
+    dec.copy_to(&mut out.file()).map_err(|source| {
+        Error::from_io(source, || {
+            format!("cannot decrypt {} to {}", src.display(), out.display())
+        })
+    })?;
     let len = dec.plaintext_len();
     out.commit()?;
     Ok(len)
+}
+
+/// Reserves disk space for the `len` bytes about to be written to `file` from its current
+/// position, without changing its size (`fallocate` with `FALLOC_FL_KEEP_SIZE`), so the
+/// filesystem allocates the blocks in one go rather than write by write: about 8% less system
+/// time per GiB written on ext4 (`docs/benchmarks.md`). Best effort: a file system that cannot
+/// do it, or a platform other than Linux, just goes without.
+pub(crate) fn preallocate(file: &File, len: u64) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::io::Seek;
+        let mut file = file;
+        if len > 0
+            && file.metadata().is_ok_and(|m| m.is_file())
+            && let Ok(offset) = file.stream_position()
+        {
+            let keep_size = rustix::fs::FallocateFlags::KEEP_SIZE;
+            let _ = rustix::fs::fallocate(file, keep_size, offset, len);
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (file, len);
 }
 
 fn open(path: &Path) -> Result<File, Error> {
@@ -133,10 +148,6 @@ impl AtomicFile {
 
     pub(crate) fn file(&self) -> &File {
         self.temp.as_file()
-    }
-
-    pub(crate) fn path(&self) -> &Path {
-        self.temp.path()
     }
 
     fn display(&self) -> std::path::Display<'_> {

@@ -219,6 +219,46 @@ fn stdin_and_stdout_round_trip_on_any_thread_count() {
 }
 
 #[test]
+fn stdout_redirected_to_a_file_gets_exactly_the_object() {
+    // A regular file on stdout is preallocated (without changing its size) and written by
+    // the writer thread on 2 threads; it must end up exactly as long as the stream.
+    let d = Dir::new();
+    let len = 5 * 512 * 1024 + 7;
+    let plain = d.file("plain", &data(len));
+    for threads in ["1", "2"] {
+        let sealed = d.path("sealed");
+        let out = brv1()
+            .args(["encrypt", "--threads", threads, "--passphrase-file"])
+            .arg(&d.pass)
+            .arg(&plain)
+            .stdout(std::fs::File::create(&sealed).unwrap())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        let records = len.div_ceil(64 * 1024);
+        let sealed_len = std::fs::metadata(&sealed).unwrap().len();
+        assert_eq!(
+            sealed_len,
+            (32 + len + 16 * records) as u64,
+            "{threads} threads"
+        );
+        let back = d.path("back");
+        let out = brv1()
+            .args(["decrypt", "--threads", threads, "--passphrase-file"])
+            .arg(&d.pass)
+            .arg(&sealed)
+            .stdout(std::fs::File::create(&back).unwrap())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert!(
+            std::fs::read(&back).unwrap() == data(len),
+            "{threads} threads"
+        );
+    }
+}
+
+#[test]
 fn failures_leave_no_output_file_and_print_one_error_line() {
     let d = Dir::new();
     let src = d.file("plain", &data(140_000));
@@ -494,4 +534,61 @@ fn a_closed_pipe_is_not_an_error() {
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(out.stderr.is_empty(), "{}", stderr(&out));
+}
+
+/// `--threads 1` never starts a thread; with 2, a writer thread runs while the stream goes on.
+/// Counted in `/proc/<pid>/task` while the tool waits for more input on a pipe.
+#[cfg(target_os = "linux")]
+#[test]
+fn one_thread_means_one_and_two_add_a_writer_thread() {
+    let d = Dir::new();
+    let plain = data(3 << 20);
+    let sealed = {
+        let src = d.file("plain", &plain);
+        let sealed = d.path("sealed");
+        let out = run(&[
+            &"encrypt",
+            &"--passphrase-file",
+            &d.pass,
+            &"-o",
+            &sealed,
+            &src,
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        std::fs::read(&sealed).unwrap()
+    };
+    for (direction, input) in [("encrypt", &plain), ("decrypt", &sealed)] {
+        for threads in [1, 2] {
+            let mut child = brv1()
+                .args([
+                    direction,
+                    "--threads",
+                    &threads.to_string(),
+                    "--passphrase-file",
+                ])
+                .arg(&d.pass)
+                .stdin(Stdio::piped())
+                .stdout(std::fs::File::create(d.path("out")).unwrap())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            let mut stdin = child.stdin.take().unwrap();
+            // Several segments of 512 KiB, then a pause: the tool waits for more input.
+            stdin.write_all(&input[..2 << 20]).unwrap();
+            let tasks = format!("/proc/{}/task", child.id());
+            let mut most = 0;
+            for _ in 0..50 {
+                most = most.max(std::fs::read_dir(&tasks).unwrap().count());
+                if most > 1 {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            stdin.write_all(&input[2 << 20..]).unwrap();
+            drop(stdin);
+            let out = child.wait_with_output().unwrap();
+            assert!(out.status.success(), "{}", stderr(&out));
+            assert_eq!(most, threads, "{direction} --threads {threads}");
+        }
+    }
 }

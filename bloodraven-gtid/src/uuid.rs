@@ -39,23 +39,33 @@ impl ServerUuid {
         base: usize,
         what: &'static str,
     ) -> Result<ServerUuid, Error> {
-        // Fast path: check the four dashes, then decode 32 digits through a table, OR-ing the table's
-        // "invalid" bit across all of them.
-        if let Some(t) = text.get(..36)
+        // Fast path: check the four dashes, then decode the 32 digits 8 at a time in 64-bit words.
+        if let Some(t) = text.first_chunk::<36>()
             && t[8] == b'-'
             && t[13] == b'-'
             && t[18] == b'-'
             && t[23] == b'-'
         {
+            let word = |at: usize| u64::from_le_bytes(*t[at..].first_chunk().unwrap_or(&[0; 8]));
+            let half = |at: usize| {
+                u64::from(u32::from_le_bytes(
+                    *t[at..].first_chunk().unwrap_or(&[0; 4]),
+                ))
+            };
+            let groups = [
+                word(0),
+                half(9) | (half(14) << 32),
+                half(19) | (half(24) << 32),
+                word(28),
+            ];
             let mut bytes = [0u8; 16];
-            let mut invalid = 0u8;
-            for (out, &p) in bytes.iter_mut().zip(DIGIT_POSITIONS.iter()) {
-                let hi = HEX_VALUE[usize::from(t[p])];
-                let lo = HEX_VALUE[usize::from(t[p + 1])];
-                invalid |= hi | lo;
-                *out = (hi << 4) | (lo & 0x0f);
+            let mut valid = true;
+            for (out, group) in bytes.chunks_exact_mut(4).zip(groups) {
+                let (value, ok) = hex8_value(group);
+                out.copy_from_slice(&value.to_le_bytes());
+                valid &= ok;
             }
-            if invalid & INVALID == 0 {
+            if valid {
                 return Ok(ServerUuid(bytes));
             }
         }
@@ -95,43 +105,44 @@ impl ServerUuid {
         out[18] = b'-';
         out[23] = b'-';
         for (&b, &p) in self.0.iter().zip(DIGIT_POSITIONS.iter()) {
-            let pair = 2 * usize::from(b);
-            out[p..p + 2].copy_from_slice(&HEX_PAIRS[pair..pair + 2]);
+            out[p..p + 2].copy_from_slice(&HEX_PAIRS[usize::from(b)].to_le_bytes());
         }
     }
+}
+
+/// The 4 bytes spelled by 8 hex digits (either case) packed in a word, first digit in the lowest byte, as
+/// a little-endian word (first byte lowest), and whether all 8 are hex digits. Branch-free: each byte is range-checked with the high-bit trick.
+#[inline]
+fn hex8_value(x: u64) -> (u32, bool) {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // For bytes below 0x80: the high bit of `b + (0x80 - lo)` is set iff b >= lo.
+    let at_least = |x: u64, lo: u8| x.wrapping_add(ONES * u64::from(0x80 - lo)) & HIGH;
+    let ascii = x & HIGH == 0;
+    let digit = at_least(x, b'0') & !at_least(x, b'9' + 1);
+    // 'A'..='F' and 'a'..='f' are the only bytes that become 'a'..='f' when bit 5 is set.
+    let lower = x | (ONES * 0x20);
+    let letter = at_least(lower, b'a') & !at_least(lower, b'f' + 1);
+    let valid = ascii && (digit | letter) == HIGH;
+    // Digits: the low nibble; letters: the low nibble plus 9 ('a' is 0x61).
+    let nibbles = (lower & (ONES * 0x0f)) + (letter >> 7) * 9;
+    // Pair the nibbles into bytes, then gather the four bytes, first digit pair lowest.
+    let pairs = ((nibbles << 4) | (nibbles >> 8)) & 0x00ff_00ff_00ff_00ff;
+    let quads = (pairs | (pairs >> 8)) & 0x0000_ffff_0000_ffff;
+    let packed = (quads | (quads >> 16)) as u32;
+    (packed, valid)
 }
 
 /// Where each byte's two hex digits start in the dashed form.
 const DIGIT_POSITIONS: [usize; 16] = [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34];
 
-/// Marks a byte that is not a hex digit in `HEX_VALUE`.
-const INVALID: u8 = 0x80;
-
-/// The value of each hex digit (either case), or `INVALID`.
-const HEX_VALUE: [u8; 256] = {
-    let mut table = [INVALID; 256];
-    let mut i = 0;
-    while i < 10 {
-        table[b'0' as usize + i] = i as u8;
-        i += 1;
-    }
-    let mut i = 0;
-    while i < 6 {
-        table[b'a' as usize + i] = 10 + i as u8;
-        table[b'A' as usize + i] = 10 + i as u8;
-        i += 1;
-    }
-    table
-};
-
-/// The two lower-case hex digits of every byte value.
-const HEX_PAIRS: [u8; 512] = {
+/// The two lower-case hex digits of every byte value, the first in the low byte.
+const HEX_PAIRS: [u16; 256] = {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut table = [0u8; 512];
+    let mut table = [0u16; 256];
     let mut i = 0;
     while i < 256 {
-        table[2 * i] = DIGITS[i >> 4];
-        table[2 * i + 1] = DIGITS[i & 0x0f];
+        table[i] = u16::from_le_bytes([DIGITS[i >> 4], DIGITS[i & 0x0f]]);
         i += 1;
     }
     table
@@ -226,6 +237,48 @@ mod tests {
         assert_eq!(dashed, braced);
         assert_eq!(dashed, bare);
         assert_eq!(dashed.to_string(), "3e11fa47-71ca-11e1-9e33-c80aa9429562");
+    }
+
+    #[test]
+    fn prints_every_byte_value_in_every_position() {
+        for v in 0..=255u8 {
+            for first in 0..16 {
+                let mut bytes = [0x5au8; 16];
+                bytes[first] = v;
+                bytes[15 - first] = v.rotate_left(4);
+                let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+                let expected = format!(
+                    "{}-{}-{}-{}-{}",
+                    &hex[..8],
+                    &hex[8..12],
+                    &hex[12..16],
+                    &hex[16..20],
+                    &hex[20..]
+                );
+                let uuid = ServerUuid::from_bytes(bytes);
+                assert_eq!(uuid.to_string(), expected);
+                assert_eq!(expected.parse::<ServerUuid>().unwrap(), uuid);
+            }
+        }
+    }
+
+    #[test]
+    fn hex_words_check_every_byte_value_in_every_position() {
+        for at in 0..8 {
+            for c in 0..=255u8 {
+                let mut text = *b"0f9A5b3E";
+                text[at] = c;
+                let (value, valid) = hex8_value(u64::from_le_bytes(text));
+                let expected = std::str::from_utf8(&text)
+                    .ok()
+                    .filter(|t| t.bytes().all(|b| b.is_ascii_hexdigit()))
+                    .and_then(|t| u32::from_str_radix(t, 16).ok());
+                assert_eq!(valid, expected.is_some(), "byte {c:#04x} at {at}");
+                if let Some(expected) = expected {
+                    assert_eq!(value, expected.swap_bytes(), "byte {c:#04x} at {at}");
+                }
+            }
+        }
     }
 
     #[test]

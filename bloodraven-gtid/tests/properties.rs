@@ -248,3 +248,82 @@ proptest! {
         }
     }
 }
+
+/// A GNO of any magnitude: log-uniform over 1..=MAX_GNO, or close to a power of ten (where digit
+/// counts change), so every text writer (numbers below 10^4, below 10^7, any) and their switches run.
+fn any_magnitude_gno() -> impl Strategy<Value = u64> {
+    prop_oneof![
+        (0u32..19, any::<u64>()).prop_map(|(digits, r)| {
+            let low = 10u64.pow(digits);
+            low.saturating_add(r % low.saturating_mul(9))
+                .clamp(1, MAX_GNO)
+        }),
+        (1u32..19, 0u64..40, any::<bool>()).prop_map(|(k, d, below)| {
+            let p = 10u64.pow(k);
+            (if below { p - d.min(p - 1) } else { p + d }).clamp(1, MAX_GNO)
+        }),
+        Just(MAX_GNO),
+    ]
+}
+
+/// The canonical text written naively from the public intervals, with an independent UUID formatter.
+fn naive_text(set: &GtidSet, sep: &str) -> String {
+    let mut blocks: Vec<String> = Vec::new();
+    let mut last: Option<(ServerUuid, String)> = None;
+    for (uuid, tag, iv) in set.intervals() {
+        if last.as_ref().map(|l| l.0) != Some(uuid) {
+            let hex: String = uuid.as_bytes().iter().map(|b| format!("{b:02x}")).collect();
+            blocks.push(format!(
+                "{}-{}-{}-{}-{}",
+                &hex[..8],
+                &hex[8..12],
+                &hex[12..16],
+                &hex[16..20],
+                &hex[20..]
+            ));
+            last = Some((uuid, String::new()));
+        }
+        let block = blocks.last_mut().expect("pushed above");
+        let current = &mut last.as_mut().expect("set above").1;
+        if tag.as_str() != current.as_str() {
+            block.push_str(&format!(":{}", tag.as_str()));
+            *current = tag.as_str().to_owned();
+        }
+        if iv.start() == iv.end() {
+            block.push_str(&format!(":{}", iv.start()));
+        } else {
+            block.push_str(&format!(":{}-{}", iv.start(), iv.end()));
+        }
+    }
+    blocks.join(sep)
+}
+
+proptest! {
+    /// Printing at every GNO magnitude, with many UUIDs, tags and long or short blocks, matches a naive
+    /// formatter, and the text parses back to the same set.
+    #[test]
+    fn text_at_every_magnitude_matches_a_naive_formatter(
+        ivs in prop::collection::vec((0u32..40, 0..3usize, any_magnitude_gno(), 0u64..30), 0..150),
+        dense in prop::collection::vec((0u32..3, any_magnitude_gno()), 0..3),
+    ) {
+        let mut set = GtidSet::new();
+        let uuid_of = |u: u32| ServerUuid::from_bytes([(u as u8).wrapping_mul(37); 16]);
+        for &(u, t, start, len) in &ivs {
+            let end = start.saturating_add(len).min(MAX_GNO);
+            set.insert_interval(uuid_of(u), &tag(t), start, end).expect("valid interval");
+        }
+        // Long blocks of short intervals with gaps, from a random start: many runs of shared high digits.
+        for &(u, start) in &dense {
+            for k in 0..300u64 {
+                let s = start.saturating_add(7 * k).min(MAX_GNO);
+                let e = s.saturating_add(k % 3).min(MAX_GNO);
+                set.insert_interval(uuid_of(u), &tag(0), s, e).expect("valid interval");
+            }
+        }
+        let expected = naive_text(&set, ",\n");
+        prop_assert_eq!(set.to_string(), expected.clone());
+        prop_assert_eq!(set.to_text(), expected.clone());
+        prop_assert_eq!(set.to_compact_string(), naive_text(&set, ","));
+        prop_assert_eq!(GtidSet::parse(&expected).expect("canonical text parses"), set);
+    }
+}

@@ -5,18 +5,22 @@
 //!
 //! * [`engine`] — the pure core. [`engine::Engine::step`] takes one poll's observations (each site's probe: read-only
 //!   flags, executed GTID state, replica status — or `None` when the probe failed), the outcomes of the previous
-//!   actions and the time, on top of the durable [`record::Record`] it was built from, and returns a
-//!   [`engine::Decision`]: status (site states, reason, conditions), events and the ordered [`engine::Action`]s. No
-//!   IO, no clock, no randomness: every decision can be replayed.
-//! * [`runner`] — executes decisions: probes every site in parallel, persists the record *before* acting, writes
-//!   status, emits events, runs actions; every remote call under a deadline, so a hung socket never freezes a poll.
+//!   actions and the time, on top of the durable [`record::Record`] it was built from and the [`engine::Gates`]
+//!   other controllers hold ([`engine::Engine::set_gates`]: in-place restore, ordered update, bootstrap, keyring
+//!   rotation), and returns a [`engine::Decision`]: status (site states, reason, conditions), events and the ordered
+//!   [`engine::Action`]s. No IO, no clock, no randomness: every decision can be replayed.
+//! * [`runner`] — executes decisions: reads the group object (guards and the record's authority epoch), probes every
+//!   site in parallel, reads the group object again and discards the poll if a promotion was recorded meanwhile,
+//!   persists the record *before* acting (a failed save acts on nothing but fences and is retried next poll),
+//!   writes status, emits events, runs actions; every remote call under a deadline, so a hung socket never freezes
+//!   a poll.
 //! * [`site`] — the [`site::Site`] trait (MySQL/MariaDB admin operations); [`driver`] implements it over
 //!   `mysql_async`. [`platform`] — DNS record, node taints, events, status and the durable record, with an in-memory
 //!   implementation.
-//! * [`record`] — the failover record: cooldown stamp, promotion history (trigger, candidates with their GTID sets,
-//!   the rule that chose the winner, promotion GTID set, write unavailability, divergent set), recovery markers, the
-//!   planned failover in flight. [`annotations`] — glue to `bloodraven-api`'s planned-failover and reclone grammars
-//!   (with the GTID-prefix interlock).
+//! * [`record`] — the failover record: cooldown stamp, the authority epoch every recorded promotion bumps, promotion
+//!   history (trigger, candidates with their GTID sets, the rule that chose the winner, promotion GTID set, write
+//!   unavailability, divergent set), recovery markers, the planned failover in flight. [`annotations`] — glue to
+//!   `bloodraven-api`'s planned-failover and reclone grammars (with the GTID-prefix interlock).
 //! * [`metrics`] — the Prometheus/OpenMetrics export under the reference's metric names.
 //! * [`sim`] — the deterministic simulation (the main proof; `bloodraven-sim` runs any number of seeds).
 //!
@@ -44,7 +48,17 @@
 //!    ─▶ 0 writable, none unreachable: NoPrimary (re-assert the last primary if GTID-complete, else promote the
 //!       freshest candidate containing it)
 //!    ─▶ 1 writable: Healthy / Degraded; followers converge on it, returning old primaries are fenced, drained,
-//!       compared (O ⊆ N: rejoin as replica; else RecoveryBlocked with divergentGtid = O − N), reclones run
+//!       compared (O ⊆ N: rejoin as replica; else RecoveryBlocked with divergentGtid = O − N), reclones run,
+//!       empty sites (no replication channel, empty GTID set) are auto-cloned from it
+//!
+//!  guards (engine::Gates, read every poll):
+//!    frozen (in-place restore) │ ordered update │ bootstrap into a core site │ planned failover in flight
+//!      ─▶ no promotion, split-brain fencing or re-assert (status.suppressed says why); followers stay
+//!         Pending/SourceMismatch; frozen or bootstrapping also defers recovery, reclone and auto-clone
+//!    keyring rotation of a site ─▶ never promoted, re-asserted or a planned target (KeyringRotation); all
+//!      candidates rotating: NoPrimary "refusing to promote … (UnsealReason=Rotation)"
+//!    authority epoch moved while probing ─▶ the poll is discarded, the recorded promotion adopted as pending;
+//!      moved (or a guard raised) during a promotion ─▶ the promotion aborts before its unfence
 //!
 //!  planned failover:  Pending ─▶ Draining (fence source, read its GTID set, kill sessions until 0 or timeout)
 //!    ─▶ WaitingForLag (target ⊇ source set at fence?) ─▶ Promoting ─▶ Resuming ─▶ Succeeded

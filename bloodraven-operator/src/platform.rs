@@ -5,7 +5,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use crate::engine::{Event, Status};
+use crate::engine::{Event, Gates, Status};
 use crate::record::Record;
 
 /// A failed platform call.
@@ -59,11 +59,24 @@ pub trait Platform: Send + Sync {
     fn annotations(
         &self,
     ) -> impl Future<Output = Result<(Option<String>, Option<String>), PlatformError>> + Send;
+    /// What the runner reads of the group besides the sites, before and again after probing: the guards other
+    /// controllers hold and the authority epoch of the persisted record.
+    fn observe_group(&self)
+    -> impl Future<Output = Result<GroupObservation, PlatformError>> + Send;
     /// Removes the planned-failover (`true`) or reclone (`false`) annotation.
     fn remove_annotation(
         &self,
         planned: bool,
     ) -> impl Future<Output = Result<(), PlatformError>> + Send;
+}
+
+/// One reading of the group object ([`Platform::observe_group`]).
+#[derive(Clone, Debug, Default, Eq, PartialEq)]
+pub struct GroupObservation {
+    /// The guards other controllers hold (in-place restore, ordered update, bootstrap, keyring rotation).
+    pub gates: Gates,
+    /// [`Record::epoch`] of the persisted record (0 when none was saved yet).
+    pub record_epoch: u64,
 }
 
 /// Both durable copies of the failover record as loaded on start.
@@ -100,6 +113,12 @@ pub struct PlatformState {
     pub status_writes: u64,
     /// Makes every mutating call fail (to test retries).
     pub fail_writes: bool,
+    /// The guards other controllers hold, as [`Platform::observe_group`] reports them.
+    pub gates: Gates,
+    /// Makes the next this many [`Platform::save_record`] calls fail.
+    pub fail_saves: u32,
+    /// Number of [`Platform::save_record`] calls that failed.
+    pub failed_saves: u64,
 }
 
 /// An in-memory [`Platform`], shareable between the runner and a test or the simulation.
@@ -172,6 +191,14 @@ impl Platform for InMemoryPlatform {
     }
 
     async fn save_record(&self, record: &Record) -> Result<(), PlatformError> {
+        {
+            let mut s = self.state();
+            if s.fail_saves > 0 {
+                s.fail_saves -= 1;
+                s.failed_saves += 1;
+                return Err(PlatformError::new("save_record", "injected failure"));
+            }
+        }
         self.write("save_record", |s| {
             s.record = Some(record.clone());
             s.record_annotations = record.annotations();
@@ -181,6 +208,14 @@ impl Platform for InMemoryPlatform {
     async fn annotations(&self) -> Result<(Option<String>, Option<String>), PlatformError> {
         let s = self.state();
         Ok((s.planned.clone(), s.reclone.clone()))
+    }
+
+    async fn observe_group(&self) -> Result<GroupObservation, PlatformError> {
+        let s = self.state();
+        Ok(GroupObservation {
+            gates: s.gates.clone(),
+            record_epoch: s.record.as_ref().map_or(0, |r| r.epoch),
+        })
     }
 
     async fn remove_annotation(&self, planned: bool) -> Result<(), PlatformError> {

@@ -26,6 +26,8 @@ pub enum Trigger {
     Planned,
     /// A fenced promoted primary was made writable again (§1.11).
     Reassert,
+    /// Another controller handed the primary over (an ordered update), recorded on the group object.
+    Handoff,
 }
 
 impl fmt::Display for Trigger {
@@ -34,6 +36,7 @@ impl fmt::Display for Trigger {
             Trigger::Emergency => "emergency",
             Trigger::Planned => "planned",
             Trigger::Reassert => "reassert",
+            Trigger::Handoff => "handoff",
         })
     }
 }
@@ -181,11 +184,15 @@ pub struct Record {
     pub planned: Option<PlannedStatus>,
     /// An accepted reclone request not yet executed (site name).
     pub reclone: Option<String>,
+    /// The authority epoch: bumped by every recorded promotion, whoever recorded it (this operator, an ordered
+    /// update handoff, another operator instance). A poll whose probes were overtaken by a bump is discarded.
+    pub epoch: u64,
 }
 
 impl Record {
     /// Stamps a promotion (monotonic: an older stamp never overwrites a newer one) and appends it to the history.
     pub fn record_failover(&mut self, rec: FailoverRecord) {
+        self.epoch += 1;
         if self.last_failover.is_none_or(|t| rec.at >= t) {
             self.last_failover = Some(rec.at);
             self.last_failover_target = Some(rec.target.clone());
@@ -195,6 +202,33 @@ impl Record {
         if self.history.len() > HISTORY_LEN {
             self.history.remove(0);
         }
+    }
+
+    /// Adopts the promotions another writer persisted (`other`, read back from the platform) into this record.
+    ///
+    /// `base` is the epoch this process last saw persisted. The promotion fields follow the later stamp (as in
+    /// [`Record::record_failover`]), unseen history entries are merged in time order, and the epoch becomes the
+    /// larger one — one more when both sides bumped it independently since `base`, so the next save is distinct
+    /// from both. Everything this process owns (recovery markers, the planned failover, the reclone) is kept.
+    pub fn merge_external(&mut self, other: &Record, base: u64) {
+        for h in &other.history {
+            if !self.history.contains(h) {
+                self.history.push(h.clone());
+            }
+        }
+        self.history.sort_by_key(|h| h.at);
+        let excess = self.history.len().saturating_sub(HISTORY_LEN);
+        self.history.drain(..excess);
+        if let Some(t) = other.last_failover
+            && self.last_failover.is_none_or(|mine| t >= mine)
+        {
+            self.last_failover = Some(t);
+            self.last_failover_target
+                .clone_from(&other.last_failover_target);
+            self.promotion_gtid.clone_from(&other.promotion_gtid);
+        }
+        let both = self.epoch > base && other.epoch > base;
+        self.epoch = self.epoch.max(other.epoch) + u64::from(both);
     }
 
     /// Whether `now` is inside the cooldown of the last failover.
@@ -351,6 +385,38 @@ mod tests {
         assert_eq!(r.history.len(), HISTORY_LEN);
         assert!(r.in_cooldown(Duration::from_secs(300), Duration::from_secs(300)));
         assert!(!r.in_cooldown(Duration::from_secs(539), Duration::from_secs(300)));
+    }
+
+    #[test]
+    fn every_recorded_promotion_bumps_the_epoch() {
+        let mut r = Record::default();
+        r.record_failover(rec(100, "pdx"));
+        r.record_failover(rec(50, "iad"));
+        assert_eq!(r.epoch, 2);
+    }
+
+    #[test]
+    fn external_promotions_merge_and_independent_bumps_stay_distinct() {
+        let mut persisted = Record::default();
+        persisted.record_failover(rec(100, "pdx"));
+        let base = persisted.epoch;
+        let mut mine = persisted.clone();
+        mine.reclone = Some("fra".into());
+        // An ordered-update handoff promoted iad and persisted it.
+        let mut theirs = persisted.clone();
+        theirs.record_failover(rec(200, "iad"));
+        let mut adopted = mine.clone();
+        adopted.merge_external(&theirs, base);
+        assert_eq!(adopted.last_failover_target.as_deref(), Some("iad"));
+        assert_eq!(adopted.history.len(), 2);
+        assert_eq!(adopted.epoch, theirs.epoch);
+        assert_eq!(adopted.reclone.as_deref(), Some("fra"));
+        // Both sides promoted since `base` (our save failed): the merged epoch differs from both.
+        mine.record_failover(rec(150, "fra"));
+        mine.merge_external(&theirs, base);
+        assert_eq!(mine.history.len(), 3);
+        assert_eq!(mine.last_failover_target.as_deref(), Some("iad"));
+        assert!(mine.epoch > theirs.epoch);
     }
 
     #[test]

@@ -11,14 +11,16 @@ use std::task::Poll;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::engine::{Action, Config, Decision, Engine, Outcome};
-use crate::platform::{Platform, StoredRecord};
+use crate::platform::{GroupObservation, Platform, StoredRecord};
 use crate::record::Record;
-use crate::site::{GtidState, Probe, Site, SiteError, SourceSpec};
+use crate::site::{Site, SiteError, SourceSpec};
 
+mod clone;
 mod drain;
 mod metered;
 mod planned;
-use drain::drain_relay_log;
+mod promote;
+use promote::{confirm_writable, repoint};
 
 /// Wall-clock time derived from tokio's monotonic clock: `epoch` plus the time elapsed since creation.
 #[derive(Clone, Copy, Debug)]
@@ -97,6 +99,14 @@ pub struct Runner<S: Site + 'static, P: Platform> {
     outcomes: Vec<Outcome>,
     clone_task: Option<(String, tokio::task::JoinHandle<Result<(), SiteError>>)>,
     metrics: Option<metered::Metered>,
+    /// The epoch of the record as this process last saw it persisted (loaded or saved).
+    persisted_epoch: Option<u64>,
+    /// The record changed but the last save failed.
+    dirty: bool,
+    /// The authority epoch the current poll decided on.
+    poll_epoch: Option<u64>,
+    /// Annotations (planned, reclone) the engine consumed; removed once the record is saved.
+    consumed: (Option<String>, Option<String>),
 }
 
 impl<S: Site + 'static, P: Platform> Drop for Runner<S, P> {
@@ -125,6 +135,7 @@ impl<S: Site + 'static, P: Platform> Runner<S, P> {
             .annotations
             .as_ref()
             .map(|(a, b)| (a.as_str(), b.as_str()));
+        let persisted_epoch = stored.status.as_ref().map(|r| r.epoch);
         let record = Record::rehydrate(stored.status, annotations, now);
         Runner {
             engine: Engine::new(config, record),
@@ -135,6 +146,10 @@ impl<S: Site + 'static, P: Platform> Runner<S, P> {
             outcomes: Vec::new(),
             clone_task: None,
             metrics: None,
+            persisted_epoch,
+            dirty: false,
+            poll_epoch: None,
+            consumed: (None, None),
         }
     }
 
@@ -159,6 +174,14 @@ impl<S: Site + 'static, P: Platform> Runner<S, P> {
     }
 
     async fn poll_inner(&mut self) -> Decision {
+        // §1.2: the authority epoch is captured before probing. A promotion persisted since this process last saw
+        // the record (an ordered-update handoff, another operator instance) is adopted first.
+        let before = self.observe_group().await;
+        if let Some(o) = &before
+            && Some(o.record_epoch) != self.persisted_epoch
+        {
+            self.adopt_persisted().await;
+        }
         let probe_timeout = self.cfg.probe_timeout;
         let probes = join_all(self.sites.iter().map(|s| {
             let s = Arc::clone(s);
@@ -183,16 +206,39 @@ impl<S: Site + 'static, P: Platform> Runner<S, P> {
             }
         }))
         .await;
+        let after = self.observe_group().await;
+        if let (Some(b), Some(a)) = (&before, &after)
+            && a.record_epoch != b.record_epoch
+        {
+            tracing::warn!(
+                before = b.record_epoch,
+                after = a.record_epoch,
+                "a promotion was recorded while probing; discarding this poll's observations"
+            );
+            self.adopt_persisted().await;
+            return self.engine.snapshot();
+        }
+        let observed = after.or(before);
+        self.poll_epoch = observed.as_ref().map(|o| o.record_epoch);
+        if let Some(o) = observed {
+            self.engine.set_gates(o.gates);
+        }
         match self.platform.annotations().await {
             Ok((planned, reclone)) => {
-                self.engine.set_planned_annotation(planned);
-                self.engine.set_reclone_annotation(reclone);
+                // A consumed annotation whose removal waits for a record save is not fed again.
+                let fresh = |v: Option<String>, consumed: &Option<String>| {
+                    v.filter(|v| Some(v) != consumed.as_ref())
+                };
+                self.engine
+                    .set_planned_annotation(fresh(planned, &self.consumed.0));
+                self.engine
+                    .set_reclone_annotation(fresh(reclone, &self.consumed.1));
             }
             Err(e) => tracing::warn!(error = %e, "cannot read annotations"),
         }
-        let (had_planned, had_reclone) = (
-            self.engine.planned_annotation().is_some(),
-            self.engine.reclone_annotation().is_some(),
+        let (planned_before, reclone_before) = (
+            self.engine.planned_annotation().map(str::to_owned),
+            self.engine.reclone_annotation().map(str::to_owned),
         );
         if self
             .clone_task
@@ -208,20 +254,37 @@ impl<S: Site + 'static, P: Platform> Runner<S, P> {
         }
         let now = self.clock.now();
         let outcomes = std::mem::take(&mut self.outcomes);
-        let decision = self.engine.step(now, probes, outcomes);
+        let mut decision = self.engine.step(now, probes, outcomes);
         if let Some(m) = &self.metrics {
             m.exporter.update(&m.namespace, &self.engine, &decision);
         }
-        if had_planned && self.engine.planned_annotation().is_none() {
+        if planned_before.is_some() && self.engine.planned_annotation().is_none() {
+            self.consumed.0 = planned_before;
+        }
+        if reclone_before.is_some() && self.engine.reclone_annotation().is_none() {
+            self.consumed.1 = reclone_before;
+        }
+        // §1.13: the record is written before acting. When the save fails nothing that depends on it runs; the
+        // engine takes the rest back and decides it again once a later save succeeds.
+        if (decision.record_changed || self.dirty) && !self.save().await {
+            let (run, skipped): (Vec<Action>, Vec<Action>) = std::mem::take(&mut decision.actions)
+                .into_iter()
+                .partition(|a| matches!(a, Action::Fence { .. } | Action::Taint { .. }));
+            self.engine
+                .abandon(&skipped, std::mem::take(&mut decision.events));
+            decision.actions = run;
+            self.platform
+                .publish_active_site(decision.status.active_site.as_deref(), now);
+            for action in decision.actions.clone() {
+                self.execute(action).await;
+            }
+            return decision;
+        }
+        if self.consumed.0.take().is_some() {
             let _ = self.platform.remove_annotation(true).await;
         }
-        if had_reclone && self.engine.reclone_annotation().is_none() {
+        if self.consumed.1.take().is_some() {
             let _ = self.platform.remove_annotation(false).await;
-        }
-        if decision.record_changed
-            && let Err(e) = self.platform.save_record(self.engine.record()).await
-        {
-            tracing::error!(error = %e, "failed to persist the failover record");
         }
         self.platform
             .publish_active_site(decision.status.active_site.as_deref(), now);
@@ -237,9 +300,51 @@ impl<S: Site + 'static, P: Platform> Runner<S, P> {
         for action in decision.actions.clone() {
             self.execute(action).await;
         }
-        let mut decision = decision;
         self.pace_planned(&mut decision).await;
         decision
+    }
+
+    /// Reads the group object; `None` (logged) when the platform cannot answer: the poll then goes on with the last
+    /// known guards and without the epoch check.
+    async fn observe_group(&self) -> Option<GroupObservation> {
+        match self.platform.observe_group().await {
+            Ok(o) => Some(o),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the group object; using the last known guards");
+                None
+            }
+        }
+    }
+
+    /// Adopts the persisted record after another writer bumped its epoch.
+    async fn adopt_persisted(&mut self) {
+        match self.platform.load_record().await {
+            Ok(stored) => {
+                let persisted = stored.status.unwrap_or_default();
+                let base = self.persisted_epoch.unwrap_or(0);
+                self.engine.adopt_record(self.clock.now(), &persisted, base);
+                self.persisted_epoch = Some(persisted.epoch);
+                // Whatever this process holds beyond the persisted copy (its own unsaved changes) is saved next.
+                self.dirty |= *self.engine.record() != persisted;
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot load the failover record"),
+        }
+    }
+
+    /// Saves the durable record; on failure it stays dirty and is retried on the next poll.
+    async fn save(&mut self) -> bool {
+        match self.platform.save_record(self.engine.record()).await {
+            Ok(()) => {
+                self.dirty = false;
+                self.persisted_epoch = Some(self.engine.record().epoch);
+                true
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "failed to persist the failover record; retrying next poll");
+                self.dirty = true;
+                false
+            }
+        }
     }
 
     fn site(&self, name: &str) -> Option<Arc<S>> {
@@ -332,8 +437,10 @@ impl<S: Site + 'static, P: Platform> Runner<S, P> {
                         at: now,
                     },
                 );
-                if changed && let Err(e) = self.platform.save_record(self.engine.record()).await {
-                    tracing::error!(error = %e, "failed to persist the failover record");
+                if changed {
+                    // A failed save stays dirty: the next poll saves before it acts. DNS still follows the
+                    // promotion that already happened.
+                    self.save().await;
                 }
                 self.platform
                     .publish_active_site(self.engine.effective_active_site(), now);
@@ -387,8 +494,8 @@ impl<S: Site + 'static, P: Platform> Runner<S, P> {
                 let (_, changed) = self
                     .engine
                     .feed(self.clock.now(), Outcome::Diverged { site, divergence });
-                if changed && let Err(e) = self.platform.save_record(self.engine.record()).await {
-                    tracing::error!(error = %e, "failed to persist the failover record");
+                if changed {
+                    self.save().await;
                 }
             }
             Action::Rejoin { site, source } => {
@@ -422,17 +529,8 @@ impl<S: Site + 'static, P: Platform> Runner<S, P> {
                     tracing::warn!(%site, error = %e, "start replication failed");
                 }
             }
-            Action::Reclone { site, donor } => {
-                if self.clone_task.is_some() {
-                    return; // one clone at a time; its outcome arrives when the task ends
-                }
-                let (Some(r), Some(d)) = (self.site(&site), self.site(&donor)) else {
-                    return;
-                };
-                let spec = self.source(&donor);
-                let task = tokio::spawn(reclone(r, d, spec, self.cfg.clone()));
-                self.clone_task = Some((site, task));
-            }
+            Action::Reclone { site, donor } => self.start_clone(site, donor, false),
+            Action::AutoClone { site, donor } => self.start_clone(site, donor, true),
             Action::Taint { site, apply } => match self.platform.taint(&site, apply).await {
                 Ok(()) => {
                     if let Some(m) = &self.metrics {
@@ -452,150 +550,25 @@ impl<S: Site + 'static, P: Platform> Runner<S, P> {
         }
     }
 
-    /// The promotion sequence (§1.10).
-    async fn promote(
-        &self,
-        target: &str,
-        old_primary: Option<&str>,
-        planned: bool,
-    ) -> Result<String, SiteError> {
-        let op = self.cfg.op_timeout;
-        let t = self
-            .site(target)
-            .ok_or_else(|| unreachable(target, "unknown site"))?;
-        if let Some(old) = old_primary.and_then(|o| self.site(o)) {
-            if let Err(e) = deadline(&*old, "fence", op, old.fence()).await {
-                tracing::warn!(site = old.name(), error = %e, "could not fence old primary (it may be dead)");
+    /// Starts a reclone or auto-clone task; one clone at a time, its outcome arrives when the task ends. An
+    /// auto-clone that cannot start comes back failed at once (the engine counts it as in flight).
+    fn start_clone(&mut self, site: String, donor: String, auto: bool) {
+        if self.clone_task.is_some() {
+            if auto {
+                self.outcomes.push(Outcome::Recloned {
+                    site,
+                    result: Err("another clone is running".into()),
+                });
             }
-            if let Err(e) = deadline(&*old, "kill sessions", op, old.kill_client_sessions()).await {
-                tracing::warn!(site = old.name(), error = %e, "could not kill old primary sessions");
-            }
+            return;
         }
-        let budget = if planned {
-            op
-        } else {
-            self.engine.config().relay_drain_timeout
+        let (Some(r), Some(d)) = (self.site(&site), self.site(&donor)) else {
+            return;
         };
-        if let Err(e) = drain_relay_log(&*t, budget, op).await {
-            tracing::warn!(site = target, error = %e, "relay log drain incomplete; promoting anyway");
-        }
-        deadline(&*t, "stop replication", op, t.stop_replication()).await?;
-        deadline(&*t, "reset replication", op, t.reset_replication()).await?;
-        let gtid = match deadline(&*t, "executed", op, t.executed()).await {
-            Ok(g) => g.to_string(),
-            Err(e) => {
-                tracing::warn!(site = target, error = %e, "failed to record promotion GTID");
-                String::new()
-            }
-        };
-        deadline(&*t, "unfence", op, t.unfence()).await?;
-        confirm_writable(&*t, op).await?;
-        Ok(gtid)
+        let spec = self.source(&donor);
+        let task = tokio::spawn(clone::reclone(r, d, spec, self.cfg.clone(), auto));
+        self.clone_task = Some((site, task));
     }
-}
-
-/// Reclone (§2.6 execution), run as its own task: donor check, kill recipient sessions, clone, wait for the
-/// restart, set up replication.
-async fn reclone<S: Site>(
-    r: Arc<S>,
-    d: Arc<S>,
-    spec: SourceSpec,
-    cfg: RunnerConfig,
-) -> Result<(), SiteError> {
-    let op = cfg.op_timeout;
-    let dp = deadline(&*d, "probe", op, d.probe()).await?;
-    if dp.read_only {
-        return Err(unreachable(
-            d.name(),
-            "donor is no longer writable; authority moved",
-        ));
-    }
-    // No unfence here: `Site::clone_from` lifts only what CLONE needs and keeps application writes out, so a
-    // recipient never accepts client transactions that the clone would then silently discard.
-    let _ = deadline(&*r, "kill sessions", op, r.kill_client_sessions()).await;
-    if let Err(e) = deadline(
-        &*r,
-        "clone",
-        cfg.clone_timeout,
-        Site::clone_from(&*r, &spec),
-    )
-    .await
-    {
-        let _ = deadline(&*r, "fence", op, r.fence()).await;
-        return Err(e);
-    }
-    let mut wait = Duration::from_secs(2);
-    let mut up = false;
-    for _ in 0..10 {
-        if deadline(&*r, "probe", op, r.probe()).await.is_ok() {
-            up = true;
-            break;
-        }
-        tokio::time::sleep(wait).await;
-        wait = (wait * 2).min(Duration::from_secs(30));
-    }
-    if !up {
-        return Err(unreachable(r.name(), "did not come back after clone"));
-    }
-    let ft = cfg.follower_timeout;
-    deadline(&*r, "fence", op, r.fence()).await?;
-    let _ = deadline(&*r, "stop replication", ft, r.stop_replication()).await;
-    let _ = deadline(&*r, "reset replication", ft, r.reset_replication()).await;
-    deadline(&*r, "replicate from", ft, r.replicate_from(&spec)).await
-}
-
-/// Source convergence of one follower: containment, stop, containment again, change source, start; rollback by
-/// restarting the old channel.
-async fn repoint<S: Site>(
-    s: &S,
-    src: &S,
-    spec: &SourceSpec,
-    ft: Duration,
-) -> Result<(), SiteError> {
-    let contained = async || -> Result<bool, SiteError> {
-        let mine: GtidState = deadline(s, "executed", ft, s.executed()).await?;
-        let theirs = deadline(src, "executed", ft, src.executed()).await?;
-        Ok(theirs.contains(&mine))
-    };
-    if !contained().await? {
-        return Err(SiteError::Query {
-            site: s.name().into(),
-            statement: "GTID containment".into(),
-            message: "follower has transactions the active primary lacks".into(),
-        });
-    }
-    deadline(s, "stop replication", ft, s.stop_replication()).await?;
-    match contained().await {
-        Ok(true) => {}
-        Ok(false) => {
-            return Err(SiteError::Query {
-                site: s.name().into(),
-                statement: "GTID containment".into(),
-                message: "diverged while stopping; replication left stopped".into(),
-            });
-        }
-        Err(e) => {
-            let _ = deadline(s, "start replication", ft, s.start_replication()).await;
-            return Err(e);
-        }
-    }
-    if let Err(e) = deadline(s, "replicate from", ft, s.replicate_from(spec)).await {
-        let _ = deadline(s, "start replication", ft, s.start_replication()).await;
-        return Err(e);
-    }
-    Ok(())
-}
-
-async fn confirm_writable<S: Site>(s: &S, op: Duration) -> Result<(), SiteError> {
-    let p: Probe = deadline(s, "probe", op, s.probe()).await?;
-    if p.read_only {
-        return Err(SiteError::Query {
-            site: s.name().into(),
-            statement: "SELECT @@read_only".into(),
-            message: "still read-only after unfence".into(),
-        });
-    }
-    Ok(())
 }
 
 /// Runs one site call under a deadline.
@@ -615,7 +588,7 @@ pub async fn deadline<S: Site + ?Sized, T>(
     }
 }
 
-fn unreachable(site: &str, message: &str) -> SiteError {
+pub(crate) fn unreachable(site: &str, message: &str) -> SiteError {
     SiteError::Unreachable {
         site: site.into(),
         message: message.into(),
@@ -641,3 +614,6 @@ pub async fn join_all<F: Future>(futures: impl IntoIterator<Item = F>) -> Vec<F:
     .await;
     out.into_iter().flatten().collect()
 }
+
+#[cfg(test)]
+mod tests;

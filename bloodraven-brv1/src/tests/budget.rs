@@ -33,9 +33,9 @@ fn sealing_past_the_budget_fails() {
     assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
     assert!(err.to_string().contains("2^24 chunks"), "{err}");
 
-    // A whole segment past the limit fails as soon as more data arrives.
-    let mut enc = encryptor_at(MAX_CHUNKS - 3);
-    let err = enc.write_all(&vec![0u8; 5 * 65_536]).unwrap_err();
+    // A whole segment (8 chunks) past the limit fails as soon as more data arrives.
+    let mut enc = encryptor_at(MAX_CHUNKS - 7);
+    let err = enc.write_all(&vec![0u8; 9 * 65_536]).unwrap_err();
     assert!(err.to_string().contains("2^24 chunks"), "{err}");
     assert!(
         enc.write_all(b"more").is_err(),

@@ -7,6 +7,7 @@ use std::num::NonZeroUsize;
 use crate::{DecryptError, Decryptor, Encryptor, Header, Passphrase};
 
 mod budget;
+mod copy_paths;
 mod tamper;
 mod vectors;
 
@@ -108,10 +109,10 @@ fn multi_core_output_is_identical_to_single_core() {
 
 #[test]
 fn small_chunks_exercise_many_segments_on_many_threads() {
-    // chunk_log2 10: 1 KiB chunks, so 1.4 MiB make 1 434 chunks in 6 segments, and the
+    // chunk_log2 10: 1 KiB chunks, so 2.8 MiB make 2 868 chunks in 6 segments of 512, and the
     // segments in flight on four workers finish out of order.
     let pass = passphrase();
-    let plain: Vec<u8> = (0..1_468_000u32).map(|i| (i % 251) as u8).collect();
+    let plain: Vec<u8> = (0..2_936_000u32).map(|i| (i % 251) as u8).collect();
     let one = seal_with(&pass, fixed_header(10), &plain, 99_999, 1);
     assert_eq!(
         one.len(),
@@ -141,12 +142,12 @@ impl Read for Trickle<'_> {
 #[test]
 fn copy_from_writes_what_write_writes() {
     let pass = passphrase();
-    // Empty, one byte, one chunk, exactly one segment (4 chunks), one byte more, and past the
+    // Empty, one byte, one chunk, exactly one segment (8 chunks), one byte more, and past the
     // 1 MiB after which worker threads seal.
-    for len in [0usize, 1, 65_536, 262_144, 262_145, 1_100_000] {
+    for len in [0usize, 1, 65_536, 524_288, 524_289, 1_100_000] {
         let plain: Vec<u8> = (0..len).map(|i| (i % 239) as u8).collect();
         let want = seal_with(&pass, fixed_header(16), &plain, 65_536, 1);
-        let ways: &[(usize, usize)] = if len > 300_000 {
+        let ways: &[(usize, usize)] = if len > 600_000 {
             &[(65_536, 2)]
         } else {
             &[(usize::MAX, 1), (65_536, 2), (10_007, 3)]

@@ -349,8 +349,8 @@ fn a_wrong_passphrase_is_reported_as_such() {
 
 #[test]
 fn tampering_deep_in_a_long_stream_is_found_on_every_thread_count() {
-    // 1 KiB chunks: 1 400 chunks in 6 segments, so the damaged chunk is opened by a worker
-    // thread when there are several.
+    // 1 KiB chunks: 1 400 chunks in 3 segments of 512; the damaged chunk is in the third,
+    // which a worker thread opens when there are several.
     let pass = passphrase();
     let plain: Vec<u8> = (0..1_400 * 1024u32).map(|i| (i % 241) as u8).collect();
     let sealed = seal_with(&pass, fixed_header(10), &plain, 1 << 20, 1);

@@ -112,10 +112,15 @@ impl GtidSetBuilder {
             }
             self.finish_last();
         }
+        if self.blocks.capacity() == 0 {
+            // Most sets have one block: allocate just that, directly rather than through `push`'s growth.
+            self.blocks.reserve_exact(1);
+        }
         self.blocks.push(Block {
             uuid,
             tag: *tag,
-            ivs: Vec::new(),
+            // An interval is always pushed next; 4 is the capacity `push` would choose.
+            ivs: Vec::with_capacity(4),
         });
     }
 

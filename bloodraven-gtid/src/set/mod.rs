@@ -131,9 +131,24 @@ impl GtidSet {
         binary::encode(self)
     }
 
+    /// The canonical text, exactly as [`Display`](fmt::Display) and `to_string()` give it, but faster:
+    /// written in place into one allocation of the right size, where `to_string()` goes through a
+    /// formatter and copies it once more. Use it where printing is hot.
+    ///
+    /// ```
+    /// use bloodraven_gtid::GtidSet;
+    /// let set = GtidSet::parse("3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5:7, 4e11fa47-71ca-11e1-9e33-c80aa9429562:3")?;
+    /// assert_eq!(set.to_text(), "3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5:7,\n4e11fa47-71ca-11e1-9e33-c80aa9429562:3");
+    /// assert_eq!(set.to_text(), set.to_string());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn to_text(&self) -> String {
+        text::render(self, true)
+    }
+
     /// The canonical text on one line: blocks joined by `","` instead of `",\n"`.
     pub fn to_compact_string(&self) -> String {
-        text::render(self, ",")
+        text::render(self, false)
     }
 
     /// `true` when the set holds no GTID.
@@ -458,7 +473,7 @@ impl GtidSet {
 impl fmt::Display for GtidSet {
     /// The canonical MySQL text, blocks joined by `",\n"`; empty for the empty set.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        text::render_to(self, ",\n", &mut |s| f.write_str(s))
+        text::fmt(self, true, f)
     }
 }
 

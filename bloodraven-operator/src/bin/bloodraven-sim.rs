@@ -1,7 +1,7 @@
 //! `bloodraven-sim`: runs the deterministic failover simulation over many seeds.
 //!
 //! ```text
-//! bloodraven-sim --seeds N [--start S] [--sites K] [--minutes M] [--jobs J] [--verbose]
+//! bloodraven-sim --seeds N [--start S] [--sites K] [--minutes M] [--jobs J] [--flavor mysql|mariadb] [--verbose]
 //! ```
 //! Prints each failing seed with its violations, its schedule and the command that replays it, then one final line
 //! `seeds=N violations=V rto_p50=…s rto_p99=…s rto_max=…s` (simulated time). Exit status: 0 when every invariant
@@ -14,9 +14,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bloodraven_operator::sim::{SeedReport, SimOptions, run_seed};
+use bloodraven_operator::site::Flavor;
 
-const USAGE: &str =
-    "usage: bloodraven-sim --seeds N [--start S] [--sites K] [--minutes M] [--jobs J] [--verbose]";
+const USAGE: &str = "usage: bloodraven-sim --seeds N [--start S] [--sites K] [--minutes M] [--jobs J] [--flavor mysql|mariadb] [--verbose]";
 
 struct Args {
     seeds: u64,
@@ -60,6 +60,15 @@ fn parse() -> Result<Args, String> {
             }
             "--minutes" => a.opts.duration = Duration::from_secs(num(&value)?.max(2) * 60),
             "--jobs" => a.jobs = num(&value)?.clamp(1, 64) as usize,
+            "--flavor" => {
+                a.opts.flavor = match value.as_str() {
+                    "mysql" => Flavor::Mysql,
+                    "mariadb" => Flavor::Mariadb,
+                    other => {
+                        return Err(format!("--flavor expects mysql or mariadb, got {other:?}"));
+                    }
+                }
+            }
             other => return Err(format!("unknown flag {other:?}")),
         }
     }

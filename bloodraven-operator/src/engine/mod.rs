@@ -4,18 +4,26 @@
 //! out), the outcomes of the actions of the previous decision, and the time. It never reads a clock, never does IO
 //! and never draws random numbers, so every decision can be replayed.
 
+mod action;
+mod autoclone;
 mod divergence;
+mod gates;
+mod handoff;
 mod matrix;
 mod planned;
+mod promotion;
 mod recovery;
 mod status;
 
 use std::time::Duration;
 
-use crate::record::{Candidate, FailoverRecord, PlannedPhase, Record, Trigger};
-use crate::site::{GtidState, Probe};
+use crate::record::{FailoverRecord, PlannedPhase, Record};
+use crate::site::Probe;
 
+pub use action::{Action, Decision, KillPurpose, Outcome};
+pub use autoclone::{AUTO_CLONE_RETRY, can_skip_clone, is_empty_site};
 pub use divergence::{Divergence, divergence};
+pub use gates::Gates;
 pub use matrix::{
     Evaluation, Reason, Role, SiteState, SiteView, evaluate, rank_candidates, resolve_split_brain,
 };
@@ -106,195 +114,6 @@ impl SiteConfig {
     }
 }
 
-/// What a kill-sessions action is for.
-#[derive(Clone, Copy, Debug, Eq, PartialEq)]
-#[non_exhaustive]
-pub enum KillPurpose {
-    /// Planned failover drain of the fenced source.
-    Planned,
-    /// Post-fence drain of a returning old primary.
-    Recovery,
-}
-
-/// One remote operation the runner must perform, in decision order.
-#[derive(Clone, Debug, Eq, PartialEq)]
-#[non_exhaustive]
-pub enum Action {
-    /// Point the DNS record at a site (`None`: no active site, leave as is).
-    Dns {
-        /// Target site.
-        site: String,
-    },
-    /// `super_read_only = ON` on a site (best-effort, logged).
-    Fence {
-        /// The site.
-        site: String,
-        /// Why (log text).
-        why: &'static str,
-    },
-    /// Planned drain: fence the source then read its executed GTID state; on read failure unfence again.
-    FenceAndReadGtid {
-        /// The source site.
-        site: String,
-    },
-    /// Kill application sessions; the count comes back as [`Outcome::Killed`].
-    KillSessions {
-        /// The site.
-        site: String,
-        /// Why.
-        purpose: KillPurpose,
-    },
-    /// The promotion sequence (§1.10): fence + kill the old primary, drain relay log, stop, reset, read the
-    /// promotion GTID, unfence, confirm writable. Comes back as [`Outcome::Promoted`].
-    Promote {
-        /// The site to promote.
-        target: String,
-        /// The old primary to fence first, if known.
-        old_primary: Option<String>,
-        /// Planned switchover (the relay drain is instant) or emergency.
-        planned: bool,
-    },
-    /// Re-assert a fenced promoted primary: unfence and confirm (§1.11). Comes back as [`Outcome::Reasserted`].
-    Reassert {
-        /// The site.
-        site: String,
-    },
-    /// Audit a fenced returning old primary's divergent transactions against the active primary's executed state
-    /// ([`Site::divergence`](crate::site::Site::divergence): the MariaDB binary logs, not only the states). Comes
-    /// back as [`Outcome::Diverged`].
-    AuditDivergence {
-        /// The old primary.
-        site: String,
-        /// The active primary's executed state.
-        new_primary: GtidState,
-        /// The state-only estimate, reported when the audit fails or finds nothing to report.
-        estimate: Divergence,
-    },
-    /// Rebuild `site` from `donor` then replicate from it. Comes back as [`Outcome::Recloned`].
-    Reclone {
-        /// The recipient.
-        site: String,
-        /// The donor (the confirmed active primary).
-        donor: String,
-    },
-    /// Rejoin a returning old primary as replica of `source`: fence, stop, reset, change source, start.
-    /// Comes back as [`Outcome::Rejoined`].
-    Rejoin {
-        /// The old primary.
-        site: String,
-        /// The active primary.
-        source: String,
-    },
-    /// Re-point a follower to the active primary (stop, change source, start; no reset).
-    Repoint {
-        /// The follower.
-        site: String,
-        /// The active primary.
-        source: String,
-    },
-    /// `START REPLICA` on a follower whose source is right but a thread stopped.
-    StartReplication {
-        /// The follower.
-        site: String,
-    },
-    /// Apply (`true`) or remove the read-only node taint of a site.
-    Taint {
-        /// The site.
-        site: String,
-        /// Apply or remove.
-        apply: bool,
-    },
-    /// Rollback of a planned failover: make the source writable again.
-    Unfence {
-        /// The source site.
-        site: String,
-    },
-}
-
-/// The result of an action whose outcome the engine needs, fed into the next [`Engine::step`].
-#[derive(Clone, Debug, Eq, PartialEq)]
-#[non_exhaustive]
-pub enum Outcome {
-    /// DNS record written (or not).
-    Dns {
-        /// The site.
-        site: String,
-        /// Error text on failure.
-        result: Result<(), String>,
-    },
-    /// Planned fence landed; the source's executed state right after it.
-    FencedForPlanned {
-        /// The source.
-        site: String,
-        /// The state, or the error (the runner rolled the fence back).
-        result: Result<GtidState, String>,
-        /// When the fence landed.
-        at: Duration,
-    },
-    /// Sessions killed.
-    Killed {
-        /// The site.
-        site: String,
-        /// Why.
-        purpose: KillPurpose,
-        /// How many, or the error.
-        result: Result<u32, String>,
-    },
-    /// A promotion finished.
-    Promoted {
-        /// The target.
-        target: String,
-        /// The promotion GTID text (empty when it could not be read), or the error.
-        result: Result<String, String>,
-        /// When the target was confirmed writable (or the attempt failed).
-        at: Duration,
-    },
-    /// A re-assert finished.
-    Reasserted {
-        /// The site.
-        site: String,
-        /// Error text on failure.
-        result: Result<(), String>,
-    },
-    /// A divergence audit finished: the divergent transactions to report (the runner substitutes the estimate
-    /// when the audit fails).
-    Diverged {
-        /// The old primary.
-        site: String,
-        /// What to report.
-        divergence: Divergence,
-    },
-    /// A reclone finished.
-    Recloned {
-        /// The site.
-        site: String,
-        /// Error text on failure.
-        result: Result<(), String>,
-    },
-    /// A rejoin finished.
-    Rejoined {
-        /// The site.
-        site: String,
-        /// Error text on failure.
-        result: Result<(), String>,
-    },
-}
-
-/// The engine's answer to one poll.
-#[derive(Clone, Debug)]
-pub struct Decision {
-    /// Ordered actions for the runner.
-    pub actions: Vec<Action>,
-    /// Events to emit (after the status write).
-    pub events: Vec<Event>,
-    /// The status snapshot to write.
-    pub status: Status,
-    /// Whether the durable record changed and must be flushed before the actions run.
-    pub record_changed: bool,
-    /// When to poll next.
-    pub next_poll: Duration,
-}
-
 /// Per-site memory of the engine (volatile: rebuilt from observations after a restart).
 #[derive(Clone, Debug, Default)]
 pub(crate) struct SiteMemory {
@@ -310,6 +129,7 @@ pub(crate) struct SiteMemory {
     pub(crate) drain_start: Option<Duration>,
     pub(crate) drain_done: bool,
     pub(crate) convergence: (String, String),
+    pub(crate) auto_clone_after: Duration,
 }
 
 /// A promotion decided but not yet confirmed by its outcome.
@@ -338,6 +158,12 @@ pub struct Engine {
     pub(crate) reclone_request: Option<String>,
     pub(crate) planned_request: Option<String>,
     pub(crate) now: Duration,
+    pub(crate) gates: Gates,
+    pub(crate) auto_clone: Option<usize>,
+    pub(crate) clone_result: Option<autoclone::CloneResult>,
+    pub(crate) keyring_refused: std::collections::BTreeSet<String>,
+    pub(crate) suppressed_logged: Option<&'static str>,
+    pub(crate) carried: Vec<Action>,
 }
 
 impl Engine {
@@ -361,6 +187,12 @@ impl Engine {
             reclone_request: None,
             planned_request: None,
             now: Duration::ZERO,
+            gates: Gates::default(),
+            auto_clone: None,
+            clone_result: None,
+            keyring_refused: Default::default(),
+            suppressed_logged: None,
+            carried: Vec::new(),
         }
     }
 
@@ -441,24 +273,46 @@ impl Engine {
             .planned
             .as_ref()
             .is_some_and(|p| p.phase.in_flight());
-        // A clone into a core site suspends automatic cross-site action; a clone into a reader does not (§1.7).
-        let reclone_busy = self.record.reclone.as_deref().is_some_and(|r| {
-            self.config
-                .sites
-                .iter()
-                .any(|s| s.name == r && s.role != Role::ReadOnly)
-        });
-        if !planned_in_flight && !reclone_busy {
+        // A rollback unfence that a failed record save kept from running (see `abandon`) is due again while the
+        // planned failover it belongs to stays failed and nothing else took the writes.
+        for action in std::mem::take(&mut self.carried) {
+            if self
+                .record
+                .planned
+                .as_ref()
+                .is_some_and(|p| p.phase == PlannedPhase::Failed)
+                && eval.writable.is_empty()
+            {
+                actions.push(action);
+            }
+        }
+        let suppressed = self.cross_site_suppression(&self.gates, planned_in_flight);
+        if suppressed != self.suppressed_logged {
+            match suppressed {
+                Some(why) => tracing::warn!(
+                    why,
+                    "automatic failover, split-brain fencing and re-assert deferred"
+                ),
+                None => tracing::info!("automatic cross-site actions resumed"),
+            }
+            self.suppressed_logged = suppressed;
+        }
+        if suppressed.is_none() {
             self.cross_site(&views, &eval, &mut actions);
             self.reassert(&mut actions);
+        } else if !eval.candidates.is_empty() && eval.writable.is_empty() {
+            tracing::debug!(why = suppressed, "emergency promotion deferred");
         }
-        if let Some(active) = active
-            && !planned_in_flight
-            && self.pending.is_none()
-        {
-            self.converge(active, &mut actions);
-            self.recover(active, &mut actions);
-            self.reclone(active, &mut actions);
+        if let Some(active) = active {
+            let blocked = self.convergence_suppressed(planned_in_flight);
+            self.converge(active, blocked, &mut actions);
+            if !planned_in_flight && self.pending.is_none() {
+                if !self.gates.frozen && !self.bootstrapping() {
+                    self.recover(active, &mut actions);
+                }
+                self.reclone(active, &mut actions);
+                self.auto_clone(active, &mut actions);
+            }
         }
         self.planned_step(&mut actions);
         if let Some(site) = self.effective_active() {
@@ -540,7 +394,7 @@ impl Engine {
         }
     }
 
-    fn views(&self) -> Vec<SiteView> {
+    pub(crate) fn views(&self) -> Vec<SiteView> {
         self.config
             .sites
             .iter()
@@ -549,7 +403,7 @@ impl Engine {
                 name: c.name.clone(),
                 role: c.role,
                 state: m.state,
-                rotation_blocked: false,
+                rotation_blocked: self.gates.rotating.contains(&c.name),
             })
             .collect()
     }
@@ -559,8 +413,11 @@ impl Engine {
         let writable: Vec<usize> = (0..self.sites.len())
             .filter(|&i| self.sites[i].state == SiteState::Writable)
             .filter(|&i| {
+                let name = Some(self.config.sites[i].name.as_str());
                 !(self.config.sites[i].role == Role::ReadOnly
-                    && self.record.reclone.as_deref() == Some(self.config.sites[i].name.as_str()))
+                    && (self.record.reclone.as_deref() == name
+                        || self.gates.bootstrap.as_deref() == name
+                        || self.auto_clone == Some(i)))
             })
             .collect();
         match writable.as_slice() {
@@ -602,221 +459,6 @@ impl Engine {
             tracing::warn!(site = %self.config.sites[target].name, "pending promotion expired before writable confirmation");
             self.pending = None;
         }
-    }
-
-    /// §1.7 and §1.8: split-brain fencing and automatic promotion.
-    fn cross_site(&mut self, views: &[SiteView], eval: &Evaluation, actions: &mut Vec<Action>) {
-        if !eval.fence.is_empty() {
-            return;
-        }
-        let target_idx = self
-            .record
-            .last_failover_target
-            .as_deref()
-            .and_then(|t| self.config.index(t));
-        let writable_candidates: Vec<usize> = (0..self.sites.len())
-            .filter(|&i| {
-                self.sites[i].state == SiteState::Writable
-                    && self.config.sites[i].role == Role::PrimaryCandidate
-            })
-            .collect();
-        if writable_candidates.len() > 1 {
-            // Split brain: the recorded failover target wins, else the priorities.
-            if let Some(t) = target_idx.filter(|t| writable_candidates.contains(t)) {
-                for &i in writable_candidates.iter().filter(|&&i| i != t) {
-                    actions.push(Action::Fence {
-                        site: self.config.sites[i].name.clone(),
-                        why: "fencing returning old primary (split brain after failover)",
-                    });
-                }
-            } else if let Some((winner, losers)) =
-                resolve_split_brain(views, &self.config.priorities)
-            {
-                for l in losers {
-                    self.metrics.inc(format!(
-                        "bloodraven_split_brain_auto_resolve_total{{prefer_site=\"{winner}\"}}"
-                    ));
-                    actions.push(Action::Fence {
-                        site: l,
-                        why: "split-brain auto-resolve: fencing non-preferred site per spec.splitBrainPolicy.sitePriorities",
-                    });
-                }
-            }
-            return;
-        }
-        if eval.candidates.is_empty() || !eval.writable.is_empty() {
-            return;
-        }
-        if self.pending.is_some() || self.draft.is_some() {
-            return;
-        }
-        let old = self.last_active.or(target_idx);
-        let candidates = eval.candidates.clone();
-        self.promote_freshest(&candidates, old, actions);
-    }
-
-    /// §1.8: strict GTID containment picks the freshest of `candidates` (ranked), priorities break ties; then the
-    /// cooldown and role gates; then the promotion, fencing `old` first when it is another site.
-    fn promote_freshest(
-        &mut self,
-        candidates: &[String],
-        old: Option<usize>,
-        actions: &mut Vec<Action>,
-    ) {
-        let mut considered: Vec<Candidate> = Vec::new();
-        let mut best: Option<(usize, GtidState)> = None;
-        let mut rule = String::new();
-        for name in candidates {
-            let Some(i) = self.config.index(name) else {
-                continue;
-            };
-            let Some(p) = &self.sites[i].probe else {
-                continue;
-            };
-            considered.push(Candidate {
-                site: name.clone(),
-                gtid: p.executed.to_string(),
-            });
-            match &best {
-                None => {
-                    rule = format!("{name}: highest-priority reachable candidate");
-                    best = Some((i, p.executed.clone()));
-                }
-                Some((b, bs)) => {
-                    if p.executed.compare(bs) == bloodraven_gtid::SetRelation::Superset {
-                        rule = format!(
-                            "{name}: GTID set strictly contains {}'s",
-                            self.config.sites[*b].name
-                        );
-                        best = Some((i, p.executed.clone()));
-                    }
-                }
-            }
-        }
-        let Some((target, _)) = best else {
-            tracing::warn!("no reachable promotion candidate");
-            return;
-        };
-        if considered.len() > 1 && !rule.contains("strictly") {
-            rule = format!(
-                "{}: no candidate strictly contains it; priority order",
-                self.config.sites[target].name
-            );
-        }
-        if self
-            .record
-            .in_cooldown(self.now, self.config.failover_cooldown)
-        {
-            tracing::warn!(site = %self.config.sites[target].name, "failover blocked by anti-flap cooldown");
-            return;
-        }
-        if self.config.sites[target].role != Role::PrimaryCandidate {
-            tracing::error!("promotion target is not a primary-candidate — refusing");
-            return;
-        }
-        let old = old.filter(|&o| o != target);
-        let target_name = self.config.sites[target].name.clone();
-        let old_primary = old.map(|o| self.config.sites[o].name.clone());
-        self.draft = Some(Draft {
-            record: FailoverRecord {
-                at: self.now,
-                trigger: Trigger::Emergency,
-                target: target_name.clone(),
-                old_primary: old_primary.clone(),
-                candidates: considered,
-                rule,
-                promotion_gtid: String::new(),
-                write_unavailability: None,
-                divergent_gtid: None,
-                divergent_count: 0,
-            },
-            unavailable_since: self.last_writable_seen,
-        });
-        actions.push(Action::Promote {
-            target: target_name,
-            old_primary,
-            planned: false,
-        });
-    }
-
-    /// §1.11, generalised: nothing is writable, every other site is read-only, and the last primary (the one this
-    /// process saw active, else the recorded failover target) is read-only too. If it is GTID-complete it is made
-    /// writable again (re-assert, own timer); if it came back without its data (its set lacks a peer's
-    /// transactions), the freshest candidate containing whatever it still has is promoted (cooldown-gated).
-    fn reassert(&mut self, actions: &mut Vec<Action>) {
-        if self.pending.is_some() || self.draft.is_some() {
-            return;
-        }
-        let record_target = self
-            .record
-            .last_failover_target
-            .as_deref()
-            .and_then(|t| self.config.index(t));
-        let Some(t) = self.last_active.or(record_target) else {
-            return;
-        };
-        let all_others_ro = (0..self.sites.len())
-            .filter(|&i| i != t)
-            .filter(|&i| {
-                self.config.sites[i].role != Role::ReadOnly
-                    || self.record.reclone.as_deref() != Some(self.config.sites[i].name.as_str())
-            })
-            .all(|i| self.sites[i].state == SiteState::ReadOnly);
-        if !all_others_ro
-            || self.sites[t].state != SiteState::ReadOnly
-            || self.config.sites[t].role != Role::PrimaryCandidate
-        {
-            return;
-        }
-        let Some(tp) = self.sites[t].probe.clone() else {
-            return;
-        };
-        // A target that lost its promotion GTID set (wiped or restored) is never re-asserted.
-        let intact = Some(t) != record_target
-            || match (&self.record.promotion_gtid, &tp.executed) {
-                (Some(pg), GtidState::Mysql(ts)) if !pg.is_empty() => pg
-                    .parse::<bloodraven_gtid::GtidSet>()
-                    .is_ok_and(|p| ts.is_superset(&p)),
-                _ => true,
-            };
-        let peers: Vec<usize> = (0..self.sites.len()).filter(|&i| i != t).collect();
-        let complete = intact
-            && peers.iter().all(|&i| {
-                self.sites[i]
-                    .probe
-                    .as_ref()
-                    .is_some_and(|p| tp.executed.contains(&p.executed))
-            });
-        if complete {
-            if self
-                .last_reassert
-                .is_some_and(|at| self.now < at + self.config.failover_cooldown)
-            {
-                return;
-            }
-            self.last_reassert = Some(self.now);
-            let site = self.config.sites[t].name.clone();
-            tracing::warn!(%site, "re-asserting fenced promoted primary: no site is writable and the last failover target is GTID-complete; restoring writability");
-            actions.push(Action::Reassert { site });
-            return;
-        }
-        let containing: Vec<String> = peers
-            .iter()
-            .filter(|&&i| self.config.sites[i].role == Role::PrimaryCandidate)
-            .filter(|&&i| {
-                self.sites[i]
-                    .probe
-                    .as_ref()
-                    .is_some_and(|p| p.executed.contains(&tp.executed))
-            })
-            .map(|&i| self.config.sites[i].name.clone())
-            .collect();
-        if containing.is_empty() {
-            return;
-        }
-        let ranked = rank_candidates(&containing, &self.config.priorities);
-        tracing::warn!(site = %self.config.sites[t].name, "last primary came back read-only without its data; promoting the freshest candidate");
-        self.promote_freshest(&ranked, Some(t), actions);
     }
 
     /// Feeds an outcome between polls, so it is recorded before anything else happens (the runner does this for
@@ -867,66 +509,20 @@ impl Engine {
                 purpose: KillPurpose::Planned,
                 ..
             } => self.planned_outcome(outcome),
+            Outcome::Recloned { site, result }
+                if self
+                    .auto_clone
+                    .is_some_and(|i| self.config.sites[i].name == site) =>
+            {
+                if let Some(i) = self.auto_clone {
+                    self.auto_clone_outcome(i, result);
+                }
+            }
             Outcome::Killed { .. }
             | Outcome::Rejoined { .. }
             | Outcome::Recloned { .. }
             | Outcome::Diverged { .. } => self.recovery_outcome(outcome),
         }
-    }
-
-    fn promoted(
-        &mut self,
-        target: String,
-        result: Result<String, String>,
-        at: Duration,
-        actions: &mut Vec<Action>,
-    ) {
-        let planned = self
-            .record
-            .planned
-            .as_ref()
-            .is_some_and(|p| p.phase == PlannedPhase::Promoting);
-        let draft = self.draft.take();
-        if planned {
-            self.planned_promoted(&target, result, at, actions);
-            return;
-        }
-        let Some(mut draft) = draft.filter(|d| d.record.target == target) else {
-            return;
-        };
-        match result {
-            Err(e) => tracing::error!(site = %target, error = %e, "promotion failed"),
-            Ok(gtid) => {
-                draft.record.at = at;
-                draft.record.promotion_gtid = gtid;
-                draft.record.write_unavailability =
-                    draft.unavailable_since.map(|s| at.saturating_sub(s));
-                self.finish_promotion(draft.record, actions);
-            }
-        }
-    }
-
-    /// Records a confirmed promotion (before DNS) and flips DNS.
-    pub(crate) fn finish_promotion(&mut self, rec: FailoverRecord, actions: &mut Vec<Action>) {
-        let target = rec.target.clone();
-        tracing::info!(site = %target, promotion_gtid = %rec.promotion_gtid, "failover complete");
-        if rec.trigger == Trigger::Emergency {
-            self.metrics.inc(format!(
-                "bloodraven_failovers_total{{target_site=\"{target}\"}}"
-            ));
-        }
-        self.events.push(Event::normal(
-            "FailoverExecuted",
-            format!("Failover completed: {target} promoted as new primary"),
-        ));
-        self.record.record_failover(rec);
-        self.record_changed = true;
-        if let Some(i) = self.config.index(&target) {
-            self.pending = Some((i, self.now));
-            self.last_active = Some(i);
-        }
-        self.dns = Some(target.clone());
-        actions.push(Action::Dns { site: target });
     }
 
     /// §1.2: base interval, doubled per failure beyond the threshold, capped at 30 s — but only while every core
@@ -953,5 +549,7 @@ impl Engine {
     }
 }
 
+#[cfg(test)]
+mod gate_tests;
 #[cfg(test)]
 mod tests;

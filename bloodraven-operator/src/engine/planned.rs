@@ -33,11 +33,26 @@ impl Engine {
         if self.active_site() == Some(t) {
             return Verdict::Skip;
         }
+        if self.rotating(t) {
+            return Verdict::Reject(
+                "KeyringRotation",
+                format!("target {target} is mid keyring rotation (UnsealReason=Rotation)"),
+            );
+        }
         if self.sites[t].state != SiteState::ReadOnly || !self.sites[t].replicating {
             return Verdict::Reject(
                 "TargetUnhealthy",
                 format!("target {target} is not a replicating read-only site"),
             );
+        }
+        if self.gates.frozen {
+            return Verdict::Reject(
+                "ConcurrentOperation",
+                "an in-place restore is running".into(),
+            );
+        }
+        if self.gates.ordered_update {
+            return Verdict::Reject("ConcurrentOperation", "an ordered update is running".into());
         }
         if !own_run
             && self

@@ -16,8 +16,10 @@ pub(crate) fn canonical_host(h: &str) -> String {
 }
 
 impl Engine {
-    /// §1.12: followers with a configured source must replicate directly from the active primary.
-    pub(crate) fn converge(&mut self, active: usize, actions: &mut Vec<Action>) {
+    /// §1.12: followers with a configured source must replicate directly from the active primary. While `blocked`
+    /// (pending promotion, planned failover, frozen topology, bootstrap, ordered update) a follower that is not
+    /// converged only reports `Pending/SourceMismatch`.
+    pub(crate) fn converge(&mut self, active: usize, blocked: bool, actions: &mut Vec<Action>) {
         let active_host = canonical_host(&self.config.sites[active].host);
         let Some(ap) = self.sites[active].probe.clone() else {
             return;
@@ -36,6 +38,8 @@ impl Engine {
             let same_host = canonical_host(&r.source_host) == active_host;
             self.sites[i].convergence = if same_host && r.io_running && r.sql_running {
                 ("Converged".into(), "DirectSource".into())
+            } else if blocked {
+                ("Pending".into(), "SourceMismatch".into())
             } else if !ap.executed.contains(&p.executed) {
                 tracing::warn!(%site, "replication source convergence blocked");
                 ("Blocked".into(), "GTIDDiverged".into())
@@ -265,6 +269,10 @@ impl Engine {
         let Some(site) = self.record.reclone.clone() else {
             return;
         };
+        if self.gates.frozen || self.bootstrapping() {
+            tracing::debug!(%site, "reclone deferred: bootstrapping or topology frozen");
+            return;
+        }
         let Some(i) = self.config.index(&site) else {
             self.record.reclone = None;
             return;
@@ -316,6 +324,11 @@ impl Engine {
                 }
                 self.record.reclone = None;
                 self.record_changed = true;
+                self.clone_result = Some(super::autoclone::CloneResult {
+                    label: "Reclone",
+                    site: site.clone(),
+                    result: result.clone(),
+                });
                 if self
                     .reclone_request
                     .as_deref()

@@ -108,6 +108,9 @@ pub struct Status {
     pub promotion_gtid: Option<String>,
     /// `status.plannedFailover`.
     pub planned: Option<PlannedStatus>,
+    /// Why automatic failover, split-brain fencing and re-assert are suppressed this poll (frozen topology, planned
+    /// failover, bootstrap into a core site, ordered update), if they are.
+    pub suppressed: Option<String>,
 }
 
 impl Status {
@@ -337,20 +340,7 @@ impl Engine {
                 message: String::new(),
             },
         });
-        conditions.push(match &self.record.reclone {
-            Some(site) => Condition {
-                type_: "Bootstrapping",
-                status: true,
-                reason: "Cloning".into(),
-                message: format!("Reclone: cloning {site}"),
-            },
-            None => Condition {
-                type_: "Bootstrapping",
-                status: false,
-                reason: "NotBootstrapping".into(),
-                message: String::new(),
-            },
-        });
+        conditions.push(self.bootstrapping_condition());
         Status {
             active_site: active.map(|a| self.config.sites[a].name.clone()),
             sites,
@@ -361,6 +351,36 @@ impl Engine {
             last_failover_target: self.record.last_failover_target.clone(),
             promotion_gtid: self.record.promotion_gtid.clone(),
             planned: self.record.planned.clone(),
+            suppressed: self.suppressed_logged.map(str::to_owned),
+        }
+    }
+
+    /// §1.15 `Bootstrapping`: `Cloning` while a reclone or auto-clone runs (labelled), then `Done` or `Failed` with
+    /// the error text of the last clone, else `NotBootstrapping`.
+    fn bootstrapping_condition(&self) -> Condition {
+        let auto = self.auto_clone.map(|i| &self.config.sites[i].name);
+        let (status, reason, message) = match (&self.record.reclone, auto, &self.clone_result) {
+            (_, Some(site), _) => (true, "Cloning", format!("Auto-clone: cloning {site}")),
+            (Some(site), None, _) => (true, "Cloning", format!("Reclone: cloning {site}")),
+            (None, None, Some(last)) => match &last.result {
+                Ok(()) => (
+                    false,
+                    "Done",
+                    format!("{}: {} cloned", last.label, last.site),
+                ),
+                Err(e) => (
+                    true,
+                    "Failed",
+                    format!("{}: cloning {} failed: {e}", last.label, last.site),
+                ),
+            },
+            (None, None, None) => (false, "NotBootstrapping", String::new()),
+        };
+        Condition {
+            type_: "Bootstrapping",
+            status,
+            reason: reason.into(),
+            message,
         }
     }
 }

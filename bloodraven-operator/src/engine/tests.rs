@@ -4,11 +4,11 @@ use std::time::Duration;
 
 use super::*;
 use crate::record::PlannedPhase;
-use crate::site::{Flavor, ReplicaStatus};
+use crate::site::{Flavor, GtidState, ReplicaStatus};
 
-const A: &str = "3e11fa47-71ca-11e1-9e33-c80aa9429562";
+pub(super) const A: &str = "3e11fa47-71ca-11e1-9e33-c80aa9429562";
 
-fn config() -> Config {
+pub(super) fn config() -> Config {
     Config::new(
         "g",
         vec![
@@ -18,7 +18,7 @@ fn config() -> Config {
     )
 }
 
-fn probe(read_only: bool, gtid: &str, source: Option<&str>) -> Option<Probe> {
+pub(super) fn probe(read_only: bool, gtid: &str, source: Option<&str>) -> Option<Probe> {
     Some(Probe {
         read_only,
         super_read_only: Some(read_only),
@@ -35,11 +35,11 @@ fn probe(read_only: bool, gtid: &str, source: Option<&str>) -> Option<Probe> {
     })
 }
 
-fn secs(s: u64) -> Duration {
+pub(super) fn secs(s: u64) -> Duration {
     Duration::from_secs(s)
 }
 
-fn healthy(e: &mut Engine, t: u64) -> Decision {
+pub(super) fn healthy(e: &mut Engine, t: u64) -> Decision {
     e.step(
         secs(t),
         vec![
@@ -110,10 +110,10 @@ fn promotion_is_recorded_and_cooldown_blocks_the_next() {
     );
 }
 
-const B: &str = "4e11fa47-71ca-11e1-9e33-c80aa9429562";
+pub(super) const B: &str = "4e11fa47-71ca-11e1-9e33-c80aa9429562";
 
 /// iad primary with 1-10, pdx replica; then iad dies and pdx is promoted and recorded.
-fn failed_over() -> Engine {
+pub(super) fn failed_over() -> Engine {
     let mut e = Engine::new(config(), Record::default());
     for t in [0, 2] {
         healthy(&mut e, t);

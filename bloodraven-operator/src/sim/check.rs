@@ -21,7 +21,8 @@ use bloodraven_gtid::GtidSet;
 
 use crate::engine::{Config, Role};
 use crate::platform::InMemoryPlatform;
-use crate::record::{PlannedPhase, RecoveryMarker, Trigger};
+use crate::platform::PlatformState;
+use crate::record::{PlannedPhase, Record, RecoveryMarker, Trigger};
 
 use super::EPOCH;
 use super::schedule::Step;
@@ -43,7 +44,8 @@ pub(crate) struct Checker {
     split_reported: bool,
     deaths: Vec<Death>,
     unfences_seen: usize,
-    clones_seen: usize,
+    pub(crate) clones_seen: usize,
+    pub(crate) mutations_seen: usize,
     reclone_values: Vec<(usize, String)>,
     history_seen: usize,
     divergence_checked: (Vec<String>, Duration),
@@ -72,6 +74,7 @@ impl Checker {
             deaths: Vec::new(),
             unfences_seen: 0,
             clones_seen: 0,
+            mutations_seen: 0,
             reclone_values: Vec::new(),
             history_seen: 0,
             divergence_checked: (Vec::new(), Duration::ZERO),
@@ -81,7 +84,7 @@ impl Checker {
         }
     }
 
-    fn violation(&mut self, now: Duration, text: String) {
+    pub(crate) fn violation(&mut self, now: Duration, text: String) {
         // One report per distinct violation text keeps failing seeds readable.
         if !self.violations.iter().any(|v| v.ends_with(&text)) {
             self.violations
@@ -115,7 +118,8 @@ impl Checker {
         let cooled = record
             .last_failover
             .is_none_or(|t| t + c.failover_cooldown + Duration::from_secs(40) <= now + EPOCH);
-        let idle = record.reclone.is_none()
+        let idle = !guarded(&p_state, w)
+            && record.reclone.is_none()
             && !record
                 .planned
                 .as_ref()
@@ -168,17 +172,24 @@ impl Checker {
 
     pub(crate) fn check(&mut self, w: &mut World, platform: &InMemoryPlatform, now: Duration) {
         self.split_brain(w, now);
-        let (record, active, admin_busy) = {
+        let (record, status, admin_busy, guarded) = {
             let p = platform.state();
             (
                 p.record.clone().unwrap_or_default(),
-                p.status.as_ref().and_then(|s| s.active_site.clone()),
+                p.status.clone(),
                 p.reclone.is_some() || p.planned.is_some(),
+                guarded(&p, w),
             )
         };
+        let active = status.as_ref().and_then(|s| s.active_site.clone());
+        // Time under a guard that suppresses split-brain fencing does not count towards invariant 1's bound.
+        if guarded {
+            self.split_since = None;
+        }
         // An admin operation started while a death is being timed takes it out of invariant 5 (a reclone into a
         // core site and a planned failover suspend automatic failover by design).
         if admin_busy
+            || guarded
             || record.reclone.is_some()
             || record.planned.as_ref().is_some_and(|p| p.phase.in_flight())
         {
@@ -331,36 +342,42 @@ impl Checker {
             }
         }
         self.history_seen = record.history.len();
-        // Invariant 4: reclone interlock.
-        while self.clones_seen < w.clones.len() {
-            let (_, i) = w.clones[self.clones_seen];
-            self.clones_seen += 1;
-            let name = w.servers[i].name.clone();
-            let value = self
-                .reclone_values
-                .iter()
-                .rev()
-                .find(|(s, _)| *s == i)
-                .map(|(_, v)| v.clone())
-                .unwrap_or_default();
-            let ok = match record.recovery.get(&name) {
-                Some(RecoveryMarker::Blocked { divergent_gtid, .. }) => value
-                    .strip_prefix(&format!("{name}:"))
-                    .is_some_and(|p| p.len() >= 8 && divergent_gtid.starts_with(p)),
-                _ => {
-                    value == format!("{name}:confirm=g")
-                        || value == name
-                        || value
-                            .strip_prefix(&format!("{name}:"))
-                            .is_some_and(|p| p.len() >= 8)
-                }
-            };
-            if !ok {
-                self.violation(
-                    now,
-                    format!("invariant 4: reclone of {name} with annotation {value:?}"),
-                );
+        self.guards(w, status.as_ref(), &record, now);
+    }
+
+    /// Invariant 4: an admin reclone only with the matching GTID prefix (or the cold confirmation).
+    pub(crate) fn reclone_interlock(
+        &mut self,
+        i: usize,
+        now: Duration,
+        w: &World,
+        record: &Record,
+    ) {
+        let name = w.servers[i].name.clone();
+        let value = self
+            .reclone_values
+            .iter()
+            .rev()
+            .find(|(s, _)| *s == i)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default();
+        let ok = match record.recovery.get(&name) {
+            Some(RecoveryMarker::Blocked { divergent_gtid, .. }) => value
+                .strip_prefix(&format!("{name}:"))
+                .is_some_and(|p| p.len() >= 8 && divergent_gtid.starts_with(p)),
+            _ => {
+                value == format!("{name}:confirm=g")
+                    || value == name
+                    || value
+                        .strip_prefix(&format!("{name}:"))
+                        .is_some_and(|p| p.len() >= 8)
             }
+        };
+        if !ok {
+            self.violation(
+                now,
+                format!("invariant 4: reclone of {name} with annotation {value:?}"),
+            );
         }
     }
 
@@ -433,8 +450,26 @@ impl Checker {
     }
 }
 
+/// Whether another controller's guard, an injected record-save failure, a handoff or a clone into a core site holds
+/// automatic failover back (invariants 1 and 5 do not time such periods).
+fn guarded(p: &PlatformState, w: &World) -> bool {
+    let cloning = p
+        .status
+        .as_ref()
+        .and_then(|s| s.condition("Bootstrapping"))
+        .is_some_and(|c| c.reason == "Cloning");
+    p.gates != Default::default() || p.fail_saves > 0 || w.handoff_active || cloning
+}
+
 /// Renders transaction identities as a compact GTID set.
 fn render(w: &World, txs: &BTreeSet<TxId>) -> String {
+    if w.params.mariadb {
+        let gtids: Vec<String> = txs
+            .iter()
+            .map(|tx| super::site::mariadb_gtid(*tx).to_string())
+            .collect();
+        return gtids.join(",");
+    }
     let mut set = GtidSet::new();
     for tx in txs {
         set.insert(&w.gtid(*tx));
@@ -442,8 +477,23 @@ fn render(w: &World, txs: &BTreeSet<TxId>) -> String {
     set.to_compact_string()
 }
 
-/// Parses a divergent GTID text into transaction identities (None when a UUID is unknown or the text is invalid).
+/// Parses a divergent GTID text into transaction identities (None when a source is unknown or the text is invalid):
+/// a MySQL GTID set, or MariaDB `domain-server-first..last` runs (server id = identity index + 1).
 fn parse_truth(w: &World, text: &str) -> Option<BTreeSet<TxId>> {
+    if w.params.mariadb {
+        let mut out = BTreeSet::new();
+        for part in text.split(',') {
+            let mut it = part.splitn(3, '-');
+            let (_domain, server, seqs) = (it.next()?, it.next()?, it.next()?);
+            let origin = server.parse::<u32>().ok()?.checked_sub(1)?;
+            let (first, last) = match seqs.split_once("..") {
+                Some((a, b)) => (a.parse::<u64>().ok()?, b.parse::<u64>().ok()?),
+                None => (seqs.parse::<u64>().ok()?, seqs.parse::<u64>().ok()?),
+            };
+            out.extend((first..=last).map(|seq| (origin, seq)));
+        }
+        return Some(out);
+    }
     let set: GtidSet = text.parse().ok()?;
     set.iter()
         .map(|g| {

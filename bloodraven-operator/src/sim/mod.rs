@@ -7,9 +7,12 @@
 //! after every 250 ms world step (the module `check` lists the exact rules).
 
 mod check;
+mod guards;
+mod handoff;
+mod platform;
 mod schedule;
 mod site;
-mod world;
+pub(crate) mod world;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -17,11 +20,14 @@ use std::time::Duration;
 use crate::engine::{Config, Role, SiteConfig};
 use crate::platform::InMemoryPlatform;
 use crate::runner::{Clock, Runner, RunnerConfig};
+use crate::site::Flavor;
 
 pub use site::SimSite;
 
 use check::Checker;
-use schedule::{Fault, Step};
+use handoff::Handoff;
+use platform::SimPlatform;
+use schedule::{Fault, GateKind, Step};
 use site::lock;
 use world::{Node, Rng, World, WorldParams};
 
@@ -37,6 +43,8 @@ pub struct SimOptions {
     pub sites: usize,
     /// Simulated time per seed.
     pub duration: Duration,
+    /// The server flavour: MySQL (GTID sets, CLONE) or MariaDB (domain-server-sequence positions, no CLONE).
+    pub flavor: Flavor,
 }
 
 impl Default for SimOptions {
@@ -44,6 +52,7 @@ impl Default for SimOptions {
         SimOptions {
             sites: 3,
             duration: Duration::from_secs(600),
+            flavor: Flavor::Mysql,
         }
     }
 }
@@ -69,10 +78,11 @@ impl SeedReport {
     /// The command that replays this seed with the same options.
     pub fn replay_command(&self, opts: &SimOptions) -> String {
         format!(
-            "cargo run --release -p bloodraven-operator --bin bloodraven-sim -- --seeds 1 --start {} --sites {} --minutes {}",
+            "cargo run --release -p bloodraven-operator --bin bloodraven-sim -- --seeds 1 --start {} --sites {} --minutes {} --flavor {}",
             self.seed,
             opts.sites,
-            opts.duration.as_secs() / 60
+            opts.duration.as_secs() / 60,
+            opts.flavor
         )
     }
 }
@@ -121,6 +131,7 @@ async fn simulate(seed: u64, opts: &SimOptions) -> SeedReport {
     let params = WorldParams {
         replication_lag: Duration::from_millis(300),
         apply_per_tick: 10,
+        mariadb: opts.flavor == Flavor::Mariadb,
         write_probability: 0.6,
         lease_timeout: Duration::from_secs(20),
         peer_check_interval: Duration::from_secs(5),
@@ -140,8 +151,16 @@ async fn simulate(seed: u64, opts: &SimOptions) -> SeedReport {
     let sites: Vec<Arc<SimSite>> = (0..n)
         .map(|i| Arc::new(SimSite::new(Arc::clone(&world), i, format!("site{i}"))))
         .collect();
+    let sim_platform = SimPlatform {
+        inner: platform.clone(),
+        world: Arc::clone(&world),
+    };
     let spawn_operator = || {
-        let (config, sites, platform) = (config.clone(), sites.clone(), Arc::new(platform.clone()));
+        let (config, sites, platform) = (
+            config.clone(),
+            sites.clone(),
+            Arc::new(sim_platform.clone()),
+        );
         tokio::spawn(async move {
             Runner::new(config, sites, platform, RunnerConfig::default(), clock)
                 .await
@@ -154,6 +173,7 @@ async fn simulate(seed: u64, opts: &SimOptions) -> SeedReport {
     let mut pending: Vec<(Duration, Pending)> = Vec::new();
     let mut next_step = 0;
     let mut admin_rng = Rng::new(seed ^ 0xadad);
+    let mut handoff: Option<Handoff> = None;
     let ticks = (opts.duration.as_millis() / TICK.as_millis()) as u64;
     for _ in 0..ticks {
         tokio::time::sleep(TICK).await;
@@ -165,6 +185,11 @@ async fn simulate(seed: u64, opts: &SimOptions) -> SeedReport {
             let mut w = lock(&world);
             w.now = now;
             apply(&mut w, &step, &mut pending, &platform, &mut checker, now);
+            if let Fault::Handoff { target } = step.fault
+                && handoff.is_none()
+            {
+                handoff = Handoff::start(&mut w, &platform, target, now);
+            }
             if let Fault::OperatorRestart { down_for } = step.fault
                 && let Some(op) = operator.take()
             {
@@ -184,6 +209,19 @@ async fn simulate(seed: u64, opts: &SimOptions) -> SeedReport {
                 Pending::Heal(a, b) => w.block(a, b, false),
                 Pending::Unhang(i) => w.servers[i].hung_until = Duration::ZERO,
                 Pending::Unslow(i) => w.servers[i].latency = Duration::from_millis(2),
+                Pending::GateOff(gate) => {
+                    let mut p = platform.state();
+                    match gate {
+                        GateKind::Bootstrap(_) => p.gates.bootstrap = None,
+                        GateKind::BootstrapSuppressed => p.gates.bootstrap_suppressed = false,
+                        GateKind::Frozen => p.gates.frozen = false,
+                        GateKind::OrderedUpdate => p.gates.ordered_update = false,
+                        GateKind::Rotation(i) => {
+                            let name = w.servers[i].name.clone();
+                            p.gates.rotating.remove(&name);
+                        }
+                    }
+                }
                 Pending::OperatorStart => {
                     w.operator_up = true;
                     drop(w);
@@ -193,6 +231,11 @@ async fn simulate(seed: u64, opts: &SimOptions) -> SeedReport {
         }
         let mut w = lock(&world);
         w.now = now;
+        if let Some(h) = handoff.as_mut()
+            && h.step(&mut w, &platform, now)
+        {
+            handoff = None;
+        }
         if w.operator_up {
             let (active, at) = platform.state().active_site.clone();
             w.active_site = active;
@@ -227,6 +270,7 @@ async fn simulate(seed: u64, opts: &SimOptions) -> SeedReport {
 enum Pending {
     Heal(Node, Node),
     OperatorStart,
+    GateOff(GateKind),
     Restart(usize, bool),
     Unhang(usize),
     Unslow(usize),
@@ -306,6 +350,25 @@ fn apply(
             };
             platform.state().planned = Some(value);
         }
+        Fault::Gate { gate, for_ } => {
+            let mut p = platform.state();
+            match gate {
+                GateKind::Bootstrap(i) => p.gates.bootstrap = Some(w.servers[i].name.clone()),
+                GateKind::BootstrapSuppressed => p.gates.bootstrap_suppressed = true,
+                GateKind::Frozen => p.gates.frozen = true,
+                GateKind::OrderedUpdate => p.gates.ordered_update = true,
+                GateKind::Rotation(i) => {
+                    // The reference refuses a rotation on the active primary.
+                    if !w.servers[i].read_only {
+                        return;
+                    }
+                    p.gates.rotating.insert(w.servers[i].name.clone());
+                }
+            }
+            pending.push((now + for_, Pending::GateOff(gate)));
+        }
+        Fault::SaveFailures { count } => platform.state().fail_saves += count,
+        Fault::Handoff { .. } => {}
     }
 }
 

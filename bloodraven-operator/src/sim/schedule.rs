@@ -37,6 +37,28 @@ pub(crate) enum Fault {
         target: usize,
         max_lag_wait: Option<Duration>,
     },
+    /// Another controller holds a guard for a while.
+    Gate { gate: GateKind, for_: Duration },
+    /// An ordered update hands the primary over to a replicating candidate: an external, recorded promotion that
+    /// bumps the authority epoch.
+    Handoff { target: usize },
+    /// The next `count` saves of the durable record fail.
+    SaveFailures { count: u32 },
+}
+
+/// Which guard another controller holds ([`crate::engine::Gates`]).
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub(crate) enum GateKind {
+    /// A bootstrap or clone into a site (another controller's).
+    Bootstrap(usize),
+    /// An `initFromBackup` restore suppresses automatic bootstraps.
+    BootstrapSuppressed,
+    /// An in-place restore freezes the topology.
+    Frozen,
+    /// An ordered update runs (without a handoff).
+    OrderedUpdate,
+    /// A site's keyring rotates (only started on a read-only site, as the reference refuses the active primary).
+    Rotation(usize),
 }
 
 /// A timed fault.
@@ -91,20 +113,23 @@ impl fmt::Display for Step {
                 Some(m) => write!(f, "planned failover to site{target} maxLagWait={}", s(m)),
                 None => write!(f, "planned failover to site{target}"),
             },
+            Fault::Gate { gate, for_ } => write!(f, "gate {gate:?} for {}", s(for_)),
+            Fault::Handoff { target } => write!(f, "ordered-update handoff to site{target}"),
+            Fault::SaveFailures { count } => write!(f, "next {count} record saves fail"),
         }
     }
 }
 
 /// Generates the schedule of one seed.
 pub(crate) fn generate(rng: &mut Rng, sites: usize, duration: Duration) -> Vec<Step> {
-    let count = 3 + rng.below(6);
+    let count = 3 + rng.below(7);
     let end = duration.saturating_sub(Duration::from_secs(90));
     let mut steps: Vec<Step> = (0..count)
         .map(|_| {
             let at = rng.range(Duration::from_secs(20), end);
             let site = rng.below(sites as u64) as usize;
             let short = rng.range(Duration::from_secs(3), Duration::from_secs(45));
-            let fault = match rng.below(100) {
+            let fault = match rng.below(124) {
                 0..30 => Fault::CrashPrimary {
                     lose_data: rng.chance(0.25),
                     down_for: rng.range(Duration::from_secs(5), Duration::from_secs(120)),
@@ -143,11 +168,32 @@ pub(crate) fn generate(rng: &mut Rng, sites: usize, duration: Duration) -> Vec<S
                 80..88 => Fault::OperatorRestart {
                     down_for: rng.range(Duration::from_secs(1), Duration::from_secs(10)),
                 },
-                _ => Fault::Planned {
+                88..100 => Fault::Planned {
                     target: rng.below(sites.min(3) as u64) as usize,
                     max_lag_wait: rng
                         .chance(0.3)
                         .then(|| rng.range(Duration::from_secs(1), Duration::from_secs(20))),
+                },
+                100..108 => Fault::Gate {
+                    gate: match rng.below(5) {
+                        0 => GateKind::Frozen,
+                        1 => GateKind::OrderedUpdate,
+                        2 => GateKind::Bootstrap(site),
+                        3 => GateKind::BootstrapSuppressed,
+                        _ => GateKind::Rotation(site),
+                    },
+                    for_: rng.range(Duration::from_secs(5), Duration::from_secs(60)),
+                },
+                108..114 => Fault::Handoff {
+                    target: rng.below(sites.min(3) as u64) as usize,
+                },
+                114..118 => Fault::SaveFailures {
+                    count: 1 + rng.below(4) as u32,
+                },
+                _ => Fault::Crash {
+                    site,
+                    lose_data: true,
+                    down_for: rng.range(Duration::from_secs(5), Duration::from_secs(60)),
                 },
             };
             Step { at, fault }

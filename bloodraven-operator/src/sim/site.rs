@@ -1,13 +1,18 @@
 //! [`SimSite`]: the [`Site`] trait over the simulated world, as seen from the operator (partitions black-hole
 //! calls, crashed servers refuse them, hung servers never answer, slow servers answer late).
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use crate::engine::Role;
-use crate::site::{Flavor, GtidState, Probe, ReplicaStatus, Site, SiteError, SourceSpec};
+use bloodraven_gtid::{MariadbGtid, MariadbGtidList};
 
-use super::world::{Channel, Node, World};
+use crate::engine::{Divergence, Role};
+use crate::site::{
+    Flavor, GtidState, MariadbState, Probe, ReplicaStatus, Site, SiteError, SourceSpec,
+};
+
+use super::world::{Channel, Node, TxId, World};
 
 /// How long a simulated CLONE INSTANCE takes.
 const CLONE_TIME: Duration = Duration::from_secs(8);
@@ -36,14 +41,19 @@ impl SimSite {
         f: impl FnOnce(&mut World, usize) -> Result<T, SiteError>,
     ) -> Result<T, SiteError> {
         let latency = {
-            let w = self.lock();
+            let mut w = self.lock();
             let s = &w.servers[self.idx];
             if !w.link(Node::Operator, Node::Site(self.idx)) || (s.up && w.now < s.hung_until) {
                 None
             } else if !s.up {
                 return Err(self.refused(op));
             } else {
-                Some(s.latency)
+                let latency = s.latency;
+                if op == "probe" {
+                    let until = w.now + latency;
+                    w.servers[self.idx].probed_until = until;
+                }
+                Some(latency)
             }
         };
         let Some(latency) = latency else {
@@ -71,9 +81,50 @@ pub(crate) fn lock(world: &Mutex<World>) -> MutexGuard<'_, World> {
     world.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// A transaction as a MariaDB GTID: domain 0, the originating server's id (its identity index + 1), its sequence.
+pub(crate) fn mariadb_gtid(tx: TxId) -> MariadbGtid {
+    MariadbGtid {
+        domain: 0,
+        server_id: tx.0 + 1,
+        seq: tx.1,
+    }
+}
+
+/// The executed GTID state of server `i` in the world's flavour.
+fn state(w: &World, i: usize) -> GtidState {
+    let s = &w.servers[i];
+    if !w.params.mariadb {
+        return GtidState::Mysql(s.executed.clone());
+    }
+    let pos: MariadbGtidList = s.last.map(mariadb_gtid).into_iter().collect();
+    let mut last_per_server: BTreeMap<u32, u64> = BTreeMap::new();
+    for (_, tx) in &s.binlog {
+        let seq = last_per_server.entry(tx.0).or_default();
+        *seq = (*seq).max(tx.1);
+    }
+    GtidState::Mariadb(MariadbState {
+        binlog_pos: pos.clone(),
+        current_pos: pos.clone(),
+        slave_pos: pos,
+        binlog_state: last_per_server
+            .into_iter()
+            .map(|(origin, seq)| mariadb_gtid((origin, seq)))
+            .collect(),
+    })
+}
+
 fn status(w: &World, i: usize) -> Option<ReplicaStatus> {
     let s = &w.servers[i];
     let ch = s.channel.as_ref()?;
+    let (retrieved, executed) = if w.params.mariadb {
+        let text = |tx: Option<TxId>| tx.map(|t| mariadb_gtid(t).to_string()).unwrap_or_default();
+        (text(ch.last_retrieved), text(s.last))
+    } else {
+        (
+            ch.retrieved.to_compact_string(),
+            s.executed.to_compact_string(),
+        )
+    };
     let behind = ch
         .relay
         .front()
@@ -85,8 +136,8 @@ fn status(w: &World, i: usize) -> Option<ReplicaStatus> {
         source_host: w.servers[ch.source].host.clone(),
         source_port: 3306,
         seconds_behind: ch.sql.then_some(behind),
-        retrieved: ch.retrieved.to_compact_string(),
-        executed: s.executed.to_compact_string(),
+        retrieved,
+        executed,
         last_error: String::new(),
         last_io_error: ch.io_error.clone(),
         last_sql_error: String::new(),
@@ -121,8 +172,12 @@ impl Site for SimSite {
                 super_read_only: Some(s.read_only),
                 server_id: w.uuids[s.uuid as usize].to_string(),
                 version: "8.4.0-sim".into(),
-                flavor: Flavor::Mysql,
-                executed: GtidState::Mysql(s.executed.clone()),
+                flavor: if w.params.mariadb {
+                    Flavor::Mariadb
+                } else {
+                    Flavor::Mysql
+                },
+                executed: state(w, i),
                 replica: status(w, i),
             })
         })
@@ -131,6 +186,7 @@ impl Site for SimSite {
 
     async fn fence(&self) -> Result<(), SiteError> {
         self.call("fence", |w, i| {
+            w.mutated(i, "fence");
             w.servers[i].read_only = true;
             Ok(())
         })
@@ -139,6 +195,7 @@ impl Site for SimSite {
 
     async fn kill_client_sessions(&self) -> Result<u32, SiteError> {
         self.call("kill", |w, i| {
+            w.mutated(i, "kill");
             Ok(std::mem::take(&mut w.servers[i].sessions))
         })
         .await
@@ -150,6 +207,7 @@ impl Site for SimSite {
 
     async fn start_sql_thread(&self) -> Result<(), SiteError> {
         self.call("start sql thread", |w, i| {
+            w.mutated(i, "start sql thread");
             if let Some(ch) = w.servers[i].channel.as_mut() {
                 ch.sql = true;
             }
@@ -160,6 +218,7 @@ impl Site for SimSite {
 
     async fn stop_replication(&self) -> Result<(), SiteError> {
         self.call("stop replication", |w, i| {
+            w.mutated(i, "stop replication");
             if let Some(ch) = w.servers[i].channel.as_mut() {
                 ch.io = false;
                 ch.sql = false;
@@ -171,6 +230,7 @@ impl Site for SimSite {
 
     async fn reset_replication(&self) -> Result<(), SiteError> {
         self.call("reset replication", |w, i| {
+            w.mutated(i, "reset replication");
             w.servers[i].channel = None;
             Ok(())
         })
@@ -178,14 +238,12 @@ impl Site for SimSite {
     }
 
     async fn executed(&self) -> Result<GtidState, SiteError> {
-        self.call("executed", |w, i| {
-            Ok(GtidState::Mysql(w.servers[i].executed.clone()))
-        })
-        .await
+        self.call("executed", |w, i| Ok(state(w, i))).await
     }
 
     async fn unfence(&self) -> Result<(), SiteError> {
         self.call("unfence", |w, i| {
+            w.mutated(i, "unfence");
             if w.servers[i].role != Role::PrimaryCandidate {
                 let msg = format!(
                     "invariant 4: non-candidate {} made writable",
@@ -206,6 +264,7 @@ impl Site for SimSite {
 
     async fn replicate_from(&self, source: &SourceSpec) -> Result<(), SiteError> {
         self.call("replicate from", |w, i| {
+            w.mutated(i, "replicate from");
             let Some(src) = w.servers.iter().position(|s| s.host == source.host) else {
                 return Err(SiteError::Query {
                     site: w.servers[i].name.clone(),
@@ -223,6 +282,7 @@ impl Site for SimSite {
 
     async fn start_replication(&self) -> Result<(), SiteError> {
         self.call("start replication", |w, i| {
+            w.mutated(i, "start replication");
             if let Some(ch) = w.servers[i].channel.as_mut() {
                 ch.io = true;
                 ch.sql = true;
@@ -253,6 +313,13 @@ impl Site for SimSite {
     async fn clone_from(&self, donor: &SourceSpec) -> Result<(), SiteError> {
         let donor_idx = self
             .call("clone", |w, i| {
+                if w.servers[i].clone_unsupported {
+                    return Err(SiteError::Unsupported {
+                        site: w.servers[i].name.clone(),
+                        operation: "CLONE INSTANCE".into(),
+                        flavor: Flavor::Mariadb,
+                    });
+                }
                 let d = w.servers.iter().position(|s| s.host == donor.host);
                 if d == Some(i) || w.active_site.as_deref() == Some(w.servers[i].name.as_str()) {
                     let msg = format!(
@@ -262,7 +329,9 @@ impl Site for SimSite {
                     w.violations.push(msg);
                 }
                 let now = w.now;
-                w.clones.push((now, i));
+                let empty = w.servers[i].truth.is_empty() && w.servers[i].channel.is_none();
+                w.clones.push((now, i, empty));
+                w.mutated(i, "clone");
                 d.ok_or_else(|| SiteError::Unreachable {
                     site: donor.host.clone(),
                     message: "unknown donor".into(),
@@ -283,11 +352,61 @@ impl Site for SimSite {
             s.executed = d.executed;
             s.truth = d.truth;
             s.binlog = d.binlog;
+            s.last = d.last;
             s.channel = None;
             s.data_gen += 1;
             s.read_only = true; // restarted by CLONE
             s.sessions = 0;
             Ok(())
+        })
+        .await
+    }
+
+    /// MariaDB: the driver's binary-log scan, on the simulated binary log — every transaction this server wrote
+    /// whose sequence number the new primary's state does not reach for its server id, as sequence runs per server.
+    async fn divergence(&self, new_primary: &GtidState) -> Result<Option<Divergence>, SiteError> {
+        let GtidState::Mariadb(new) = new_primary else {
+            let own = self.executed().await?;
+            return Ok(crate::engine::divergence(&own, new_primary));
+        };
+        let known = |g: &MariadbGtid| {
+            new.binlog_state
+                .iter()
+                .chain(new.current_pos.iter())
+                .any(|h| h.domain == g.domain && h.server_id == g.server_id && h.seq >= g.seq)
+        };
+        self.call("binlog scan", |w, i| {
+            let mut runs: BTreeMap<u32, Vec<u64>> = BTreeMap::new();
+            for (_, tx) in &w.servers[i].binlog {
+                let g = mariadb_gtid(*tx);
+                if !known(&g) {
+                    runs.entry(g.server_id).or_default().push(g.seq);
+                }
+            }
+            let mut parts = Vec::new();
+            let mut count = 0;
+            for (server, mut seqs) in runs {
+                seqs.sort_unstable();
+                count += seqs.len() as u64;
+                let mut k = 0;
+                while k < seqs.len() {
+                    let first = seqs[k];
+                    while k + 1 < seqs.len() && seqs[k + 1] == seqs[k] + 1 {
+                        k += 1;
+                    }
+                    let last = seqs[k];
+                    parts.push(if first == last {
+                        format!("0-{server}-{first}")
+                    } else {
+                        format!("0-{server}-{first}..{last}")
+                    });
+                    k += 1;
+                }
+            }
+            Ok((count > 0).then(|| Divergence {
+                text: parts.join(","),
+                count,
+            }))
         })
         .await
     }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use bloodraven_gtid::{Gtid, GtidSet, ServerUuid, Tag};
 
-use crate::engine::Role;
+use crate::engine::{Gates, Role};
 
 /// A network node.
 #[derive(Clone, Copy, Debug, Eq, Ord, PartialEq, PartialOrd)]
@@ -29,6 +29,8 @@ pub(crate) struct Channel {
     pub(crate) pos: usize,
     pub(crate) relay: VecDeque<(Duration, TxId)>,
     pub(crate) retrieved: GtidSet,
+    /// The last transaction the IO thread wrote to the relay log (MariaDB `Gtid_IO_Pos`).
+    pub(crate) last_retrieved: Option<TxId>,
     pub(crate) io_error: String,
 }
 
@@ -59,6 +61,8 @@ pub(crate) struct Server {
     pub(crate) executed: GtidSet,
     pub(crate) truth: BTreeSet<TxId>,
     pub(crate) binlog: Vec<(Duration, TxId)>,
+    /// The last transaction committed (MariaDB `gtid_current_pos` of the one domain).
+    pub(crate) last: Option<TxId>,
     pub(crate) next_gno: u64,
     pub(crate) channel: Option<Channel>,
     pub(crate) sessions: u32,
@@ -66,6 +70,10 @@ pub(crate) struct Server {
     pub(crate) latency: Duration,
     pub(crate) stall_until: Duration,
     pub(crate) sidecar: Sidecar,
+    /// Until when the operator's last probe of this server is out (world time, tick-granular).
+    pub(crate) probed_until: Duration,
+    /// The server has no CLONE (as MariaDB): `clone_from` returns the typed unsupported error.
+    pub(crate) clone_unsupported: bool,
 }
 
 /// Tunables of the world.
@@ -73,6 +81,9 @@ pub(crate) struct Server {
 pub(crate) struct WorldParams {
     pub(crate) replication_lag: Duration,
     pub(crate) apply_per_tick: usize,
+    /// MariaDB servers: domain-server-sequence GTIDs (one domain, sequence numbers shared by every server) and no
+    /// CLONE.
+    pub(crate) mariadb: bool,
     pub(crate) write_probability: f64,
     pub(crate) lease_timeout: Duration,
     pub(crate) peer_check_interval: Duration,
@@ -98,8 +109,19 @@ pub(crate) struct World {
     pub(crate) violations: Vec<String>,
     /// Unfence calls: (time, site).
     pub(crate) unfences: Vec<(Duration, usize)>,
-    /// Clone calls: (time, recipient).
-    pub(crate) clones: Vec<(Duration, usize)>,
+    /// Clone calls: (time, recipient, whether the recipient was empty: no transactions, no replication channel).
+    pub(crate) clones: Vec<(Duration, usize, bool)>,
+    /// Orders the operator's group reads, its mutations and the external promotions exactly.
+    pub(crate) seq: u64,
+    /// Operator reads of the group object: (seq, the guards read, the source of the planned failover in flight in
+    /// the record).
+    pub(crate) group_reads: Vec<(u64, Gates, Option<String>)>,
+    /// External promotions (ordered-update handoffs), by seq.
+    pub(crate) external_promotions: Vec<u64>,
+    /// Operator calls that change a server: (seq, time, site, operation).
+    pub(crate) mutations: Vec<(u64, Duration, usize, &'static str)>,
+    /// An ordered-update handoff is under way.
+    pub(crate) handoff_active: bool,
 }
 
 impl World {
@@ -120,6 +142,11 @@ impl World {
             violations: Vec::new(),
             unfences: Vec::new(),
             clones: Vec::new(),
+            seq: 0,
+            group_reads: Vec::new(),
+            external_promotions: Vec::new(),
+            mutations: Vec::new(),
+            handoff_active: false,
         };
         for (i, (name, role)) in names.iter().enumerate() {
             let uuid = w.new_uuid();
@@ -135,12 +162,15 @@ impl World {
                 executed: GtidSet::new(),
                 truth: BTreeSet::new(),
                 binlog: Vec::new(),
+                last: None,
                 next_gno: 1,
                 channel: (i != 0).then(|| Channel::new(0, 0)),
                 sessions: 0,
                 hung_until: Duration::ZERO,
                 latency: Duration::from_millis(2),
                 stall_until: Duration::ZERO,
+                probed_until: Duration::ZERO,
+                clone_unsupported: w.params.mariadb,
                 sidecar: Sidecar {
                     peer_ok: vec![Duration::ZERO; n],
                     ..Default::default()
@@ -163,6 +193,13 @@ impl World {
             .expect("simulated GTIDs are valid")
     }
 
+    /// Logs an operator call that changes server `i`.
+    pub(crate) fn mutated(&mut self, i: usize, op: &'static str) {
+        self.seq += 1;
+        let (seq, now) = (self.seq, self.now);
+        self.mutations.push((seq, now, i, op));
+    }
+
     pub(crate) fn link(&self, a: Node, b: Node) -> bool {
         let (x, y) = if a <= b { (a, b) } else { (b, a) };
         !self.blocked.contains(&(x, y))
@@ -182,6 +219,7 @@ impl World {
         let g = self.gtid(tx);
         let s = &mut self.servers[i];
         if s.truth.insert(tx) {
+            s.last = Some(tx);
             s.executed.insert(&g);
             s.binlog.push((self.now, tx));
         }
@@ -220,6 +258,7 @@ impl World {
                     let g = self.gtid(tx);
                     if !self.servers[i].executed.contains(&g) && !ch.retrieved.contains(&g) {
                         ch.retrieved.insert(&g);
+                        ch.last_retrieved = Some(tx);
                         ch.relay.push_back((at, tx));
                     }
                 }
@@ -250,7 +289,13 @@ impl World {
                 && self.link(Node::Client, Node::Site(i))
                 && self.now >= s.hung_until
             {
-                let tx = (s.uuid, s.next_gno);
+                // MariaDB numbers the domain's transactions in one sequence, whichever server writes them.
+                let gno = if self.params.mariadb {
+                    s.last.map_or(0, |t| t.1) + 1
+                } else {
+                    s.next_gno
+                };
+                let tx = (s.uuid, gno);
                 self.servers[i].next_gno += 1;
                 self.servers[i].sessions = (self.servers[i].sessions + 1).min(3);
                 self.commit(i, tx);
@@ -337,6 +382,7 @@ impl World {
             s.executed = GtidSet::new();
             s.truth.clear();
             s.binlog.clear();
+            s.last = None;
             s.channel = None;
             s.data_gen += 1;
         }
@@ -382,6 +428,7 @@ impl Channel {
             pos: 0,
             relay: VecDeque::new(),
             retrieved: GtidSet::new(),
+            last_retrieved: None,
             io_error: String::new(),
         }
     }

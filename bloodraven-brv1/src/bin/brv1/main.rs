@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use bloodraven_brv1::{Decryptor, Encryptor, Inspection, Passphrase, inspect, verify};
+use bloodraven_brv1::{
+    Decryptor, Encryptor, Inspection, Passphrase, ciphertext_len, inspect, verify,
+};
 use clap::{Args, Parser, Subcommand};
 
 mod progress;
@@ -50,7 +52,9 @@ struct Transform {
     /// Write here (through a temporary file beside it, renamed on success) instead of stdout.
     #[arg(short, long, value_name = "OUT")]
     output: Option<PathBuf>,
-    /// Use at most N threads [default: all cores].
+    /// Use at most N threads [default: all cores]. 1 runs everything on one thread and never
+    /// starts another; with 2, one thread reads and runs the cipher while a second writes the
+    /// output; with more, the rest share the cipher work. The output is the same either way.
     #[arg(long, value_name = "N")]
     threads: Option<NonZeroUsize>,
     #[command(flatten)]
@@ -144,8 +148,13 @@ fn transform(args: Transform, direction: Direction) -> Result<()> {
     let mut input = ProgressReader::new(input, label, size, args.progress.show(size));
     let mut output = Output::create(args.output.as_deref())?;
     let result = match direction {
-        Direction::Encrypt => encrypt(&passphrase, threads, &mut input, &name, &mut output),
-        Direction::Decrypt => decrypt(&passphrase, threads, &mut input, &name, &mut output),
+        Direction::Encrypt => {
+            if let Some(size) = size {
+                output.preallocate(ciphertext_len(size));
+            }
+            encrypt(&passphrase, threads, &mut input, &name, &mut output)
+        }
+        Direction::Decrypt => decrypt(&passphrase, threads, &mut input, &name, size, &mut output),
     };
     match result {
         Ok(()) => {
@@ -180,22 +189,18 @@ fn decrypt(
     threads: NonZeroUsize,
     input: &mut impl Read,
     name: &str,
+    size: Option<u64>,
     out: &mut Output,
 ) -> Result<()> {
     let mut dec = Decryptor::new(pass, input)
         .with_context(|| format!("cannot decrypt {name}"))?
         .with_threads(threads);
-    let mut buf = vec![0u8; 256 * 1024];
-    loop {
-        let n = match dec.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e).with_context(|| format!("cannot decrypt {name}")),
-        };
-        out.write_all(&buf[..n])
-            .with_context(|| format!("cannot write {}", out.name()))?;
+    if let Some(Ok(info)) = size.map(|len| Inspection::from_len(*dec.header(), len)) {
+        out.preallocate(info.plaintext_len);
     }
+    let out_name = out.name();
+    dec.copy_to(out)
+        .with_context(|| format!("cannot decrypt {name} to {out_name}"))?;
     Ok(())
 }
 
@@ -350,6 +355,26 @@ impl Output {
         })
     }
 
+    /// Reserves disk space for the `len` bytes about to be written when the output is a regular
+    /// file, without changing its size (`fallocate` with `FALLOC_FL_KEEP_SIZE`): the file
+    /// system then allocates the blocks in one go rather than write by write. Best effort.
+    fn preallocate(&self, len: u64) {
+        let file = match self {
+            Output::File { temp, .. } => temp.as_file(),
+            Output::Stdout(out) => out,
+        };
+        #[cfg(target_os = "linux")]
+        if len > 0 && file.metadata().is_ok_and(|m| m.is_file()) {
+            use std::io::Seek;
+            if let Ok(offset) = (&mut &*file).stream_position() {
+                let keep_size = rustix::fs::FallocateFlags::KEEP_SIZE;
+                let _ = rustix::fs::fallocate(file, keep_size, offset, len);
+            }
+        }
+        #[cfg(not(target_os = "linux"))]
+        let _ = (file, len);
+    }
+
     fn name(&self) -> String {
         match self {
             Output::File { target, .. } => target.display().to_string(),
@@ -387,6 +412,14 @@ impl Write for Output {
         match self {
             Output::File { temp, .. } => temp.as_file_mut().write(buf),
             Output::Stdout(out) => out.write(buf),
+        }
+    }
+
+    /// Passed through, so decrypted chunks go out with one `writev` per segment.
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        match self {
+            Output::File { temp, .. } => temp.as_file_mut().write_vectored(bufs),
+            Output::Stdout(out) => out.write_vectored(bufs),
         }
     }
 

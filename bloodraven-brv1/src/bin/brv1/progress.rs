@@ -57,15 +57,28 @@ impl<R: Read> ProgressReader<R> {
     }
 }
 
-impl<R: Read> Read for ProgressReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
+impl<R: Read> ProgressReader<R> {
+    fn count(&mut self, n: usize) {
         if let Some(m) = &mut self.meter {
             m.done += n as u64;
             if m.drawn.elapsed() >= REDRAW_EVERY {
                 m.draw();
             }
         }
+    }
+}
+
+impl<R: Read> Read for ProgressReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count(n);
+        Ok(n)
+    }
+
+    /// Passed through, so a file is still read with one `readv` per segment.
+    fn read_vectored(&mut self, bufs: &mut [io::IoSliceMut<'_>]) -> io::Result<usize> {
+        let n = self.inner.read_vectored(bufs)?;
+        self.count(n);
         Ok(n)
     }
 }
