@@ -126,17 +126,25 @@ impl fmt::Display for PlannedFailoverRequest {
 
 /// A reclone request: which site to wipe and re-clone, and how the request is confirmed.
 ///
+/// [`parse`](Self::parse) checks the grammar; [`authorize`](Self::authorize) applies the
+/// reference's interlock against the group: the site must be configured, a site with recorded
+/// divergent transactions needs at least [`MIN_GTID_PREFIX_LEN`] leading characters of its
+/// `divergentGtid`, and a site without may be recloned cold, bare (`iad`) or confirmed with the
+/// group's name (`iad:confirm=orders`).
+///
 /// ```
 /// use bloodraven_api::annotations::{RecloneConfirmation, RecloneRequest};
 ///
+/// let sites = ["iad", "pdx"];
 /// let hot: RecloneRequest = "iad:a1b2c3d4".parse()?;
 /// assert_eq!(hot.confirmation, RecloneConfirmation::GtidPrefix("a1b2c3d4".into()));
-/// hot.authorize("orders", Some("a1b2c3d4-0000-0000-0000-000000000000:11-15"))?;
+/// hot.authorize(&sites, "orders", Some("a1b2c3d4-0000-0000-0000-000000000000:11-15"))?;
 ///
 /// let cold: RecloneRequest = "iad:confirm=orders".parse()?;
-/// cold.authorize("orders", None)?;
-/// assert!(cold.authorize("payments", None).is_err());
-/// assert!("iad:a1b2".parse::<RecloneRequest>().is_err()); // prefix too short
+/// cold.authorize(&sites, "orders", None)?;
+/// assert!(cold.authorize(&sites, "payments", None).is_err());
+/// "iad".parse::<RecloneRequest>()?.authorize(&sites, "orders", None)?;
+/// assert!("fra".parse::<RecloneRequest>()?.authorize(&sites, "orders", None).is_err());
 /// # Ok::<(), bloodraven_api::Error>(())
 /// ```
 #[derive(Clone, Debug, Eq, PartialEq)]
@@ -155,13 +163,16 @@ pub enum RecloneConfirmation {
     Bare,
     /// `<site>:confirm=<group>`: a cold reclone confirmed with the group's name.
     ConfirmGroup(String),
-    /// `<site>:<prefix>`: a hot reclone confirmed with at least 8 leading characters of the
-    /// site's `status.sites[].divergentGtid`.
+    /// `<site>:<prefix>`: a hot reclone confirmed with at least [`MIN_GTID_PREFIX_LEN`] leading
+    /// characters of the site's `status.sites[].divergentGtid`.
     GtidPrefix(String),
 }
 
 impl RecloneRequest {
     /// Parses an annotation value (trimmed, split at the first `:`).
+    ///
+    /// This checks the grammar only; the prefix length and everything that depends on the group
+    /// is checked by [`authorize`](Self::authorize), where the error can show the right prefix.
     pub fn parse(value: &str) -> Result<Self, Error> {
         let fail = |problem: String| Error::Annotation {
             annotation: RECLONE_SITE,
@@ -175,24 +186,23 @@ impl RecloneRequest {
         };
         if site.is_empty() {
             return Err(fail(
-                "the site is empty: write <site>:<divergent-GTID-prefix> or <site>:confirm=<group>"
-                    .into(),
+                "the site is empty: expected <site> or <site>:<divergentGtid-prefix>".into(),
             ));
         }
         let confirmation = match rest {
             None => RecloneConfirmation::Bare,
+            Some("") => {
+                return Err(fail(format!(
+                    "nothing follows the ':': write {site}:<divergentGtid-prefix>, {site}:confirm=<group> or the bare site {site}"
+                )));
+            }
             Some(rest) => match rest.strip_prefix("confirm=") {
                 Some(group) if group.trim().is_empty() => {
-                    return Err(fail(
-                        "confirm= needs the group's name: write <site>:confirm=<group>".into(),
-                    ));
-                }
-                Some(group) => RecloneConfirmation::ConfirmGroup(group.trim().to_owned()),
-                None if rest.chars().count() < MIN_GTID_PREFIX_LEN => {
                     return Err(fail(format!(
-                        "the GTID prefix {rest:?} is shorter than {MIN_GTID_PREFIX_LEN} characters: copy at least the first {MIN_GTID_PREFIX_LEN} characters of status.sites[].divergentGtid"
+                        "confirm= needs the group's name: write {site}:confirm=<group>"
                     )));
                 }
+                Some(group) => RecloneConfirmation::ConfirmGroup(group.trim().to_owned()),
                 None => RecloneConfirmation::GtidPrefix(rest.to_owned()),
             },
         };
@@ -202,45 +212,72 @@ impl RecloneRequest {
         })
     }
 
-    /// Checks the confirmation against the group's name and the site's recorded divergent GTID
-    /// set (`status.sites[].divergentGtid`, `None` or empty when there is none).
+    /// Checks the request against the group: its configured site names (`spec.sites[].name`),
+    /// its name (`metadata.name`) and the site's recorded divergent GTID set
+    /// (`status.sites[].divergentGtid`; `None` or empty when there is none).
     ///
-    /// A site with divergent transactions needs the GTID-prefix form; a site without needs a
-    /// cold form (`confirm=<group>` naming this group, or the bare site).
-    pub fn authorize(&self, group: &str, divergent_gtid: Option<&str>) -> Result<(), Error> {
+    /// The rules, in order (reference-failover §2.6):
+    /// 1. the site is one of `sites`;
+    /// 2. with a divergent GTID recorded (hot reclone): the confirmation is a GTID prefix of at
+    ///    least [`MIN_GTID_PREFIX_LEN`] characters that is a plain prefix of the recorded set;
+    ///    `confirm=` and the bare form are refused, since they would discard the transactions
+    ///    unseen;
+    /// 3. without (cold reclone): the bare site, or `confirm=` naming this group; a GTID prefix
+    ///    is refused, since there is nothing to match.
+    ///
+    /// Every error names the fix, with the first [`MIN_GTID_PREFIX_LEN`] characters of the
+    /// recorded set as a hint when there is one.
+    pub fn authorize<S: AsRef<str>>(
+        &self,
+        sites: impl IntoIterator<Item = S>,
+        group: &str,
+        divergent_gtid: Option<&str>,
+    ) -> Result<(), Error> {
         let fail = |problem: String| Error::Annotation {
             annotation: RECLONE_SITE,
             value: self.to_string(),
             problem,
         };
-        let divergent = divergent_gtid.filter(|g| !g.is_empty());
-        match (&self.confirmation, divergent) {
-            (RecloneConfirmation::GtidPrefix(prefix), Some(gtid)) => {
-                if gtid.starts_with(prefix.as_str()) {
-                    Ok(())
-                } else {
-                    Err(fail(format!(
-                        "{prefix:?} is not a prefix of site {}'s divergentGtid (it starts with {:?}): re-read status.sites[].divergentGtid",
-                        self.site,
-                        gtid.chars().take(MIN_GTID_PREFIX_LEN).collect::<String>()
-                    )))
-                }
+        let site = self.site.as_str();
+        let sites: Vec<S> = sites.into_iter().collect();
+        if !sites.iter().any(|s| s.as_ref() == site) {
+            let names: Vec<&str> = sites.iter().map(AsRef::as_ref).collect();
+            return Err(fail(format!(
+                "unknown site {site:?}: spec.sites has {}",
+                names.join(", ")
+            )));
+        }
+        let Some(gtid) = divergent_gtid.filter(|g| !g.is_empty()) else {
+            return match &self.confirmation {
+                RecloneConfirmation::Bare => Ok(()),
+                RecloneConfirmation::ConfirmGroup(name) if name == group => Ok(()),
+                RecloneConfirmation::ConfirmGroup(name) => Err(fail(format!(
+                    "confirm={name} does not name this group: write {site}:confirm={group}"
+                ))),
+                RecloneConfirmation::GtidPrefix(prefix) => Err(fail(format!(
+                    "site {site} has no divergent GTIDs for {prefix:?} to match: a cold reclone wipes the datadir, confirm it with {site}:confirm={group}"
+                ))),
+            };
+        };
+        let hint: String = gtid.chars().take(MIN_GTID_PREFIX_LEN).collect();
+        match &self.confirmation {
+            RecloneConfirmation::GtidPrefix(prefix)
+                if prefix.chars().count() < MIN_GTID_PREFIX_LEN =>
+            {
+                Err(fail(format!(
+                    "the GTID prefix {prefix:?} is shorter than {MIN_GTID_PREFIX_LEN} characters: write at least the first {MIN_GTID_PREFIX_LEN} characters of site {site}'s divergentGtid, e.g. {site}:{hint}"
+                )))
             }
-            (_, Some(gtid)) => Err(fail(format!(
-                "site {} has divergent transactions: confirm with their GTID prefix, e.g. {}:{}",
-                self.site,
-                self.site,
-                gtid.chars().take(MIN_GTID_PREFIX_LEN).collect::<String>()
+            RecloneConfirmation::GtidPrefix(prefix) if gtid.starts_with(prefix.as_str()) => Ok(()),
+            RecloneConfirmation::GtidPrefix(prefix) => Err(fail(format!(
+                "{prefix:?} is not a prefix of site {site}'s divergentGtid (it starts with {hint:?}): re-read status.sites[].divergentGtid and write e.g. {site}:{hint}"
             ))),
-            (RecloneConfirmation::GtidPrefix(_), None) => Err(fail(format!(
-                "site {} has no divergent GTIDs to match: a cold reclone wipes the datadir, confirm it with {}:confirm={group}",
-                self.site, self.site
+            RecloneConfirmation::ConfirmGroup(_) => Err(fail(format!(
+                "site {site} has divergent transactions, so confirm= does not apply: a reclone discards them, confirm with their GTID prefix, e.g. {site}:{hint}"
             ))),
-            (RecloneConfirmation::ConfirmGroup(name), None) if name != group => Err(fail(format!(
-                "confirm={name} does not name this group: write {}:confirm={group}",
-                self.site
+            RecloneConfirmation::Bare => Err(fail(format!(
+                "site {site} has divergent transactions: a reclone discards them, confirm with their GTID prefix, e.g. {site}:{hint}"
             ))),
-            (RecloneConfirmation::ConfirmGroup(_) | RecloneConfirmation::Bare, None) => Ok(()),
         }
     }
 }
@@ -322,13 +359,25 @@ mod tests {
         }
     }
 
+    const GTID: Option<&str> = Some("a1b2c3d4-0000-0000-0000-000000000000:11-15");
+    const SITES: [&str; 2] = ["iad", "pdx"];
+
+    /// Authorizes `value` for site list [`SITES`] and group `orders`.
+    fn authorize(value: &str, divergent: Option<&str>) -> Result<(), String> {
+        RecloneRequest::parse(value)
+            .unwrap_or_else(|e| panic!("{value}: {e}"))
+            .authorize(SITES, "orders", divergent)
+            .map_err(|e| e.to_string())
+    }
+
     #[test]
-    fn reclone_valid() {
+    fn reclone_grammar() {
         use RecloneConfirmation::*;
         let cases: &[(&str, &str, RecloneConfirmation)] = &[
             ("iad", "iad", Bare),
             (" iad ", "iad", Bare),
             ("iad:a1b2c3d4", "iad", GtidPrefix("a1b2c3d4".into())),
+            ("iad:a1b2", "iad", GtidPrefix("a1b2".into())),
             (
                 "iad:a1b2c3d4-0000-0000-0000-000000000000:11",
                 "iad",
@@ -353,50 +402,114 @@ mod tests {
     }
 
     #[test]
-    fn reclone_invalid() {
-        let cases: &[(&str, &str)] = &[
-            ("", "the site is empty"),
-            (":a1b2c3d4", "the site is empty"),
-            ("iad:a1b2c3d", "shorter than 8 characters"),
-            ("iad:", "shorter than 8 characters"),
-            ("iad:confirm=", "needs the group's name"),
-        ];
-        for (value, expected) in cases {
+    fn reclone_rejects_an_empty_site() {
+        for value in ["", "  ", ":a1b2c3d4", " :confirm=orders"] {
             let err = RecloneRequest::parse(value).expect_err(value).to_string();
-            assert!(err.contains(expected), "{value}: {err}");
+            assert!(err.contains("the site is empty"), "{value}: {err}");
+            assert!(
+                err.starts_with("invalid bloodraven.shipstream.io/reclone-site annotation"),
+                "{err}"
+            );
         }
     }
 
     #[test]
-    fn reclone_authorization() {
-        let gtid = Some("a1b2c3d4-0000-0000-0000-000000000000:11-15");
-        let ok: &[(&str, Option<&str>)] = &[
-            ("iad:a1b2c3d4", gtid),
-            ("iad:a1b2c3d4-0000", gtid),
-            ("iad:confirm=orders", None),
-            ("iad:confirm=orders", Some("")),
-            ("iad", None),
-        ];
-        for (value, divergent) in ok {
-            RecloneRequest::parse(value)
-                .unwrap()
-                .authorize("orders", *divergent)
-                .unwrap_or_else(|e| panic!("{value}: {e}"));
+    fn reclone_rejects_an_empty_confirmation() {
+        let err = RecloneRequest::parse("iad:").unwrap_err().to_string();
+        assert!(err.contains("nothing follows the ':'"), "{err}");
+        let err = RecloneRequest::parse("iad:confirm= ")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("write iad:confirm=<group>"), "{err}");
+    }
+
+    #[test]
+    fn reclone_site_must_be_configured() {
+        for divergent in [None, GTID] {
+            let err = authorize("fra:a1b2c3d4", divergent).unwrap_err();
+            assert!(
+                err.ends_with("unknown site \"fra\": spec.sites has iad, pdx"),
+                "{err}"
+            );
         }
-        let bad: &[(&str, Option<&str>, &str)] = &[
-            ("iad:ffffffff", gtid, "is not a prefix"),
-            ("iad:confirm=orders", gtid, "has divergent transactions"),
-            ("iad", gtid, "iad:a1b2c3d4"),
-            ("iad:a1b2c3d4", None, "confirm it with iad:confirm=orders"),
-            ("iad:confirm=payments", None, "does not name this group"),
-        ];
-        for (value, divergent, expected) in bad {
-            let err = RecloneRequest::parse(value)
-                .unwrap()
-                .authorize("orders", *divergent)
-                .expect_err(value)
-                .to_string();
-            assert!(err.contains(expected), "{value}: {err}");
+        assert!(authorize("pdx", None).is_ok());
+    }
+
+    #[test]
+    fn reclone_hot_accepts_a_plain_prefix_of_eight_or_more() {
+        for value in [
+            "iad:a1b2c3d4",
+            "iad:a1b2c3d4-0000",
+            "iad:a1b2c3d4-0000-0000-0000-000000000000:11-15",
+        ] {
+            authorize(value, GTID).unwrap_or_else(|e| panic!("{value}: {e}"));
         }
+    }
+
+    #[test]
+    fn reclone_hot_rejects_a_short_prefix_with_a_hint() {
+        let err = authorize("iad:a1b2c3d", GTID).unwrap_err();
+        assert!(
+            err.ends_with(
+                "the GTID prefix \"a1b2c3d\" is shorter than 8 characters: write at least the first 8 characters of site iad's divergentGtid, e.g. iad:a1b2c3d4"
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn reclone_hot_rejects_a_prefix_that_does_not_match() {
+        for value in ["iad:ffffffff", "iad:A1B2C3D4", "iad:b2c3d4-0000"] {
+            let err = authorize(value, GTID).unwrap_err();
+            assert!(
+                err.contains(
+                    "is not a prefix of site iad's divergentGtid (it starts with \"a1b2c3d4\")"
+                ),
+                "{value}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn reclone_hot_rejects_confirm_group() {
+        let err = authorize("iad:confirm=orders", GTID).unwrap_err();
+        assert!(
+            err.ends_with("confirm= does not apply: a reclone discards them, confirm with their GTID prefix, e.g. iad:a1b2c3d4"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn reclone_hot_rejects_the_bare_site() {
+        let err = authorize("iad", GTID).unwrap_err();
+        assert!(
+            err.ends_with("site iad has divergent transactions: a reclone discards them, confirm with their GTID prefix, e.g. iad:a1b2c3d4"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn reclone_cold_accepts_the_bare_site() {
+        authorize("iad", None).unwrap();
+        authorize("iad", Some("")).unwrap();
+    }
+
+    #[test]
+    fn reclone_cold_accepts_confirm_naming_the_group() {
+        authorize("iad:confirm=orders", None).unwrap();
+        let err = authorize("iad:confirm=payments", None).unwrap_err();
+        assert!(
+            err.ends_with("confirm=payments does not name this group: write iad:confirm=orders"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn reclone_cold_rejects_a_gtid_prefix() {
+        let err = authorize("iad:a1b2c3d4", None).unwrap_err();
+        assert!(
+            err.ends_with("a cold reclone wipes the datadir, confirm it with iad:confirm=orders"),
+            "{err}"
+        );
     }
 }

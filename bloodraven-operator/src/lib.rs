@@ -19,8 +19,9 @@
 //!   implementation.
 //! * [`record`] — the failover record: cooldown stamp, the authority epoch every recorded promotion bumps, promotion
 //!   history (trigger, candidates with their GTID sets, the rule that chose the winner, promotion GTID set, write
-//!   unavailability, divergent set), recovery markers, the planned failover in flight. [`annotations`] — the
-//!   planned-failover and reclone grammars with the GTID-prefix interlock.
+//!   unavailability, divergent set), recovery markers, the planned failover in flight. [`annotations`] — glue to
+//!   `bloodraven-api`'s planned-failover and reclone grammars (with the GTID-prefix interlock).
+//! * [`metrics`] — the Prometheus/OpenMetrics export under the reference's metric names.
 //! * [`sim`] — the deterministic simulation (the main proof; `bloodraven-sim` runs any number of seeds).
 //!
 //! # The model
@@ -63,6 +64,11 @@
 //!    ─▶ WaitingForLag (target ⊇ source set at fence?) ─▶ Promoting ─▶ Resuming ─▶ Succeeded
 //!                        └── maxLagWait elapsed ─▶ unfence source ─▶ Failed(LagTimeout)
 //! ```
+//!
+//! The engine moves a planned failover one phase per step, so a restart resumes from a persisted phase; while one is
+//! in flight the runner steps again right away instead of after a poll interval, waits for the target's applier on
+//! the server (`WAIT_FOR_EXECUTED_GTID_SET` / `MASTER_GTID_WAIT`), and flips DNS as soon as the target is writable,
+//! so a switchover costs clients about a tenth of a second of writes on loopback (docs/benchmarks.md).
 //!
 //! # Example
 //!
@@ -108,6 +114,7 @@
 pub mod annotations;
 pub mod driver;
 pub mod engine;
+pub mod metrics;
 pub mod platform;
 pub mod record;
 pub mod runner;

@@ -17,6 +17,8 @@ use crate::site::{Site, SiteError, SourceSpec};
 
 mod clone;
 mod drain;
+mod metered;
+mod planned;
 mod promote;
 use promote::{confirm_writable, repoint};
 
@@ -96,6 +98,7 @@ pub struct Runner<S: Site + 'static, P: Platform> {
     clock: Clock,
     outcomes: Vec<Outcome>,
     clone_task: Option<(String, tokio::task::JoinHandle<Result<(), SiteError>>)>,
+    metrics: Option<metered::Metered>,
     /// The epoch of the record as this process last saw it persisted (loaded or saved).
     persisted_epoch: Option<u64>,
     /// The record changed but the last save failed.
@@ -142,6 +145,7 @@ impl<S: Site + 'static, P: Platform> Runner<S, P> {
             clock,
             outcomes: Vec::new(),
             clone_task: None,
+            metrics: None,
             persisted_epoch,
             dirty: false,
             poll_epoch: None,
@@ -181,8 +185,14 @@ impl<S: Site + 'static, P: Platform> Runner<S, P> {
         let probe_timeout = self.cfg.probe_timeout;
         let probes = join_all(self.sites.iter().map(|s| {
             let s = Arc::clone(s);
+            let metrics = self.metrics.clone();
             async move {
-                match tokio::time::timeout(probe_timeout, s.probe()).await {
+                let started = tokio::time::Instant::now();
+                let result = tokio::time::timeout(probe_timeout, s.probe()).await;
+                if let Some(m) = metrics {
+                    m.exporter.poll_latency(s.name(), started.elapsed());
+                }
+                match result {
                     Ok(Ok(p)) => Some(p),
                     Ok(Err(e)) => {
                         tracing::debug!(site = s.name(), error = %e, "probe failed");
@@ -245,6 +255,9 @@ impl<S: Site + 'static, P: Platform> Runner<S, P> {
         let now = self.clock.now();
         let outcomes = std::mem::take(&mut self.outcomes);
         let mut decision = self.engine.step(now, probes, outcomes);
+        if let Some(m) = &self.metrics {
+            m.exporter.update(&m.namespace, &self.engine, &decision);
+        }
         if planned_before.is_some() && self.engine.planned_annotation().is_none() {
             self.consumed.0 = planned_before;
         }
@@ -287,6 +300,7 @@ impl<S: Site + 'static, P: Platform> Runner<S, P> {
         for action in decision.actions.clone() {
             self.execute(action).await;
         }
+        self.pace_planned(&mut decision).await;
         decision
     }
 
@@ -517,11 +531,14 @@ impl<S: Site + 'static, P: Platform> Runner<S, P> {
             }
             Action::Reclone { site, donor } => self.start_clone(site, donor, false),
             Action::AutoClone { site, donor } => self.start_clone(site, donor, true),
-            Action::Taint { site, apply } => {
-                if let Err(e) = self.platform.taint(&site, apply).await {
-                    tracing::warn!(%site, apply, error = %e, "taint failed");
+            Action::Taint { site, apply } => match self.platform.taint(&site, apply).await {
+                Ok(()) => {
+                    if let Some(m) = &self.metrics {
+                        m.exporter.taint(&site, apply);
+                    }
                 }
-            }
+                Err(e) => tracing::warn!(%site, apply, error = %e, "taint failed"),
+            },
             Action::Dns { site } => {
                 let result = self
                     .platform

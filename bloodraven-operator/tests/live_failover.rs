@@ -97,6 +97,32 @@ fn sigkill_primary_under_write_load_promotes_the_freshest_replica() {
         .count();
     eprintln!("acknowledged writes missing on the new primary after SIGKILL: {lost}");
     assert_eq!(group.ids(1), on_fra, "pdx holds exactly what fra holds");
+
+    // The runner's metrics export tells the same story.
+    let text = op.metrics.render();
+    for line in [
+        "bloodraven_failovers_total{target_site=\"fra\"} 1",
+        "bloodraven_dns_flips_total{site=\"fra\"} 1",
+        "bloodraven_site_state{namespace=\"default\",group=\"orders\",site=\"iad\",role=\"primary-candidate\",state=\"unreachable\"} 1",
+        "bloodraven_site_state{namespace=\"default\",group=\"orders\",site=\"fra\",role=\"primary-candidate\",state=\"writable\"} 1",
+        "bloodraven_replication_running{namespace=\"default\",group=\"orders\",site=\"pdx\",role=\"primary-candidate\",thread=\"sql\"} 1",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing {line:?} in\n{text}"
+        );
+    }
+    let polls = |site: &str| {
+        text.lines()
+            .find_map(|l| {
+                l.strip_prefix(&format!(
+                    "bloodraven_poll_latency_seconds_count{{site=\"{site}\"}} "
+                ))
+            })
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    assert!(polls("iad") > 0 && polls("fra") > 0, "{text}");
 }
 
 /// `pdx` loses its connection to `iad`, `iad` commits three more transactions (with a gap in their sequence numbers) and
@@ -313,4 +339,115 @@ fn wait_until(what: &str, check: impl Fn() -> bool) {
 /// The sequence number of a one-domain position.
 fn seq(pos: &str) -> u64 {
     pos.trim().rsplit('-').next().unwrap().parse().unwrap()
+}
+
+/// A planned switchover whose target's applier is stalled (a table lock on `pdx` blocks it for 2.5 s while writes
+/// continue on `iad`): the runner waits for the target on the server (`MASTER_GTID_WAIT`), promotes only once `pdx`
+/// holds everything `iad` had at the fence, and loses no acknowledged write; the lag wait is exported.
+#[test]
+fn planned_switchover_waits_for_a_stalled_target_and_loses_nothing() {
+    const STALL: Duration = Duration::from_millis(2500);
+    let group = Group::start(2);
+    let ports: Vec<u16> = group.servers.iter().map(|s| s.port()).collect();
+    let op = Operator::start(&group, config(&group, POLL));
+    op.wait("a healthy group", WAIT, |s| {
+        s.active_site.as_deref() == Some("iad") && replicating(s, "pdx")
+    });
+    let epoch = Instant::now();
+    let load = WriteLoad::start(
+        ports.clone(),
+        op.service_route(),
+        Duration::from_millis(1),
+        epoch,
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    // Hold a write lock on pdx's table: its applier blocks (both threads keep running, so pdx stays a healthy
+    // replica for validation) until the lock is released.
+    let (locked_tx, locked_rx) = std::sync::mpsc::channel();
+    let pdx = ports[1];
+    let holder = std::thread::spawn(move || {
+        live_support::runtime().block_on(async move {
+            use mysql_async::prelude::Queryable;
+            let opts = mysql_async::OptsBuilder::default()
+                .ip_or_hostname("127.0.0.1")
+                .tcp_port(pdx)
+                .user(Some("root"))
+                .prefer_socket(false);
+            let mut conn = mysql_async::Conn::new(opts).await.expect("root on pdx");
+            conn.query_drop("LOCK TABLES d.t WRITE")
+                .await
+                .expect("lock");
+            locked_tx.send(()).expect("test waits for the lock");
+            tokio::time::sleep(STALL).await;
+            let unlocked = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .expect("clock after 1970");
+            conn.query_drop("UNLOCK TABLES").await.expect("unlock");
+            unlocked
+        })
+    });
+    locked_rx.recv().expect("lock taken");
+    std::thread::sleep(Duration::from_millis(200));
+    op.platform.state().planned = Some("pdx".into());
+    let status = op.wait("the switchover", WAIT, |s| {
+        s.planned
+            .as_ref()
+            .is_some_and(|p| matches!(p.phase, PlannedPhase::Succeeded | PlannedPhase::Failed))
+    });
+    let unlocked = holder.join().expect("lock holder");
+    let planned = status.planned.clone().unwrap();
+    assert_eq!(planned.phase, PlannedPhase::Succeeded, "{planned:?}");
+    op.wait("the DNS record on pdx", WAIT, |_| {
+        op.platform.state().dns.as_deref() == Some("pdx")
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let report = load.finish();
+
+    let on_pdx = group.ids(1);
+    let lost = report
+        .acked
+        .iter()
+        .filter(|id| on_pdx.binary_search(id).is_err())
+        .count();
+    assert_eq!(lost, 0, "acknowledged writes lost");
+    assert_eq!(planned.transactions_lost, 0);
+    let promotion = op
+        .platform
+        .state()
+        .record
+        .as_ref()
+        .and_then(|r| r.history.last().cloned())
+        .expect("the switchover is recorded");
+    let lag_wait = promotion
+        .at
+        .saturating_sub(planned.lag_wait_start.expect("lag wait started"));
+    eprintln!(
+        "planned switchover with a stalled target: lag wait {lag_wait:?}, write unavailability {:?}, {} writes acked",
+        report.longest_gap(),
+        report.acked.len()
+    );
+    // The lag wait began while the applier was blocked, and the promotion came only after it was released.
+    let started = planned.lag_wait_start.unwrap();
+    assert!(
+        started < unlocked,
+        "lag wait started {started:?}, lock released {unlocked:?}"
+    );
+    assert!(
+        promotion.at > unlocked,
+        "promoted {:?} before the lock was released {unlocked:?}",
+        promotion.at
+    );
+    let text = op.metrics.render();
+    assert!(
+        text.lines()
+            .any(|l| l
+                == "bloodraven_planned_failover_lag_wait_seconds_count{target_site=\"pdx\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l
+                == "bloodraven_planned_failovers_total{target_site=\"pdx\",result=\"success\"} 1"),
+        "{text}"
+    );
 }

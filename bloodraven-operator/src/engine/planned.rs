@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::annotations::parse_planned;
+use crate::annotations;
 use crate::engine::{Action, Engine, KillPurpose, Outcome, Role, SiteState};
 use crate::record::{Candidate, FailoverRecord, PlannedPhase, PlannedStatus, Trigger};
 use crate::site::GtidState;
@@ -108,7 +108,7 @@ impl Engine {
             ));
             return;
         }
-        let request = match parse_planned(&value) {
+        let (target, max_lag_wait) = match annotations::planned(&value) {
             Ok(r) => r,
             Err(e) => {
                 self.planned_request = None;
@@ -125,10 +125,7 @@ impl Engine {
                 return;
             }
         };
-        let max_lag_wait = request
-            .max_lag_wait
-            .unwrap_or(self.config.planned_max_lag_wait);
-        let target = request.target;
+        let max_lag_wait = max_lag_wait.unwrap_or(self.config.planned_max_lag_wait);
         let source = self
             .active_site()
             .map(|a| self.config.sites[a].name.clone())
@@ -253,7 +250,7 @@ impl Engine {
                         actions,
                     ),
                     (Ok(want), Some(have)) if have.contains(&want) => {
-                        self.metrics.inc(format!("bloodraven_planned_failover_lag_wait_seconds_count{{target_site=\"{}\"}}", p.target));
+                        self.observe_lag_wait(&p.target, started);
                         self.events.push(Event::normal(
                             "PlannedFailoverLagOK",
                             format!("{} caught up with {}", p.target, p.source),
@@ -268,11 +265,14 @@ impl Engine {
                             planned: true,
                         });
                     }
-                    _ if self.now >= started + p.max_lag_wait => self.rollback(
-                        "LagTimeout",
-                        format!("{} did not catch up within {:?}", p.target, p.max_lag_wait),
-                        actions,
-                    ),
+                    _ if self.now >= started + p.max_lag_wait => {
+                        self.observe_lag_wait(&p.target, started);
+                        self.rollback(
+                            "LagTimeout",
+                            format!("{} did not catch up within {:?}", p.target, p.max_lag_wait),
+                            actions,
+                        );
+                    }
                     _ => {}
                 }
             }
@@ -305,12 +305,12 @@ impl Engine {
                     "bloodraven_planned_failovers_total{{target_site=\"{}\",result=\"success\"}}",
                     p.target
                 ));
-                self.metrics.set(
+                self.metrics.observe(
                     format!(
                         "bloodraven_planned_failover_duration_seconds{{target_site=\"{}\"}}",
                         p.target
                     ),
-                    duration.as_secs() as i64,
+                    duration,
                 );
                 self.events.push(Event::normal(
                     "PlannedFailoverCompleted",
@@ -357,11 +357,14 @@ impl Engine {
         }
     }
 
+    /// The promotion outcome of a planned failover: records it and, as the reference's `PlannedPromote` does, flips
+    /// the DNS record at once (a follow-up action), so clients move before the `Resuming` step.
     pub(crate) fn planned_promoted(
         &mut self,
         target: &str,
         result: Result<String, String>,
         at: Duration,
+        actions: &mut Vec<Action>,
     ) {
         let Some(p) = self.record.planned.clone() else {
             return;
@@ -391,17 +394,40 @@ impl Engine {
                     divergent_gtid: None,
                     divergent_count: 0,
                 };
-                let mut ignored = Vec::new();
-                self.finish_promotion(rec, &mut ignored);
+                self.finish_promotion(rec, actions);
                 if let Some(pl) = self.record.planned.as_mut() {
                     pl.phase = PlannedPhase::Resuming;
                     if !gtid.is_empty() {
                         pl.target_gtid_at_promotion = Some(gtid);
                     }
                 }
-                self.dns = None; // flipped by the DNS reconcile once the guard is released
             }
         }
+    }
+
+    /// While the planned failover waits for lag: the target, the source's GTID state at fence (in the target's
+    /// flavour) and when `maxLagWait` runs out — what the runner needs to wait on the target's applier.
+    pub(crate) fn planned_lag_wait(&self) -> Option<(String, GtidState, Duration)> {
+        let p = self
+            .record
+            .planned
+            .as_ref()
+            .filter(|p| p.phase == PlannedPhase::WaitingForLag)?;
+        let like = self
+            .config
+            .index(&p.target)
+            .and_then(|t| self.sites[t].probe.as_ref())
+            .map(|p| &p.executed);
+        let want = parse_state(p.source_gtid_at_fence.as_deref()?, like).ok()?;
+        let until = p.lag_wait_start.unwrap_or(p.start) + p.max_lag_wait;
+        Some((p.target.clone(), want, until))
+    }
+
+    fn observe_lag_wait(&mut self, target: &str, started: Duration) {
+        self.metrics.observe(
+            format!("bloodraven_planned_failover_lag_wait_seconds{{target_site=\"{target}\"}}"),
+            self.now.saturating_sub(started),
+        );
     }
 
     fn start_lag_wait(&mut self) {
@@ -436,7 +462,14 @@ impl Engine {
         pl.message = message.clone();
         pl.completion = Some(self.now);
         let target = pl.target.clone();
+        let duration = self.now.saturating_sub(pl.start);
         self.record_changed = true;
+        if !duration.is_zero() {
+            self.metrics.observe(
+                format!("bloodraven_planned_failover_duration_seconds{{target_site=\"{target}\"}}"),
+                duration,
+            );
+        }
         let result = if timeout {
             "failed_timeout"
         } else {

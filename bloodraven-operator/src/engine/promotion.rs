@@ -282,7 +282,7 @@ impl Engine {
             .is_some_and(|p| p.phase == PlannedPhase::Promoting);
         let draft = self.draft.take();
         if planned {
-            self.planned_promoted(&target, result, at);
+            self.planned_promoted(&target, result, at, actions);
             return;
         }
         let Some(mut draft) = draft.filter(|d| d.record.target == target) else {

@@ -1,6 +1,6 @@
 //! Source convergence (§1.12), old-primary recovery with the divergent-GTID audit (§2.1–§2.5) and reclone (§2.6).
 
-use crate::annotations::{parse_reclone, validate_reclone};
+use crate::annotations;
 use crate::engine::{
     Action, Divergence, Engine, KillPurpose, Outcome, Role, SiteState, divergence,
 };
@@ -239,14 +239,16 @@ impl Engine {
         if let Some(value) = self.reclone_request.clone()
             && self.record.reclone.is_none()
         {
-            let names: Vec<&str> = self.config.sites.iter().map(|s| s.name.as_str()).collect();
-            let checked = parse_reclone(&value).and_then(|r| {
-                let divergent = match self.record.recovery.get(r.site()) {
+            let recovery = &self.record.recovery;
+            let checked = annotations::reclone(
+                &value,
+                self.config.sites.iter().map(|s| s.name.as_str()),
+                &self.config.group,
+                |site| match recovery.get(site) {
                     Some(RecoveryMarker::Blocked { divergent_gtid, .. }) => divergent_gtid.as_str(),
                     _ => "",
-                };
-                validate_reclone(&r, &names, &self.config.group, divergent).map(|()| r)
-            });
+                },
+            );
             match checked {
                 Err(e) => {
                     tracing::warn!(error = %e, "reclone annotation rejected");
@@ -254,8 +256,7 @@ impl Engine {
                         .push(Event::warning("RecloneRejected", e.to_string()));
                     self.reclone_request = None;
                 }
-                Ok(r) => {
-                    let site = r.site().to_owned();
+                Ok(site) => {
                     self.events.push(Event::normal(
                         "RecloneRequested",
                         format!("admin requested CLONE INSTANCE of site {site}"),
@@ -331,8 +332,8 @@ impl Engine {
                 if self
                     .reclone_request
                     .as_deref()
-                    .and_then(|v| parse_reclone(v).ok())
-                    .is_some_and(|r| r.site() == site)
+                    .and_then(|v| annotations::RecloneRequest::parse(v).ok())
+                    .is_some_and(|r| r.site == site)
                 {
                     self.reclone_request = None;
                 }

@@ -125,13 +125,17 @@ impl Status {
     }
 }
 
-/// Counters and gauges, keyed by `name{labels}` in Prometheus text form.
-#[derive(Clone, Debug, Default, Eq, PartialEq)]
+/// Counters, gauges and histogram observations, keyed by `name{labels}` in Prometheus text form.
+///
+/// [`crate::metrics::Exporter`] renders them (with the status gauges) in the Prometheus text format.
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Metrics {
     /// Counter values.
     pub counters: BTreeMap<String, u64>,
     /// Gauge values.
     pub gauges: BTreeMap<String, i64>,
+    /// Histogram observations in seconds, oldest first (only rare events: planned failovers).
+    pub observations: BTreeMap<String, Vec<f64>>,
 }
 
 impl Metrics {
@@ -143,6 +147,14 @@ impl Metrics {
     /// Sets a gauge.
     pub fn set(&mut self, key: String, value: i64) {
         self.gauges.insert(key, value);
+    }
+
+    /// Records one histogram observation.
+    pub fn observe(&mut self, key: String, value: Duration) {
+        self.observations
+            .entry(key)
+            .or_default()
+            .push(value.as_secs_f64());
     }
 
     /// A counter's value (0 when never touched).

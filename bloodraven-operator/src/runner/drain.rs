@@ -43,7 +43,7 @@ pub(super) async fn drain_relay_log<S: Site>(
     op: Duration,
 ) -> Result<(), SiteError> {
     let until = tokio::time::Instant::now() + budget;
-    let mut pause = Duration::from_millis(500);
+    let mut pause = Duration::from_millis(50);
     let mut restarted = false;
     loop {
         let Some(r) = deadline(t, "replica status", op, t.replica_status()).await? else {

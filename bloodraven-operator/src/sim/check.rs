@@ -391,6 +391,7 @@ impl Checker {
                 .is_some_and(|p| p.len() >= 8 && divergent_gtid.starts_with(p)),
             _ => {
                 value == format!("{name}:confirm=g")
+                    || value == name
                     || value
                         .strip_prefix(&format!("{name}:"))
                         .is_some_and(|p| p.len() >= 8)

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use bloodraven_operator::driver::{DriverSite, SiteConfig};
 use bloodraven_operator::engine::{Config, Divergence, Status};
+use bloodraven_operator::metrics::Exporter;
 use bloodraven_operator::platform::InMemoryPlatform;
 use bloodraven_operator::record::PlannedPhase;
 use bloodraven_operator::runner::{Clock, Runner, RunnerConfig};
@@ -441,6 +442,8 @@ impl Drop for Monitor {
 /// The operator: a [`Runner`] over the group's sites and an in-memory platform, polling on its own thread.
 pub struct Operator {
     pub platform: InMemoryPlatform,
+    /// The runner's metrics export (namespace `default`).
+    pub metrics: Arc<Exporter>,
     stop: Arc<AtomicBool>,
     handle: Option<JoinHandle<()>>,
 }
@@ -452,6 +455,8 @@ impl Operator {
         let sites = group.sites();
         let stop = Arc::new(AtomicBool::new(false));
         let (flag, p) = (stop.clone(), platform.clone());
+        let metrics = Arc::new(Exporter::new());
+        let exporter = Arc::clone(&metrics);
         let handle = std::thread::spawn(move || {
             runtime().block_on(async move {
                 let cfg = RunnerConfig {
@@ -462,19 +467,25 @@ impl Operator {
                     repl_password: String::new(),
                     ..RunnerConfig::default()
                 };
-                let mut runner =
-                    Runner::new(config, sites, Arc::new(p), cfg, Clock::system()).await;
+                let mut runner = Runner::new(config, sites, Arc::new(p), cfg, Clock::system())
+                    .await
+                    .with_metrics(exporter, "default");
                 while !flag.load(Ordering::Relaxed) {
                     let d = runner.poll_once().await;
                     let until = tokio::time::Instant::now() + d.next_poll;
-                    while !flag.load(Ordering::Relaxed) && tokio::time::Instant::now() < until {
-                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    loop {
+                        let now = tokio::time::Instant::now();
+                        if flag.load(Ordering::Relaxed) || now >= until {
+                            break;
+                        }
+                        tokio::time::sleep((until - now).min(Duration::from_millis(20))).await;
                     }
                 }
             })
         });
         Operator {
             platform,
+            metrics,
             stop,
             handle: Some(handle),
         }

@@ -1,0 +1,28 @@
+//! The runner's side of the metrics export: what only the runner sees (probe latency, taint operations) plus the
+//! engine's counters and the status gauges after every poll.
+
+use std::sync::Arc;
+
+use super::Runner;
+use crate::metrics::Exporter;
+use crate::platform::Platform;
+use crate::site::Site;
+
+/// An exporter shared by the runners of every group, and this group's namespace.
+#[derive(Clone, Debug)]
+pub(super) struct Metered {
+    pub(super) exporter: Arc<Exporter>,
+    pub(super) namespace: String,
+}
+
+impl<S: Site + 'static, P: Platform> Runner<S, P> {
+    /// Exports this group's metrics (labelled with `namespace`) into `exporter`, updated after every poll.
+    #[must_use]
+    pub fn with_metrics(mut self, exporter: Arc<Exporter>, namespace: impl Into<String>) -> Self {
+        self.metrics = Some(Metered {
+            exporter,
+            namespace: namespace.into(),
+        });
+        self
+    }
+}
