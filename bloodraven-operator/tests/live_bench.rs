@@ -128,12 +128,8 @@ fn planned_switchover_write_unavailability() {
         std::thread::sleep(Duration::from_millis(300));
         let report = load.finish();
         let on_pdx = group.ids(1);
-        let lost = report
-            .acked
-            .iter()
-            .filter(|id| on_pdx.binary_search(id).is_err())
-            .count();
-        assert_eq!(lost, 0, "acknowledged writes lost");
+        let lost = report.missing_from(&on_pdx);
+        assert!(lost.is_empty(), "acknowledged writes lost: {lost:?}");
         let gap = report.longest_gap();
         eprintln!(
             "run {run}: write unavailability {gap:?}, {} writes acked, 0 lost; after the annotation was \

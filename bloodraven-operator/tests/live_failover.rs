@@ -90,11 +90,7 @@ fn sigkill_primary_under_write_load_promotes_the_freshest_replica() {
     assert!(!after.is_empty());
     assert!(after.iter().all(|id| on_fra.binary_search(id).is_ok()));
     // Asynchronous replication: a SIGKILL may lose writes the old primary acknowledged but had not shipped.
-    let lost = report
-        .acked
-        .iter()
-        .filter(|id| on_fra.binary_search(id).is_err())
-        .count();
+    let lost = report.missing_from(&on_fra).len();
     eprintln!("acknowledged writes missing on the new primary after SIGKILL: {lost}");
     assert_eq!(group.ids(1), on_fra, "pdx holds exactly what fra holds");
 
@@ -267,12 +263,7 @@ fn planned_switchover_under_write_load_loses_no_acknowledged_write() {
         "two writable sites at once"
     );
     let on_pdx = group.ids(1);
-    let lost: Vec<u64> = report
-        .acked
-        .iter()
-        .copied()
-        .filter(|id| on_pdx.binary_search(id).is_err())
-        .collect();
+    let lost = report.missing_from(&on_pdx);
     assert!(lost.is_empty(), "acknowledged writes lost: {lost:?}");
     assert!(
         report.acks.iter().any(|(_, s)| *s == 1),
@@ -404,12 +395,8 @@ fn planned_switchover_waits_for_a_stalled_target_and_loses_nothing() {
     let report = load.finish();
 
     let on_pdx = group.ids(1);
-    let lost = report
-        .acked
-        .iter()
-        .filter(|id| on_pdx.binary_search(id).is_err())
-        .count();
-    assert_eq!(lost, 0, "acknowledged writes lost");
+    let lost = report.missing_from(&on_pdx);
+    assert!(lost.is_empty(), "acknowledged writes lost: {lost:?}");
     assert_eq!(planned.transactions_lost, 0);
     let promotion = op
         .platform

@@ -271,6 +271,16 @@ impl WriteReport {
             .unwrap_or_default()
     }
 
+    /// The acknowledged ids missing from `present` (sorted, e.g. [`Group::ids`]): writes a client was told
+    /// committed that the server does not have.
+    pub fn missing_from(&self, present: &[u64]) -> Vec<u64> {
+        self.acked
+            .iter()
+            .copied()
+            .filter(|id| present.binary_search(id).is_err())
+            .collect()
+    }
+
     /// The first ack by a server other than `old` after `after`.
     pub fn first_ack_elsewhere(&self, old: usize, after: Duration) -> Option<Duration> {
         self.acks
