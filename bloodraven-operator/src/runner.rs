@@ -446,12 +446,7 @@ impl<S: Site + 'static, P: Platform> Runner<S, P> {
                     .publish_active_site(self.engine.effective_active_site(), now);
                 for action in follow {
                     if let Action::Dns { site } = action {
-                        let result = self
-                            .platform
-                            .set_dns(&site)
-                            .await
-                            .map_err(|e| e.to_string());
-                        self.outcomes.push(Outcome::Dns { site, result });
+                        self.set_dns(site).await;
                     }
                 }
             }
@@ -539,15 +534,18 @@ impl<S: Site + 'static, P: Platform> Runner<S, P> {
                 }
                 Err(e) => tracing::warn!(%site, apply, error = %e, "taint failed"),
             },
-            Action::Dns { site } => {
-                let result = self
-                    .platform
-                    .set_dns(&site)
-                    .await
-                    .map_err(|e| e.to_string());
-                self.outcomes.push(Outcome::Dns { site, result });
-            }
+            Action::Dns { site } => self.set_dns(site).await,
         }
+    }
+
+    /// Points the DNS record at `site`; the outcome reaches the engine with the next step.
+    async fn set_dns(&mut self, site: String) {
+        let result = self
+            .platform
+            .set_dns(&site)
+            .await
+            .map_err(|e| e.to_string());
+        self.outcomes.push(Outcome::Dns { site, result });
     }
 
     /// Starts a reclone or auto-clone task; one clone at a time, its outcome arrives when the task ends. An

@@ -22,7 +22,6 @@ mod live_support;
 use std::time::{Duration, Instant};
 
 use bloodraven_operator::engine::Config;
-use bloodraven_operator::record::PlannedPhase;
 use live_support::{Group, Monitor, Operator, WriteLoad, replicating};
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -99,24 +98,8 @@ fn planned_switchover_write_unavailability() {
         let epoch = Instant::now();
         let load = WriteLoad::start(ports, op.service_route(), Duration::from_millis(1), epoch);
         std::thread::sleep(Duration::from_millis(1000));
-        op.platform.state().planned = Some("pdx".into());
-        let status = op.wait("the switchover", WAIT, |s| {
-            s.planned
-                .as_ref()
-                .is_some_and(|p| matches!(p.phase, PlannedPhase::Succeeded | PlannedPhase::Failed))
-        });
-        let planned = status.planned.expect("planned status");
-        assert_eq!(planned.phase, PlannedPhase::Succeeded);
-        op.wait("the DNS record on pdx", WAIT, |_| {
-            op.platform.state().dns.as_deref() == Some("pdx")
-        });
-        let promotion = op
-            .platform
-            .state()
-            .record
-            .as_ref()
-            .and_then(|r| r.history.last().cloned())
-            .expect("the switchover is in the failover history");
+        let planned = op.switch_over("pdx", WAIT);
+        let promotion = op.last_promotion();
         let since = |t: Option<Duration>| {
             t.map_or("-".to_owned(), |t| {
                 format!(

@@ -9,7 +9,6 @@ mod live_support;
 use std::time::{Duration, Instant};
 
 use bloodraven_operator::engine::SiteState;
-use bloodraven_operator::record::PlannedPhase;
 use bloodraven_test_support::mariadb::MariaDb;
 use live_support::{Group, Monitor, Operator, SITES, WriteLoad, config, host, replicating};
 
@@ -242,17 +241,8 @@ fn planned_switchover_under_write_load_loses_no_acknowledged_write() {
     let load = WriteLoad::start(ports, op.service_route(), Duration::from_millis(1), epoch);
     std::thread::sleep(Duration::from_millis(800));
     let requested = epoch.elapsed();
-    op.platform.state().planned = Some("pdx".into());
-    let status = op.wait("the switchover", WAIT, |s| {
-        s.planned
-            .as_ref()
-            .is_some_and(|p| matches!(p.phase, PlannedPhase::Succeeded | PlannedPhase::Failed))
-    });
-    let planned = status.planned.clone().unwrap();
-    assert_eq!(planned.phase, PlannedPhase::Succeeded, "{planned:?}");
-    op.wait("the DNS record on pdx", WAIT, |_| {
-        op.platform.state().dns.as_deref() == Some("pdx")
-    });
+    let planned = op.switch_over("pdx", WAIT);
+    assert_eq!(planned.transactions_lost, 0, "{planned:?}");
     std::thread::sleep(Duration::from_millis(500));
     let report = load.finish();
     let samples = monitor.finish();
@@ -281,7 +271,8 @@ fn planned_switchover_under_write_load_loses_no_acknowledged_write() {
          {} writes acked, none lost",
         report.acked.len()
     );
-    assert_eq!(SITES[1], status.active_site.as_deref().unwrap());
+    let active = op.status().and_then(|s| s.active_site);
+    assert_eq!(active.as_deref(), Some(SITES[1]));
 
     // The fenced former source rejoins as a replica of the new primary (no divergence by construction): the
     // driver moves its gtid_slave_pos past its own writes before MASTER_USE_GTID=slave_pos.
@@ -379,18 +370,8 @@ fn planned_switchover_waits_for_a_stalled_target_and_loses_nothing() {
     });
     locked_rx.recv().expect("lock taken");
     std::thread::sleep(Duration::from_millis(200));
-    op.platform.state().planned = Some("pdx".into());
-    let status = op.wait("the switchover", WAIT, |s| {
-        s.planned
-            .as_ref()
-            .is_some_and(|p| matches!(p.phase, PlannedPhase::Succeeded | PlannedPhase::Failed))
-    });
+    let planned = op.switch_over("pdx", WAIT);
     let unlocked = holder.join().expect("lock holder");
-    let planned = status.planned.clone().unwrap();
-    assert_eq!(planned.phase, PlannedPhase::Succeeded, "{planned:?}");
-    op.wait("the DNS record on pdx", WAIT, |_| {
-        op.platform.state().dns.as_deref() == Some("pdx")
-    });
     std::thread::sleep(Duration::from_millis(300));
     let report = load.finish();
 
@@ -398,13 +379,7 @@ fn planned_switchover_waits_for_a_stalled_target_and_loses_nothing() {
     let lost = report.missing_from(&on_pdx);
     assert!(lost.is_empty(), "acknowledged writes lost: {lost:?}");
     assert_eq!(planned.transactions_lost, 0);
-    let promotion = op
-        .platform
-        .state()
-        .record
-        .as_ref()
-        .and_then(|r| r.history.last().cloned())
-        .expect("the switchover is recorded");
+    let promotion = op.last_promotion();
     let lag_wait = promotion
         .at
         .saturating_sub(planned.lag_wait_start.expect("lag wait started"));

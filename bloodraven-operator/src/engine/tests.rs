@@ -294,64 +294,45 @@ fn no_automatic_promotion_inside_the_cooldown() {
     );
 }
 
-#[test]
-fn freshest_candidate_wins_by_strict_containment_and_priority_breaks_ties() {
+/// Three candidates, `iad` the writable primary with `{A}:1-10`, `pdx` and `fra` replicas holding `pdx_set` and
+/// `fra_set`; `iad` stops answering. Returns the site the engine promotes.
+fn promoted_among(pdx_set: &str, fra_set: &str) -> Option<String> {
     let mut c = config();
     c.sites
         .push(SiteConfig::new("fra", Role::PrimaryCandidate, "fra.db"));
-    let mut e = Engine::new(c.clone(), Record::default());
-    let p = |g: &str| probe(true, g, Some("iad.db"));
+    let mut e = Engine::new(c, Record::default());
+    let replicas = || [pdx_set, fra_set].map(|g| probe(true, g, Some("iad.db")));
     for t in [0, 2] {
+        let [pdx, fra] = replicas();
         e.step(
             secs(t),
-            vec![
-                probe(false, &format!("{A}:1-10"), None),
-                p(&format!("{A}:1-8")),
-                p(&format!("{A}:1-9")),
-            ],
+            vec![probe(false, &format!("{A}:1-10"), None), pdx, fra],
             vec![],
         );
     }
-    let mut last = None;
+    let mut promoted = None;
     for t in [4, 6, 8] {
-        last = Some(e.step(
-            secs(t),
-            vec![None, p(&format!("{A}:1-8")), p(&format!("{A}:1-9"))],
-            vec![],
-        ));
+        let [pdx, fra] = replicas();
+        for a in e.step(secs(t), vec![None, pdx, fra], vec![]).actions {
+            if let Action::Promote { target, .. } = a {
+                promoted = Some(target);
+            }
+        }
     }
-    assert!(
-        last.unwrap()
-            .actions
-            .iter()
-            .any(|a| matches!(a, Action::Promote { target, .. } if target == "fra"))
+    promoted
+}
+
+#[test]
+fn freshest_candidate_wins_by_strict_containment_and_priority_breaks_ties() {
+    // fra ⊋ pdx: the freshest wins although pdx comes first.
+    assert_eq!(
+        promoted_among(&format!("{A}:1-8"), &format!("{A}:1-9")).as_deref(),
+        Some("fra")
     );
     // Incomparable sets keep the higher-priority (earlier) candidate.
-    let mut e = Engine::new(c, Record::default());
-    for t in [0, 2] {
-        e.step(
-            secs(t),
-            vec![
-                probe(false, &format!("{A}:1-10"), None),
-                p(&format!("{A}:1-8")),
-                p(&format!("{A}:1-7,{B}:1")),
-            ],
-            vec![],
-        );
-    }
-    let mut last = None;
-    for t in [4, 6, 8] {
-        last = Some(e.step(
-            secs(t),
-            vec![None, p(&format!("{A}:1-8")), p(&format!("{A}:1-7,{B}:1"))],
-            vec![],
-        ));
-    }
-    assert!(
-        last.unwrap()
-            .actions
-            .iter()
-            .any(|a| matches!(a, Action::Promote { target, .. } if target == "pdx"))
+    assert_eq!(
+        promoted_among(&format!("{A}:1-8"), &format!("{A}:1-7,{B}:1")).as_deref(),
+        Some("pdx")
     );
 }
 

@@ -12,7 +12,7 @@ use bloodraven_operator::driver::{DriverSite, SiteConfig};
 use bloodraven_operator::engine::{Config, Divergence, Status};
 use bloodraven_operator::metrics::Exporter;
 use bloodraven_operator::platform::InMemoryPlatform;
-use bloodraven_operator::record::PlannedPhase;
+use bloodraven_operator::record::{FailoverRecord, PlannedPhase, PlannedStatus};
 use bloodraven_operator::runner::{Clock, Runner, RunnerConfig};
 use bloodraven_operator::site::{
     Flavor, GtidState, Probe, ReplicaStatus, Site, SiteError, SourceSpec,
@@ -523,6 +523,33 @@ impl Operator {
             }
             std::thread::sleep(Duration::from_millis(10));
         }
+    }
+
+    /// Requests a planned failover to `target` (as the annotation does), waits until it ends, asserts that it
+    /// succeeded and that the DNS record followed, and returns its final status.
+    pub fn switch_over(&self, target: &str, timeout: Duration) -> PlannedStatus {
+        self.platform.state().planned = Some(target.into());
+        let status = self.wait("the switchover", timeout, |s| {
+            s.planned
+                .as_ref()
+                .is_some_and(|p| matches!(p.phase, PlannedPhase::Succeeded | PlannedPhase::Failed))
+        });
+        let planned = status.planned.expect("a planned status");
+        assert_eq!(planned.phase, PlannedPhase::Succeeded, "{planned:?}");
+        self.wait(&format!("the DNS record on {target}"), timeout, |_| {
+            self.platform.state().dns.as_deref() == Some(target)
+        });
+        planned
+    }
+
+    /// The newest promotion of the durable failover history.
+    pub fn last_promotion(&self) -> FailoverRecord {
+        self.platform
+            .state()
+            .record
+            .as_ref()
+            .and_then(|r| r.history.last().cloned())
+            .expect("a promotion in the failover history")
     }
 
     /// A route that follows the platform's DNS record (the client endpoint), `None` while it is unset.
