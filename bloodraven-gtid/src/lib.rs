@@ -52,7 +52,8 @@
 //! - blocks joined by `",\n"` (comma, newline); the empty set is the empty string.
 //!
 //! [`GtidSet::to_text`] gives the same text as `to_string()`, faster (written in place into one
-//! allocation, without a formatter): use it where printing is hot. [`GtidSet::to_compact_string`] gives
+//! allocation, without a formatter), and [`GtidSet::write_text`] appends it to a `String` you reuse,
+//! without allocating: use them where printing is hot. [`GtidSet::to_compact_string`] gives
 //! the same text on one line (blocks joined by `","`), for logs and JSON; the `serde` feature uses it.
 //!
 //! # MySQL text parsing
@@ -104,10 +105,12 @@
 //! - `serde`: `Serialize`/`Deserialize` for every type, as its text form.
 //!
 //! The crate has no dependencies without these features and never panics on input. Its only `unsafe`
-//! code is one module in the printer that skips re-validating, as UTF-8, the ASCII text it has just
-//! written (measured: 7–19 % fewer instructions per print; see the repository's docs/benchmarks.md).
-// Denied, not forbidden: `set/text.rs` allows it in one module (skipping the UTF-8 check of text the
-// crate itself wrote as ASCII), for a gain measured in docs/benchmarks.md.
+//! code is in the printer, in two places, each for a gain measured in the repository's
+//! docs/benchmarks.md: one module skips re-validating, as UTF-8, the ASCII text it has just written, and
+//! on x86-64 the UUID's hex digits are made with SSE2 instructions, which every x86-64 CPU has.
+// Denied, not forbidden: `set/text.rs` allows it in module `ascii` (skipping the UTF-8 check of text the
+// crate itself wrote as ASCII) and `uuid.rs` in module `sse2` (calling its SSE2 function), for gains
+// measured in docs/benchmarks.md.
 #![deny(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![doc(test(attr(deny(warnings))))]

@@ -100,13 +100,96 @@ impl ServerUuid {
     /// Writes the 36 lower-case characters into `out`.
     #[inline]
     pub(crate) fn write_into(&self, out: &mut [u8; 36]) {
+        // The 32 digits as four words of 8, first digit in the lowest byte, placed around the dashes.
+        let [w0, w1, w2, w3] = hex_words(&self.0);
+        let half = |w: u64| (w as u32).to_le_bytes();
+        out[..8].copy_from_slice(&w0.to_le_bytes());
         out[8] = b'-';
+        out[9..13].copy_from_slice(&half(w1));
         out[13] = b'-';
+        out[14..18].copy_from_slice(&half(w1 >> 32));
         out[18] = b'-';
+        out[19..23].copy_from_slice(&half(w2));
         out[23] = b'-';
-        for (&b, &p) in self.0.iter().zip(DIGIT_POSITIONS.iter()) {
-            out[p..p + 2].copy_from_slice(&HEX_PAIRS[usize::from(b)].to_le_bytes());
-        }
+        out[24..28].copy_from_slice(&half(w2 >> 32));
+        out[28..].copy_from_slice(&w3.to_le_bytes());
+    }
+}
+
+/// The 32 lower-case hex digits of 16 bytes as four words of 8, first digit in the lowest byte.
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+#[inline]
+fn hex_words(bytes: &[u8; 16]) -> [u64; 4] {
+    sse2::hex_words(bytes)
+}
+
+/// [`hex_words`] on other CPUs: a table lookup per byte.
+#[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+#[inline]
+fn hex_words(bytes: &[u8; 16]) -> [u64; 4] {
+    hex_words_by_table(bytes)
+}
+
+/// One table lookup per byte (on x86-64 only the tests use it, to check the SSE2 version).
+#[cfg_attr(
+    all(target_arch = "x86_64", target_feature = "sse2", not(test)),
+    allow(dead_code)
+)]
+fn hex_words_by_table(bytes: &[u8; 16]) -> [u64; 4] {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut words = [0u64; 4];
+    for (word, chunk) in words.iter_mut().zip(bytes.chunks_exact(4)) {
+        *word = chunk.iter().rev().fold(0, |acc, &b| {
+            let pair = [DIGITS[usize::from(b >> 4)], DIGITS[usize::from(b & 0x0f)]];
+            (acc << 16) | u64::from(u16::from_le_bytes(pair))
+        });
+    }
+    words
+}
+
+/// All 32 digits at once in SSE2 registers: split the bytes into nibbles, interleave them in print order,
+/// and turn each nibble into its digit with one compare. About 25 instructions where the table takes about
+/// 60 (docs/benchmarks.md).
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+mod sse2 {
+    use std::arch::x86_64::{
+        __m128i, _mm_add_epi8, _mm_and_si128, _mm_cmpgt_epi8, _mm_cvtsi128_si64, _mm_set_epi64x,
+        _mm_set1_epi8, _mm_srli_epi16, _mm_unpackhi_epi8, _mm_unpackhi_epi64, _mm_unpacklo_epi8,
+    };
+
+    #[inline]
+    #[allow(unsafe_code)]
+    pub(super) fn hex_words(bytes: &[u8; 16]) -> [u64; 4] {
+        // SAFETY: `hex_words_sse2` needs only SSE2, and this module is compiled only when the target has
+        // it (`cfg(target_feature = "sse2")`, part of every x86-64 target), so every CPU it runs on has
+        // it. Calling a `#[target_feature]` function is unsafe even so; the function itself has no unsafe
+        // operation.
+        unsafe { hex_words_sse2(bytes) }
+    }
+
+    #[target_feature(enable = "sse2")]
+    fn hex_words_sse2(bytes: &[u8; 16]) -> [u64; 4] {
+        let value = u128::from_le_bytes(*bytes);
+        let v = _mm_set_epi64x((value >> 64) as i64, value as i64);
+        let nibble = _mm_set1_epi8(0x0f);
+        let high = _mm_and_si128(_mm_srli_epi16::<4>(v), nibble);
+        let low = _mm_and_si128(v, nibble);
+        let digits = |nibbles: __m128i| {
+            // '0' + n, plus the gap from '9' + 1 to 'a' where n > 9.
+            let letters = _mm_cmpgt_epi8(nibbles, _mm_set1_epi8(9));
+            let gap = _mm_and_si128(letters, _mm_set1_epi8((b'a' - b'9' - 1) as i8));
+            _mm_add_epi8(_mm_add_epi8(nibbles, _mm_set1_epi8(b'0' as i8)), gap)
+        };
+        // Bytes 0..8, then 8..16, each as its high digit followed by its low one.
+        let first = digits(_mm_unpacklo_epi8(high, low));
+        let second = digits(_mm_unpackhi_epi8(high, low));
+        let low_word = |v: __m128i| _mm_cvtsi128_si64(v) as u64;
+        [
+            low_word(first),
+            low_word(_mm_unpackhi_epi64(first, first)),
+            low_word(second),
+            low_word(_mm_unpackhi_epi64(second, second)),
+        ]
     }
 }
 
@@ -132,21 +215,6 @@ fn hex8_value(x: u64) -> (u32, bool) {
     let packed = (quads | (quads >> 16)) as u32;
     (packed, valid)
 }
-
-/// Where each byte's two hex digits start in the dashed form.
-const DIGIT_POSITIONS: [usize; 16] = [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34];
-
-/// The two lower-case hex digits of every byte value, the first in the low byte.
-const HEX_PAIRS: [u16; 256] = {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut table = [0u16; 256];
-    let mut i = 0;
-    while i < 256 {
-        table[i] = u16::from_le_bytes([DIGITS[i >> 4], DIGITS[i & 0x0f]]);
-        i += 1;
-    }
-    table
-};
 
 impl fmt::Display for ServerUuid {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -258,6 +326,22 @@ mod tests {
                 let uuid = ServerUuid::from_bytes(bytes);
                 assert_eq!(uuid.to_string(), expected);
                 assert_eq!(expected.parse::<ServerUuid>().unwrap(), uuid);
+            }
+        }
+    }
+
+    #[test]
+    fn both_digit_writers_agree_on_every_byte_value_in_every_position() {
+        for v in 0..=255u8 {
+            for at in 0..16 {
+                let mut bytes = [0x5au8; 16];
+                bytes[at] = v;
+                bytes[15 - at] ^= !v;
+                assert_eq!(
+                    hex_words(&bytes),
+                    hex_words_by_table(&bytes),
+                    "{bytes:02x?}"
+                );
             }
         }
     }

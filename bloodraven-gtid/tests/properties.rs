@@ -300,7 +300,7 @@ fn naive_text(set: &GtidSet, sep: &str) -> String {
 
 proptest! {
     /// Printing at every GNO magnitude, with many UUIDs, tags and long or short blocks, matches a naive
-    /// formatter, and the text parses back to the same set.
+    /// formatter, through every printing method, and the text parses back to the same set.
     #[test]
     fn text_at_every_magnitude_matches_a_naive_formatter(
         ivs in prop::collection::vec((0u32..40, 0..3usize, any_magnitude_gno(), 0u64..30), 0..150),
@@ -323,6 +323,10 @@ proptest! {
         let expected = naive_text(&set, ",\n");
         prop_assert_eq!(set.to_string(), expected.clone());
         prop_assert_eq!(set.to_text(), expected.clone());
+        // Appended after text that is not ASCII, into a buffer that already holds something.
+        let mut line = String::from("gtid_executed → ");
+        set.write_text(&mut line);
+        prop_assert_eq!(line, format!("gtid_executed → {expected}"));
         prop_assert_eq!(set.to_compact_string(), naive_text(&set, ","));
         prop_assert_eq!(GtidSet::parse(&expected).expect("canonical text parses"), set);
     }

@@ -132,8 +132,9 @@ impl GtidSet {
     }
 
     /// The canonical text, exactly as [`Display`](fmt::Display) and `to_string()` give it, but faster:
-    /// written in place into one allocation of the right size, where `to_string()` goes through a
-    /// formatter and copies it once more. Use it where printing is hot.
+    /// written in place into one allocation, where `to_string()` goes through a formatter and copies it
+    /// once more. Where printing is hot, [`write_text`](GtidSet::write_text) into a reused `String` is
+    /// faster still.
     ///
     /// ```
     /// use bloodraven_gtid::GtidSet;
@@ -144,6 +145,26 @@ impl GtidSet {
     /// ```
     pub fn to_text(&self) -> String {
         text::render(self, true)
+    }
+
+    /// Appends the canonical text to `out`, growing it at most once; when `out` already has the room
+    /// (a buffer reused across calls), printing allocates nothing. The fastest way to print a set.
+    ///
+    /// ```
+    /// use bloodraven_gtid::GtidSet;
+    /// let sets = ["3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5", "3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5:7"];
+    /// let mut line = String::new();
+    /// for text in sets {
+    ///     let set = GtidSet::parse(text)?;
+    ///     line.clear();
+    ///     line.push_str("executed: ");
+    ///     set.write_text(&mut line);
+    ///     assert_eq!(line, format!("executed: {text}"));
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn write_text(&self, out: &mut String) {
+        text::append(self, true, out)
     }
 
     /// The canonical text on one line: blocks joined by `","` instead of `",\n"`.

@@ -1,8 +1,8 @@
 //! Canonical MySQL text output (`Gtid_set::to_string`).
 //!
-//! The text is written once, in place, into a buffer sized from a cheap upper bound of its length: each
-//! number is a table lookup stored as a whole 8-byte word (the bytes past its digits are overwritten by
-//! what follows or cut off at the end), and every byte written is ASCII.
+//! The text is written once, in place, into a buffer sized from a cheap upper bound of its length. Numbers
+//! are table lookups stored as whole 8-byte words: the bytes past a number's digits are overwritten by what
+//! follows or cut off at the end. Every byte written is ASCII.
 
 use std::fmt;
 
@@ -17,34 +17,40 @@ const SLACK: usize = 24;
 const STACK: usize = 256;
 
 /// The canonical text as a new `String`, blocks joined by `",\n"` or, without `newline`, by `","`.
-/// One allocation, written in place.
-#[allow(
-    clippy::slow_vector_initialization,
-    reason = "vec![0; n] calls calloc, which is slower here (see below)"
-)]
 pub(super) fn render(set: &GtidSet, newline: bool) -> String {
-    if let [block] = set.blocks()
-        && let [iv] = block.ivs[..]
-        && block.tag.is_untagged()
-    {
-        return render_one_range(block.uuid, iv);
-    }
-    // Zeroed by `resize` rather than `vec![0; n]`: glibc's calloc skips its per-thread cache, which costs
-    // more than the zeroing on small texts.
-    let cap = len_bound(set) + SLACK;
-    let mut buf = Vec::with_capacity(cap);
-    buf.resize(cap, 0u8);
-    let len = write(set, newline, &mut buf);
-    buf.truncate(len);
-    ascii_string(buf)
+    let mut out = String::new();
+    append(set, newline, &mut out);
+    out
 }
 
-/// The text of the commonest set, `uuid:start-end` (one server, no gap, no tag): written on the stack, then
-/// copied into an allocation of its exact length.
-fn render_one_range(uuid: ServerUuid, iv: Interval) -> String {
-    let mut buf = [0u8; ONE_RANGE];
-    let len = write_one_range(uuid, iv, &mut buf);
-    ascii_str(&buf[..len]).to_owned()
+/// Appends the canonical text to `out`: at most one reservation, written in place.
+#[allow(
+    clippy::slow_vector_initialization,
+    reason = "resizing the string's own bytes reuses their capacity; a new zeroed vector would not"
+)]
+pub(super) fn append(set: &GtidSet, newline: bool, out: &mut String) {
+    if let Some((uuid, iv)) = one_range(set) {
+        let mut buf = [0u8; ONE_RANGE];
+        let len = write_one_range(uuid, iv, &mut buf);
+        out.push_str(ascii_str(&buf[..len]));
+        return;
+    }
+    let mut bytes = std::mem::take(out).into_bytes();
+    let start = bytes.len();
+    bytes.resize(start + len_bound(set) + SLACK, 0);
+    let len = write(set, newline, &mut bytes[start..]);
+    bytes.truncate(start + len);
+    *out = ascii_appended(bytes, start);
+}
+
+/// The server and interval of the commonest set, `uuid:start-end` (one server, no gap, no tag).
+fn one_range(set: &GtidSet) -> Option<(ServerUuid, Interval)> {
+    match set.blocks() {
+        [block] if block.tag.is_untagged() && block.ivs.len() == 1 => {
+            Some((block.uuid, block.ivs[0]))
+        }
+        _ => None,
+    }
 }
 
 /// Room for `uuid:start-end` with 20-digit numbers, and 7 bytes a last word store may touch.
@@ -61,12 +67,9 @@ fn write_one_range(uuid: ServerUuid, iv: Interval, buf: &mut [u8; ONE_RANGE]) ->
 
 /// Formats the canonical text into `f` with a single `write_str`.
 pub(super) fn fmt(set: &GtidSet, newline: bool, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-    if let [block] = set.blocks()
-        && let [iv] = block.ivs[..]
-        && block.tag.is_untagged()
-    {
+    if let Some((uuid, iv)) = one_range(set) {
         let mut buf = [0u8; ONE_RANGE];
-        let len = write_one_range(block.uuid, iv, &mut buf);
+        let len = write_one_range(uuid, iv, &mut buf);
         return f.write_str(ascii_str(&buf[..len]));
     }
     if len_bound(set) + SLACK <= STACK {
@@ -78,33 +81,36 @@ pub(super) fn fmt(set: &GtidSet, newline: bool, f: &mut fmt::Formatter<'_>) -> f
     }
 }
 
-/// The crate's only `unsafe` code: it skips re-validating, as UTF-8, text that [`write`](fn@write) or
-/// [`write_one_range`] has just produced (measured in docs/benchmarks.md: the check cost 7–19 % of the
-/// instructions of a print).
+/// Skips re-validating, as UTF-8, text that [`write`](fn@write) or [`write_one_range`] has just produced
+/// (measured in docs/benchmarks.md: the check cost 7–19 % of the instructions of a print).
 #[allow(unsafe_code)]
 mod ascii {
-    /// `bytes` as a `String`; `bytes` must be a prefix of a zeroed buffer that [`write`](fn@super::write)
-    /// or [`write_one_range`](super::write_one_range) wrote into.
-    pub(super) fn ascii_string(bytes: Vec<u8>) -> String {
-        debug_assert!(bytes.is_ascii());
-        // SAFETY: every byte is ASCII (< 0x80), and ASCII is valid UTF-8. The buffer starts zeroed, and
-        // `write` and `write_one_range` store only bytes from: ",\n", ':' and '-'; `HEX_PAIRS` (ASCII
-        // hex digits) and '-' for UUIDs; tag bytes (a `Tag` holds only ASCII letters, digits and '_',
-        // checked in `Tag::from_ascii`); and number words built from `DIGITS4` (b'0'..=b'9') and
-        // `SHORT4` (digits, zero bytes and a length of at most 4 in the top byte), shifted and OR-ed with
-        // ':' or '-'. Shifts only move these bytes or bring in zero bytes.
+    /// `bytes` as a `String`, where `bytes[..start]` are the bytes of a `String` and `bytes[start..]` is a
+    /// prefix of a zeroed buffer that [`write`](fn@super::write) wrote into.
+    pub(super) fn ascii_appended(bytes: Vec<u8>, start: usize) -> String {
+        debug_assert!(std::str::from_utf8(&bytes[..start]).is_ok());
+        debug_assert!(bytes[start..].is_ascii());
+        // SAFETY: `bytes[..start]` was a `String`, so it is valid UTF-8 and ends on a character boundary,
+        // and `bytes[start..]` is ASCII, which is valid UTF-8 after a boundary. It is ASCII because the
+        // buffer starts zeroed and `write` stores only bytes from: ",\n", ':' and '-'; the hex digits and
+        // '-' of `ServerUuid::write_into`; tag bytes (a `Tag` holds only ASCII letters, digits and '_',
+        // checked in `Tag::from_ascii`); and number words built from `DIGITS4` (b'0'..=b'9') and `SHORT4`
+        // (':', digits, zero bytes and a length of at most 5 in the top byte), shifted, OR-ed with ':' or
+        // '-', or XOR-ed with `COLON_TO_DASH` in the low byte (':' to '-'). Shifts only move these bytes or
+        // bring in zero bytes.
         unsafe { String::from_utf8_unchecked(bytes) }
     }
 
-    /// `bytes` as a `&str`, under the same condition as [`ascii_string`].
+    /// `bytes` as a `&str`, where `bytes` is a prefix of a zeroed buffer that [`write`](fn@super::write)
+    /// or [`write_one_range`](super::write_one_range) wrote into.
     pub(super) fn ascii_str(bytes: &[u8]) -> &str {
         debug_assert!(bytes.is_ascii());
-        // SAFETY: as in `ascii_string`: only ASCII bytes, which are valid UTF-8.
+        // SAFETY: as in `ascii_appended`: only ASCII bytes, which are valid UTF-8.
         unsafe { std::str::from_utf8_unchecked(bytes) }
     }
 }
 
-use ascii::{ascii_str, ascii_string};
+use ascii::{ascii_appended, ascii_str};
 
 /// An upper bound on the text's length: every number of a block is given as many digits as its largest,
 /// the last interval's end (blocks are sorted), so it is exact (up to separators) for sets of ranges whose
@@ -127,11 +133,11 @@ fn len_bound(set: &GtidSet) -> usize {
 
 /// Writes the text into `out`, which must hold `len_bound + SLACK` bytes, and returns its length.
 fn write(set: &GtidSet, newline: bool, out: &mut [u8]) -> usize {
-    let blocks = set.blocks();
     let mut pos = 0;
-    for (i, block) in blocks.iter().enumerate() {
-        if i == 0 || blocks[i - 1].uuid != block.uuid {
-            if i > 0 {
+    let mut last_uuid = None;
+    for block in set.blocks() {
+        if last_uuid != Some(block.uuid) {
+            if last_uuid.is_some() {
                 // The '\n' is overwritten by the UUID when the separator is only ','.
                 out[pos..pos + 2].copy_from_slice(b",\n");
                 pos += 1 + usize::from(newline);
@@ -141,6 +147,7 @@ fn write(set: &GtidSet, newline: bool, out: &mut [u8]) -> usize {
                 .expect("len_bound leaves room for the uuid");
             block.uuid.write_into(uuid);
             pos += 36;
+            last_uuid = Some(block.uuid);
         }
         if !block.tag.is_untagged() {
             let tag = block.tag.as_bytes();
@@ -148,31 +155,28 @@ fn write(set: &GtidSet, newline: bool, out: &mut [u8]) -> usize {
             out[pos + 1..pos + 1 + tag.len()].copy_from_slice(tag);
             pos += 1 + tag.len();
         }
-        // Blocks are sorted, so the last end is the block's largest GNO: pick the writer for its size.
-        match block.ivs.last().map_or(0, |iv| iv.end) {
-            ..10_000 => {
-                for &iv in &block.ivs {
-                    pos = put_short_interval(out, pos, iv, up_to_4_digits);
-                }
-            }
-            10_000..10_000_000 => {
-                let mut digits = SevenDigits::default();
-                for &iv in &block.ivs {
-                    pos = put_short_interval(out, pos, iv, |n| digits.of(n));
-                }
-            }
-            _ => {
-                for &iv in &block.ivs {
-                    pos = put_interval(out, pos, iv);
-                }
-            }
-        }
+        pos = write_intervals(&block.ivs, out, pos);
     }
     pos
 }
 
-/// Writes `:start` or `:start-end` for numbers of at most 7 digits, given as `digits(n)` = (a word whose
-/// low bytes are the ASCII digits, first digit lowest, and whose top byte may be junk; their count): two
+/// Writes `:start-end` or `:start` for each interval of a block; returns the position after them.
+fn write_intervals(ivs: &[Interval], out: &mut [u8], pos: usize) -> usize {
+    // Intervals are sorted, so the last end is the block's largest GNO: pick the writer for its size.
+    match ivs.last().map_or(0, |iv| iv.end) {
+        ..10_000 => ivs
+            .iter()
+            .fold(pos, |pos, &iv| put_short_interval(out, pos, iv, short)),
+        10_000..10_000_000 => put_run_intervals(ivs, out, pos),
+        _ => ivs.iter().fold(pos, |pos, &iv| put_interval(out, pos, iv)),
+    }
+}
+
+/// Turns the ':' that starts a number's word into the '-' of an interval's end.
+const COLON_TO_DASH: u64 = (b':' ^ b'-') as u64;
+
+/// Writes `:start` or `:start-end` for numbers of at most 7 digits, given as `digits(n)` = (a word of ':'
+/// and the ASCII digits of `n`, first byte lowest, bytes past them ASCII junk; the count of both): two
 /// word stores, no branch.
 #[inline(always)]
 fn put_short_interval(
@@ -186,49 +190,128 @@ fn put_short_interval(
     let (window, _) = out[pos..]
         .split_first_chunk_mut::<24>()
         .expect("len_bound leaves SLACK bytes past the text");
-    // Shifting in the separator also drops the junk top byte.
-    window[..8].copy_from_slice(&((start << 8) | u64::from(b':')).to_le_bytes());
-    let dash = 1 + (start_len & 7);
+    window[..8].copy_from_slice(&start.to_le_bytes());
+    let dash = start_len & 15;
     // Written even for a single GNO, and then not counted.
-    window[dash..dash + 8].copy_from_slice(&((end << 8) | u64::from(b'-')).to_le_bytes());
-    let end_part = if iv.end == iv.start { 0 } else { 1 + end_len };
-    pos + dash + end_part
+    window[dash..dash + 8].copy_from_slice(&(end ^ COLON_TO_DASH).to_le_bytes());
+    pos + dash + if iv.end == iv.start { 0 } else { end_len }
 }
 
 /// `n < 10^4` for `put_short_interval`: one lookup.
 #[inline(always)]
-fn up_to_4_digits(n: u64) -> (u64, usize) {
+fn short(n: u64) -> (u64, usize) {
     let entry = SHORT4[n as usize];
     (entry, (entry >> 56) as usize)
 }
 
-/// Digits of numbers below 10^7 for `put_short_interval`, for a block's ascending GNOs: the digits above
-/// the last four are looked up once per run of numbers that share them, so most numbers cost one lookup.
-#[derive(Default)]
-struct SevenDigits {
-    /// The numbers in `base..base + 10^4` share `high`; 0 when no such run is current.
-    base: u64,
-    /// The digits of `base / 10^4` (and a junk top byte), and their count.
-    high: u64,
-    high_len: usize,
+/// Writes the intervals of a block whose GNOs are below 10^7. GNOs ascend, so they come in runs that share
+/// all digits but the last four: an interval inside the current run costs two lookups and two stores.
+/// Not inlined, so that its loop gets the registers to itself.
+#[inline(never)]
+fn put_run_intervals(ivs: &[Interval], out: &mut [u8], pos: usize) -> usize {
+    // The run's fields as plain locals, so that they stay in registers across the cold call.
+    let Run {
+        mut base,
+        mut prefix,
+        mut shift,
+        mut len,
+    } = Run::NONE;
+    let mut pos = pos;
+    for &iv in ivs {
+        let (start, end) = (iv.start.wrapping_sub(base), iv.end.wrapping_sub(base));
+        if start < 10_000 && end < 10_000 {
+            let word = |low: u64| prefix | (u64::from(DIGITS4[low as usize]) << shift);
+            let (window, _) = out[pos..]
+                .split_first_chunk_mut::<24>()
+                .expect("len_bound leaves SLACK bytes past the text");
+            window[..8].copy_from_slice(&word(start).to_le_bytes());
+            // Written even for a single GNO, and then not counted.
+            let dash = len & 15;
+            window[dash..dash + 8].copy_from_slice(&(word(end) ^ COLON_TO_DASH).to_le_bytes());
+            pos += if start == end { len } else { 2 * len };
+        } else {
+            let run;
+            (run, pos) = put_interval_new_run(
+                out,
+                pos,
+                iv,
+                Run {
+                    base,
+                    prefix,
+                    shift,
+                    len,
+                },
+            );
+            Run {
+                base,
+                prefix,
+                shift,
+                len,
+            } = run;
+        }
+    }
+    pos
 }
 
-impl SevenDigits {
-    #[inline(always)]
-    fn of(&mut self, n: u64) -> (u64, usize) {
-        let mut low = n.wrapping_sub(self.base);
-        if low >= 10_000 || self.base == 0 {
-            if n < 10_000 {
-                return up_to_4_digits(n);
-            }
-            let high = n / 10_000;
-            self.base = high * 10_000;
-            (self.high, self.high_len) = up_to_4_digits(high);
-            low = n - self.base;
+/// `put_run_intervals` for an interval that leaves the current run: returns the run of its end.
+#[cold]
+#[inline(never)]
+fn put_interval_new_run(out: &mut [u8], pos: usize, iv: Interval, run: Run) -> (Run, usize) {
+    let run = if iv.end < 10_000 {
+        run
+    } else {
+        Run::of(iv.end)
+    };
+    let digits = |n: u64| match n.wrapping_sub(run.base) {
+        low @ ..10_000 => (run.word(low), run.len),
+        _ if n < 10_000 => short(n),
+        _ => {
+            let start_run = Run::of(n);
+            (start_run.word(n - start_run.base), start_run.len)
         }
-        // At most 3 high digits, so the low ones end by byte 6, clear of the junk top byte.
-        let low_digits = u64::from(DIGITS4[low as usize]) << (8 * (self.high_len & 3));
-        (self.high | low_digits, self.high_len + 4)
+    };
+    (run, put_short_interval(out, pos, iv, digits))
+}
+
+/// GNOs in `base..base + 10^4`, which share every digit but the last four.
+#[derive(Clone, Copy)]
+struct Run {
+    base: u64,
+    /// ':' and the digits of `base / 10^4`.
+    prefix: u64,
+    /// Where the last four digits go: 8 times the length of `prefix`.
+    shift: u32,
+    /// The length of ':' and a number of the run.
+    len: usize,
+}
+
+impl Run {
+    /// No run: `base` is above every GNO, so no GNO is in it.
+    const NONE: Run = Run {
+        base: 1 << 63,
+        prefix: 0,
+        shift: 0,
+        len: 0,
+    };
+
+    /// The run of `10^4 <= n < 10^7`.
+    fn of(n: u64) -> Run {
+        let high = n / 10_000;
+        let (prefix, prefix_len) = short(high);
+        // At most 3 high digits: ':' and 7 digits fill the word exactly.
+        debug_assert!((1..10_000_000).contains(&high.max(1)) && prefix_len <= 4);
+        Run {
+            base: high * 10_000,
+            prefix: prefix & 0x00ff_ffff_ffff_ffff,
+            shift: 8 * prefix_len as u32,
+            len: prefix_len + 4,
+        }
+    }
+
+    /// The word of ':' and the number `base + low`, `low < 10^4`.
+    #[inline(always)]
+    fn word(&self, low: u64) -> u64 {
+        self.prefix | (u64::from(DIGITS4[low as usize]) << self.shift)
     }
 }
 
@@ -247,7 +330,7 @@ fn put_interval(out: &mut [u8], pos: usize, iv: Interval) -> usize {
 /// The number of decimal digits of `n`.
 fn decimal_len(n: u64) -> usize {
     match n {
-        ..10_000 => (SHORT4[n as usize] >> 56) as usize,
+        ..10_000 => short(n).1 - 1,
         _ => n.ilog10() as usize + 1,
     }
 }
@@ -301,8 +384,8 @@ fn put_exactly_8(out: &mut [u8], pos: usize, n: u64) -> usize {
     pos + 8
 }
 
-/// Entry `n < 10^4` holds the ASCII digits of `n` without leading zeros, first digit lowest, and their
-/// count in the top byte: a number is one load.
+/// Entry `n < 10^4` is ':' followed by the ASCII digits of `n` without leading zeros, first byte lowest,
+/// and in the top byte the count of both (at most 5): a number is one load.
 static SHORT4: [u64; 10_000] = {
     let mut table = [0u64; 10_000];
     let mut n = 0;
@@ -324,7 +407,7 @@ static SHORT4: [u64; 10_000] = {
             rest /= 10;
             i += 1;
         }
-        table[n] = digits | ((len as u64) << 56);
+        table[n] = b':' as u64 | (digits << 8) | ((1 + len as u64) << 56);
         n += 1;
     }
     table
