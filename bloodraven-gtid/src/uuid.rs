@@ -39,37 +39,33 @@ impl ServerUuid {
         base: usize,
         what: &'static str,
     ) -> Result<ServerUuid, Error> {
-        // Fast path: check the four dashes, then decode the 32 digits 8 at a time in 64-bit words.
-        if let Some(t) = text.first_chunk::<36>()
-            && t[8] == b'-'
-            && t[13] == b'-'
-            && t[18] == b'-'
-            && t[23] == b'-'
-        {
-            let word = |at: usize| u64::from_le_bytes(*t[at..].first_chunk().unwrap_or(&[0; 8]));
-            let half = |at: usize| {
-                u64::from(u32::from_le_bytes(
-                    *t[at..].first_chunk().unwrap_or(&[0; 4]),
-                ))
-            };
-            let groups = [
-                word(0),
-                half(9) | (half(14) << 32),
-                half(19) | (half(24) << 32),
-                word(28),
-            ];
-            let mut bytes = [0u8; 16];
-            let mut valid = true;
-            for (out, group) in bytes.chunks_exact_mut(4).zip(groups) {
-                let (value, ok) = hex8_value(group);
-                out.copy_from_slice(&value.to_le_bytes());
-                valid &= ok;
-            }
-            if valid {
-                return Ok(ServerUuid(bytes));
-            }
+        if let Some(uuid) = ServerUuid::read_dashed(text) {
+            return Ok(uuid);
         }
         ServerUuid::parse_dashed_slow(text, base, what)
+    }
+
+    /// The fast path of `parse_dashed`: checks the four dashes, then decodes the 32 digits at once. `None`
+    /// when the text does not start with a dashed UUID.
+    #[inline]
+    pub(crate) fn read_dashed(text: &[u8]) -> Option<ServerUuid> {
+        let t = text.first_chunk::<36>()?;
+        if t[8] != b'-' || t[13] != b'-' || t[18] != b'-' || t[23] != b'-' {
+            return None;
+        }
+        let word = |at: usize| u64::from_le_bytes(*t[at..].first_chunk().unwrap_or(&[0; 8]));
+        let half = |at: usize| {
+            u64::from(u32::from_le_bytes(
+                *t[at..].first_chunk().unwrap_or(&[0; 4]),
+            ))
+        };
+        let groups = [
+            word(0),
+            half(9) | (half(14) << 32),
+            half(19) | (half(24) << 32),
+            word(28),
+        ];
+        hex_bytes(groups).map(ServerUuid)
     }
 
     /// Like `parse_dashed`, one character at a time, to report exactly where the text goes wrong.
@@ -153,18 +149,63 @@ fn hex_words_by_table(bytes: &[u8; 16]) -> [u64; 4] {
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 mod sse2 {
     use std::arch::x86_64::{
-        __m128i, _mm_add_epi8, _mm_and_si128, _mm_cmpgt_epi8, _mm_cvtsi128_si64, _mm_set_epi64x,
-        _mm_set1_epi8, _mm_srli_epi16, _mm_unpackhi_epi8, _mm_unpackhi_epi64, _mm_unpacklo_epi8,
+        __m128i, _mm_add_epi8, _mm_and_si128, _mm_cmpgt_epi8, _mm_cmplt_epi8, _mm_cvtsi128_si64,
+        _mm_movemask_epi8, _mm_or_si128, _mm_packus_epi16, _mm_set_epi64x, _mm_set1_epi8,
+        _mm_set1_epi16, _mm_slli_epi16, _mm_srli_epi16, _mm_unpackhi_epi8, _mm_unpackhi_epi64,
+        _mm_unpacklo_epi8,
     };
+
+    // SAFETY (both functions below): the functions they call need only SSE2, and this module is compiled
+    // only when the target has it (`cfg(target_feature = "sse2")`, part of every x86-64 target), so every
+    // CPU it runs on has it. Calling a `#[target_feature]` function is unsafe even so; the functions
+    // themselves have no unsafe operation.
 
     #[inline]
     #[allow(unsafe_code)]
     pub(super) fn hex_words(bytes: &[u8; 16]) -> [u64; 4] {
-        // SAFETY: `hex_words_sse2` needs only SSE2, and this module is compiled only when the target has
-        // it (`cfg(target_feature = "sse2")`, part of every x86-64 target), so every CPU it runs on has
-        // it. Calling a `#[target_feature]` function is unsafe even so; the function itself has no unsafe
-        // operation.
+        // SAFETY: see above.
         unsafe { hex_words_sse2(bytes) }
+    }
+
+    #[inline]
+    #[allow(unsafe_code)]
+    pub(super) fn hex_bytes(groups: [u64; 4]) -> Option<[u8; 16]> {
+        // SAFETY: see above.
+        unsafe { hex_bytes_sse2(groups) }
+    }
+
+    /// Decodes 16 digits per register: classify each byte as digit or letter with signed compares (bytes
+    /// from 0x80 are negative, so they are neither), take its value, and join each pair of nibbles.
+    #[target_feature(enable = "sse2")]
+    fn hex_bytes_sse2(groups: [u64; 4]) -> Option<[u8; 16]> {
+        let decode = |digits: __m128i| {
+            let lower = _mm_or_si128(digits, _mm_set1_epi8(0x20));
+            let digit = _mm_and_si128(
+                _mm_cmpgt_epi8(digits, _mm_set1_epi8(b'0' as i8 - 1)),
+                _mm_cmplt_epi8(digits, _mm_set1_epi8(b'9' as i8 + 1)),
+            );
+            // 'A'..='F' and 'a'..='f' are the only bytes that become 'a'..='f' when bit 5 is set.
+            let letter = _mm_and_si128(
+                _mm_cmpgt_epi8(lower, _mm_set1_epi8(b'a' as i8 - 1)),
+                _mm_cmplt_epi8(lower, _mm_set1_epi8(b'f' as i8 + 1)),
+            );
+            let valid = _mm_movemask_epi8(_mm_or_si128(digit, letter)) == 0xffff;
+            // Digits: the low nibble; letters: the low nibble plus 9 ('a' is 0x61).
+            let nibbles = _mm_add_epi8(
+                _mm_and_si128(lower, _mm_set1_epi8(0x0f)),
+                _mm_and_si128(letter, _mm_set1_epi8(9)),
+            );
+            // Each 16-bit lane holds a byte's two digits, the first in its low half.
+            let high = _mm_slli_epi16::<4>(_mm_and_si128(nibbles, _mm_set1_epi16(0x00ff)));
+            (_mm_or_si128(high, _mm_srli_epi16::<8>(nibbles)), valid)
+        };
+        let (first, first_valid) = decode(_mm_set_epi64x(groups[1] as i64, groups[0] as i64));
+        let (second, second_valid) = decode(_mm_set_epi64x(groups[3] as i64, groups[2] as i64));
+        let bytes = _mm_packus_epi16(first, second);
+        let low = _mm_cvtsi128_si64(bytes) as u64;
+        let high = _mm_cvtsi128_si64(_mm_unpackhi_epi64(bytes, bytes)) as u64;
+        (first_valid && second_valid)
+            .then(|| ((u128::from(high) << 64) | u128::from(low)).to_le_bytes())
     }
 
     #[target_feature(enable = "sse2")]
@@ -193,8 +234,43 @@ mod sse2 {
     }
 }
 
+/// The 16 bytes spelled by 32 hex digits (either case), given as four words of 8 digits, first digit in the
+/// lowest byte; `None` unless all 32 are hex digits.
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+#[inline]
+fn hex_bytes(groups: [u64; 4]) -> Option<[u8; 16]> {
+    sse2::hex_bytes(groups)
+}
+
+/// [`hex_bytes`] on other CPUs: 8 digits at a time in 64-bit words.
+#[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+#[inline]
+fn hex_bytes(groups: [u64; 4]) -> Option<[u8; 16]> {
+    hex_bytes_by_words(groups)
+}
+
+/// Eight digits at a time in 64-bit words (on x86-64 only the tests use it, to check the SSE2 version).
+#[cfg_attr(
+    all(target_arch = "x86_64", target_feature = "sse2", not(test)),
+    allow(dead_code)
+)]
+fn hex_bytes_by_words(groups: [u64; 4]) -> Option<[u8; 16]> {
+    let mut bytes = [0u8; 16];
+    let mut valid = true;
+    for (out, group) in bytes.chunks_exact_mut(4).zip(groups) {
+        let (value, ok) = hex8_value(group);
+        out.copy_from_slice(&value.to_le_bytes());
+        valid &= ok;
+    }
+    valid.then_some(bytes)
+}
+
 /// The 4 bytes spelled by 8 hex digits (either case) packed in a word, first digit in the lowest byte, as
 /// a little-endian word (first byte lowest), and whether all 8 are hex digits. Branch-free: each byte is range-checked with the high-bit trick.
+#[cfg_attr(
+    all(target_arch = "x86_64", target_feature = "sse2", not(test)),
+    allow(dead_code)
+)]
 #[inline]
 fn hex8_value(x: u64) -> (u32, bool) {
     const ONES: u64 = 0x0101_0101_0101_0101;
@@ -342,6 +418,25 @@ mod tests {
                     hex_words_by_table(&bytes),
                     "{bytes:02x?}"
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn both_digit_readers_agree_on_every_byte_value_in_every_position() {
+        for at in 0..32 {
+            for c in 0..=255u8 {
+                let mut text = *b"0f9A5b3E7c1D2e4F0a9B8c7D6e5F4a3B";
+                text[at] = c;
+                let groups = [0, 8, 16, 24]
+                    .map(|i| u64::from_le_bytes(text[i..i + 8].try_into().expect("8 bytes")));
+                let expected = std::str::from_utf8(&text)
+                    .ok()
+                    .filter(|t| t.bytes().all(|b| b.is_ascii_hexdigit()))
+                    .and_then(|t| u128::from_str_radix(t, 16).ok())
+                    .map(u128::to_be_bytes);
+                assert_eq!(hex_bytes(groups), expected, "{c:#04x} at {at}");
+                assert_eq!(hex_bytes_by_words(groups), expected, "{c:#04x} at {at}");
             }
         }
     }

@@ -331,3 +331,52 @@ proptest! {
         prop_assert_eq!(GtidSet::parse(&expected).expect("canonical text parses"), set);
     }
 }
+
+/// Text shaped like `uuid:start-end`, with the near misses the one-range fast path must hand to the general
+/// parser: leading zeros, zero, reversed or missing ends, GNOs around MAX_GNO, upper case, stray bytes.
+fn one_range_like_text() -> impl Strategy<Value = String> {
+    let gno = prop_oneof![
+        any_magnitude_gno().prop_map(|n| n.to_string()),
+        Just("0".to_owned()),
+        Just("007".to_owned()),
+        Just(MAX_GNO.to_string()),
+        Just((MAX_GNO + 1).to_string()),
+        Just("99999999999999999999".to_owned()),
+        Just(String::new()),
+    ];
+    let uuid = prop_oneof![
+        Just("3e11fa47-71ca-11e1-9e33-c80aa9429562"),
+        Just("3E11FA47-71CA-11E1-9E33-C80AA9429562"),
+        Just("3e11fa47-71ca-11e1-9e33-c80aa942956g"),
+        Just("3e11fa47x71ca-11e1-9e33-c80aa9429562"),
+    ];
+    let tail = prop_oneof![
+        Just(""),
+        Just(" "),
+        Just("\n"),
+        Just(","),
+        Just(":7"),
+        Just("x")
+    ];
+    (uuid, gno.clone(), prop::option::of(gno), tail).prop_map(
+        |(uuid, start, end, tail)| match end {
+            Some(end) => format!("{uuid}:{start}-{end}{tail}"),
+            None => format!("{uuid}:{start}{tail}"),
+        },
+    )
+}
+
+proptest! {
+    /// The one-range fast path reads exactly what the general parser reads: a leading space (allowed
+    /// by MySQL) sends the same text down the general path.
+    #[test]
+    fn one_range_text_parses_as_the_general_parser_does(text in one_range_like_text()) {
+        let fast = GtidSet::parse(&text);
+        let general = GtidSet::parse(&format!(" {text}"));
+        match (fast, general) {
+            (Ok(fast), Ok(general)) => prop_assert_eq!(fast, general),
+            (Err(_), Err(_)) => {}
+            (fast, general) => prop_assert!(false, "{text:?}: {fast:?} against {general:?}"),
+        }
+    }
+}

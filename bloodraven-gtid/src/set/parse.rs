@@ -1,6 +1,6 @@
 //! The GTID set text parser, following MySQL 8.3+ `Gtid_set::add_gtid_text`.
 
-use super::{GtidSet, GtidSetBuilder};
+use super::{Block, GtidSet, GtidSetBuilder};
 use crate::gtid::{CNumber, skip_ws};
 use crate::tag::MAX_TAG_LEN;
 use crate::{Error, Interval, MAX_GNO, ServerUuid, Tag};
@@ -15,6 +15,9 @@ const WHAT: &str = "gtid set";
 /// start (or missing, or 0) is ignored, as the server does.
 pub(super) fn parse(text: &str) -> Result<GtidSet, Error> {
     let s = text.as_bytes();
+    if let Some(set) = parse_one_range(s) {
+        return Ok(set);
+    }
     let mut builder = GtidSetBuilder::new();
     let mut pos = skip_ws(s, 0);
     loop {
@@ -107,6 +110,46 @@ pub(super) fn parse(text: &str) -> Result<GtidSet, Error> {
             }
         }
     }
+}
+
+/// The commonest text, `uuid:start-end` or `uuid:start` and nothing else (a replica's `gtid_executed` with
+/// one source), read straight into the set's two exactly sized allocations. `None` for anything else,
+/// including whatever the general parser would reject or read differently (leading zeros, whitespace,
+/// reversed intervals): it then parses the text and reports any error.
+fn parse_one_range(s: &[u8]) -> Option<GtidSet> {
+    let uuid = ServerUuid::read_dashed(s)?;
+    if s.get(36) != Some(&b':') {
+        return None;
+    }
+    let (start, pos) = plain_gno(s, 37)?;
+    let (end, pos) = match s.get(pos) {
+        Some(b'-') => plain_gno(s, pos + 1)?,
+        _ => (start, pos),
+    };
+    if pos != s.len() || end < start {
+        return None;
+    }
+    let block = Block {
+        uuid,
+        tag: Tag::default(),
+        ivs: vec![Interval { start, end }],
+    };
+    Some(GtidSet::from_sorted_blocks(vec![block]))
+}
+
+/// A GNO at `pos` written as MySQL prints it (1-9 then digits, at most MAX_GNO), and the position after it.
+#[inline]
+fn plain_gno(s: &[u8], pos: usize) -> Option<(u64, usize)> {
+    let digits = s.get(pos..)?;
+    let len = digits.iter().take_while(|c| c.is_ascii_digit()).count();
+    // 19 digits cannot overflow a u64; MAX_GNO has 19.
+    if !(1..=19).contains(&len) || digits[0] == b'0' {
+        return None;
+    }
+    let value = digits[..len]
+        .iter()
+        .fold(0u64, |value, &c| value * 10 + u64::from(c - b'0'));
+    (value <= MAX_GNO).then_some((value, pos + len))
 }
 
 /// Reads decimal digits at `pos` (the first is known to be 1-9); fails above MAX_GNO.
