@@ -134,10 +134,10 @@ fn len_bound(set: &GtidSet) -> usize {
 /// Writes the text into `out`, which must hold `len_bound + SLACK` bytes, and returns its length.
 fn write(set: &GtidSet, newline: bool, out: &mut [u8]) -> usize {
     let mut pos = 0;
-    let mut last_uuid = None;
+    let mut previous: Option<&ServerUuid> = None;
     for block in set.blocks() {
-        if last_uuid != Some(block.uuid) {
-            if last_uuid.is_some() {
+        if previous != Some(&block.uuid) {
+            if previous.is_some() {
                 // The '\n' is overwritten by the UUID when the separator is only ','.
                 out[pos..pos + 2].copy_from_slice(b",\n");
                 pos += 1 + usize::from(newline);
@@ -147,7 +147,7 @@ fn write(set: &GtidSet, newline: bool, out: &mut [u8]) -> usize {
                 .expect("len_bound leaves room for the uuid");
             block.uuid.write_into(uuid);
             pos += 36;
-            last_uuid = Some(block.uuid);
+            previous = Some(&block.uuid);
         }
         if !block.tag.is_untagged() {
             let tag = block.tag.as_bytes();
