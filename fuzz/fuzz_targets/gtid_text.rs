@@ -7,8 +7,19 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
-    if let Ok(set) = GtidSet::parse(text) {
+    let parsed = GtidSet::parse(text);
+    // A leading space takes the general parser past the one-range fast path: both must agree.
+    match (&parsed, GtidSet::parse(&format!(" {text}"))) {
+        (Ok(set), Ok(general)) => assert_eq!(set, &general),
+        (Err(_), Err(_)) => {}
+        (fast, general) => panic!("{text:?}: {fast:?} against {general:?}"),
+    }
+    if let Ok(set) = parsed {
         let canonical = set.to_string();
+        assert_eq!(set.to_text(), canonical);
+        let mut appended = String::from("é");
+        set.write_text(&mut appended);
+        assert_eq!(appended, format!("é{canonical}"));
         assert_eq!(GtidSet::parse(&canonical).as_ref(), Ok(&set), "canonical text {canonical:?}");
         assert_eq!(GtidSet::parse(&set.to_compact_string()).as_ref(), Ok(&set));
         assert_eq!(GtidSet::decode(&set.encode()).as_ref(), Ok(&set));
