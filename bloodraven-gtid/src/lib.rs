@@ -105,11 +105,11 @@
 //! - `serde`: `Serialize`/`Deserialize` for every type, as its text form.
 //!
 //! The crate has no dependencies without these features and never panics on input. Its only `unsafe`
-//! code is in the printer, in two places, each for a gain measured in the repository's
-//! docs/benchmarks.md: one module skips re-validating, as UTF-8, the ASCII text it has just written, and
-//! on x86-64 the UUID's hex digits are made with SSE2 instructions, which every x86-64 CPU has.
+//! code is in two modules, each for a gain measured in the repository's docs/benchmarks.md: one skips
+//! re-validating, as UTF-8, the ASCII text the printer has just written, and on x86-64 the other calls the
+//! SSE2 functions that print and read a UUID's hex digits (every x86-64 CPU has SSE2).
 // Denied, not forbidden: `set/text.rs` allows it in module `ascii` (skipping the UTF-8 check of text the
-// crate itself wrote as ASCII) and `uuid.rs` in module `sse2` (calling its SSE2 function), for gains
+// crate itself wrote as ASCII) and `uuid.rs` in module `sse2` (calling its two SSE2 functions), for gains
 // measured in docs/benchmarks.md.
 #![deny(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
