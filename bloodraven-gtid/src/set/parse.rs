@@ -140,16 +140,11 @@ fn parse_one_range(s: &[u8]) -> Option<GtidSet> {
 /// A GNO at `pos` written as MySQL prints it (1-9 then digits, at most MAX_GNO), and the position after it.
 #[inline]
 fn plain_gno(s: &[u8], pos: usize) -> Option<(u64, usize)> {
-    let digits = s.get(pos..)?;
-    let len = digits.iter().take_while(|c| c.is_ascii_digit()).count();
-    // 19 digits cannot overflow a u64; MAX_GNO has 19.
-    if !(1..=19).contains(&len) || digits[0] == b'0' {
-        return None;
+    match s.get(pos) {
+        // Above MAX_GNO is an error the general parser reports.
+        Some(b'1'..=b'9') => decimal(s, pos).ok(),
+        _ => None,
     }
-    let value = digits[..len]
-        .iter()
-        .fold(0u64, |value, &c| value * 10 + u64::from(c - b'0'));
-    (value <= MAX_GNO).then_some((value, pos + len))
 }
 
 /// Reads decimal digits at `pos` (the first is known to be 1-9); fails above MAX_GNO.
