@@ -187,14 +187,20 @@ fn put_short_interval(
 ) -> usize {
     let (start, start_len) = digits(iv.start);
     let (end, end_len) = digits(iv.end);
+    put_words(out, pos, start, start_len, end);
+    pos + (start_len & 15) + if iv.end == iv.start { 0 } else { end_len }
+}
+
+/// Stores an interval's two number words at `pos`: `start` (':' and its digits, `start_len` bytes), then
+/// `end` with its ':' turned into '-'. The end is written even for a single GNO, and then not counted.
+#[inline(always)]
+fn put_words(out: &mut [u8], pos: usize, start: u64, start_len: usize, end: u64) {
     let (window, _) = out[pos..]
         .split_first_chunk_mut::<24>()
         .expect("len_bound leaves SLACK bytes past the text");
     window[..8].copy_from_slice(&start.to_le_bytes());
     let dash = start_len & 15;
-    // Written even for a single GNO, and then not counted.
     window[dash..dash + 8].copy_from_slice(&(end ^ COLON_TO_DASH).to_le_bytes());
-    pos + dash + if iv.end == iv.start { 0 } else { end_len }
 }
 
 /// `n < 10^4` for `put_short_interval`: one lookup.
@@ -222,13 +228,7 @@ fn put_run_intervals(ivs: &[Interval], out: &mut [u8], pos: usize) -> usize {
         let (start, end) = (iv.start.wrapping_sub(base), iv.end.wrapping_sub(base));
         if start < 10_000 && end < 10_000 {
             let word = |low: u64| prefix | (u64::from(DIGITS4[low as usize]) << shift);
-            let (window, _) = out[pos..]
-                .split_first_chunk_mut::<24>()
-                .expect("len_bound leaves SLACK bytes past the text");
-            window[..8].copy_from_slice(&word(start).to_le_bytes());
-            // Written even for a single GNO, and then not counted.
-            let dash = len & 15;
-            window[dash..dash + 8].copy_from_slice(&(word(end) ^ COLON_TO_DASH).to_le_bytes());
+            put_words(out, pos, word(start), len, word(end));
             pos += if start == end { len } else { 2 * len };
         } else {
             let run;
