@@ -436,6 +436,15 @@ static DIGITS4: [u32; 10_000] = {
 mod tests {
     use super::*;
 
+    /// `:start-end`, or `:start` for a single GNO, written with `format!`.
+    fn interval_text(start: u64, end: u64) -> String {
+        if start == end {
+            format!(":{start}")
+        } else {
+            format!(":{start}-{end}")
+        }
+    }
+
     #[test]
     fn long_text_crosses_chunks_intact() {
         let uuids = [
@@ -455,11 +464,7 @@ mod tests {
                     let (start, end) = (base + 10 * k + 1, base + 10 * k + 1 + k % 3);
                     set.insert_interval(uuid.parse().unwrap(), &tag_value, start, end)
                         .unwrap();
-                    if start == end {
-                        block.push_str(&format!(":{start}"));
-                    } else {
-                        block.push_str(&format!(":{start}-{end}"));
-                    }
+                    block.push_str(&interval_text(start, end));
                 }
             }
             expected.push(block);
@@ -491,11 +496,7 @@ mod tests {
                         let tag_value = crate::Tag::parse(tag).unwrap();
                         set.insert_interval(uuid.parse().unwrap(), &tag_value, start, end)
                             .unwrap();
-                        if start == end {
-                            block.push_str(&format!(":{start}"));
-                        } else {
-                            block.push_str(&format!(":{start}-{end}"));
-                        }
+                        block.push_str(&interval_text(start, end));
                     }
                     expected.push(block);
                 }
@@ -527,11 +528,7 @@ mod tests {
                 let mut set = GtidSet::new();
                 set.insert_interval(uuid, &crate::Tag::default(), start, end)
                     .unwrap();
-                let expected = if start == end {
-                    format!("{uuid}:{end}")
-                } else {
-                    format!("{uuid}:{start}-{end}")
-                };
+                let expected = format!("{uuid}{}", interval_text(start, end));
                 assert_eq!(set.to_text(), expected);
                 assert_eq!(set.to_string(), expected);
                 assert_eq!(set.to_compact_string(), expected);
@@ -540,11 +537,7 @@ mod tests {
                 tagged
                     .insert_interval(uuid, &crate::Tag::parse("t").unwrap(), start, end)
                     .unwrap();
-                let with_tag = if start == end {
-                    format!("{expected}:t:{end}")
-                } else {
-                    format!("{expected}:t:{start}-{end}")
-                };
+                let with_tag = format!("{expected}:t{}", interval_text(start, end));
                 assert_eq!(tagged.to_text(), with_tag);
                 assert_eq!(tagged.to_string(), with_tag);
             }
