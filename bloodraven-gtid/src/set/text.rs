@@ -24,10 +24,6 @@ pub(super) fn render(set: &GtidSet, newline: bool) -> String {
 }
 
 /// Appends the canonical text to `out`: at most one reservation, written in place.
-#[allow(
-    clippy::slow_vector_initialization,
-    reason = "resizing the string's own bytes reuses their capacity; a new zeroed vector would not"
-)]
 pub(super) fn append(set: &GtidSet, newline: bool, out: &mut String) {
     if let Some((uuid, iv)) = one_range(set) {
         let mut buf = [0u8; ONE_RANGE];
@@ -35,9 +31,14 @@ pub(super) fn append(set: &GtidSet, newline: bool, out: &mut String) {
         out.push_str(ascii_str(&buf[..len]));
         return;
     }
+    append_bounded(set, newline, len_bound(set), out);
+}
+
+/// `append` for any set, given its `len_bound`.
+fn append_bounded(set: &GtidSet, newline: bool, bound: usize, out: &mut String) {
     let mut bytes = std::mem::take(out).into_bytes();
     let start = bytes.len();
-    bytes.resize(start + len_bound(set) + SLACK, 0);
+    bytes.resize(start + bound + SLACK, 0);
     let len = write(set, newline, &mut bytes[start..]);
     bytes.truncate(start + len);
     *out = ascii_appended(bytes, start);
@@ -72,12 +73,15 @@ pub(super) fn fmt(set: &GtidSet, newline: bool, f: &mut fmt::Formatter<'_>) -> f
         let len = write_one_range(uuid, iv, &mut buf);
         return f.write_str(ascii_str(&buf[..len]));
     }
-    if len_bound(set) + SLACK <= STACK {
+    let bound = len_bound(set);
+    if bound + SLACK <= STACK {
         let mut buf = [0u8; STACK];
         let len = write(set, newline, &mut buf);
         f.write_str(ascii_str(&buf[..len]))
     } else {
-        f.write_str(&render(set, newline))
+        let mut text = String::new();
+        append_bounded(set, newline, bound, &mut text);
+        f.write_str(&text)
     }
 }
 
