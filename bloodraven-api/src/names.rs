@@ -303,6 +303,11 @@ pub mod event {
     pub const DATABASE_DROP_DEFERRED: &str = "DatabaseDropDeferred";
     /// `DatabaseCleanupSkipped` (Normal).
     pub const DATABASE_CLEANUP_SKIPPED: &str = "DatabaseCleanupSkipped";
+    /// `KeyringPromotionSkipped` (Warning): a promotion candidate was passed over because it is mid keyring
+    /// rotation.
+    pub const KEYRING_PROMOTION_SKIPPED: &str = "KeyringPromotionSkipped";
+    /// `KeyringPromotionRefused` (Warning): every promotion candidate is mid keyring rotation.
+    pub const KEYRING_PROMOTION_REFUSED: &str = "KeyringPromotionRefused";
 
     /// Reasons emitted as `Warning` Events (all others are `Normal`).
     pub const WARNINGS: &[&str] = &[
@@ -331,6 +336,8 @@ pub mod event {
         PROFILE_NOT_FOUND,
         NO_HEALTHY_SOURCE,
         BUILD_JOB_FAILED,
+        KEYRING_PROMOTION_SKIPPED,
+        KEYRING_PROMOTION_REFUSED,
     ];
 
     /// Every Event reason above.
@@ -406,7 +413,12 @@ pub mod event {
         DATABASE_RETAINED,
         DATABASE_DROP_DEFERRED,
         DATABASE_CLEANUP_SKIPPED,
+        KEYRING_PROMOTION_SKIPPED,
+        KEYRING_PROMOTION_REFUSED,
     ];
+
+    /// The reasons in [`ALL`] that the reference does not list (it emits the keyring ones without naming them).
+    pub const ADDITIONS: &[&str] = &[KEYRING_PROMOTION_SKIPPED, KEYRING_PROMOTION_REFUSED];
 }
 
 /// Condition types.
@@ -492,6 +504,8 @@ pub mod metric {
     pub const DIVERGENT_TRANSACTIONS: &str = "bloodraven_divergent_transactions";
     /// `bloodraven_reclone_operations_total`.
     pub const RECLONE_OPERATIONS_TOTAL: &str = "bloodraven_reclone_operations_total";
+    /// Automatic clones of empty sites from the active primary (an addition: the reference has none).
+    pub const AUTO_CLONE_OPERATIONS_TOTAL: &str = "bloodraven_auto_clone_operations_total";
     /// `bloodraven_backup_runs_total`.
     pub const BACKUP_RUNS_TOTAL: &str = "bloodraven_backup_runs_total";
     /// `bloodraven_backup_duration_seconds`.
@@ -597,6 +611,7 @@ pub mod metric {
         SITE_STATE,
         DIVERGENT_TRANSACTIONS,
         RECLONE_OPERATIONS_TOTAL,
+        AUTO_CLONE_OPERATIONS_TOTAL,
         BACKUP_RUNS_TOTAL,
         BACKUP_DURATION_SECONDS,
         BACKUP_LAST_SUCCESS_TIMESTAMP_SECONDS,
@@ -632,4 +647,7 @@ pub mod metric {
         LICENSE_INFO,
         LICENSE_UPDATES_EXPIRY_TIMESTAMP_SECONDS,
     ];
+
+    /// The metrics in [`ALL`] that the reference does not have.
+    pub const ADDITIONS: &[&str] = &[AUTO_CLONE_OPERATIONS_TOTAL];
 }
