@@ -1,8 +1,9 @@
 //! Prometheus/OpenMetrics export of the engine's metrics under the reference operator's names, labels and types.
 //!
 //! The [`Exporter`] owns a [`prometheus_client`] registry. After every poll the runner (or a controller) hands it the
-//! engine and the poll's [`Decision`]: counters follow the engine's running totals ([`Engine::metrics`]), state
-//! gauges follow the status snapshot, and histograms take the engine's new observations. The runner adds what only
+//! engine and the poll's [`Decision`]: the decision's typed samples ([`crate::engine::Metric`]) become counter
+//! increments and histogram observations under their reference names, and the state gauges follow the status
+//! snapshot. The runner adds what only
 //! it sees: taint operations and poll latency. [`Exporter::render`] gives the text a `/metrics` endpoint
 //! serves; [`Exporter::registry`] gives the registry to mount beside others.
 //!
@@ -10,7 +11,7 @@
 //! |---|---|---|
 //! | `bloodraven_poll_latency_seconds` | histogram (0.005 … 10 s) | `site` |
 //! | `bloodraven_state_transitions_total` | counter | `site`, `from`, `to` |
-//! | `bloodraven_taint_operations_total` | counter | `site`, `action` (`taint`\|`untaint`) |
+//! | `bloodraven_taint_operations_total` | counter | `site`, `action` (`apply`\|`remove`) |
 //! | `bloodraven_dns_flips_total` | counter | `site` |
 //! | `bloodraven_failovers_total` | counter | `target_site` |
 //! | `bloodraven_planned_failovers_total` | counter | `target_site`, `result` |
@@ -19,6 +20,9 @@
 //! | `bloodraven_split_brain_auto_resolve_total` | counter | `prefer_site` |
 //! | `bloodraven_primary_reassert_total` | counter | `site` |
 //! | `bloodraven_reclone_operations_total` | counter | `site` |
+//! | `bloodraven_auto_clone_operations_total` | counter | `site` (an addition: the reference has none) |
+//! | `bloodraven_planned_failovers_deferred_total` | counter | `group`, `reason` |
+//! | `bloodraven_keyring_promotions_blocked_total` | counter | `namespace`, `group`, `site`, `outcome` (`skipped`\|`refused`) |
 //! | `bloodraven_replication_lag_seconds` | gauge (−1 when NULL) | `namespace`, `group`, `site`, `role` |
 //! | `bloodraven_replication_running` | gauge (1/0) | `namespace`, `group`, `site`, `role`, `thread` |
 //! | `bloodraven_replication_source_state` | gauge (state-set) | `namespace`, `group`, `site`, `state` |
@@ -42,7 +46,7 @@ use prometheus_client::registry::Registry;
 
 use bloodraven_api::names::metric as name;
 
-use crate::engine::{Decision, Engine, SiteState};
+use crate::engine::{Decision, Engine, SiteState, Taint};
 
 /// Exports one or more failover groups' metrics.
 ///
@@ -100,52 +104,12 @@ impl Exporter {
         let group = engine.config().group.clone();
         let mut guard = self.lock();
         let state = &mut *guard;
-        let seen = state
-            .seen
-            .entry((namespace.to_owned(), group.clone()))
-            .or_default();
-        let metrics = engine.metrics();
-        for (key, &total) in &metrics.counters {
-            let Some((metric, labels)) = parse_key(key) else {
-                tracing::warn!(%key, "engine counter key is not name{{labels}}");
-                continue;
-            };
-            let Some(metric) = COUNTERS.iter().find(|c| c.name == metric) else {
-                tracing::warn!(%key, "engine counter has no exported metric");
-                continue;
-            };
-            let last = seen.counters.insert(key.clone(), total).unwrap_or(0);
-            // A lower total means the engine was rebuilt (operator restart): its whole count is new.
-            let delta = if total >= last { total - last } else { total };
-            *state
-                .counters
-                .entry(metric.name)
-                .or_default()
-                .entry(labels)
-                .or_default() += delta;
-        }
-        for (key, values) in &metrics.observations {
-            let Some((metric, labels)) = parse_key(key) else {
-                continue;
-            };
-            let Some(metric) = HISTOGRAMS.iter().find(|h| h.name == metric) else {
-                tracing::warn!(%key, "engine observation has no exported histogram");
-                continue;
-            };
-            let done = seen.observations.entry(key.clone()).or_default();
-            if *done > values.len() {
-                *done = 0; // the engine was rebuilt
+        for sample in &decision.metrics {
+            let labels = sample.labels(namespace, &group);
+            match sample.observation() {
+                None => state.inc(sample.name(), labels),
+                Some(value) => state.observe(sample.name(), labels, value),
             }
-            let histogram = state
-                .histograms
-                .entry(metric.name)
-                .or_default()
-                .entry(labels)
-                .or_insert_with(|| Histogram::new(metric.buckets.iter().copied()));
-            for v in &values[*done..] {
-                histogram.observe(*v);
-            }
-            *done = values.len();
         }
         let active = decision.status.active_site.as_deref();
         for (config, site) in engine.config().sites.iter().zip(&decision.status.sites) {
@@ -226,24 +190,21 @@ impl Exporter {
         }
     }
 
-    /// Counts a node-taint operation on `site` (`apply`: taint, else untaint).
-    pub fn taint(&self, site: &str, apply: bool) {
-        let action = if apply { "taint" } else { "untaint" };
+    /// Counts a node-taint operation on `site` (`action="apply"` or `"remove"`, as the reference labels them).
+    pub fn taint(&self, site: &str, taint: Taint) {
         self.lock().inc(
             name::TAINT_OPERATIONS_TOTAL,
-            vec![("site", site.to_owned()), ("action", action.to_owned())],
+            vec![("site", site.to_owned()), ("action", taint.to_string())],
         );
     }
 
     /// Observes how long one poll (probe) of `site` took.
     pub fn poll_latency(&self, site: &str, latency: Duration) {
-        self.lock()
-            .histograms
-            .entry(name::POLL_LATENCY_SECONDS)
-            .or_default()
-            .entry(vec![("site", site.to_owned())])
-            .or_insert_with(|| Histogram::new(DEFAULT_BUCKETS.iter().copied()))
-            .observe(latency.as_secs_f64());
+        self.lock().observe(
+            name::POLL_LATENCY_SECONDS,
+            vec![("site", site.to_owned())],
+            latency,
+        );
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -267,8 +228,6 @@ struct State {
     counters: BTreeMap<&'static str, BTreeMap<Labels, u64>>,
     gauges: BTreeMap<&'static str, BTreeMap<Labels, i64>>,
     histograms: BTreeMap<&'static str, BTreeMap<Labels, Histogram>>,
-    /// Per (namespace, group): the engine totals and observation counts already taken.
-    seen: BTreeMap<(String, String), Seen>,
 }
 
 impl State {
@@ -281,6 +240,19 @@ impl State {
             .or_default() += 1;
     }
 
+    fn observe(&mut self, metric: &'static str, labels: Labels, value: Duration) {
+        let buckets = HISTOGRAMS
+            .iter()
+            .find(|h| h.name == metric)
+            .map_or(DEFAULT_BUCKETS, |h| h.buckets);
+        self.histograms
+            .entry(metric)
+            .or_default()
+            .entry(labels)
+            .or_insert_with(|| Histogram::new(buckets.iter().copied()))
+            .observe(value.as_secs_f64());
+    }
+
     fn set_gauge(&mut self, metric: &'static str, labels: Labels, value: i64) {
         self.gauges.entry(metric).or_default().insert(labels, value);
     }
@@ -290,12 +262,6 @@ impl State {
             series.remove(labels);
         }
     }
-}
-
-#[derive(Debug, Default)]
-struct Seen {
-    counters: BTreeMap<String, u64>,
-    observations: BTreeMap<String, usize>,
 }
 
 /// The collector registered in the exporter's registry: encodes [`State`] at scrape time.
@@ -333,23 +299,6 @@ impl Collector for Snapshot {
     }
 }
 
-/// Splits the engine's `name{k="v",…}` key into the name and its label pairs.
-fn parse_key(key: &str) -> Option<(&str, Labels)> {
-    let Some((metric, rest)) = key.split_once('{') else {
-        return Some((key, Vec::new()));
-    };
-    let mut rest = rest.strip_suffix('}')?;
-    let mut labels = Vec::new();
-    while !rest.is_empty() {
-        let (label, after) = rest.split_once("=\"")?;
-        let (value, after) = after.split_once('"')?;
-        let label = LABEL_NAMES.iter().copied().find(|l| *l == label)?;
-        labels.push((label, value.to_owned()));
-        rest = after.strip_prefix(',').unwrap_or(after);
-    }
-    Some((metric, labels))
-}
-
 struct Spec {
     name: &'static str,
     help: &'static str,
@@ -360,9 +309,6 @@ struct HistogramSpec {
     help: &'static str,
     buckets: &'static [f64],
 }
-
-/// The label names the engine's counter keys use.
-const LABEL_NAMES: &[&str] = &["site", "from", "to", "target_site", "result", "prefer_site"];
 
 const COUNTERS: &[Spec] = &[
     Spec {
@@ -396,6 +342,18 @@ const COUNTERS: &[Spec] = &[
     Spec {
         name: name::RECLONE_OPERATIONS_TOTAL,
         help: "Total number of admin-triggered reclone operations per site.",
+    },
+    Spec {
+        name: name::AUTO_CLONE_OPERATIONS_TOTAL,
+        help: "Total number of automatic clones of empty sites from the active primary.",
+    },
+    Spec {
+        name: name::PLANNED_FAILOVERS_DEFERRED_TOTAL,
+        help: "Total number of planned failovers deferred instead of started, by reason.",
+    },
+    Spec {
+        name: name::KEYRING_PROMOTIONS_BLOCKED_TOTAL,
+        help: "Total polls in which a promotion candidate mid keyring rotation was skipped or every candidate was refused.",
     },
 ];
 
@@ -444,35 +402,3 @@ const HISTOGRAMS: &[HistogramSpec] = &[
         buckets: &[0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0],
     },
 ];
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn keys_split_into_name_and_labels() {
-        assert_eq!(
-            parse_key(
-                r#"bloodraven_state_transitions_total{site="iad",from="unknown",to="writable"}"#
-            ),
-            Some((
-                "bloodraven_state_transitions_total",
-                vec![
-                    ("site", "iad".to_owned()),
-                    ("from", "unknown".to_owned()),
-                    ("to", "writable".to_owned())
-                ]
-            ))
-        );
-        assert_eq!(
-            parse_key(r#"bloodraven_planned_failovers_total{target_site="",result="rejected"}"#)
-                .map(|(_, l)| l),
-            Some(vec![
-                ("target_site", String::new()),
-                ("result", "rejected".to_owned())
-            ])
-        );
-        assert_eq!(parse_key("x{site=iad}"), None);
-        assert_eq!(parse_key(r#"x{unknown="1"}"#), None);
-    }
-}

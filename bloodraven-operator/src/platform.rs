@@ -5,8 +5,8 @@ use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use crate::engine::{Event, Gates, Status};
-use crate::record::Record;
+use crate::engine::{Event, Gates, Status, Taint};
+use crate::record::{FailoverStamp, Record};
 
 /// A failed platform call.
 #[derive(Clone, Debug, Eq, PartialEq, thiserror::Error)]
@@ -33,11 +33,11 @@ impl PlatformError {
 pub trait Platform: Send + Sync {
     /// Points the group's DNS record at `site`.
     fn set_dns(&self, site: &str) -> impl Future<Output = Result<(), PlatformError>> + Send;
-    /// Applies (`true`) or removes the read-only taint on the nodes of `site`.
+    /// Applies or removes the read-only taint on the nodes of `site`.
     fn taint(
         &self,
         site: &str,
-        apply: bool,
+        taint: Taint,
     ) -> impl Future<Output = Result<(), PlatformError>> + Send;
     /// Emits an event on the group object.
     fn emit(&self, event: &Event) -> impl Future<Output = Result<(), PlatformError>> + Send;
@@ -55,19 +55,45 @@ pub trait Platform: Send + Sync {
         &self,
         record: &Record,
     ) -> impl Future<Output = Result<(), PlatformError>> + Send;
-    /// Current `(planned-failover, reclone-site)` annotation values.
-    fn annotations(
-        &self,
-    ) -> impl Future<Output = Result<(Option<String>, Option<String>), PlatformError>> + Send;
+    /// The admin annotations currently on the group.
+    fn annotations(&self) -> impl Future<Output = Result<AdminAnnotations, PlatformError>> + Send;
     /// What the runner reads of the group besides the sites, before and again after probing: the guards other
     /// controllers hold and the authority epoch of the persisted record.
     fn observe_group(&self)
     -> impl Future<Output = Result<GroupObservation, PlatformError>> + Send;
-    /// Removes the planned-failover (`true`) or reclone (`false`) annotation.
+    /// Removes a consumed admin annotation.
     fn remove_annotation(
         &self,
-        planned: bool,
+        annotation: Annotation,
     ) -> impl Future<Output = Result<(), PlatformError>> + Send;
+}
+
+/// The admin annotations the engine consumes ([`Platform::annotations`]).
+#[derive(Clone, Debug, Default, Eq, PartialEq)]
+pub struct AdminAnnotations {
+    /// `bloodraven.shipstream.io/planned-failover`.
+    pub planned_failover: Option<String>,
+    /// `bloodraven.shipstream.io/reclone-site`.
+    pub reclone_site: Option<String>,
+}
+
+/// One admin annotation ([`Platform::remove_annotation`]).
+#[derive(Clone, Copy, Debug, Eq, Hash, PartialEq)]
+pub enum Annotation {
+    /// `bloodraven.shipstream.io/planned-failover`.
+    PlannedFailover,
+    /// `bloodraven.shipstream.io/reclone-site`.
+    RecloneSite,
+}
+
+impl Annotation {
+    /// The annotation's key.
+    pub fn key(self) -> &'static str {
+        match self {
+            Annotation::PlannedFailover => bloodraven_api::names::annotation::PLANNED_FAILOVER,
+            Annotation::RecloneSite => bloodraven_api::names::annotation::RECLONE_SITE,
+        }
+    }
 }
 
 /// One reading of the group object ([`Platform::observe_group`]).
@@ -84,8 +110,8 @@ pub struct GroupObservation {
 pub struct StoredRecord {
     /// The status copy.
     pub status: Option<Record>,
-    /// The annotation copy: `(last-failover, last-failover-target)`.
-    pub annotations: Option<(String, String)>,
+    /// The annotation copy of the cooldown stamp.
+    pub stamp: Option<FailoverStamp>,
 }
 
 /// The state held by [`InMemoryPlatform`].
@@ -103,8 +129,8 @@ pub struct PlatformState {
     pub active_site: (Option<String>, Duration),
     /// Durable record (status copy).
     pub record: Option<Record>,
-    /// Out-of-band annotation copy.
-    pub record_annotations: Option<(String, String)>,
+    /// Out-of-band annotation copy of the cooldown stamp.
+    pub stamp: Option<FailoverStamp>,
     /// Planned-failover annotation.
     pub planned: Option<String>,
     /// Reclone annotation.
@@ -158,10 +184,10 @@ impl Platform for InMemoryPlatform {
         self.write("set_dns", |s| s.dns = Some(site.to_owned()))
     }
 
-    async fn taint(&self, site: &str, apply: bool) -> Result<(), PlatformError> {
+    async fn taint(&self, site: &str, taint: Taint) -> Result<(), PlatformError> {
         self.write("taint", |s| {
             s.tainted.retain(|t| t != site);
-            if apply {
+            if taint == Taint::Apply {
                 s.tainted.push(site.to_owned());
             }
         })
@@ -186,7 +212,7 @@ impl Platform for InMemoryPlatform {
         let s = self.state();
         Ok(StoredRecord {
             status: s.record.clone(),
-            annotations: s.record_annotations.clone(),
+            stamp: s.stamp.clone(),
         })
     }
 
@@ -201,13 +227,16 @@ impl Platform for InMemoryPlatform {
         }
         self.write("save_record", |s| {
             s.record = Some(record.clone());
-            s.record_annotations = record.annotations();
+            s.stamp = record.stamp();
         })
     }
 
-    async fn annotations(&self) -> Result<(Option<String>, Option<String>), PlatformError> {
+    async fn annotations(&self) -> Result<AdminAnnotations, PlatformError> {
         let s = self.state();
-        Ok((s.planned.clone(), s.reclone.clone()))
+        Ok(AdminAnnotations {
+            planned_failover: s.planned.clone(),
+            reclone_site: s.reclone.clone(),
+        })
     }
 
     async fn observe_group(&self) -> Result<GroupObservation, PlatformError> {
@@ -218,13 +247,10 @@ impl Platform for InMemoryPlatform {
         })
     }
 
-    async fn remove_annotation(&self, planned: bool) -> Result<(), PlatformError> {
-        self.write("remove_annotation", |s| {
-            if planned {
-                s.planned = None;
-            } else {
-                s.reclone = None;
-            }
+    async fn remove_annotation(&self, annotation: Annotation) -> Result<(), PlatformError> {
+        self.write("remove_annotation", |s| match annotation {
+            Annotation::PlannedFailover => s.planned = None,
+            Annotation::RecloneSite => s.reclone = None,
         })
     }
 }

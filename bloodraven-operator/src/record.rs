@@ -7,7 +7,10 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
-/// Annotation holding the last failover time (RFC 3339 UTC, second precision).
+use chrono::{DateTime, SecondsFormat, Utc};
+
+/// Annotation holding the last failover time (RFC 3339; written in UTC with second precision, read with fractions
+/// and offsets as the Go operator writes them).
 pub const LAST_FAILOVER_ANNOTATION: &str = "bloodraven.shipstream.io/last-failover";
 /// Annotation holding the last failover target site.
 pub const LAST_FAILOVER_TARGET_ANNOTATION: &str = "bloodraven.shipstream.io/last-failover-target";
@@ -236,32 +239,32 @@ impl Record {
         self.last_failover.is_some_and(|t| now < t + cooldown)
     }
 
-    /// The out-of-band annotation copy: `(last-failover, last-failover-target)`.
-    pub fn annotations(&self) -> Option<(String, String)> {
-        Some((
-            format_rfc3339(self.last_failover?),
-            self.last_failover_target.clone()?,
-        ))
+    /// The out-of-band annotation copy of the cooldown stamp (`last-failover`, `last-failover-target`).
+    pub fn stamp(&self) -> Option<FailoverStamp> {
+        Some(FailoverStamp {
+            at: format_rfc3339(self.last_failover?),
+            target: self.last_failover_target.clone()?,
+        })
     }
 
     /// Rehydrates on start: the status copy, merged with the annotation copy (the later stamp wins, tie → status,
     /// a corrupt annotation is ignored, stamps more than [`MAX_FUTURE_SKEW`] ahead of `now` are discarded).
     pub fn rehydrate(
         status: Option<Record>,
-        annotations: Option<(&str, &str)>,
+        stamp: Option<&FailoverStamp>,
         now: Duration,
     ) -> Record {
         let mut rec = status.unwrap_or_default();
         if rec.last_failover.is_some_and(|t| t > now + MAX_FUTURE_SKEW) {
             rec.last_failover = None;
         }
-        if let Some((at, target)) = annotations {
+        if let Some(FailoverStamp { at, target }) = stamp {
             match parse_rfc3339(at) {
                 Some(t)
                     if t <= now + MAX_FUTURE_SKEW && rec.last_failover.is_none_or(|s| t > s) =>
                 {
                     rec.last_failover = Some(t);
-                    rec.last_failover_target = Some(target.to_owned());
+                    rec.last_failover_target = Some(target.clone());
                 }
                 Some(_) => {}
                 None => tracing::error!(
@@ -274,74 +277,46 @@ impl Record {
     }
 }
 
-/// Formats seconds since the epoch as `YYYY-MM-DDTHH:MM:SSZ`.
+/// The cooldown stamp as the group's annotations carry it beside the status, so that a status wiped or pruned by
+/// another writer still leaves the cooldown in force.
+#[derive(Clone, Debug, Eq, PartialEq)]
+pub struct FailoverStamp {
+    /// `bloodraven.shipstream.io/last-failover`: RFC 3339.
+    pub at: String,
+    /// `bloodraven.shipstream.io/last-failover-target`: the promoted site.
+    pub target: String,
+}
+
+/// Formats a time since the epoch as `YYYY-MM-DDTHH:MM:SSZ` (second precision, as the Go operator writes it).
 pub fn format_rfc3339(t: Duration) -> String {
-    let secs = t.as_secs();
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    let (y, m, d) = civil_from_days(days as i64);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    let secs = i64::try_from(t.as_secs()).unwrap_or(i64::MAX);
+    DateTime::from_timestamp(secs, 0)
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+        .to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-/// Parses `YYYY-MM-DDTHH:MM:SSZ` (second precision, UTC).
+/// Parses an RFC 3339 time as Go's `time.RFC3339` reads it: fractional seconds and any UTC offset are accepted
+/// (`2027-01-15T08:00:00Z`, `2027-01-15T08:00:00.25+02:00`). `None` for anything else or a time before 1970.
 pub fn parse_rfc3339(text: &str) -> Option<Duration> {
-    let b = text.as_bytes();
-    if b.len() != 20
-        || b[4] != b'-'
-        || b[7] != b'-'
-        || b[10] != b'T'
-        || b[13] != b':'
-        || b[16] != b':'
-        || b[19] != b'Z'
-    {
+    // chrono also takes a space between date and time; Go does not.
+    if text.as_bytes().get(10) != Some(&b'T') {
         return None;
     }
-    let num = |r: std::ops::Range<usize>| text.get(r)?.parse::<u64>().ok();
-    let (y, mo, d, h, mi, s) = (
-        num(0..4)?,
-        num(5..7)?,
-        num(8..10)?,
-        num(11..13)?,
-        num(14..16)?,
-        num(17..19)?,
-    );
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || s > 60 {
-        return None;
-    }
-    let days = days_from_civil(y as i64, mo as i64, d as i64);
-    u64::try_from(days)
-        .ok()
-        .map(|days| Duration::from_secs(days * 86_400 + h * 3600 + mi * 60 + s))
-}
-
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
+    let t = DateTime::parse_from_rfc3339(text).ok()?;
+    let secs = u64::try_from(t.timestamp()).ok()?;
+    Some(Duration::new(secs, t.timestamp_subsec_nanos()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn stamp(at: &str, target: &str) -> FailoverStamp {
+        FailoverStamp {
+            at: at.to_owned(),
+            target: target.to_owned(),
+        }
+    }
 
     fn rec(at: u64, target: &str) -> FailoverRecord {
         FailoverRecord {
@@ -420,20 +395,53 @@ mod tests {
     }
 
     #[test]
+    fn rfc3339_stamps_with_fractions_and_offsets_parse_as_the_go_operator_writes_them() {
+        let base = Duration::from_secs(1_800_000_000);
+        assert_eq!(format_rfc3339(base), "2027-01-15T08:00:00Z");
+        assert_eq!(
+            parse_rfc3339("2027-01-15T08:00:00.250Z"),
+            Some(base + Duration::from_millis(250))
+        );
+        assert_eq!(
+            parse_rfc3339("2027-01-15T08:00:00.123456789Z"),
+            Some(base + Duration::from_nanos(123_456_789))
+        );
+        assert_eq!(parse_rfc3339("2027-01-15T10:00:00+02:00"), Some(base));
+        assert_eq!(
+            parse_rfc3339("2027-01-15T03:30:00.5-04:30"),
+            Some(base + Duration::from_millis(500))
+        );
+        assert_eq!(parse_rfc3339("1969-12-31T23:59:59Z"), None);
+        // A fractional stamp in the annotation is a real stamp, not a corrupt one.
+        let mut status = Record::default();
+        status.record_failover(rec(1_799_999_000, "pdx"));
+        let r = Record::rehydrate(
+            Some(status),
+            Some(&stamp("2027-01-15T07:58:20.75+00:00", "iad")),
+            base,
+        );
+        assert_eq!(r.last_failover_target.as_deref(), Some("iad"));
+        assert_eq!(
+            r.last_failover,
+            Some(Duration::from_secs(1_799_999_900) + Duration::from_millis(750))
+        );
+    }
+
+    #[test]
     fn rehydration_takes_the_later_copy_and_guards_skew() {
         let now = Duration::from_secs(1_800_000_000);
         let mut status = Record::default();
         status.record_failover(rec(1_799_999_000, "pdx"));
         let later = format_rfc3339(Duration::from_secs(1_799_999_500));
-        let r = Record::rehydrate(Some(status.clone()), Some((&later, "iad")), now);
+        let r = Record::rehydrate(Some(status.clone()), Some(&stamp(&later, "iad")), now);
         assert_eq!(r.last_failover_target.as_deref(), Some("iad"));
         let tie = format_rfc3339(Duration::from_secs(1_799_999_000));
-        let r = Record::rehydrate(Some(status.clone()), Some((&tie, "iad")), now);
+        let r = Record::rehydrate(Some(status.clone()), Some(&stamp(&tie, "iad")), now);
         assert_eq!(r.last_failover_target.as_deref(), Some("pdx"));
-        let r = Record::rehydrate(Some(status.clone()), Some(("garbage", "iad")), now);
+        let r = Record::rehydrate(Some(status.clone()), Some(&stamp("garbage", "iad")), now);
         assert_eq!(r.last_failover_target.as_deref(), Some("pdx"));
         let future = format_rfc3339(now + Duration::from_secs(3600));
-        let r = Record::rehydrate(None, Some((&future, "iad")), now);
+        let r = Record::rehydrate(None, Some(&stamp(&future, "iad")), now);
         assert_eq!(r.last_failover, None);
     }
 }

@@ -11,7 +11,7 @@ use std::task::Poll;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::engine::{Action, Config, Decision, Engine, Outcome};
-use crate::platform::{GroupObservation, Platform, StoredRecord};
+use crate::platform::{AdminAnnotations, Annotation, GroupObservation, Platform, StoredRecord};
 use crate::record::Record;
 use crate::site::{Site, SiteError, SourceSpec};
 
@@ -131,12 +131,8 @@ impl<S: Site + 'static, P: Platform> Runner<S, P> {
             tracing::error!(error = %e, "cannot load the failover record; starting empty");
             StoredRecord::default()
         });
-        let annotations = stored
-            .annotations
-            .as_ref()
-            .map(|(a, b)| (a.as_str(), b.as_str()));
         let persisted_epoch = stored.status.as_ref().map(|r| r.epoch);
-        let record = Record::rehydrate(stored.status, annotations, now);
+        let record = Record::rehydrate(stored.status, stored.stamp.as_ref(), now);
         Runner {
             engine: Engine::new(config, record),
             sites,
@@ -224,7 +220,10 @@ impl<S: Site + 'static, P: Platform> Runner<S, P> {
             self.engine.set_gates(o.gates);
         }
         match self.platform.annotations().await {
-            Ok((planned, reclone)) => {
+            Ok(AdminAnnotations {
+                planned_failover: planned,
+                reclone_site: reclone,
+            }) => {
                 // A consumed annotation whose removal waits for a record save is not fed again.
                 let fresh = |v: Option<String>, consumed: &Option<String>| {
                     v.filter(|v| Some(v) != consumed.as_ref())
@@ -281,10 +280,16 @@ impl<S: Site + 'static, P: Platform> Runner<S, P> {
             return decision;
         }
         if self.consumed.0.take().is_some() {
-            let _ = self.platform.remove_annotation(true).await;
+            let _ = self
+                .platform
+                .remove_annotation(Annotation::PlannedFailover)
+                .await;
         }
         if self.consumed.1.take().is_some() {
-            let _ = self.platform.remove_annotation(false).await;
+            let _ = self
+                .platform
+                .remove_annotation(Annotation::RecloneSite)
+                .await;
         }
         self.platform
             .publish_active_site(decision.status.active_site.as_deref(), now);
@@ -526,13 +531,13 @@ impl<S: Site + 'static, P: Platform> Runner<S, P> {
             }
             Action::Reclone { site, donor } => self.start_clone(site, donor, false),
             Action::AutoClone { site, donor } => self.start_clone(site, donor, true),
-            Action::Taint { site, apply } => match self.platform.taint(&site, apply).await {
+            Action::Taint { site, taint } => match self.platform.taint(&site, taint).await {
                 Ok(()) => {
                     if let Some(m) = &self.metrics {
-                        m.exporter.taint(&site, apply);
+                        m.exporter.taint(&site, taint);
                     }
                 }
-                Err(e) => tracing::warn!(%site, apply, error = %e, "taint failed"),
+                Err(e) => tracing::warn!(%site, %taint, error = %e, "taint failed"),
             },
             Action::Dns { site } => self.set_dns(site).await,
         }

@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
-use bloodraven_operator::engine::{Action, Config, Decision, Engine, Outcome, Role, SiteConfig};
+use bloodraven_operator::engine::{
+    Action, Config, Decision, Engine, Gates, Metric, Outcome, Role, SiteConfig, Taint,
+};
 use bloodraven_operator::metrics::Exporter;
 use bloodraven_operator::record::{PlannedPhase, Record};
 use bloodraven_operator::site::{Flavor, GtidState, Probe, ReplicaStatus};
@@ -35,6 +37,8 @@ struct Driver {
     exporter: Exporter,
     outcomes: Vec<Outcome>,
     gtid: u64,
+    /// Every metric sample of every decision.
+    samples: Vec<Metric>,
 }
 
 impl Driver {
@@ -49,6 +53,7 @@ impl Driver {
             .engine
             .step(t, probes, std::mem::take(&mut self.outcomes));
         self.exporter.update("default", &self.engine, &d);
+        self.samples.extend(d.metrics.iter().cloned());
         for a in &d.actions {
             match a {
                 Action::FenceAndReadGtid { site } => {
@@ -74,7 +79,7 @@ impl Driver {
                     site: site.clone(),
                     result: Ok(()),
                 }),
-                Action::Taint { site, apply } => self.exporter.taint(site, *apply),
+                Action::Taint { site, taint } => self.exporter.taint(site, *taint),
                 _ => {}
             }
         }
@@ -101,6 +106,7 @@ fn render_after_a_planned_switchover_and_an_automatic_failover() {
         exporter: Exporter::new(),
         outcomes: Vec::new(),
         gtid: 10,
+        samples: Vec::new(),
     };
     // Healthy: iad writable, pdx replicating 1 s behind.
     for t in [0, 2000, 4000] {
@@ -196,12 +202,143 @@ fn render_after_a_planned_switchover_and_an_automatic_failover() {
             "missing {line:?} in\n{text}"
         );
     }
-    // Every counter the engine touched is exported under its own name and labels.
-    for (key, value) in &d.engine.metrics().counters {
+    // Every counter sample the engine emitted is exported under its own name and labels.
+    let mut counts = std::collections::BTreeMap::<String, u64>::new();
+    for m in d.samples.iter().filter(|m| m.observation().is_none()) {
+        let labels: Vec<String> = m
+            .labels("default", "orders")
+            .iter()
+            .map(|(k, v)| format!("{k}=\"{v}\""))
+            .collect();
+        *counts
+            .entry(format!("{}{{{}}}", m.name(), labels.join(",")))
+            .or_default() += 1;
+    }
+    assert!(counts.len() > 5, "{counts:?}");
+    for (series, value) in &counts {
         assert!(
-            text.contains(&format!("{key} {value}\n")),
-            "{key} {value} not in\n{text}"
+            text.contains(&format!("{series} {value}\n")),
+            "{series} {value} not in\n{text}"
         );
     }
     insta::assert_snapshot!(text);
+}
+
+fn two_sites() -> Config {
+    Config::new(
+        "orders",
+        vec![
+            SiteConfig::new("iad", Role::PrimaryCandidate, "iad.db"),
+            SiteConfig::new("pdx", Role::PrimaryCandidate, "pdx.db"),
+        ],
+    )
+}
+
+/// The value of the one series of `family` whose labels are exactly `labels`, as rendered.
+fn sample(text: &str, family: &str, labels: &str) -> Option<f64> {
+    let prefix = format!("{family}{{{labels}}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .map(|v| v.parse().unwrap())
+}
+
+#[test]
+fn taint_operations_are_labelled_apply_and_remove_like_the_reference() {
+    let exporter = Exporter::new();
+    exporter.taint("iad", Taint::Apply);
+    exporter.taint("iad", Taint::Apply);
+    exporter.taint("pdx", Taint::Remove);
+    let text = exporter.render();
+    let family = "bloodraven_taint_operations_total";
+    assert_eq!(
+        sample(&text, family, r#"site="iad",action="apply""#),
+        Some(2.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, family, r#"site="pdx",action="remove""#),
+        Some(1.0),
+        "{text}"
+    );
+}
+
+#[test]
+fn keyring_refusals_are_counted_on_every_refusing_poll_with_namespace_and_group() {
+    let mut engine = Engine::new(two_sites(), Record::default());
+    engine.set_gates(Gates {
+        rotating: ["pdx".to_owned()].into(),
+        ..Gates::default()
+    });
+    let exporter = Exporter::new();
+    let pdx = || probe(true, 10, Some("iad.db"), Some(0));
+    for t in [0, 2000] {
+        let d = engine.step(ms(t), vec![probe(false, 10, None, None), pdx()], vec![]);
+        exporter.update("shop", &engine, &d);
+    }
+    // iad dies: after the failure threshold every poll refuses to promote the rotating pdx.
+    let mut refusing = 0;
+    for k in 0..8u64 {
+        let d = engine.step(ms(4000 + 2000 * k), vec![None, pdx()], vec![]);
+        assert!(
+            !d.actions
+                .iter()
+                .any(|a| matches!(a, Action::Promote { .. })),
+            "a rotating site was promoted"
+        );
+        if d.status.alert.contains("UnsealReason=Rotation") {
+            refusing += 1;
+        }
+        exporter.update("shop", &engine, &d);
+    }
+    assert!(refusing >= 5, "only {refusing} polls refused");
+    let text = exporter.render();
+    assert_eq!(
+        sample(
+            &text,
+            "bloodraven_keyring_promotions_blocked_total",
+            r#"namespace="shop",group="orders",site="pdx",outcome="refused""#
+        ),
+        Some(f64::from(refusing)),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_planned_failover_deferred_by_the_cooldown_is_counted() {
+    let mut config = two_sites();
+    config.planned_defer_on_cooldown = true;
+    let record = Record {
+        last_failover: Some(ms(0)),
+        last_failover_target: Some("iad".into()),
+        ..Record::default()
+    };
+    let mut engine = Engine::new(config, record);
+    let exporter = Exporter::new();
+    let healthy = || {
+        vec![
+            probe(false, 10, None, None),
+            probe(true, 10, Some("iad.db"), Some(0)),
+        ]
+    };
+    for t in [1000, 3000] {
+        let d = engine.step(ms(t), healthy(), vec![]);
+        exporter.update("shop", &engine, &d);
+    }
+    engine.set_planned_annotation(Some("pdx".into()));
+    let d = engine.step(ms(5000), healthy(), vec![]);
+    exporter.update("shop", &engine, &d);
+    assert_eq!(
+        d.status.planned.as_ref().map(|p| p.phase),
+        Some(PlannedPhase::Deferred)
+    );
+    let text = exporter.render();
+    assert_eq!(
+        sample(
+            &text,
+            "bloodraven_planned_failovers_deferred_total",
+            r#"group="orders",reason="CooldownActive""#
+        ),
+        Some(1.0),
+        "{text}"
+    );
 }

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::engine::{Divergence, Event, Status};
+use crate::engine::{Divergence, Event, Metric, Status};
 use crate::site::GtidState;
 
 /// What a kill-sessions action is for.
@@ -105,18 +105,37 @@ pub enum Action {
         /// The follower.
         site: String,
     },
-    /// Apply (`true`) or remove the read-only node taint of a site.
+    /// Apply or remove the read-only taint on the nodes of a site.
     Taint {
         /// The site.
         site: String,
         /// Apply or remove.
-        apply: bool,
+        taint: Taint,
     },
     /// Rollback of a planned failover: make the source writable again.
     Unfence {
         /// The source site.
         site: String,
     },
+}
+
+/// What to do with a site's read-only node taint (`shipstream.io/db-readonly-<site>`).
+#[derive(Clone, Copy, Debug, Eq, Hash, PartialEq)]
+pub enum Taint {
+    /// Put it on (the site is no longer writable).
+    Apply,
+    /// Take it off (the site is writable).
+    Remove,
+}
+
+impl std::fmt::Display for Taint {
+    /// `apply` or `remove`, as the reference's `bloodraven_taint_operations_total` labels them.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Taint::Apply => "apply",
+            Taint::Remove => "remove",
+        })
+    }
 }
 
 /// The result of an action whose outcome the engine needs, fed into the next [`Engine::step`](crate::engine::Engine::step).
@@ -195,6 +214,8 @@ pub struct Decision {
     pub actions: Vec<Action>,
     /// Events to emit (after the status write).
     pub events: Vec<Event>,
+    /// Metric samples to export: counter increments and histogram observations since the previous decision.
+    pub metrics: Vec<Metric>,
     /// The status snapshot to write.
     pub status: Status,
     /// Whether the durable record changed and must be flushed before the actions run.

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::engine::{Action, Engine, Role, SiteState};
+use crate::engine::{Action, Engine, Metric, Role, SiteState};
 use crate::site::{GtidState, Probe};
 
 /// How long a site whose auto-clone failed waits before the next attempt (an unsupported CLONE would otherwise be
@@ -74,9 +74,7 @@ impl Engine {
         let donor = self.config.sites[active].name.clone();
         tracing::info!(%site, %donor, "auto-cloning empty site from the active primary");
         self.auto_clone = Some(i);
-        self.metrics.inc(format!(
-            "bloodraven_auto_clone_operations_total{{site=\"{site}\"}}"
-        ));
+        self.metrics.push(Metric::AutoClone { site: site.clone() });
         actions.push(Action::AutoClone { site, donor });
     }
 

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::engine::{Engine, Event, Role};
+use crate::engine::{Engine, Event, EventReason, KeyringOutcome, Metric, Role};
 
 /// What other controllers are doing to the group, read by the platform once per poll and handed to the engine with
 /// [`Engine::set_gates`] before [`Engine::step`].
@@ -95,22 +95,24 @@ impl Engine {
             || self.record.reclone.is_some()
     }
 
-    /// §1.7 step 5 / §1.5 rule 7: every read-only candidate is mid keyring rotation — refuse, and report the
-    /// refused sites once per change (warning log, `KeyringPromotionRefused` event, counter per site).
+    /// §1.7 step 5 / §1.5 rule 7: every read-only candidate is mid keyring rotation — refuse. The counter counts
+    /// every refusing poll per site, as the reference's does; the warning log and the `KeyringPromotionRefused` event
+    /// come once per change of the refused set.
     pub(crate) fn refuse_rotating(&mut self, refused: BTreeSet<String>) {
+        for site in &refused {
+            self.metrics.push(Metric::KeyringPromotionBlocked {
+                site: site.clone(),
+                outcome: KeyringOutcome::Refused,
+            });
+        }
         if refused == self.keyring_refused {
             return;
         }
         if !refused.is_empty() {
             let names: Vec<&str> = refused.iter().map(String::as_str).collect();
             tracing::warn!(sites = ?names, "refusing to promote: every candidate is mid keyring rotation");
-            for site in &refused {
-                self.metrics.inc(format!(
-                    "bloodraven_keyring_promotions_blocked_total{{site=\"{site}\",outcome=\"refused\"}}"
-                ));
-            }
-            self.events.push(Event::warning(
-                "KeyringPromotionRefused",
+            self.events.push(Event::new(
+                EventReason::KeyringPromotionRefused,
                 format!(
                     "refusing to promote {} (UnsealReason=Rotation); wait for the keyring rotation",
                     names.join(", ")
@@ -125,11 +127,12 @@ impl Engine {
     pub(crate) fn skip_rotating(&mut self, skipped: &[String], target: &str) {
         for site in skipped {
             tracing::info!(%site, %target, "promotion candidate skipped: mid keyring rotation");
-            self.metrics.inc(format!(
-                "bloodraven_keyring_promotions_blocked_total{{site=\"{site}\",outcome=\"skipped\"}}"
-            ));
-            self.events.push(Event::normal(
-                "KeyringPromotionSkipped",
+            self.metrics.push(Metric::KeyringPromotionBlocked {
+                site: site.clone(),
+                outcome: KeyringOutcome::Skipped,
+            });
+            self.events.push(Event::new(
+                EventReason::KeyringPromotionSkipped,
                 format!("skipped {site} (UnsealReason=Rotation); promoting {target}"),
             ));
         }

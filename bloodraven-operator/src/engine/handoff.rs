@@ -76,6 +76,7 @@ impl Engine {
         Decision {
             actions: Vec::new(),
             events: Vec::new(),
+            metrics: Vec::new(),
             status: self.status(&eval),
             record_changed: false,
             next_poll: Duration::from_millis(200).min(self.config.poll_interval),

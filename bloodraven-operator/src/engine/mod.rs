@@ -7,9 +7,11 @@
 mod action;
 mod autoclone;
 mod divergence;
+mod event;
 mod gates;
 mod handoff;
 mod matrix;
+mod metric;
 mod planned;
 mod promotion;
 mod recovery;
@@ -20,14 +22,16 @@ use std::time::Duration;
 use crate::record::{FailoverRecord, PlannedPhase, Record};
 use crate::site::Probe;
 
-pub use action::{Action, Decision, KillPurpose, Outcome};
+pub use action::{Action, Decision, KillPurpose, Outcome, Taint};
 pub use autoclone::{AUTO_CLONE_RETRY, can_skip_clone, is_empty_site};
 pub use divergence::{Divergence, divergence};
+pub use event::{Event, EventReason, EventType};
 pub use gates::Gates;
 pub use matrix::{
     Evaluation, Reason, Role, SiteState, SiteView, evaluate, rank_candidates, resolve_split_brain,
 };
-pub use status::{Condition, Event, EventType, Metrics, SiteStatus, Status};
+pub use metric::{KeyringOutcome, Metric, PlannedResult};
+pub use status::{Condition, SiteStatus, Status};
 
 /// Static configuration of one failover group (the CR spec, as the engine needs it).
 #[derive(Clone, Debug)]
@@ -152,7 +156,8 @@ pub struct Engine {
     pub(crate) last_reason: Option<Reason>,
     pub(crate) dns: Option<String>,
     pub(crate) draft: Option<Draft>,
-    pub(crate) metrics: Metrics,
+    /// Metric samples since the last decision (outcomes applied between steps add to them too).
+    pub(crate) metrics: Vec<Metric>,
     pub(crate) events: Vec<Event>,
     pub(crate) record_changed: bool,
     pub(crate) reclone_request: Option<String>,
@@ -181,7 +186,7 @@ impl Engine {
             last_reason: None,
             dns: None,
             draft: None,
-            metrics: Metrics::default(),
+            metrics: Vec::new(),
             events: Vec::new(),
             record_changed: false,
             reclone_request: None,
@@ -204,11 +209,6 @@ impl Engine {
     /// The durable record.
     pub fn record(&self) -> &Record {
         &self.record
-    }
-
-    /// Counters and gauges touched so far.
-    pub fn metrics(&self) -> &Metrics {
-        &self.metrics
     }
 
     /// The debounced state of every site, in declared order.
@@ -328,6 +328,7 @@ impl Engine {
         Decision {
             actions,
             events: std::mem::take(&mut self.events),
+            metrics: std::mem::take(&mut self.metrics),
             status,
             record_changed: self.record_changed,
             next_poll: if busy {
@@ -377,16 +378,24 @@ impl Engine {
             if prev != m.state {
                 let to = m.state;
                 let site = self.config.sites[i].name.clone();
-                self.metrics.inc(format!("bloodraven_state_transitions_total{{site=\"{site}\",from=\"{prev}\",to=\"{to}\"}}"));
+                self.metrics.push(Metric::StateTransition {
+                    site: site.clone(),
+                    from: prev,
+                    to,
+                });
                 if role != Role::ReadOnly {
                     match (prev, to) {
-                        (_, SiteState::Writable) => {
-                            actions.push(Action::Taint { site, apply: false })
-                        }
+                        (_, SiteState::Writable) => actions.push(Action::Taint {
+                            site,
+                            taint: Taint::Remove,
+                        }),
                         (
                             SiteState::Writable | SiteState::Unknown,
                             SiteState::ReadOnly | SiteState::Unreachable,
-                        ) => actions.push(Action::Taint { site, apply: true }),
+                        ) => actions.push(Action::Taint {
+                            site,
+                            taint: Taint::Apply,
+                        }),
                         _ => {}
                     }
                 }
@@ -486,9 +495,7 @@ impl Engine {
         match outcome {
             Outcome::Promoted { target, result, at } => self.promoted(target, result, at, actions),
             Outcome::Dns { site, result } => match result {
-                Ok(()) => self
-                    .metrics
-                    .inc(format!("bloodraven_dns_flips_total{{site=\"{site}\"}}")),
+                Ok(()) => self.metrics.push(Metric::DnsFlip { site }),
                 Err(e) => {
                     tracing::warn!(%site, error = %e, "DNS update failed; retrying next poll");
                     self.dns = None;
@@ -496,9 +503,8 @@ impl Engine {
             },
             Outcome::Reasserted { site, result } => {
                 if result.is_ok() {
-                    self.metrics.inc(format!(
-                        "bloodraven_primary_reassert_total{{site=\"{site}\"}}"
-                    ));
+                    self.metrics
+                        .push(Metric::PrimaryReassert { site: site.clone() });
                     if let Some(i) = self.config.index(&site) {
                         self.pending = Some((i, self.now));
                     }

@@ -3,11 +3,13 @@
 use std::time::Duration;
 
 use crate::annotations;
-use crate::engine::{Action, Engine, KillPurpose, Outcome, Role, SiteState};
+use crate::engine::{
+    Action, Engine, EventReason, KillPurpose, Metric, Outcome, PlannedResult, Role, SiteState,
+};
 use crate::record::{Candidate, FailoverRecord, PlannedPhase, PlannedStatus, Trigger};
 use crate::site::GtidState;
 
-use super::status::Event;
+use super::Event;
 
 /// Validation verdict (§3.2).
 enum Verdict {
@@ -102,8 +104,8 @@ impl Engine {
             .is_some_and(|p| p.phase.in_flight())
         {
             self.planned_request = None;
-            self.events.push(Event::warning(
-                "PlannedFailoverRejected",
+            self.events.push(Event::new(
+                EventReason::PlannedFailoverRejected,
                 "previous planned failover is still running".into(),
             ));
             return;
@@ -115,12 +117,14 @@ impl Engine {
                 if deferred {
                     self.planned_fail("InvalidAnnotation", e.to_string(), false);
                 } else {
-                    self.metrics.inc(
-                        "bloodraven_planned_failovers_total{target_site=\"\",result=\"rejected\"}"
-                            .to_owned(),
-                    );
-                    self.events
-                        .push(Event::warning("PlannedFailoverRejected", e.to_string()));
+                    self.metrics.push(Metric::PlannedResult {
+                        target_site: String::new(),
+                        result: PlannedResult::Rejected,
+                    });
+                    self.events.push(Event::new(
+                        EventReason::PlannedFailoverRejected,
+                        e.to_string(),
+                    ));
                 }
                 return;
             }
@@ -157,8 +161,8 @@ impl Engine {
         match self.validate_planned(&target, false) {
             Verdict::Accept => {
                 self.planned_request = None;
-                self.events.push(Event::normal(
-                    "PlannedFailoverStarted",
+                self.events.push(Event::new(
+                    EventReason::PlannedFailoverStarted,
                     format!("planned failover to {target} started"),
                 ));
                 self.record.planned = Some(status);
@@ -172,8 +176,8 @@ impl Engine {
                         false,
                     );
                 } else {
-                    self.events.push(Event::normal(
-                        "PlannedFailoverSkipped",
+                    self.events.push(Event::new(
+                        EventReason::PlannedFailoverSkipped,
                         format!("{target} is already the active site"),
                     ));
                 }
@@ -185,9 +189,14 @@ impl Engine {
                     .last_failover
                     .map(|t| t + self.config.failover_cooldown);
                 status.message = message;
+                // Counted once per deferral, like its event: the annotation is re-examined every poll while it
+                // waits, and each of those is not another deferral.
                 if !deferred {
-                    self.events.push(Event::normal(
-                        "PlannedFailoverDeferred",
+                    self.metrics.push(Metric::PlannedDeferred {
+                        reason: "CooldownActive",
+                    });
+                    self.events.push(Event::new(
+                        EventReason::PlannedFailoverDeferred,
                         format!("planned failover to {target} deferred by cooldown"),
                     ));
                 }
@@ -196,7 +205,10 @@ impl Engine {
             Verdict::Reject(reason, message) => {
                 self.planned_request = None;
                 self.record.planned = Some(status);
-                self.metrics.inc(format!("bloodraven_planned_failovers_total{{target_site=\"{target}\",result=\"rejected\"}}"));
+                self.metrics.push(Metric::PlannedResult {
+                    target_site: target.clone(),
+                    result: PlannedResult::Rejected,
+                });
                 self.planned_fail(reason, message, false);
             }
         }
@@ -251,8 +263,8 @@ impl Engine {
                     ),
                     (Ok(want), Some(have)) if have.contains(&want) => {
                         self.observe_lag_wait(&p.target, started);
-                        self.events.push(Event::normal(
-                            "PlannedFailoverLagOK",
+                        self.events.push(Event::new(
+                            EventReason::PlannedFailoverLagOk,
                             format!("{} caught up with {}", p.target, p.source),
                         ));
                         if let Some(pl) = self.record.planned.as_mut() {
@@ -301,19 +313,16 @@ impl Engine {
                     pl.message = format!("promoted {}, {lost} transactions lost", p.target);
                 }
                 self.record_changed = true;
-                self.metrics.inc(format!(
-                    "bloodraven_planned_failovers_total{{target_site=\"{}\",result=\"success\"}}",
-                    p.target
-                ));
-                self.metrics.observe(
-                    format!(
-                        "bloodraven_planned_failover_duration_seconds{{target_site=\"{}\"}}",
-                        p.target
-                    ),
+                self.metrics.push(Metric::PlannedResult {
+                    target_site: p.target.clone(),
+                    result: PlannedResult::Success,
+                });
+                self.metrics.push(Metric::PlannedDuration {
+                    target_site: p.target.clone(),
                     duration,
-                );
-                self.events.push(Event::normal(
-                    "PlannedFailoverCompleted",
+                });
+                self.events.push(Event::new(
+                    EventReason::PlannedFailoverCompleted,
                     format!("promoted {}, {lost} transactions lost", p.target),
                 ));
             }
@@ -341,8 +350,8 @@ impl Engine {
                     pl.drain_start = Some(at);
                 }
                 self.record_changed = true;
-                self.events.push(Event::normal(
-                    "PlannedFailoverDraining",
+                self.events.push(Event::new(
+                    EventReason::PlannedFailoverDraining,
                     format!("{} fenced; draining sessions", p.source),
                 ));
             }
@@ -424,10 +433,10 @@ impl Engine {
     }
 
     fn observe_lag_wait(&mut self, target: &str, started: Duration) {
-        self.metrics.observe(
-            format!("bloodraven_planned_failover_lag_wait_seconds{{target_site=\"{target}\"}}"),
-            self.now.saturating_sub(started),
-        );
+        self.metrics.push(Metric::PlannedLagWait {
+            target_site: target.to_owned(),
+            duration: self.now.saturating_sub(started),
+        });
     }
 
     fn start_lag_wait(&mut self) {
@@ -465,21 +474,22 @@ impl Engine {
         let duration = self.now.saturating_sub(pl.start);
         self.record_changed = true;
         if !duration.is_zero() {
-            self.metrics.observe(
-                format!("bloodraven_planned_failover_duration_seconds{{target_site=\"{target}\"}}"),
+            self.metrics.push(Metric::PlannedDuration {
+                target_site: target.clone(),
                 duration,
-            );
+            });
         }
         let result = if timeout {
-            "failed_timeout"
+            PlannedResult::FailedTimeout
         } else {
-            "failed_other"
+            PlannedResult::FailedOther
         };
-        self.metrics.inc(format!(
-            "bloodraven_planned_failovers_total{{target_site=\"{target}\",result=\"{result}\"}}"
-        ));
-        self.events.push(Event::warning(
-            "PlannedFailoverFailed",
+        self.metrics.push(Metric::PlannedResult {
+            target_site: target,
+            result,
+        });
+        self.events.push(Event::new(
+            EventReason::PlannedFailoverFailed,
             format!("{reason}: {message}"),
         ));
     }

@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use crate::engine::{
-    Action, Draft, Engine, Evaluation, Event, Role, SiteState, SiteView, rank_candidates,
-    resolve_split_brain,
+    Action, Draft, Engine, Evaluation, Event, EventReason, Metric, Role, SiteState, SiteView,
+    rank_candidates, resolve_split_brain,
 };
 use crate::record::{Candidate, FailoverRecord, PlannedPhase, Trigger};
 use crate::site::GtidState;
@@ -49,9 +49,9 @@ impl Engine {
                     return;
                 }
                 for l in losers {
-                    self.metrics.inc(format!(
-                        "bloodraven_split_brain_auto_resolve_total{{prefer_site=\"{winner}\"}}"
-                    ));
+                    self.metrics.push(Metric::SplitBrainAutoResolve {
+                        prefer_site: winner.clone(),
+                    });
                     actions.push(Action::Fence {
                         site: l,
                         why: "split-brain auto-resolve: fencing non-preferred site per spec.splitBrainPolicy.sitePriorities",
@@ -305,12 +305,12 @@ impl Engine {
         let target = rec.target.clone();
         tracing::info!(site = %target, promotion_gtid = %rec.promotion_gtid, "failover complete");
         if rec.trigger == Trigger::Emergency {
-            self.metrics.inc(format!(
-                "bloodraven_failovers_total{{target_site=\"{target}\"}}"
-            ));
+            self.metrics.push(Metric::Failover {
+                target_site: target.clone(),
+            });
         }
-        self.events.push(Event::normal(
-            "FailoverExecuted",
+        self.events.push(Event::new(
+            EventReason::FailoverExecuted,
             format!("Failover completed: {target} promoted as new primary"),
         ));
         self.record.record_failover(rec);

@@ -6,7 +6,7 @@ use crate::engine::{
 };
 use crate::record::RecoveryMarker;
 
-use super::status::Event;
+use super::{Event, EventReason, Metric};
 
 /// Canonical host: lower-case, trimmed, without `:3306` and a trailing dot.
 pub(crate) fn canonical_host(h: &str) -> String {
@@ -92,10 +92,6 @@ impl Engine {
                 ) {
                     tracing::warn!(%site, "blocked site is now empty; its divergent transactions are gone with its data");
                     self.set_marker(&site, None);
-                    self.metrics.set(
-                        format!("bloodraven_divergent_transactions{{site=\"{site}\"}}"),
-                        0,
-                    );
                 }
                 continue;
             }
@@ -127,10 +123,6 @@ impl Engine {
                 None => {
                     tracing::info!(%site, "no GTID divergence, auto-recovering old primary as replica");
                     self.set_marker(&site, Some(RecoveryMarker::InProgress));
-                    self.metrics.set(
-                        format!("bloodraven_divergent_transactions{{site=\"{site}\"}}"),
-                        0,
-                    );
                     actions.push(Action::Rejoin {
                         site,
                         source: self.config.sites[active].name.clone(),
@@ -158,8 +150,8 @@ impl Engine {
         };
         if self.record.recovery.get(&site) != Some(&marker) {
             tracing::warn!(%site, count = d.count, divergent_gtid = %d.text, "divergence detected");
-            self.events.push(Event::warning(
-                "DataLossDetected",
+            self.events.push(Event::new(
+                EventReason::DataLossDetected,
                 format!("Old primary {site} has {} divergent transactions", d.count),
             ));
             if let Some(h) = self
@@ -174,10 +166,6 @@ impl Engine {
             }
             self.set_marker(&site, Some(marker));
         }
-        self.metrics.set(
-            format!("bloodraven_divergent_transactions{{site=\"{site}\"}}"),
-            d.count as i64,
-        );
     }
 
     /// §2.5: returns whether a marker was cleared (which ends recovery work for this poll).
@@ -206,13 +194,9 @@ impl Engine {
             if clear {
                 tracing::info!(%site, "recovery state cleared (site is now replicating)");
                 self.set_marker(&site, None);
-                self.metrics.set(
-                    format!("bloodraven_divergent_transactions{{site=\"{site}\"}}"),
-                    0,
-                );
                 if state != SiteState::Writable {
-                    self.events.push(Event::normal(
-                        "RecoveryComplete",
+                    self.events.push(Event::new(
+                        EventReason::RecoveryComplete,
                         format!("{site} recovered as a replica"),
                     ));
                 }
@@ -253,12 +237,12 @@ impl Engine {
                 Err(e) => {
                     tracing::warn!(error = %e, "reclone annotation rejected");
                     self.events
-                        .push(Event::warning("RecloneRejected", e.to_string()));
+                        .push(Event::new(EventReason::RecloneRejected, e.to_string()));
                     self.reclone_request = None;
                 }
                 Ok(site) => {
-                    self.events.push(Event::normal(
-                        "RecloneRequested",
+                    self.events.push(Event::new(
+                        EventReason::RecloneRequested,
                         format!("admin requested CLONE INSTANCE of site {site}"),
                     ));
                     self.record.reclone = Some(site);
@@ -279,8 +263,8 @@ impl Engine {
         };
         if i == active {
             tracing::error!(%site, "cannot reclone the active primary");
-            self.events.push(Event::warning(
-                "RecloneRejected",
+            self.events.push(Event::new(
+                EventReason::RecloneRejected,
                 format!("cannot reclone the active primary {site}"),
             ));
             self.record.reclone = None;
@@ -288,9 +272,7 @@ impl Engine {
             self.record_changed = true;
             return;
         }
-        self.metrics.inc(format!(
-            "bloodraven_reclone_operations_total{{site=\"{site}\"}}"
-        ));
+        self.metrics.push(Metric::Reclone { site: site.clone() });
         actions.push(Action::Reclone {
             site,
             donor: self.config.sites[active].name.clone(),

@@ -1,49 +1,9 @@
-//! Status snapshot, conditions (§1.15), events (§1.16) and metrics (§1.17).
+//! Status snapshot, conditions (§1.15) and the topology events (§1.16).
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::engine::{Engine, Evaluation, Reason, Role, SiteState};
+use crate::engine::{Engine, Evaluation, Event, EventReason, Reason, Role, SiteState};
 use crate::record::{PlannedStatus, RecoveryMarker};
-
-/// Severity of an event.
-#[derive(Clone, Copy, Debug, Eq, PartialEq)]
-#[non_exhaustive]
-pub enum EventType {
-    /// Informational.
-    Normal,
-    /// Needs attention.
-    Warning,
-}
-
-/// A Kubernetes-style event.
-#[derive(Clone, Debug, Eq, PartialEq)]
-pub struct Event {
-    /// Normal or Warning.
-    pub kind: EventType,
-    /// The reason (`FailoverExecuted`, `DataLossDetected`, ...).
-    pub reason: &'static str,
-    /// The message.
-    pub message: String,
-}
-
-impl Event {
-    pub(crate) fn normal(reason: &'static str, message: String) -> Event {
-        Event {
-            kind: EventType::Normal,
-            reason,
-            message,
-        }
-    }
-
-    pub(crate) fn warning(reason: &'static str, message: String) -> Event {
-        Event {
-            kind: EventType::Warning,
-            reason,
-            message,
-        }
-    }
-}
 
 /// A status condition.
 #[derive(Clone, Debug, Eq, PartialEq)]
@@ -125,44 +85,6 @@ impl Status {
     }
 }
 
-/// Counters, gauges and histogram observations, keyed by `name{labels}` in Prometheus text form.
-///
-/// [`crate::metrics::Exporter`] renders them (with the status gauges) in the Prometheus text format.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Metrics {
-    /// Counter values.
-    pub counters: BTreeMap<String, u64>,
-    /// Gauge values.
-    pub gauges: BTreeMap<String, i64>,
-    /// Histogram observations in seconds, oldest first (only rare events: planned failovers).
-    pub observations: BTreeMap<String, Vec<f64>>,
-}
-
-impl Metrics {
-    /// Increments a counter.
-    pub fn inc(&mut self, key: String) {
-        *self.counters.entry(key).or_default() += 1;
-    }
-
-    /// Sets a gauge.
-    pub fn set(&mut self, key: String, value: i64) {
-        self.gauges.insert(key, value);
-    }
-
-    /// Records one histogram observation.
-    pub fn observe(&mut self, key: String, value: Duration) {
-        self.observations
-            .entry(key)
-            .or_default()
-            .push(value.as_secs_f64());
-    }
-
-    /// A counter's value (0 when never touched).
-    pub fn counter(&self, key: &str) -> u64 {
-        self.counters.get(key).copied().unwrap_or(0)
-    }
-}
-
 impl Engine {
     /// Emits topology reason transition events.
     pub(crate) fn reason_events(&mut self, reason: Reason) {
@@ -171,20 +93,20 @@ impl Engine {
             return;
         }
         match reason {
-            Reason::SplitBrain => self.events.push(Event::warning(
-                "SplitBrainDetected",
+            Reason::SplitBrain => self.events.push(Event::new(
+                EventReason::SplitBrainDetected,
                 "more than one site is writable".into(),
             )),
-            Reason::NoPrimary => self.events.push(Event::warning(
-                "NoPrimaryDetected",
+            Reason::NoPrimary => self.events.push(Event::new(
+                EventReason::NoPrimaryDetected,
                 "no site is writable".into(),
             )),
-            Reason::TotalLoss => self.events.push(Event::warning(
-                "TotalLossDetected",
+            Reason::TotalLoss => self.events.push(Event::new(
+                EventReason::TotalLossDetected,
                 "all sites are unreachable".into(),
             )),
-            Reason::Healthy if prev.is_some() => self.events.push(Event::normal(
-                "SiteRecovered",
+            Reason::Healthy if prev.is_some() => self.events.push(Event::new(
+                EventReason::SiteRecovered,
                 "topology is healthy again".into(),
             )),
             _ => {}

@@ -103,11 +103,12 @@ fn promotion_is_recorded_and_cooldown_blocks_the_next() {
     assert!(d.actions.contains(&Action::Dns { site: "pdx".into() }));
     assert_eq!(d.status.active_site.as_deref(), Some("pdx"));
     assert!(d.events.iter().any(|ev| ev.reason == "FailoverExecuted"));
-    assert_eq!(
-        e.metrics()
-            .counter("bloodraven_failovers_total{target_site=\"pdx\"}"),
-        1
-    );
+    let failovers = d
+        .metrics
+        .iter()
+        .filter(|m| matches!(m, Metric::Failover { target_site } if target_site == "pdx"))
+        .count();
+    assert_eq!(failovers, 1, "{:?}", d.metrics);
 }
 
 pub(super) const B: &str = "4e11fa47-71ca-11e1-9e33-c80aa9429562";

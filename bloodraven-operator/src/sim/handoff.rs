@@ -157,7 +157,7 @@ impl Handoff {
             divergent_gtid: None,
             divergent_count: 0,
         });
-        p.record_annotations = record.annotations();
+        p.stamp = record.stamp();
         p.record = Some(record);
         // The ordered update runs in the operator process: it publishes the new active site at once.
         p.active_site = (Some(name), EPOCH + now);

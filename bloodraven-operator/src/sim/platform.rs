@@ -4,8 +4,11 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::engine::{Event, Status};
-use crate::platform::{GroupObservation, InMemoryPlatform, Platform, PlatformError, StoredRecord};
+use crate::engine::{Event, Status, Taint};
+use crate::platform::{
+    AdminAnnotations, Annotation, GroupObservation, InMemoryPlatform, Platform, PlatformError,
+    StoredRecord,
+};
 use crate::record::Record;
 
 use super::site::lock;
@@ -23,8 +26,8 @@ impl Platform for SimPlatform {
         self.inner.set_dns(site).await
     }
 
-    async fn taint(&self, site: &str, apply: bool) -> Result<(), PlatformError> {
-        self.inner.taint(site, apply).await
+    async fn taint(&self, site: &str, taint: Taint) -> Result<(), PlatformError> {
+        self.inner.taint(site, taint).await
     }
 
     async fn emit(&self, event: &Event) -> Result<(), PlatformError> {
@@ -47,7 +50,7 @@ impl Platform for SimPlatform {
         self.inner.save_record(record).await
     }
 
-    async fn annotations(&self) -> Result<(Option<String>, Option<String>), PlatformError> {
+    async fn annotations(&self) -> Result<AdminAnnotations, PlatformError> {
         self.inner.annotations().await
     }
 
@@ -68,7 +71,7 @@ impl Platform for SimPlatform {
         Ok(o)
     }
 
-    async fn remove_annotation(&self, planned: bool) -> Result<(), PlatformError> {
-        self.inner.remove_annotation(planned).await
+    async fn remove_annotation(&self, annotation: Annotation) -> Result<(), PlatformError> {
+        self.inner.remove_annotation(annotation).await
     }
 }
