@@ -416,6 +416,7 @@ impl Engine {
 
     /// While the planned failover waits for lag: the target, the source's GTID state at fence (in the target's
     /// flavour) and when `maxLagWait` runs out — what the runner needs to wait on the target's applier.
+    #[cfg(feature = "runner")]
     pub(crate) fn planned_lag_wait(&self) -> Option<(String, GtidState, Duration)> {
         let p = self
             .record

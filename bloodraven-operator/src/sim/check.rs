@@ -256,7 +256,7 @@ impl Checker {
                 .iter()
                 .enumerate()
                 .any(|(j, o)| j != src && o.up && !o.read_only);
-            if reachable && s.read_only && !others_writable && !s.sidecar.fenced {
+            if reachable && s.read_only && !others_writable && !s.sidecar.lease.is_fenced() {
                 self.violation(
                     now,
                     format!(

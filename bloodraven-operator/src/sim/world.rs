@@ -7,6 +7,7 @@ use std::time::Duration;
 use bloodraven_gtid::{Gtid, GtidSet, ServerUuid, Tag};
 
 use crate::engine::{Gates, Role};
+use crate::fence::{self, ActiveView, Lease, Verdict};
 
 /// A network node.
 #[derive(Clone, Copy, Debug, Eq, Ord, PartialEq, PartialOrd)]
@@ -34,16 +35,11 @@ pub(crate) struct Channel {
     pub(crate) io_error: String,
 }
 
-/// The sidecar next to one server (§4.4).
+/// The sidecar next to one server (§4.4): the shipped rules of [`crate::fence`] on a simulated schedule.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Sidecar {
-    pub(crate) operator_ok: Duration,
-    pub(crate) peer_ok: Vec<Duration>,
-    /// The cached authoritative view: the active site (`None` = the operator said "no active site") and when the
-    /// operator observed it. An empty answer is kept as an observation too, so a stale peer view cannot
-    /// re-fill the cache and fence a freshly promoted site.
-    pub(crate) cache: Option<(Option<String>, Duration)>,
-    pub(crate) fenced: bool,
+    /// Peers are the other servers, in order, without this one.
+    pub(crate) lease: Lease,
     pub(crate) next_tick: Duration,
 }
 
@@ -172,8 +168,8 @@ impl World {
                 probed_until: Duration::ZERO,
                 clone_unsupported: w.params.mariadb,
                 sidecar: Sidecar {
-                    peer_ok: vec![Duration::ZERO; n],
-                    ..Default::default()
+                    lease: Lease::new(Duration::ZERO, n - 1),
+                    next_tick: Duration::ZERO,
                 },
             });
         }
@@ -315,55 +311,30 @@ impl World {
             let now = self.now;
             self.servers[i].sidecar.next_tick = now + self.params.peer_check_interval;
             if self.operator_up && self.link(Node::Operator, Node::Site(i)) {
-                let view = (self.active_site.clone(), self.active_observed);
-                let sc = &mut self.servers[i].sidecar;
-                sc.operator_ok = now;
-                sc.cache = Some(view);
+                let view = ActiveView::new(self.active_site.as_deref(), self.active_observed);
+                self.servers[i].sidecar.lease.operator_reachable(now, view);
             }
             for j in 0..n {
                 if j == i || !self.servers[j].up || !self.link(Node::Site(i), Node::Site(j)) {
                     continue;
                 }
-                let peer_view = self.servers[j].sidecar.cache.clone();
-                let sc = &mut self.servers[i].sidecar;
-                sc.peer_ok[j] = now;
-                if let Some((site, at)) = peer_view
-                    && sc.cache.as_ref().is_none_or(|(_, mine)| at > *mine)
-                {
-                    sc.cache = Some((site, at));
-                }
+                let relayed = self.servers[j].sidecar.lease.view().cloned();
+                let peer = if j < i { j } else { j - 1 };
+                self.servers[i]
+                    .sidecar
+                    .lease
+                    .peer_reachable(peer, now, relayed);
             }
             let lease = self.params.lease_timeout;
             let s = &mut self.servers[i];
-            if s.read_only {
-                continue;
-            }
-            if s.sidecar.fenced {
-                // Writable again after a self-fence: only the operator can do that; rearm.
-                s.sidecar.fenced = false;
-                s.sidecar.operator_ok = now;
-                s.sidecar.peer_ok.iter_mut().for_each(|p| *p = now);
-                s.sidecar.cache = None;
-                continue;
-            }
-            let mismatch = s
-                .sidecar
-                .cache
-                .as_ref()
-                .is_some_and(|(a, _)| a.as_ref().is_some_and(|a| *a != s.name));
-            let operator_silent = now.saturating_sub(s.sidecar.operator_ok) > lease;
-            let peers_silent = (0..n)
-                .filter(|&j| j != i)
-                .all(|j| now.saturating_sub(s.sidecar.peer_ok[j]) > lease);
-            if mismatch || (operator_silent && peers_silent) {
+            if let Verdict::Fence(reason) =
+                s.sidecar.lease.evaluate(now, &s.name, s.read_only, lease)
+            {
                 if std::env::var_os("SIM_DEBUG").is_some() {
-                    eprintln!(
-                        "{now:?} sidecar self-fences {} (mismatch={mismatch})",
-                        s.name
-                    );
+                    eprintln!("{now:?} sidecar self-fences {} ({reason})", s.name);
                 }
                 s.read_only = true;
-                s.sidecar.fenced = true;
+                s.sidecar.lease.fenced();
                 s.sessions = 0;
             }
         }
@@ -387,7 +358,7 @@ impl World {
             s.data_gen += 1;
         }
         let answer = (self.operator_up && self.link(Node::Operator, Node::Site(i)))
-            .then(|| self.active_site.clone());
+            .then(|| ActiveView::new(self.active_site.as_deref(), self.active_observed));
         let s = &mut self.servers[i];
         s.up = true;
         s.up_since = now;
@@ -398,17 +369,11 @@ impl World {
             ch.sql = false;
         }
         s.sidecar = Sidecar {
-            operator_ok: now,
-            peer_ok: vec![now; n],
+            lease: Lease::new(now, n - 1),
             next_tick: now,
-            ..Default::default()
         };
-        // The safety net never unfences a server whose data volume is empty (a deviation from the reference
-        // sidecar, which would: `/active-site` can be a poll or a backoff stale).
-        if let Some(Some(active)) = answer
-            && active == s.name
-            && !s.truth.is_empty()
-        {
+        // The safety net never unfences a server whose data volume is empty (see `fence`).
+        if fence::startup_unfence(answer.as_ref(), &s.name, !s.truth.is_empty()) {
             s.read_only = false;
             if std::env::var_os("SIM_DEBUG").is_some() {
                 eprintln!("{now:?} unfence {} (sidecar safety net)", s.name);
