@@ -59,7 +59,10 @@
 //!   GTID history from a dump's GTID set to the newest archived transaction, naming any gap precisely.
 //! - [`pitr::plan`] orders the files to replay from the dump's set to a target (latest, a time, a GTID
 //!   set inclusive or exclusive) by GTID continuity across sites and failovers, never by file name across
-//!   servers; [`pitr::download`] fetches them, decrypting and verifying, into a directory.
+//!   servers; [`pitr::download`] fetches them, decrypting and verifying, into a directory. Go-written
+//!   manifests give the newest file of each site no end set: [`pitr::learn_end_sets`] reads such files from
+//!   the store so they can be planned, and a plan that leaves one out while it may hold transactions of the
+//!   target is incomplete.
 //!
 //! ```
 //! # use std::sync::Arc;

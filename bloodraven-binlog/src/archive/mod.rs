@@ -42,7 +42,7 @@ use identity::Placement;
 pub use status::ArchiverStatus;
 pub use store::ArchiveStore;
 pub use upload::UploadLimits;
-pub(crate) use upload::hex;
+pub(crate) use upload::{Tee, hex};
 
 /// The caller's answer to "may this server archive now?" (the Go sidecar asks `SELECT @@read_only`).
 pub trait WritableGate {
@@ -344,25 +344,33 @@ fn entry_for(
     sha256: String,
     server_uuid: Option<String>,
 ) -> ManifestEntry {
-    let text = |set: &bloodraven_gtid::GtidSet| set.to_compact_string();
-    let mariadb = s.flavor == Flavor::Mariadb;
-    ManifestEntry {
+    let mut entry = ManifestEntry {
         name: name.to_string(),
         remote_path,
         size,
         first_event_time: s.first_event_time,
         last_event_time: s.last_event_time,
-        previous_gtids: s.previous_gtids.as_ref().map(text).unwrap_or_default(),
-        end_gtids: s.end_gtids.as_ref().map(text).unwrap_or_default(),
         archived_at: Some(Utc::now()),
-        gtids: (!mariadb).then(|| text(&s.gtids)),
         sha256: Some(sha256),
         server_uuid,
-        mariadb_gtid_list: mariadb
-            .then(|| s.mariadb_gtid_list.clone().unwrap_or_default().to_string()),
-        mariadb_end_gtid_list: s
-            .mariadb_end_gtid_list()
-            .filter(|_| mariadb)
-            .map(|l| l.to_string()),
-    }
+        ..Default::default()
+    };
+    gtid_fields(&mut entry, s);
+    entry
+}
+
+/// Sets the transaction fields of `entry` from the file's summary: `previousGtids`, `endGtids` and
+/// `gtids` for MySQL, `mariadbGtidList` and `mariadbEndGtidList` for MariaDB.
+pub(crate) fn gtid_fields(entry: &mut ManifestEntry, s: &FileSummary) {
+    let text = |set: &bloodraven_gtid::GtidSet| set.to_compact_string();
+    let mariadb = s.flavor == Flavor::Mariadb;
+    entry.previous_gtids = s.previous_gtids.as_ref().map(text).unwrap_or_default();
+    entry.end_gtids = s.end_gtids.as_ref().map(text).unwrap_or_default();
+    entry.gtids = (!mariadb).then(|| text(&s.gtids));
+    entry.mariadb_gtid_list =
+        mariadb.then(|| s.mariadb_gtid_list.clone().unwrap_or_default().to_string());
+    entry.mariadb_end_gtid_list = s
+        .mariadb_end_gtid_list()
+        .filter(|_| mariadb)
+        .map(|l| l.to_string());
 }
