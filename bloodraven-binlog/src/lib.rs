@@ -52,8 +52,9 @@
 //!   BRV1 encryption into the store, object first, then adds the entry with a conditional
 //!   read-modify-write of the manifest. Killing it at any point loses nothing and duplicates nothing.
 //!   Files are recognised by content (size, start state, first event time), not by name alone: when a
-//!   rebuilt server restarts numbering, its `mysql-bin.000001` is archived as `mysql-bin.000001.g2`
-//!   beside the previous server's file instead of being skipped or overwriting it (see [`manifest`]).
+//!   rebuilt server restarts numbering, its files are archived as a new generation
+//!   (`mysql-bin.g0002.000001`, ...) beside the previous server's instead of being skipped or overwriting
+//!   them, named so that the Go restore's by-name replay keeps the servers in order (see [`manifest`]).
 //!   Retention ([`archive::Archiver::prune`]) removes manifest entries first and objects second.
 //! - [`continuity::check`] verifies that each site's files chain and that the archive covers a gap-free
 //!   GTID history from a dump's GTID set to the newest archived transaction, naming any gap precisely.

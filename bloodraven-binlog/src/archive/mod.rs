@@ -9,11 +9,13 @@
 //!
 //! "Already in the manifest" is decided by content, not by name alone: a rebuilt server restarts
 //! numbering, so its `mysql-bin.000001` is not the archived `mysql-bin.000001` of the server before it.
-//! A local file is the archived entry named `<name>` or `<name>.g<n>` whose size, start state
-//! (`previousGtids` / `mariadbGtidList`) and `firstEventTime` agree with the file's head; a file
-//! matching none of them is archived under the first of `<name>`, `<name>.g2`, `<name>.g3`, ... that
-//! the manifest does not hold (see the [manifest module docs](crate::manifest)), so another server's
-//! archived object is never overwritten.
+//! A local file is the archived entry named `<name>`, `<base>.g<nnnn>.<number>` or (written by earlier
+//! versions) `<name>.g<n>` whose size, start state (`previousGtids` / `mariadbGtidList`) and
+//! `firstEventTime` agree with the file's head. Files matching none are archived under one generation
+//! per server: the generation of the server's newest recognised file, or for a server with none, the
+//! lowest one whose names are free and sort after every archived name, so that the Go restore's
+//! by-name replay keeps the servers in order (see the [manifest module docs](crate::manifest)). Another
+//! server's archived object is never overwritten.
 //!
 //! Crash safety follows from the order and from atomic object writes: an object appears only when its
 //! upload completes, and an entry is written only after its object exists, so a manifest never points at
@@ -180,17 +182,24 @@ impl Archiver {
         report.sealed = sealed.len();
         let manifest = self.store.load_manifest(&self.site).await?;
         let mut todo = Vec::new();
-        for name in sealed {
-            let path = self.binlog_dir.join(name.as_str());
-            match identity::place(&manifest, &name, &path).await {
+        let sealed: Vec<_> = sealed
+            .into_iter()
+            .map(|name| {
+                let path = self.binlog_dir.join(name.as_str());
+                (name, path)
+            })
+            .collect();
+        let placements = identity::place_all(&manifest, &sealed).await;
+        for ((name, _), placement) in sealed.into_iter().zip(placements) {
+            match placement {
                 Ok(Placement::Archived(_)) => report.already_archived += 1,
                 Ok(Placement::New(target)) => {
                     if target != name {
                         tracing::warn!(
                             file = %name,
                             archive_name = %target,
-                            "binlog name already archived from another server (rebuilt server \
-                             restarted numbering); archiving under a new generation name"
+                            "archiving under a generation name: the server restarted binlog \
+                             numbering (rebuilt) after earlier files were archived"
                         );
                     }
                     todo.push((name, target));
