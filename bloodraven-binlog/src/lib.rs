@@ -52,14 +52,18 @@
 //!   BRV1 encryption into the store, object first, then adds the entry with a conditional
 //!   read-modify-write of the manifest. Killing it at any point loses nothing and duplicates nothing.
 //!   Files are recognised by content (size, start state, first event time), not by name alone: when a
-//!   rebuilt server restarts numbering, its `mysql-bin.000001` is archived as `mysql-bin.000001.g2`
-//!   beside the previous server's file instead of being skipped or overwriting it (see [`manifest`]).
+//!   rebuilt server restarts numbering, its files are archived as a new generation
+//!   (`mysql-bin.g0002.000001`, ...) beside the previous server's instead of being skipped or overwriting
+//!   them, named so that the Go restore's by-name replay keeps the servers in order (see [`manifest`]).
 //!   Retention ([`archive::Archiver::prune`]) removes manifest entries first and objects second.
 //! - [`continuity::check`] verifies that each site's files chain and that the archive covers a gap-free
 //!   GTID history from a dump's GTID set to the newest archived transaction, naming any gap precisely.
 //! - [`pitr::plan`] orders the files to replay from the dump's set to a target (latest, a time, a GTID
 //!   set inclusive or exclusive) by GTID continuity across sites and failovers, never by file name across
-//!   servers; [`pitr::download`] fetches them, decrypting and verifying, into a directory.
+//!   servers; [`pitr::download`] fetches them, decrypting and verifying, into a directory. Go-written
+//!   manifests give the newest file of each site no end set: [`pitr::learn_end_sets`] reads such files from
+//!   the store so they can be planned, and a plan that leaves one out while it may hold transactions of the
+//!   target is incomplete.
 //!
 //! ```
 //! # use std::sync::Arc;

@@ -1,87 +1,16 @@
 //! Archiver behaviour, as one suite run on `InMemory`, the local filesystem store and a real S3-protocol
 //! server on loopback (s3s + s3s-fs from bloodraven-test-support).
 
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bloodraven_binlog::archive::{ArchiveStore, Archiver, UploadLimits};
-use bloodraven_binlog::continuity::{self, History};
-use bloodraven_binlog::manifest::{ArchiveLayout, SiteName};
-use bloodraven_binlog::pitr::{self, Target};
 use bloodraven_brv1::Passphrase;
-use bloodraven_test_support::s3::S3Server;
 use chrono::{TimeZone, Utc};
 use object_store::memory::InMemory;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload, path::Path as ObjPath};
-use sha2::{Digest, Sha256};
 
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures/binlog");
-/// Two files of one MySQL 8 server that chain (000002's previous GTIDs are 000001's end).
-const CHAIN: [&str; 2] = [
-    "percona-binlog-server/binlog.000001",
-    "percona-binlog-server/binlog.000002",
-];
-const UUID: &str = "396e294c-1ca4-11f1-9ae7-00155da79c6b";
-
-/// A binlog directory with an index, built from fixture files under new names.
-struct BinlogDir {
-    dir: tempfile::TempDir,
-    names: Vec<String>,
-}
-
-impl BinlogDir {
-    fn new() -> Self {
-        BinlogDir {
-            dir: tempfile::tempdir().unwrap(),
-            names: Vec::new(),
-        }
-    }
-
-    /// Appends a file (copied from a fixture) and rewrites the index.
-    fn push(&mut self, fixture: &str) -> String {
-        let name = format!("mysql-bin.{:06}", self.names.len() + 1);
-        std::fs::copy(
-            Path::new(FIXTURES).join(fixture),
-            self.dir.path().join(&name),
-        )
-        .unwrap();
-        self.names.push(name.clone());
-        let index: String = self.names.iter().map(|n| format!("./{n}\n")).collect();
-        std::fs::write(self.dir.path().join("mysql-bin.index"), index).unwrap();
-        name
-    }
-
-    fn path(&self) -> PathBuf {
-        self.dir.path().to_owned()
-    }
-
-    fn bytes(&self, name: &str) -> Vec<u8> {
-        std::fs::read(self.dir.path().join(name)).unwrap()
-    }
-}
-
-fn site(s: &str) -> SiteName {
-    SiteName::parse(s).unwrap()
-}
-
-fn layout() -> ArchiveLayout {
-    ArchiveLayout::for_profile_prefix("orders")
-}
-
-async fn object(store: &dyn ObjectStore, key: &str) -> Option<Vec<u8>> {
-    match store.get(&ObjPath::from(key)).await {
-        Ok(r) => Some(r.bytes().await.unwrap().to_vec()),
-        Err(object_store::Error::NotFound { .. }) => None,
-        Err(e) => panic!("get {key}: {e}"),
-    }
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
+mod archive_support;
+use archive_support::*;
 
 // ---- the suite -------------------------------------------------------------------------------------
 
@@ -181,84 +110,6 @@ async fn archives_sealed_files_once(store: Arc<dyn ObjectStore>) {
             .len(),
         3
     );
-}
-
-async fn rebuilt_server_file_gets_a_generation_name(store: Arc<dyn ObjectStore>) {
-    let mut old_dir = BinlogDir::new();
-    let f1 = old_dir.push(CHAIN[0]);
-    old_dir.push(CHAIN[1]);
-    let old = Archiver::new(
-        ArchiveStore::new(store.clone(), layout()),
-        site("iad"),
-        old_dir.path(),
-    )
-    .with_server_uuid(UUID);
-    assert_eq!(
-        old.run_cycle(&true).await.unwrap().archived,
-        std::slice::from_ref(&f1)
-    );
-
-    // The site's server is rebuilt from a backup: it restarts numbering at mysql-bin.000001, and that
-    // file (other content) continues where the old server's archived history ends.
-    let mut new_dir = BinlogDir::new();
-    assert_eq!(new_dir.push(CHAIN[1]), f1);
-    new_dir.push(CHAIN[0]);
-    let new_uuid = "0e2fa4c3-3b1e-11ee-9b6d-0242ac120002";
-    let new = Archiver::new(
-        ArchiveStore::new(store.clone(), layout()),
-        site("iad"),
-        new_dir.path(),
-    )
-    .with_server_uuid(new_uuid);
-    let report = new.run_cycle(&true).await.unwrap();
-    let g2 = format!("{f1}.g2");
-    assert!(report.failed.is_empty(), "{report:?}");
-    assert_eq!(report.archived, std::slice::from_ref(&g2));
-    assert_eq!(report.already_archived, 0);
-    // Both servers' files are archived; the old object is untouched.
-    assert_eq!(
-        object(store.as_ref(), &format!("orders/binlogs/iad/{f1}")).await,
-        Some(old_dir.bytes(&f1))
-    );
-    assert_eq!(
-        object(store.as_ref(), &format!("orders/binlogs/iad/{g2}")).await,
-        Some(new_dir.bytes(&f1))
-    );
-    let manifest = new.store().load_manifest(&site("iad")).await.unwrap();
-    let names: Vec<&str> = manifest.files.iter().map(|e| e.name.as_str()).collect();
-    assert_eq!(names, [f1.as_str(), g2.as_str()]);
-    let entry = manifest.get(&g2).unwrap();
-    assert_eq!(entry.remote_path, format!("orders/binlogs/iad/{g2}"));
-    assert_eq!(entry.server_uuid.as_deref(), Some(new_uuid));
-    assert_eq!(entry.sha256, Some(sha256_hex(&new_dir.bytes(&f1))));
-    assert_eq!(
-        manifest.get(&f1).unwrap().server_uuid.as_deref(),
-        Some(UUID)
-    );
-
-    // Re-runs of either server recognise their file by content: nothing archived, nothing rewritten.
-    let before = object(store.as_ref(), "orders/binlogs/manifest-iad.json").await;
-    for archiver in [&new, &old] {
-        let again = archiver.run_cycle(&true).await.unwrap();
-        assert!(
-            again.archived.is_empty() && again.failed.is_empty(),
-            "{again:?}"
-        );
-        assert_eq!(again.already_archived, 1);
-    }
-    assert_eq!(
-        object(store.as_ref(), "orders/binlogs/manifest-iad.json").await,
-        before
-    );
-
-    // The planner follows GTID continuity across the two servers' files, gap-free.
-    let start = History::parse(&manifest.get(&f1).unwrap().previous_gtids, "start").unwrap();
-    let plan = pitr::plan(std::slice::from_ref(&manifest), &start, &Target::Latest).unwrap();
-    let planned: Vec<&str> = plan.files.iter().map(|f| f.file.name.as_str()).collect();
-    assert_eq!(planned, [f1.as_str(), g2.as_str()]);
-    assert!(plan.is_complete(), "{plan:?}");
-    let history = continuity::check(std::slice::from_ref(&manifest), &start).unwrap();
-    assert!(history.is_continuous(), "{history:?}");
 }
 
 async fn read_only_server_archives_nothing(store: Arc<dyn ObjectStore>) {
@@ -462,12 +313,6 @@ macro_rules! suite {
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn rebuilt_server_file_gets_a_generation_name() {
-                let (store, _guard) = $store;
-                super::rebuilt_server_file_gets_a_generation_name(store).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn read_only_server_archives_nothing() {
                 let (store, _guard) = $store;
                 super::read_only_server_archives_nothing(store).await;
@@ -492,38 +337,6 @@ macro_rules! suite {
             }
         }
     };
-}
-
-/// Keeps a store's backing resource alive for the test.
-enum Guard {
-    None,
-    Dir(#[allow(dead_code)] tempfile::TempDir),
-    S3(#[allow(dead_code)] S3Server),
-}
-
-fn in_memory() -> (Arc<dyn ObjectStore>, Guard) {
-    (Arc::new(InMemory::new()), Guard::None)
-}
-
-fn local_fs() -> (Arc<dyn ObjectStore>, Guard) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = object_store::local::LocalFileSystem::new_with_prefix(dir.path()).unwrap();
-    (Arc::new(store), Guard::Dir(dir))
-}
-
-fn s3() -> (Arc<dyn ObjectStore>, Guard) {
-    let server = S3Server::start().unwrap();
-    let store = object_store::aws::AmazonS3Builder::new()
-        .with_endpoint(server.endpoint())
-        .with_bucket_name(server.bucket())
-        .with_access_key_id(server.access_key())
-        .with_secret_access_key(server.secret_key())
-        .with_region(server.region())
-        .with_allow_http(true)
-        .with_virtual_hosted_style_request(false)
-        .build()
-        .unwrap();
-    (Arc::new(store), Guard::S3(server))
 }
 
 suite!(in_memory_store, in_memory());

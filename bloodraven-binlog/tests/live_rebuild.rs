@@ -1,12 +1,13 @@
 //! End to end with real MariaDB servers: a site's server is rebuilt (a fresh server restored from the
 //! old one's data and GTID state), which restarts binlog numbering; its files reuse archived names, are
-//! archived as `<name>.g2` beside the old server's, and PITR replays across both servers gap-free.
+//! archived as generation 2 (`<base>.g0002.<number>`) beside the old server's, sorting after them the way
+//! the Go restore orders its replay, and PITR replays across both servers gap-free.
 
 use std::sync::Arc;
 
 use bloodraven_binlog::archive::{ArchiveStore, Archiver};
 use bloodraven_binlog::continuity::{self, History};
-use bloodraven_binlog::manifest::{ArchiveLayout, SiteName};
+use bloodraven_binlog::manifest::{ArchiveLayout, BinlogName, SiteName};
 use bloodraven_binlog::pitr::{self, Target};
 use bloodraven_test_support::mariadb::MariaDb;
 use object_store::memory::InMemory;
@@ -56,8 +57,9 @@ async fn rebuilt_server_restarts_numbering_and_pitr_spans_both() {
     let archiver_new = Archiver::new(archive.clone(), site.clone(), new.binlog_dir());
     let report = archiver_new.run_cycle(&true).await.unwrap();
     assert!(report.failed.is_empty(), "{report:?}");
+    let g2 = BinlogName::parse(&old_names[0]).unwrap().generation(2);
     assert!(
-        report.archived.contains(&format!("{}.g2", old_names[0])),
+        report.archived.contains(&g2.to_string()),
         "{report:?} (old server archived {old_names:?})"
     );
     // A second cycle recognises every file by content.
@@ -69,6 +71,14 @@ async fn rebuilt_server_restarts_numbering_and_pitr_spans_both() {
     assert_eq!(again.already_archived, report.archived.len());
 
     let manifest = archive.load_manifest(&site).await.unwrap();
+    // Sorted by name (the Go restore's replay order), the old server's files come first.
+    let by_name: Vec<&str> = manifest.files.iter().map(|e| e.name.as_str()).collect();
+    let written: Vec<&str> = old_names
+        .iter()
+        .chain(&report.archived)
+        .map(String::as_str)
+        .collect();
+    assert_eq!(by_name, written);
     let manifests = [manifest];
     let start = History::parse(&dump_pos, "dump position").unwrap();
     let check = continuity::check(&manifests, &start).unwrap();

@@ -9,11 +9,13 @@
 //!
 //! "Already in the manifest" is decided by content, not by name alone: a rebuilt server restarts
 //! numbering, so its `mysql-bin.000001` is not the archived `mysql-bin.000001` of the server before it.
-//! A local file is the archived entry named `<name>` or `<name>.g<n>` whose size, start state
-//! (`previousGtids` / `mariadbGtidList`) and `firstEventTime` agree with the file's head; a file
-//! matching none of them is archived under the first of `<name>`, `<name>.g2`, `<name>.g3`, ... that
-//! the manifest does not hold (see the [manifest module docs](crate::manifest)), so another server's
-//! archived object is never overwritten.
+//! A local file is the archived entry named `<name>`, `<base>.g<nnnn>.<number>` or (written by earlier
+//! versions) `<name>.g<n>` whose size, start state (`previousGtids` / `mariadbGtidList`) and
+//! `firstEventTime` agree with the file's head. Files matching none are archived under one generation
+//! per server: the generation of the server's newest recognised file, or for a server with none, the
+//! lowest one whose names are free and sort after every archived name, so that the Go restore's
+//! by-name replay keeps the servers in order (see the [manifest module docs](crate::manifest)). Another
+//! server's archived object is never overwritten.
 //!
 //! Crash safety follows from the order and from atomic object writes: an object appears only when its
 //! upload completes, and an entry is written only after its object exists, so a manifest never points at
@@ -42,7 +44,7 @@ use identity::Placement;
 pub use status::ArchiverStatus;
 pub use store::ArchiveStore;
 pub use upload::UploadLimits;
-pub(crate) use upload::hex;
+pub(crate) use upload::{Tee, hex};
 
 /// The caller's answer to "may this server archive now?" (the Go sidecar asks `SELECT @@read_only`).
 pub trait WritableGate {
@@ -180,17 +182,24 @@ impl Archiver {
         report.sealed = sealed.len();
         let manifest = self.store.load_manifest(&self.site).await?;
         let mut todo = Vec::new();
-        for name in sealed {
-            let path = self.binlog_dir.join(name.as_str());
-            match identity::place(&manifest, &name, &path).await {
+        let sealed: Vec<_> = sealed
+            .into_iter()
+            .map(|name| {
+                let path = self.binlog_dir.join(name.as_str());
+                (name, path)
+            })
+            .collect();
+        let placements = identity::place_all(&manifest, &sealed).await;
+        for ((name, _), placement) in sealed.into_iter().zip(placements) {
+            match placement {
                 Ok(Placement::Archived(_)) => report.already_archived += 1,
                 Ok(Placement::New(target)) => {
                     if target != name {
                         tracing::warn!(
                             file = %name,
                             archive_name = %target,
-                            "binlog name already archived from another server (rebuilt server \
-                             restarted numbering); archiving under a new generation name"
+                            "archiving under a generation name: the server restarted binlog \
+                             numbering (rebuilt) after earlier files were archived"
                         );
                     }
                     todo.push((name, target));
@@ -344,25 +353,33 @@ fn entry_for(
     sha256: String,
     server_uuid: Option<String>,
 ) -> ManifestEntry {
-    let text = |set: &bloodraven_gtid::GtidSet| set.to_compact_string();
-    let mariadb = s.flavor == Flavor::Mariadb;
-    ManifestEntry {
+    let mut entry = ManifestEntry {
         name: name.to_string(),
         remote_path,
         size,
         first_event_time: s.first_event_time,
         last_event_time: s.last_event_time,
-        previous_gtids: s.previous_gtids.as_ref().map(text).unwrap_or_default(),
-        end_gtids: s.end_gtids.as_ref().map(text).unwrap_or_default(),
         archived_at: Some(Utc::now()),
-        gtids: (!mariadb).then(|| text(&s.gtids)),
         sha256: Some(sha256),
         server_uuid,
-        mariadb_gtid_list: mariadb
-            .then(|| s.mariadb_gtid_list.clone().unwrap_or_default().to_string()),
-        mariadb_end_gtid_list: s
-            .mariadb_end_gtid_list()
-            .filter(|_| mariadb)
-            .map(|l| l.to_string()),
-    }
+        ..Default::default()
+    };
+    gtid_fields(&mut entry, s);
+    entry
+}
+
+/// Sets the transaction fields of `entry` from the file's summary: `previousGtids`, `endGtids` and
+/// `gtids` for MySQL, `mariadbGtidList` and `mariadbEndGtidList` for MariaDB.
+pub(crate) fn gtid_fields(entry: &mut ManifestEntry, s: &FileSummary) {
+    let text = |set: &bloodraven_gtid::GtidSet| set.to_compact_string();
+    let mariadb = s.flavor == Flavor::Mariadb;
+    entry.previous_gtids = s.previous_gtids.as_ref().map(text).unwrap_or_default();
+    entry.end_gtids = s.end_gtids.as_ref().map(text).unwrap_or_default();
+    entry.gtids = (!mariadb).then(|| text(&s.gtids));
+    entry.mariadb_gtid_list =
+        mariadb.then(|| s.mariadb_gtid_list.clone().unwrap_or_default().to_string());
+    entry.mariadb_end_gtid_list = s
+        .mariadb_end_gtid_list()
+        .filter(|_| mariadb)
+        .map(|l| l.to_string());
 }

@@ -221,15 +221,15 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 }
 
 /// Copies everything read from the file into the hash and the sink.
-struct Tee<R, W> {
+pub(crate) struct Tee<R, W> {
     inner: R,
     sink: W,
-    hasher: Sha256,
-    count: u64,
+    pub(crate) hasher: Sha256,
+    pub(crate) count: u64,
 }
 
 impl<R: Read, W: Write> Tee<R, W> {
-    fn new(inner: R, sink: W) -> Self {
+    pub(crate) fn new(inner: R, sink: W) -> Self {
         Tee {
             inner,
             sink,

@@ -12,9 +12,11 @@
 //!   transaction is covered. A file whose previous set is not yet covered marks a gap: the report names
 //!   the missing transactions and the files on both sides.
 //!
-//! Entries written by the Go archiver carry only `previousGtids`. Such an entry takes its end set from the
-//! next entry of the same site when that one's previous set contains its own (the chain rule); the last
-//! one of a site cannot be bounded and is reported as unverifiable rather than guessed at.
+//! Entries written by the Go archiver carry only `previousGtids` (none at all for a server's first file,
+//! whose previous set is empty). Such an entry takes its end set from the next entry of the same site
+//! when that one's previous set contains its own (the chain rule); the last one of a site cannot be
+//! bounded and is reported as unverifiable rather than guessed at. Whoever can read the objects learns
+//! its end set from the file itself ([`pitr::learn_end_sets`](crate::pitr::learn_end_sets)).
 
 mod history;
 
@@ -236,10 +238,9 @@ fn go_chained(files: &[ManifestEntry], i: usize) -> bool {
     let (Some(e), Some(next)) = (files.get(i), files.get(i + 1)) else {
         return false;
     };
-    if e.previous_gtids.is_empty()
-        || next.previous_gtids.is_empty()
-        || e.mariadb_gtid_list.is_some()
-    {
+    // An empty previous set is a server's first file (Go omits the key then); the next file's previous
+    // set bounds it all the same.
+    if next.previous_gtids.is_empty() || e.mariadb_gtid_list.is_some() {
         return false;
     }
     match (

@@ -227,3 +227,25 @@ fn go_written_entries_take_their_end_from_the_next_file() {
     assert_eq!(report.unverifiable.len(), 1);
     assert_eq!(report.unverifiable[0].name, "mysql-bin.000003");
 }
+
+#[test]
+fn a_go_written_first_file_with_an_empty_previous_set_chains() {
+    // Go omits `previousGtids` when it is empty: a server's first file.
+    let go = |name: &str, prev: &str| ManifestEntry {
+        name: name.into(),
+        previous_gtids: prev.into(),
+        ..Default::default()
+    };
+    let archive = [manifest(
+        "a",
+        vec![
+            go("mysql-bin.000001", ""),
+            go("mysql-bin.000002", &format!("{U}:1-4")),
+        ],
+    )];
+    let report = check(&archive, &History::new()).unwrap();
+    assert_eq!(report.covered, h(&format!("{U}:1-4")));
+    assert!(report.gaps.is_empty(), "{:?}", report.gaps);
+    assert_eq!(report.unverifiable.len(), 1);
+    assert_eq!(report.unverifiable[0].name, "mysql-bin.000002");
+}

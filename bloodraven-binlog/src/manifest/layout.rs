@@ -68,27 +68,72 @@ impl BinlogName {
         &self.0
     }
 
-    /// The archive name of generation `n` of this local name: the name itself for `n <= 1`,
-    /// `<name>.g<n>` otherwise (a file of a rebuilt server that reused an archived name; see the
-    /// [manifest module docs](crate::manifest)).
+    /// The archive name of generation `n` of this local name: the name itself for `n <= 1`; otherwise the
+    /// generation goes, zero-padded to four digits, between the base name and the number:
+    /// `mysql-bin.000001` → `mysql-bin.g0002.000001` (a name without a `.` gets a `.g0002` suffix).
+    ///
+    /// Generations are per server, not per name (see the [manifest module docs](crate::manifest)), so a
+    /// byte-wise sort of a site's names, which is how the Go restore orders its replay, puts every
+    /// generation-1 name (digits after `mysql-bin.`) before every later generation (`g` after it), and
+    /// `g0002` before `g0010`, up to [`BinlogName::MAX_GENERATION`].
     pub fn generation(&self, n: u32) -> BinlogName {
         if n <= 1 {
-            self.clone()
-        } else {
-            BinlogName(format!("{}.g{n}", self.0))
+            return self.clone();
+        }
+        match self.split() {
+            Some((base, number)) => BinlogName(format!("{base}.g{n:04}.{number}")),
+            None => BinlogName(format!("{}.g{n:04}", self.0)),
         }
     }
 
-    /// The generation `archived` is of this local name (`1` for the name itself, `n` for `<name>.g<n>`
-    /// with `n >= 2` written without leading zeros), or `None` when it is another file's name.
+    /// The generation `archived` is of this local name: `1` for the name itself, `n` for
+    /// [`BinlogName::generation`]`(n)` with `n >= 2`, and `n` for `<name>.g<n>` (`n >= 2` without leading
+    /// zeros), the form earlier versions wrote, which is still read. `None` when it is another file's
+    /// name.
     pub fn generation_of(&self, archived: &str) -> Option<u32> {
-        let rest = archived.strip_prefix(self.0.as_str())?;
-        if rest.is_empty() {
+        if archived == self.0 {
             return Some(1);
         }
-        let digits = rest.strip_prefix(".g")?;
-        let n: u32 = digits.parse().ok()?;
-        (n >= 2 && digits == n.to_string()).then_some(n)
+        let parse = |digits: &str, canonical: fn(u32) -> String| {
+            let n: u32 = digits.parse().ok()?;
+            (n >= 2 && digits == canonical(n)).then_some(n)
+        };
+        if let Some((base, number)) = self.split()
+            && let Some(n) = archived
+                .strip_prefix(base)
+                .and_then(|r| r.strip_prefix(".g"))
+                .and_then(|r| r.strip_suffix(number))
+                .and_then(|r| r.strip_suffix('.'))
+                .and_then(|digits| parse(digits, |n| format!("{n:04}")))
+        {
+            return Some(n);
+        }
+        let digits = archived.strip_prefix(self.0.as_str())?.strip_prefix(".g")?;
+        let padded = self.split().is_none();
+        parse(digits, |n| n.to_string()).or_else(|| {
+            padded
+                .then(|| parse(digits, |n| format!("{n:04}")))
+                .flatten()
+        })
+    }
+
+    /// Generations up to this one sort in order ([`BinlogName::generation`] pads to four digits).
+    pub const MAX_GENERATION: u32 = 9999;
+
+    /// The part of the name archive names of the same base share (`mysql-bin.` of `mysql-bin.000001`;
+    /// the whole name when it has no `.`).
+    pub(crate) fn family(&self) -> &str {
+        match self.split() {
+            Some((base, _)) => &self.0[..=base.len()],
+            None => &self.0,
+        }
+    }
+
+    /// `(base, number)` around the last `.`, when both are non-empty.
+    fn split(&self) -> Option<(&str, &str)> {
+        self.0
+            .rsplit_once('.')
+            .filter(|(base, number)| !base.is_empty() && !number.is_empty())
     }
 }
 

@@ -17,14 +17,24 @@
 //!
 //! An entry's `name` is normally the local binlog basename. A rebuilt server (reclone, restore, new
 //! volume) restarts numbering, so its `mysql-bin.000001` can arrive while the manifest already holds the
-//! previous server's `mysql-bin.000001`. The archiver then stores the new file as generation `n` of the
-//! name, `<name>.g<n>` (`mysql-bin.000001.g2`, then `.g3`, ...; [`BinlogName::generation`]), taking the
-//! lowest `n >= 2` the manifest does not hold, with the object at `<prefix>/<site>/<name>.g<n>`. The name
-//! is still a plain basename, so the Go `pitr-download` accepts it. Which generation a local file is
-//! follows from its content, not its name: the entry of the same size, start state (`previousGtids` /
-//! `mariadbGtidList`) and `firstEventTime`. A re-run therefore skips it, and a crash before the manifest
-//! update picks the same name again. PITR planning and the continuity check order files by GTID
-//! continuity, never by name, so generations need no special handling there.
+//! previous server's `mysql-bin.000001`. Each server's files therefore carry a generation. A server none
+//! of whose files is archived yet takes the lowest generation whose names are free and sort after every
+//! archived name of the same base: generation 1, its own names, on a fresh archive or when its numbers
+//! continue past the archived ones; otherwise some `n >= 2` ([`BinlogName::generation`]), which turns
+//! `mysql-bin.000001` into `mysql-bin.g0002.000001`. Every later file of that server stays in its
+//! generation (`mysql-bin.g0002.000042`), with the object at `<prefix>/<site>/<name>`.
+//!
+//! The Go restore downloads a site's files and replays them sorted by name (`sorted(glob("mysql-bin.*"))`),
+//! so the names are built to sort in replay order byte-wise: digits sort before `g`, so every generation-1
+//! name comes first, and the zero-padded generation keeps `g0002` before `g0010`. The name stays a plain
+//! basename starting with the binlog base name, so the Go `pitr-download` accepts it and the restore's glob
+//! finds it. Earlier versions named generations per file, `<name>.g<n>` (`mysql-bin.000001.g2`), which
+//! sorts among the generation-1 names; such archives are still read, planned and recognised.
+//!
+//! Which generation a local file is follows from its content, not its name: the entry of the same size,
+//! start state (`previousGtids` / `mariadbGtidList`) and `firstEventTime`. A re-run therefore skips it,
+//! and a crash before the manifest update picks the same name again. PITR planning and the continuity
+//! check order files by GTID continuity, never by name, so generations need no special handling there.
 
 mod json;
 mod layout;
@@ -55,8 +65,8 @@ pub struct Manifest {
 /// One archived binlog file.
 #[derive(Clone, Debug, Default, Eq, PartialEq)]
 pub struct ManifestEntry {
-    /// Archive name: the binlog basename, e.g. `mysql-bin.000042`, or `mysql-bin.000042.g2` for a
-    /// rebuilt server's file that reused an archived name (see the module docs).
+    /// Archive name: the binlog basename, e.g. `mysql-bin.000042`, or `mysql-bin.g0002.000042` for a file
+    /// of a rebuilt server (`mysql-bin.000042.g2` in archives of earlier versions; see the module docs).
     pub name: String,
     /// Storage key of the object (`<prefix>/<site>/<name>`, `name` being the archive name).
     pub remote_path: String,

@@ -242,13 +242,16 @@ fn names_and_layout() {
 fn generation_names_are_plain_basenames_and_map_back() {
     let local = BinlogName::parse("mysql-bin.000001").unwrap();
     assert_eq!(local.generation(1), local);
-    assert_eq!(local.generation(2).as_str(), "mysql-bin.000001.g2");
-    assert_eq!(local.generation(12).as_str(), "mysql-bin.000001.g12");
+    assert_eq!(local.generation(2).as_str(), "mysql-bin.g0002.000001");
+    assert_eq!(local.generation(12).as_str(), "mysql-bin.g0012.000001");
     // Still valid under the pitr-download basename rule.
     assert!(BinlogName::parse(local.generation(3).as_str()).is_ok());
-    for n in [1, 2, 3, 12] {
+    for n in [1, 2, 3, 12, BinlogName::MAX_GENERATION] {
         assert_eq!(local.generation_of(local.generation(n).as_str()), Some(n));
     }
+    // The names earlier versions wrote are still recognised.
+    assert_eq!(local.generation_of("mysql-bin.000001.g2"), Some(2));
+    assert_eq!(local.generation_of("mysql-bin.000001.g12"), Some(12));
     for other in [
         "mysql-bin.000002",
         "mysql-bin.0000010",
@@ -257,8 +260,54 @@ fn generation_names_are_plain_basenames_and_map_back() {
         "mysql-bin.000001.g02",
         "mysql-bin.000001.gx",
         "mysql-bin.000001.2",
+        "mysql-bin.000001.g0002",
         "mysql-bin.00000",
+        "mysql-bin.g0001.000001",
+        "mysql-bin.g2.000001",
+        "mysql-bin.g00002.000001",
+        "mysql-bin.g0002.000002",
+        "mysql-bin.g0002.0000010",
+        "mysql-bin.gxxxx.000001",
     ] {
         assert_eq!(local.generation_of(other), None, "{other}");
     }
+    // A name without a '.': the generation is a suffix.
+    let plain = BinlogName::parse("binlog").unwrap();
+    assert_eq!(plain.generation(2).as_str(), "binlog.g0002");
+    assert_eq!(plain.generation_of("binlog.g0002"), Some(2));
+    assert_eq!(plain.generation_of("binlog.g2"), Some(2));
+}
+
+/// The Go restore replays a site's files sorted by name, byte-wise: every file of generation `n` must
+/// sort before every file of generation `n + 1`, and within a generation by number.
+#[test]
+fn generation_names_sort_in_replay_order() {
+    let name = |n: u32, number: u32| {
+        BinlogName::parse(&format!("mysql-bin.{number:06}"))
+            .unwrap()
+            .generation(n)
+            .as_str()
+            .to_owned()
+    };
+    let mut replay = Vec::new();
+    for n in [
+        1,
+        2,
+        3,
+        9,
+        10,
+        11,
+        99,
+        100,
+        999,
+        1000,
+        BinlogName::MAX_GENERATION,
+    ] {
+        for number in [1, 2, 9, 10, 999, 1000, 999_999] {
+            replay.push(name(n, number));
+        }
+    }
+    let mut sorted = replay.clone();
+    sorted.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+    assert_eq!(sorted, replay);
 }

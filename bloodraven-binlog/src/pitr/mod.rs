@@ -7,6 +7,14 @@
 //! order, the [`Stop`] option for the last one, and a report: what will be recovered, the last
 //! recoverable time, gaps, and why a target cannot be reached when it cannot.
 //!
+//! Entries written by the Go archiver carry only their previous GTIDs, so the newest file of each such site
+//! has no end set (the [`continuity`] rules bound a file by the next one of its site). The planner cannot
+//! know what that file holds: it leaves it out and, when the file could hold transactions of the
+//! requested window, names it in [`Plan::unverifiable_in_window`] and calls the plan incomplete rather
+//! than stopping one file short in silence. A caller that can read the archive runs [`learn_end_sets`]
+//! first: it reads those files from the store with the crate's own reader and completes their entries,
+//! so the plan includes them (the `pitr-plan` and `pitr-download` commands do this).
+//!
 //! [`download`] fetches the planned files (decrypting BRV1 when needed) into `<dir>/<site>/<name>`, each
 //! written to a `.part` file, checked against the manifest's `size` and `sha256`, synced and renamed.
 //!
@@ -15,6 +23,7 @@
 //! (`--start-position=<gtid list>`). MySQL skips executed GTIDs itself.
 
 mod download;
+mod learn;
 
 use std::path::Path;
 
@@ -25,6 +34,7 @@ use crate::continuity::{self, FileRef, Gap, History};
 use crate::manifest::{Manifest, ManifestEntry};
 
 pub use download::download;
+pub use learn::{Learned, learn_end_sets};
 
 /// Where recovery should stop.
 #[derive(Clone, Debug, Eq, PartialEq)]
@@ -112,43 +122,53 @@ pub struct Plan {
     pub last_recoverable_time: Option<DateTime<Utc>>,
     /// Gaps that stop the history (at most one: nothing after a gap is reachable).
     pub gaps: Vec<Gap>,
-    /// Entries without GTID information, left out of the plan.
+    /// Entries without an end set (Go-written: only previous GTIDs, and no next file of their site to
+    /// bound them; or no GTID information at all), left out of the plan.
     pub unverifiable: Vec<FileRef>,
+    /// Those of [`Plan::unverifiable`] that could hold transactions the target asks for: every one for
+    /// [`Target::Latest`], those whose first event is before a time target, those whose previous set does
+    /// not already contain a GTID target. Any such file makes the plan incomplete; [`learn_end_sets`]
+    /// reads them from the store so that they can be planned.
+    pub unverifiable_in_window: Vec<FileRef>,
     /// Why the target cannot be reached, when it cannot.
     pub unreachable: Option<String>,
 }
 
 impl Plan {
-    /// Whether the target is reached without gaps.
+    /// Whether the target is reached without gaps, and no file left out for lack of an end set could
+    /// hold transactions of the window.
     pub fn is_complete(&self) -> bool {
-        self.unreachable.is_none() && self.gaps.is_empty()
+        self.unreachable.is_none() && self.gaps.is_empty() && self.unverifiable_in_window.is_empty()
     }
 }
 
 /// Plans recovery from `start` (the dump's GTID set) to `target` over every site's manifest.
 pub fn plan(manifests: &[Manifest], start: &History, target: &Target) -> Result<Plan, Error> {
     let (files, unverifiable) = continuity::archived_files(manifests)?;
-    let goal = match target {
-        Target::Gtids {
-            set,
-            inclusive: true,
-        } => Some(set.up_to_max()),
-        Target::Gtids {
-            set,
-            inclusive: false,
-        } => Some(set.before_min()),
-        _ => None,
-    };
+    let goal = goal(target);
     let wanted = |f: &continuity::ArchivedFile| match target {
         Target::Time(t) => f.entry.first_event_time.is_none_or(|first| first < *t),
         _ => true,
     };
+    let unverifiable_in_window = unverifiable
+        .iter()
+        .filter(|file| {
+            manifests
+                .iter()
+                .filter(|m| m.site == file.site)
+                .flat_map(|m| m.files.iter())
+                .find(|e| e.name == file.name)
+                .is_none_or(|e| in_window(e, target, goal.as_ref()))
+        })
+        .cloned()
+        .collect();
     let walk = continuity::walk(&files, start, wanted, |covered| {
         goal.as_ref().is_some_and(|g| g.is_subset(covered))
     });
     let known: Vec<_> = files.iter().flat_map(|f| f.mariadb_lists.iter()).collect();
     let mut plan = Plan {
         unverifiable,
+        unverifiable_in_window,
         gaps: walk.gaps,
         ..Default::default()
     };
@@ -181,7 +201,12 @@ pub fn plan(manifests: &[Manifest], start: &History, target: &Target) -> Result<
                 last.stop = Some(Stop::Datetime(*t));
             }
             plan.last_recoverable_time = newest_in_plan.map(|n| n.min(*t));
-            let newest_archived = files.iter().filter_map(|f| f.entry.last_event_time).max();
+            // Every entry counts, those left out for lack of an end set too: their times are known.
+            let newest_archived = manifests
+                .iter()
+                .flat_map(|m| m.files.iter())
+                .filter_map(|e| e.last_event_time)
+                .max();
             if plan.unreachable.is_none() && newest_archived.is_none_or(|n| n < *t) {
                 plan.unreachable = Some(match newest_archived {
                     Some(n) => {
@@ -219,6 +244,36 @@ pub fn plan(manifests: &[Manifest], start: &History, target: &Target) -> Result<
         }
     }
     Ok(plan)
+}
+
+/// The history a GTID target needs covered: up to the highest transaction of each source (inclusive)
+/// or up to just before the lowest (exclusive).
+fn goal(target: &Target) -> Option<History> {
+    match target {
+        Target::Gtids {
+            set,
+            inclusive: true,
+        } => Some(set.up_to_max()),
+        Target::Gtids {
+            set,
+            inclusive: false,
+        } => Some(set.before_min()),
+        _ => None,
+    }
+}
+
+/// Whether a file whose end set is unknown could hold transactions the target asks for: always for the
+/// latest; for a time, unless its first event is at or after it; for GTIDs, unless its previous set
+/// already contains the goal (a previous set that does not parse counts as unknown).
+fn in_window(entry: &ManifestEntry, target: &Target, goal: Option<&History>) -> bool {
+    match target {
+        Target::Latest => true,
+        Target::Time(t) => entry.first_event_time.is_none_or(|first| first < *t),
+        Target::Gtids { .. } => {
+            let previous = History::parse(&entry.previous_gtids, "previousGtids");
+            !matches!((goal, previous), (Some(g), Ok(p)) if g.is_subset(&p))
+        }
+    }
 }
 
 #[cfg(test)]

@@ -216,3 +216,65 @@ fn mariadb_plan_carries_start_and_stop_positions() {
     );
     assert_eq!(plan.recovered, h("0-2-30"));
 }
+
+/// A Go-written site: only previous GTIDs, so the newest file has no end set.
+fn go_archive() -> Vec<Manifest> {
+    let go = |name: &str, prev: &str, first: i64| ManifestEntry {
+        name: name.into(),
+        previous_gtids: prev.into(),
+        first_event_time: DateTime::from_timestamp(first, 0),
+        last_event_time: DateTime::from_timestamp(first + 59, 0),
+        ..Default::default()
+    };
+    vec![manifest(
+        "a",
+        vec![
+            go("mysql-bin.000001", "", 1000),
+            go("mysql-bin.000002", &format!("{U}:1-10"), 2000),
+        ],
+    )]
+}
+
+#[test]
+fn an_unverifiable_file_in_the_window_makes_the_plan_incomplete() {
+    let archive = go_archive();
+    let newest = [FileRef {
+        site: "a".into(),
+        name: "mysql-bin.000002".into(),
+    }];
+    let plan_for = |target: &Target| plan(&archive, &History::new(), target).unwrap();
+
+    let latest = plan_for(&Target::Latest);
+    assert_eq!(names(&latest), ["a/mysql-bin.000001"]);
+    assert_eq!(latest.recovered, h(&format!("{U}:1-10")));
+    assert_eq!(latest.unverifiable, newest);
+    assert_eq!(latest.unverifiable_in_window, newest);
+    assert!(!latest.is_complete());
+
+    // A time before the newest file's first event: the file cannot matter.
+    let before = plan_for(&Target::Time(DateTime::from_timestamp(2000, 0).unwrap()));
+    assert!(before.unverifiable_in_window.is_empty(), "{before:?}");
+    assert_eq!(before.unverifiable, newest);
+    assert!(before.is_complete(), "{before:?}");
+    let after = plan_for(&Target::Time(DateTime::from_timestamp(2030, 0).unwrap()));
+    assert_eq!(after.unverifiable_in_window, newest);
+    assert!(!after.is_complete());
+
+    // A GTID target the newest file's previous set contains is reached before it.
+    let inside = plan_for(&Target::Gtids {
+        set: h(&format!("{U}:7")),
+        inclusive: true,
+    });
+    assert!(inside.is_complete(), "{inside:?}");
+    let beyond = plan_for(&Target::Gtids {
+        set: h(&format!("{U}:11")),
+        inclusive: false,
+    });
+    assert!(beyond.unverifiable_in_window.is_empty(), "{beyond:?}");
+    let beyond = plan_for(&Target::Gtids {
+        set: h(&format!("{U}:11")),
+        inclusive: true,
+    });
+    assert_eq!(beyond.unverifiable_in_window, newest);
+    assert!(!beyond.is_complete());
+}

@@ -53,7 +53,8 @@ pub(crate) struct TargetArgs {
 
 /// `archive check`: exit 0 when continuous, 1 on a gap, chain break or unverifiable entry.
 pub(crate) fn check(out: &mut impl Write, args: &StoreArgs) -> anyhow::Result<bool> {
-    let (_, manifests, start) = load(args)?;
+    let (store, manifests, start) = load(args)?;
+    let manifests = learn(&store, &manifests, &Target::Latest)?;
     let report = continuity::check(&manifests, &start)?;
     if args.json {
         let breaks: Vec<_> = report
@@ -106,7 +107,8 @@ pub(crate) fn check(out: &mut impl Write, args: &StoreArgs) -> anyhow::Result<bo
     Ok(report.is_continuous())
 }
 
-/// `pitr plan` (and the planning half of `pitr download`): exit 1 when the target is unreachable.
+/// `pitr plan` (and the planning half of `pitr download`): exit 1 when the plan is incomplete (the target
+/// is unreachable, or a file without an end set that could not be read may hold transactions of it).
 pub(crate) fn plan(
     out: &mut impl Write,
     args: &StoreArgs,
@@ -115,12 +117,30 @@ pub(crate) fn plan(
 ) -> anyhow::Result<bool> {
     let (store, manifests, start) = load(args)?;
     let target = parse_target(target)?;
+    let manifests = learn(&store, &manifests, &target)?;
     let plan = pitr::plan(&manifests, &start, &target)?;
     if let Some(dir) = download_to {
         runtime()?.block_on(pitr::download(&store, &plan, dir))?;
     }
     print_plan(out, &plan, args.json, download_to)?;
     Ok(plan.is_complete())
+}
+
+/// Completes the entries that have no end set (the newest Go-written file of each site) from their
+/// objects; a file that cannot be read is named on stderr and stays unverifiable.
+fn learn(
+    store: &ArchiveStore,
+    manifests: &[Manifest],
+    target: &Target,
+) -> anyhow::Result<Vec<Manifest>> {
+    let learned = runtime()?.block_on(pitr::learn_end_sets(store, manifests, target))?;
+    for (file, e) in &learned.failed {
+        eprintln!(
+            "warning: {file} has no end GTID set in its manifest and reading it failed, so it stays \
+             unverifiable: {e}"
+        );
+    }
+    Ok(learned.manifests)
 }
 
 fn print_plan(
@@ -146,6 +166,7 @@ fn print_plan(
             "last_recoverable_time": plan.last_recoverable_time.map(|t| t.to_rfc3339()),
             "gaps": plan.gaps.iter().map(ToString::to_string).collect::<Vec<_>>(),
             "unverifiable": plan.unverifiable.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            "unverifiable_in_window": plan.unverifiable_in_window.iter().map(ToString::to_string).collect::<Vec<_>>(),
             "unreachable": plan.unreachable,
         });
         writeln!(out, "{value}")
@@ -167,6 +188,20 @@ fn print_plan(
         }
         if let Some(why) = &plan.unreachable {
             writeln!(out, "unreachable: {why}")?;
+        }
+        for u in &plan.unverifiable {
+            if plan.unverifiable_in_window.contains(u) {
+                writeln!(
+                    out,
+                    "unverifiable: {u} has no end GTID set and may hold transactions of the target; \
+                     it is not in the plan"
+                )?;
+            } else {
+                writeln!(out, "unverifiable (outside the target): {u}")?;
+            }
+        }
+        if !plan.is_complete() {
+            writeln!(out, "incomplete")?;
         }
         Ok(())
     }

@@ -42,7 +42,8 @@ enum Command {
     },
     /// Check the archive's continuity: per-site chains and a gap-free GTID history from --start.
     ///
-    /// Exits 1 on a gap, a chain break or an entry without GTID information.
+    /// Files without an end GTID set in their manifest are read from the store to learn it. Exits 1 on a
+    /// gap, a chain break or an entry whose transactions stay unknown.
     #[command(name = "archive-check")]
     ArchiveCheck {
         #[command(flatten)]
@@ -50,7 +51,10 @@ enum Command {
     },
     /// Plan a point-in-time recovery: the files to replay in order, with the stop option for the last.
     ///
-    /// Exits 1 when the target cannot be reached (a gap, or a target beyond the archive).
+    /// Files without an end GTID set in their manifest (the newest Go-written file of a site) are read
+    /// from the store to learn it. Exits 1 when the plan is incomplete: the target cannot be reached (a
+    /// gap, or a target beyond the archive), or such a file could not be read and may hold transactions
+    /// of the target (it is named).
     #[command(name = "pitr-plan")]
     PitrPlan {
         #[command(flatten)]
@@ -59,6 +63,8 @@ enum Command {
         target: archive_cli::TargetArgs,
     },
     /// Plan, then download the planned files (decrypted, verified) into DIR/<site>/<name>.
+    ///
+    /// Exits 1, after downloading, when the plan is incomplete (see pitr-plan).
     #[command(name = "pitr-download")]
     PitrDownload {
         #[command(flatten)]
