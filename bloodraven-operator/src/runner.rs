@@ -10,9 +10,12 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use tracing::Instrument;
+
 use crate::engine::{Action, Config, Decision, Engine, Outcome};
 use crate::platform::{AdminAnnotations, Annotation, GroupObservation, Platform, StoredRecord};
 use crate::record::Record;
+use crate::secret::Password;
 use crate::site::{Site, SiteError, SourceSpec};
 
 mod clone;
@@ -56,6 +59,8 @@ impl Clock {
 /// Deadlines and credentials of the runner.
 #[derive(Clone, Debug)]
 pub struct RunnerConfig {
+    /// The group's namespace (log spans and metric labels).
+    pub namespace: String,
     /// Per-probe deadline (5 s).
     pub probe_timeout: Duration,
     /// Deadline of every other single statement (5 s).
@@ -69,7 +74,7 @@ pub struct RunnerConfig {
     /// Replication user.
     pub repl_user: String,
     /// Replication password.
-    pub repl_password: String,
+    pub repl_password: Password,
     /// TLS on replication channels.
     pub tls: bool,
 }
@@ -77,13 +82,14 @@ pub struct RunnerConfig {
 impl Default for RunnerConfig {
     fn default() -> RunnerConfig {
         RunnerConfig {
+            namespace: "default".into(),
             probe_timeout: Duration::from_secs(5),
             op_timeout: Duration::from_secs(5),
             follower_timeout: Duration::from_secs(20),
             clone_timeout: Duration::from_secs(3600),
             port: 3306,
             repl_user: "repl".into(),
-            repl_password: String::new(),
+            repl_password: Password::default(),
             tls: false,
         }
     }
@@ -164,9 +170,15 @@ impl<S: Site + 'static, P: Platform> Runner<S, P> {
 
     /// One poll: probe all sites in parallel, decide, persist, write status, emit events, execute actions.
     ///
-    /// A promotion outcome is recorded by an immediate second poll, before anything else happens.
+    /// A promotion outcome is recorded by an immediate second poll, before anything else happens. Everything it
+    /// logs is inside a `poll` span naming the namespace and the group.
     pub async fn poll_once(&mut self) -> Decision {
-        self.poll_inner().await
+        let span = tracing::info_span!(
+            "poll",
+            namespace = %self.cfg.namespace,
+            group = %self.engine.config().group
+        );
+        self.poll_inner().instrument(span).await
     }
 
     async fn poll_inner(&mut self) -> Decision {
@@ -255,7 +267,8 @@ impl<S: Site + 'static, P: Platform> Runner<S, P> {
         let outcomes = std::mem::take(&mut self.outcomes);
         let mut decision = self.engine.step(now, probes, outcomes);
         if let Some(m) = &self.metrics {
-            m.exporter.update(&m.namespace, &self.engine, &decision);
+            m.exporter
+                .update(&self.cfg.namespace, &self.engine, &decision);
         }
         if planned_before.is_some() && self.engine.planned_annotation().is_none() {
             self.consumed.0 = planned_before;

@@ -11,6 +11,7 @@ use std::time::Duration;
 use bloodraven_gtid::{GtidSet, MariadbGtid, MariadbGtidList, SetRelation};
 
 use crate::engine::Divergence;
+use crate::secret::Password;
 
 /// One MySQL/MariaDB server of a site, as the runner sees it.
 ///
@@ -286,7 +287,7 @@ impl ReplicaStatus {
 }
 
 /// Where a replica (or a clone recipient) connects to.
-#[derive(Clone, Eq, PartialEq)]
+#[derive(Clone, Debug, Eq, PartialEq)]
 pub struct SourceSpec {
     /// Host name of the source (the site's internal Service host).
     pub host: String,
@@ -294,22 +295,10 @@ pub struct SourceSpec {
     pub port: u16,
     /// Replication user.
     pub user: String,
-    /// Replication password (never printed by `Debug`).
-    pub password: String,
+    /// Replication password.
+    pub password: Password,
     /// Require TLS on the channel (`SOURCE_SSL=1` / `REQUIRE SSL`); without it MySQL uses `GET_SOURCE_PUBLIC_KEY=1`.
     pub tls: bool,
-}
-
-impl fmt::Debug for SourceSpec {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SourceSpec")
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .field("user", &self.user)
-            .field("password", &"<redacted>")
-            .field("tls", &self.tls)
-            .finish()
-    }
 }
 
 /// An error from one site operation.

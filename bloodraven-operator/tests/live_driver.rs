@@ -24,7 +24,7 @@ fn source(group: &Group, i: usize) -> SourceSpec {
         host: host(i),
         port: group.servers[i].port(),
         user: "root".into(),
-        password: String::new(),
+        password: Default::default(),
         tls: false,
     }
 }

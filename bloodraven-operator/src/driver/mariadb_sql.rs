@@ -73,7 +73,7 @@ fn change_source(source: &SourceSpec) -> Statement {
         )
     };
     Statement {
-        sql: render(&quote(&source.password)),
+        sql: render(&quote(source.password.expose())),
         shown: render(REDACTED),
     }
 }

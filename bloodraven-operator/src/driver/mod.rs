@@ -33,13 +33,14 @@ mod tests;
 use std::fmt;
 use std::time::Duration;
 
+use crate::secret::Password;
 use crate::site::{Flavor, SiteError};
 use conn::{Backend, Failure};
 use parse::BadValue;
 use sql::Sql;
 
 /// Where and how to reach one site's server.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct SiteConfig {
     /// The site name (`spec.sites[].name`).
     pub name: String,
@@ -49,8 +50,8 @@ pub struct SiteConfig {
     pub port: u16,
     /// The operator's account.
     pub user: String,
-    /// Its password (never printed by `Debug`).
-    pub password: String,
+    /// Its password.
+    pub password: Password,
     /// `spec.cloneTimeout`: the session network timeouts of a `CLONE INSTANCE` (default one hour).
     pub clone_timeout: Duration,
 }
@@ -62,7 +63,7 @@ impl SiteConfig {
         host: impl Into<String>,
         port: u16,
         user: impl Into<String>,
-        password: impl Into<String>,
+        password: impl Into<Password>,
     ) -> SiteConfig {
         SiteConfig {
             name: name.into(),
@@ -72,19 +73,6 @@ impl SiteConfig {
             password: password.into(),
             clone_timeout: Duration::from_secs(3600),
         }
-    }
-}
-
-impl fmt::Debug for SiteConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SiteConfig")
-            .field("name", &self.name)
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .field("user", &self.user)
-            .field("password", &"<redacted>")
-            .field("clone_timeout", &self.clone_timeout)
-            .finish()
     }
 }
 
@@ -113,7 +101,12 @@ pub struct DriverSite {
 impl DriverSite {
     /// A site of a known flavour (no IO happens until the first call).
     pub fn new(config: SiteConfig, flavor: Flavor) -> DriverSite {
-        let backend = Backend::server(&config.host, config.port, &config.user, &config.password);
+        let backend = Backend::server(
+            &config.host,
+            config.port,
+            &config.user,
+            config.password.expose(),
+        );
         DriverSite::with_backend(config.name, flavor, backend, config.clone_timeout)
     }
 

@@ -63,7 +63,7 @@ fn change_source(source: &SourceSpec) -> Statement {
         )
     };
     Statement {
-        sql: render(&quote(&source.password)),
+        sql: render(&quote(source.password.expose())),
         shown: render(REDACTED),
     }
 }
@@ -119,7 +119,7 @@ pub(crate) fn clone_statements(donor: &SourceSpec, timeout: Duration) -> CloneSt
             format!("SET SESSION net_write_timeout = {secs}"),
         ],
         clone: Statement {
-            sql: render(&quote(&donor.password)),
+            sql: render(&quote(donor.password.expose())),
             shown: render(REDACTED),
         },
         refence: "SET GLOBAL super_read_only = ON",

@@ -8,21 +8,18 @@ use crate::metrics::Exporter;
 use crate::platform::Platform;
 use crate::site::Site;
 
-/// An exporter shared by the runners of every group, and this group's namespace.
+/// An exporter shared by the runners of every group.
 #[derive(Clone, Debug)]
 pub(super) struct Metered {
     pub(super) exporter: Arc<Exporter>,
-    pub(super) namespace: String,
 }
 
 impl<S: Site + 'static, P: Platform> Runner<S, P> {
-    /// Exports this group's metrics (labelled with `namespace`) into `exporter`, updated after every poll.
+    /// Exports this group's metrics (labelled with [`RunnerConfig::namespace`](super::RunnerConfig::namespace))
+    /// into `exporter`, updated after every poll.
     #[must_use]
-    pub fn with_metrics(mut self, exporter: Arc<Exporter>, namespace: impl Into<String>) -> Self {
-        self.metrics = Some(Metered {
-            exporter,
-            namespace: namespace.into(),
-        });
+    pub fn with_metrics(mut self, exporter: Arc<Exporter>) -> Self {
+        self.metrics = Some(Metered { exporter });
         self
     }
 }

@@ -474,12 +474,12 @@ impl Operator {
                     op_timeout: Duration::from_secs(5),
                     follower_timeout: Duration::from_secs(10),
                     repl_user: "root".into(),
-                    repl_password: String::new(),
+                    repl_password: Default::default(),
                     ..RunnerConfig::default()
                 };
                 let mut runner = Runner::new(config, sites, Arc::new(p), cfg, Clock::system())
                     .await
-                    .with_metrics(exporter, "default");
+                    .with_metrics(exporter);
                 while !flag.load(Ordering::Relaxed) {
                     let d = runner.poll_once().await;
                     let until = tokio::time::Instant::now() + d.next_poll;
