@@ -117,6 +117,9 @@ pub mod annotations;
 pub mod driver;
 pub mod engine;
 pub mod fence;
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+pub mod http;
 #[cfg(feature = "metrics")]
 #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
 pub mod metrics;
@@ -126,7 +129,7 @@ pub mod record;
 #[cfg_attr(docsrs, doc(cfg(feature = "runner")))]
 pub mod runner;
 pub mod secret;
-#[cfg(feature = "sim")]
+#[cfg(any(test, feature = "sim"))]
 #[cfg_attr(docsrs, doc(cfg(feature = "sim")))]
 pub mod sim;
 pub mod site;

@@ -105,6 +105,8 @@ pub struct Runner<S: Site + 'static, P: Platform> {
     outcomes: Vec<Outcome>,
     clone_task: Option<(String, tokio::task::JoinHandle<Result<(), SiteError>>)>,
     metrics: Option<metered::Metered>,
+    #[cfg(feature = "http")]
+    topology: Option<crate::http::Topology>,
     /// The epoch of the record as this process last saw it persisted (loaded or saved).
     persisted_epoch: Option<u64>,
     /// The record changed but the last save failed.
@@ -148,10 +150,28 @@ impl<S: Site + 'static, P: Platform> Runner<S, P> {
             outcomes: Vec::new(),
             clone_task: None,
             metrics: None,
+            #[cfg(feature = "http")]
+            topology: None,
             persisted_epoch,
             dirty: false,
             poll_epoch: None,
             consumed: (None, None),
+        }
+    }
+
+    /// Publishes the effective active site (for the sidecars) and, with a [`Topology`](crate::http::Topology), the
+    /// group's status.
+    fn publish(&self, now: Duration) {
+        self.platform
+            .publish_active_site(self.engine.effective_active_site(), now);
+        #[cfg(feature = "http")]
+        if let Some(topology) = &self.topology {
+            let view = crate::http::GroupView {
+                roles: self.engine.config().sites.iter().map(|s| s.role).collect(),
+                status: self.engine.snapshot().status,
+                poll_time: now,
+            };
+            topology.publish(&self.cfg.namespace, &self.engine.config().group, view);
         }
     }
 
@@ -285,8 +305,7 @@ impl<S: Site + 'static, P: Platform> Runner<S, P> {
             self.engine
                 .abandon(&skipped, std::mem::take(&mut decision.events));
             decision.actions = run;
-            self.platform
-                .publish_active_site(decision.status.active_site.as_deref(), now);
+            self.publish(now);
             for action in decision.actions.clone() {
                 self.execute(action).await;
             }
@@ -304,8 +323,7 @@ impl<S: Site + 'static, P: Platform> Runner<S, P> {
                 .remove_annotation(Annotation::RecloneSite)
                 .await;
         }
-        self.platform
-            .publish_active_site(decision.status.active_site.as_deref(), now);
+        self.publish(now);
         match self.platform.write_status(&decision.status).await {
             Ok(()) => {
                 for ev in &decision.events {
@@ -460,8 +478,7 @@ impl<S: Site + 'static, P: Platform> Runner<S, P> {
                     // promotion that already happened.
                     self.save().await;
                 }
-                self.platform
-                    .publish_active_site(self.engine.effective_active_site(), now);
+                self.publish(now);
                 for action in follow {
                     if let Action::Dns { site } = action {
                         self.set_dns(site).await;

@@ -78,6 +78,19 @@ fn sigkill_primary_under_write_load_promotes_the_freshest_replica() {
         report.acked.len(),
         report.failures
     );
+    // Sidecars learn the new primary from the auxiliary server's `/active-site`.
+    let aux = live_support::runtime().block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!(
+            "http://{}/active-site?namespace=default&group=orders",
+            listener.local_addr().unwrap()
+        );
+        let router = bloodraven_operator::http::aux_router(op.topology.clone());
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        reqwest::get(url).await.unwrap().text().await.unwrap()
+    });
+    let aux: serde_json::Value = serde_json::from_str(&aux).unwrap();
+    assert_eq!(aux["activeSite"], "fra", "{aux}");
     let on_fra = group.ids(2);
     let after: Vec<u64> = report
         .acks

@@ -23,3 +23,13 @@ impl<S: Site + 'static, P: Platform> Runner<S, P> {
         self
     }
 }
+
+#[cfg(feature = "http")]
+impl<S: Site + 'static, P: Platform> Runner<S, P> {
+    /// Publishes every poll of this group into `topology`, which the auxiliary server answers from.
+    #[must_use]
+    pub fn with_topology(mut self, topology: crate::http::Topology) -> Self {
+        self.topology = Some(topology);
+        self
+    }
+}

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use bloodraven_operator::driver::{DriverSite, SiteConfig};
 use bloodraven_operator::engine::{Config, Divergence, Status};
+use bloodraven_operator::http::Topology;
 use bloodraven_operator::metrics::Exporter;
 use bloodraven_operator::platform::InMemoryPlatform;
 use bloodraven_operator::record::{FailoverRecord, PlannedPhase, PlannedStatus};
@@ -454,6 +455,8 @@ pub struct Operator {
     pub platform: InMemoryPlatform,
     /// The runner's metrics export (namespace `default`).
     pub metrics: Arc<Exporter>,
+    /// What the runner publishes for the auxiliary server (`/active-site`, `/status`).
+    pub topology: Topology,
     stop: Arc<AtomicBool>,
     handle: Option<JoinHandle<()>>,
 }
@@ -467,6 +470,8 @@ impl Operator {
         let (flag, p) = (stop.clone(), platform.clone());
         let metrics = Arc::new(Exporter::new());
         let exporter = Arc::clone(&metrics);
+        let topology = Topology::new();
+        let published = topology.clone();
         let handle = std::thread::spawn(move || {
             runtime().block_on(async move {
                 let cfg = RunnerConfig {
@@ -479,7 +484,8 @@ impl Operator {
                 };
                 let mut runner = Runner::new(config, sites, Arc::new(p), cfg, Clock::system())
                     .await
-                    .with_metrics(exporter);
+                    .with_metrics(exporter)
+                    .with_topology(published);
                 while !flag.load(Ordering::Relaxed) {
                     let d = runner.poll_once().await;
                     let until = tokio::time::Instant::now() + d.next_poll;
@@ -496,6 +502,7 @@ impl Operator {
         Operator {
             platform,
             metrics,
+            topology,
             stop,
             handle: Some(handle),
         }

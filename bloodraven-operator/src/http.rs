@@ -1,0 +1,282 @@
+//! The operator's HTTP surfaces (reference-api.md §13.1–§13.2), as [`axum`] routers over shared state:
+//!
+//! | router | reference port | paths |
+//! |---|---|---|
+//! | [`metrics_router`] | `:8080` | `GET /metrics` (OpenMetrics text, sent with the OpenMetrics content type) |
+//! | [`health_router`] | `:8081` | `/healthz` (always `ok`), `/readyz` (`ok` once [`Readiness::set_ready`], else 503) |
+//! | [`aux_router`] | `:8082` | `/healthz`, `/readyz`, `/status`, `/active-site`, `/pitr-cutoff` |
+//!
+//! Runners publish every poll into a [`Topology`] ([`Runner::with_topology`](crate::runner::Runner::with_topology));
+//! the auxiliary server answers from it: `/active-site` is what every sidecar's startup safety net and lease ask.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use bloodraven_operator::http::{Topology, aux_router, metrics_router};
+//! use bloodraven_operator::metrics::Exporter;
+//!
+//! # async fn run() -> std::io::Result<()> {
+//! let topology = Topology::new();
+//! let aux = tokio::net::TcpListener::bind("0.0.0.0:8082").await?;
+//! let metrics = tokio::net::TcpListener::bind("0.0.0.0:8080").await?;
+//! tokio::try_join!(
+//!     axum::serve(aux, aux_router(topology.clone())).into_future(),
+//!     axum::serve(metrics, metrics_router(Arc::new(Exporter::new()))).into_future(),
+//! )?;
+//! # Ok(())
+//! # }
+//! ```
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use serde_json::{Map, Value, json};
+
+use crate::engine::{Role, Status};
+use crate::metrics::Exporter;
+use crate::record::format_rfc3339;
+
+/// The content type of the text [`Exporter::render`] produces (OpenMetrics 1.0, which Prometheus asks for first).
+pub const OPENMETRICS_CONTENT_TYPE: &str =
+    "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// `GET /metrics`: the exporter's text with [`OPENMETRICS_CONTENT_TYPE`].
+pub fn metrics_router(exporter: Arc<Exporter>) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics))
+        .with_state(exporter)
+}
+
+async fn metrics(State(exporter): State<Arc<Exporter>>) -> Response {
+    (
+        [(header::CONTENT_TYPE, OPENMETRICS_CONTENT_TYPE)],
+        exporter.render(),
+    )
+        .into_response()
+}
+
+/// Whether the manager is ready (caches synced; with leader election, leading or standing by).
+#[derive(Clone, Debug, Default)]
+pub struct Readiness(Arc<AtomicBool>);
+
+impl Readiness {
+    /// Not ready yet.
+    pub fn new() -> Readiness {
+        Readiness::default()
+    }
+
+    /// Marks the manager ready (or not).
+    pub fn set_ready(&self, ready: bool) {
+        self.0.store(ready, Ordering::Release);
+    }
+
+    /// Whether it is ready.
+    pub fn is_ready(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
+}
+
+/// `/healthz` (always 200 `ok`: the process serves) and `/readyz` (200 `ok` when ready, else 503 `not ready`).
+pub fn health_router(readiness: Readiness) -> Router {
+    Router::new()
+        .route("/healthz", any(ok))
+        .route("/readyz", any(ready))
+        .with_state(readiness)
+}
+
+async fn ok() -> &'static str {
+    "ok"
+}
+
+async fn ready(State(readiness): State<Readiness>) -> Response {
+    if readiness.is_ready() {
+        "ok".into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "not ready").into_response()
+    }
+}
+
+/// The latest poll of every group this process runs, keyed by namespace and group.
+#[derive(Clone, Debug, Default)]
+pub struct Topology(Arc<RwLock<BTreeMap<(String, String), GroupView>>>);
+
+/// One group's latest poll, as the auxiliary server serves it.
+#[derive(Clone, Debug)]
+pub struct GroupView {
+    /// Each site's role, in the status's site order.
+    pub roles: Vec<Role>,
+    /// The status the poll decided.
+    pub status: Status,
+    /// When the poll ran (since the epoch): `pollTime`, and the `observedAt` of its active site.
+    pub poll_time: Duration,
+}
+
+impl Topology {
+    /// No groups yet.
+    pub fn new() -> Topology {
+        Topology::default()
+    }
+
+    /// Records a poll of `group` in `namespace`.
+    pub fn publish(&self, namespace: &str, group: &str, view: GroupView) {
+        self.0
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert((namespace.to_owned(), group.to_owned()), view);
+    }
+
+    /// Forgets a group (deleted, or no longer run by this process).
+    pub fn remove(&self, namespace: &str, group: &str) {
+        self.0
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&(namespace.to_owned(), group.to_owned()));
+    }
+
+    fn snapshot(&self) -> BTreeMap<(String, String), GroupView> {
+        self.0
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+/// The auxiliary server: `/healthz`, `/readyz`, `/status`, `/active-site` and `/pitr-cutoff`, with the reference's
+/// status codes and JSON bodies (errors are `{"error": "<text>"}`); anything else is 404.
+///
+/// `/pitr-cutoff` needs the MysqlBackups of a Kubernetes client; without one it answers 503 as the reference does.
+pub fn aux_router(topology: Topology) -> Router {
+    Router::new()
+        .route("/healthz", any(ok))
+        .route("/readyz", any(ok))
+        .route("/status", any(status))
+        .route("/active-site", any(active_site))
+        .route("/pitr-cutoff", any(pitr_cutoff))
+        .with_state(topology)
+}
+
+fn error(code: StatusCode, text: &str) -> Response {
+    (code, axum::Json(json!({ "error": text }))).into_response()
+}
+
+async fn status(State(topology): State<Topology>) -> Response {
+    let groups = topology.snapshot();
+    if groups.is_empty() {
+        return axum::Json(json!({ "status": "no active failover groups" })).into_response();
+    }
+    let body: Map<String, Value> = groups
+        .iter()
+        .map(|((namespace, group), view)| (format!("{namespace}/{group}"), status_response(view)))
+        .collect();
+    axum::Json(body).into_response()
+}
+
+/// StatusResponse (§13.2): optional keys are left out when empty.
+fn status_response(view: &GroupView) -> Value {
+    let sites: Vec<Value> = view
+        .status
+        .sites
+        .iter()
+        .zip(&view.roles)
+        .map(|(s, role)| {
+            let mut entry = Map::new();
+            entry.insert("name".into(), json!(s.name));
+            entry.insert("role".into(), json!(role.to_string()));
+            entry.insert("state".into(), json!(s.state.to_string()));
+            let mut text = |key: &str, value: &str| {
+                if !value.is_empty() {
+                    entry.insert(key.into(), json!(value));
+                }
+            };
+            text("sourceHost", &s.source_host);
+            text("sourceConvergenceState", &s.source_convergence_state);
+            text("sourceConvergenceReason", &s.source_convergence_reason);
+            text("recoveryState", &s.recovery_state);
+            text("divergentGtid", &s.divergent_gtid);
+            if !s.source_host.is_empty() {
+                entry.insert("servingHealthy".into(), json!(s.replicating));
+            }
+            if s.divergent_count > 0 {
+                entry.insert("divergentTransactionCount".into(), json!(s.divergent_count));
+            }
+            Value::Object(entry)
+        })
+        .collect();
+    let mut body = Map::new();
+    body.insert(
+        "activeSite".into(),
+        json!(view.status.active_site.clone().unwrap_or_default()),
+    );
+    body.insert("sites".into(), Value::Array(sites));
+    body.insert("pollTime".into(), json!(format_rfc3339(view.poll_time)));
+    if let Some(gtid) = view
+        .status
+        .promotion_gtid
+        .as_deref()
+        .filter(|g| !g.is_empty())
+    {
+        body.insert("promotionGtidExecuted".into(), json!(gtid));
+    }
+    Value::Object(body)
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct GroupQuery {
+    namespace: Option<String>,
+    group: Option<String>,
+    profile: Option<String>,
+}
+
+/// `/active-site?namespace=&group=`: `{"namespace","group","activeSite"}` plus `observedAt` (RFC 3339, an
+/// addition the Go sidecar ignores: when the operator observed it, so sidecars relaying the view can order it).
+async fn active_site(State(topology): State<Topology>, query: Query<GroupQuery>) -> Response {
+    let (Some(namespace), Some(group)) = (
+        query.namespace.as_deref().filter(|v| !v.is_empty()),
+        query.group.as_deref().filter(|v| !v.is_empty()),
+    ) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "namespace and group query parameters are required",
+        );
+    };
+    let groups = topology.snapshot();
+    if groups.is_empty() {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no active topology managers",
+        );
+    }
+    let Some(view) = groups.get(&(namespace.to_owned(), group.to_owned())) else {
+        return error(StatusCode::NOT_FOUND, "failover group not found");
+    };
+    axum::Json(json!({
+        "namespace": namespace,
+        "group": group,
+        "activeSite": view.status.active_site.clone().unwrap_or_default(),
+        "observedAt": format_rfc3339(view.poll_time),
+    }))
+    .into_response()
+}
+
+/// `/pitr-cutoff?namespace=&group=&profile=`: 400 without all three; 503 while no Kubernetes client is wired.
+async fn pitr_cutoff(query: Query<GroupQuery>) -> Response {
+    let complete = [&query.namespace, &query.group, &query.profile]
+        .iter()
+        .all(|v| v.as_deref().is_some_and(|v| !v.is_empty()));
+    if !complete {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "namespace, group and profile query parameters are required",
+        );
+    }
+    error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "no Kubernetes client to resolve the PITR cutoff",
+    )
+}
