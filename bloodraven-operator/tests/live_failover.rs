@@ -216,6 +216,15 @@ fn divergent_old_primary_is_fenced_reported_and_reclone_needs_the_prefix() {
             op.events()[n..].iter().any(|(r, _)| r == "RecloneRejected")
                 && op.platform.state().reclone.is_none()
         });
+        // The refusal says what to write instead: the site with the recorded divergent set's prefix.
+        let hint = format!("iad:{}", &expected[..8]);
+        assert!(
+            op.events()[n..]
+                .iter()
+                .any(|(r, m)| r == "RecloneRejected" && m.contains(&hint)),
+            "{bad}: no {hint} in {:?}",
+            &op.events()[n..]
+        );
     }
     // The right prefix is accepted; MariaDB has no CLONE, so the attempt fails and iad stays fenced.
     let n = op.events().len();
