@@ -1,7 +1,7 @@
 //! The deterministic simulation as a test: 2 100 seeds, the five invariants of issue 6 and the four of the guards and
 //! the authority epoch (see `sim::check` and `sim::guards`) after every step.
 //!
-//! Longer runs: `cargo run --release -p bloodraven-operator --bin bloodraven-sim -- --seeds 100000 --jobs 2`.
+//! Longer runs: `cargo run --release -p bloodraven-operator --features sim --bin bloodraven-sim -- --seeds 100000 --jobs 2`.
 
 use std::time::Duration;
 

@@ -78,7 +78,7 @@ impl SeedReport {
     /// The command that replays this seed with the same options.
     pub fn replay_command(&self, opts: &SimOptions) -> String {
         format!(
-            "cargo run --release -p bloodraven-operator --bin bloodraven-sim -- --seeds 1 --start {} --sites {} --minutes {} --flavor {}",
+            "cargo run --release -p bloodraven-operator --features sim --bin bloodraven-sim -- --seeds 1 --start {} --sites {} --minutes {} --flavor {}",
             self.seed,
             opts.sites,
             opts.duration.as_secs() / 60,
