@@ -9,6 +9,7 @@
 mod check;
 mod guards;
 mod handoff;
+mod lab;
 mod platform;
 mod schedule;
 mod site;
@@ -22,6 +23,7 @@ use crate::platform::InMemoryPlatform;
 use crate::runner::{Clock, Runner, RunnerConfig};
 use crate::site::Flavor;
 
+pub use lab::Lab;
 pub use site::SimSite;
 
 use check::Checker;

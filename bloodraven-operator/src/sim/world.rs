@@ -278,27 +278,35 @@ impl World {
         let n = self.servers.len();
         let start = self.rng.below(n as u64) as usize;
         for k in 0..n {
-            let i = (start + k) % n;
-            let s = &self.servers[i];
-            if s.up
-                && !s.read_only
-                && self.link(Node::Client, Node::Site(i))
-                && self.now >= s.hung_until
-            {
-                // MariaDB numbers the domain's transactions in one sequence, whichever server writes them.
-                let gno = if self.params.mariadb {
-                    s.last.map_or(0, |t| t.1) + 1
-                } else {
-                    s.next_gno
-                };
-                let tx = (s.uuid, gno);
-                self.servers[i].next_gno += 1;
-                self.servers[i].sessions = (self.servers[i].sessions + 1).min(3);
-                self.commit(i, tx);
-                self.acked += 1;
+            if self.client_write((start + k) % n) {
                 return;
             }
         }
+    }
+
+    /// One client write on server `i`, if a client can write there (up, writable, reachable, not hung); returns
+    /// whether it was acknowledged.
+    pub(crate) fn client_write(&mut self, i: usize) -> bool {
+        let s = &self.servers[i];
+        if !s.up
+            || s.read_only
+            || !self.link(Node::Client, Node::Site(i))
+            || self.now < s.hung_until
+        {
+            return false;
+        }
+        // MariaDB numbers the domain's transactions in one sequence, whichever server writes them.
+        let gno = if self.params.mariadb {
+            s.last.map_or(0, |t| t.1) + 1
+        } else {
+            s.next_gno
+        };
+        let tx = (s.uuid, gno);
+        self.servers[i].next_gno += 1;
+        self.servers[i].sessions = (self.servers[i].sessions + 1).min(3);
+        self.commit(i, tx);
+        self.acked += 1;
+        true
     }
 
     /// §4.4: every sidecar of an up server ticks on its own schedule.
