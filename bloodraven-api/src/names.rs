@@ -308,6 +308,9 @@ pub mod event {
     pub const KEYRING_PROMOTION_SKIPPED: &str = "KeyringPromotionSkipped";
     /// `KeyringPromotionRefused` (Warning): every promotion candidate is mid keyring rotation.
     pub const KEYRING_PROMOTION_REFUSED: &str = "KeyringPromotionRefused";
+    /// `InvalidSpec` (Warning): the API server accepted a spec the operator cannot run (the message names the
+    /// field).
+    pub const INVALID_SPEC: &str = "InvalidSpec";
 
     /// Reasons emitted as `Warning` Events (all others are `Normal`).
     pub const WARNINGS: &[&str] = &[
@@ -338,6 +341,7 @@ pub mod event {
         BUILD_JOB_FAILED,
         KEYRING_PROMOTION_SKIPPED,
         KEYRING_PROMOTION_REFUSED,
+        INVALID_SPEC,
     ];
 
     /// Every Event reason above.
@@ -415,10 +419,16 @@ pub mod event {
         DATABASE_CLEANUP_SKIPPED,
         KEYRING_PROMOTION_SKIPPED,
         KEYRING_PROMOTION_REFUSED,
+        INVALID_SPEC,
     ];
 
-    /// The reasons in [`ALL`] that the reference does not list (it emits the keyring ones without naming them).
-    pub const ADDITIONS: &[&str] = &[KEYRING_PROMOTION_SKIPPED, KEYRING_PROMOTION_REFUSED];
+    /// The reasons in [`ALL`] that the reference does not list (it emits the keyring ones without naming them;
+    /// `InvalidSpec` is this implementation's).
+    pub const ADDITIONS: &[&str] = &[
+        KEYRING_PROMOTION_SKIPPED,
+        KEYRING_PROMOTION_REFUSED,
+        INVALID_SPEC,
+    ];
 }
 
 /// Condition types.

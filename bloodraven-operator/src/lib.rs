@@ -112,6 +112,9 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod annotations;
+#[cfg(feature = "kube")]
+#[cfg_attr(docsrs, doc(cfg(feature = "kube")))]
+pub mod controller;
 #[cfg(feature = "mysql")]
 #[cfg_attr(docsrs, doc(cfg(feature = "mysql")))]
 pub mod driver;

@@ -20,6 +20,7 @@ pub const MAX_FUTURE_SKEW: Duration = Duration::from_secs(300);
 pub const HISTORY_LEN: usize = 32;
 
 /// What started a promotion.
+#[cfg_attr(feature = "serde", derive(serde::Deserialize, serde::Serialize))]
 #[derive(Clone, Copy, Debug, Eq, Hash, PartialEq)]
 #[non_exhaustive]
 pub enum Trigger {
@@ -45,6 +46,7 @@ impl fmt::Display for Trigger {
 }
 
 /// One candidate considered for a promotion, with its GTID state at decision time.
+#[cfg_attr(feature = "serde", derive(serde::Deserialize, serde::Serialize))]
 #[derive(Clone, Debug, Eq, PartialEq)]
 pub struct Candidate {
     /// The site name.
@@ -54,6 +56,7 @@ pub struct Candidate {
 }
 
 /// One promotion, planned or not.
+#[cfg_attr(feature = "serde", derive(serde::Deserialize, serde::Serialize))]
 #[derive(Clone, Debug, Eq, PartialEq)]
 pub struct FailoverRecord {
     /// When the promotion was confirmed.
@@ -80,6 +83,7 @@ pub struct FailoverRecord {
 }
 
 /// The per-site recovery marker.
+#[cfg_attr(feature = "serde", derive(serde::Deserialize, serde::Serialize))]
 #[derive(Clone, Debug, Eq, PartialEq)]
 pub enum RecoveryMarker {
     /// The old primary diverged: it stays fenced until a human reclones it.
@@ -94,6 +98,7 @@ pub enum RecoveryMarker {
 }
 
 /// Phase of a planned failover.
+#[cfg_attr(feature = "serde", derive(serde::Deserialize, serde::Serialize))]
 #[derive(Clone, Copy, Debug, Eq, Hash, PartialEq)]
 #[non_exhaustive]
 pub enum PlannedPhase {
@@ -136,6 +141,7 @@ impl fmt::Display for PlannedPhase {
 }
 
 /// `status.plannedFailover`.
+#[cfg_attr(feature = "serde", derive(serde::Deserialize, serde::Serialize))]
 #[derive(Clone, Debug, Eq, PartialEq)]
 pub struct PlannedStatus {
     /// Current phase.
@@ -171,6 +177,7 @@ pub struct PlannedStatus {
 }
 
 /// Everything the engine persists.
+#[cfg_attr(feature = "serde", derive(serde::Deserialize, serde::Serialize))]
 #[derive(Clone, Debug, Default, Eq, PartialEq)]
 pub struct Record {
     /// Last promotion time (the cooldown stamp).

@@ -4,6 +4,7 @@
 //! Time comes from tokio's clock ([`Clock`]), so the same runner runs in real time or, under a paused tokio clock,
 //! in simulated time (the simulation does exactly that).
 
+use std::collections::BTreeMap;
 use std::future::{Future, poll_fn};
 use std::pin::Pin;
 use std::sync::Arc;
@@ -71,6 +72,9 @@ pub struct RunnerConfig {
     pub clone_timeout: Duration,
     /// Port sites listen on.
     pub port: u16,
+    /// Sites whose server listens on another port (site name → port), as replicas and clone recipients must dial
+    /// it: servers outside a cluster (`--site-endpoint`).
+    pub source_ports: BTreeMap<String, u16>,
     /// Replication user.
     pub repl_user: String,
     /// Replication password.
@@ -88,6 +92,7 @@ impl Default for RunnerConfig {
             follower_timeout: Duration::from_secs(20),
             clone_timeout: Duration::from_secs(3600),
             port: 3306,
+            source_ports: BTreeMap::new(),
             repl_user: "repl".into(),
             repl_password: Password::default(),
             tls: false,
@@ -399,7 +404,12 @@ impl<S: Site + 'static, P: Platform> Runner<S, P> {
             .unwrap_or_default();
         SourceSpec {
             host,
-            port: self.cfg.port,
+            port: self
+                .cfg
+                .source_ports
+                .get(name)
+                .copied()
+                .unwrap_or(self.cfg.port),
             user: self.cfg.repl_user.clone(),
             password: self.cfg.repl_password.clone(),
             tls: self.cfg.tls,

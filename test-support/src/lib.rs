@@ -1,5 +1,8 @@
 //! Test helpers shared by the Bloodraven crates (unpublished).
 //!
+//! [`kube::kubeconfig`] brings up a real Kubernetes API server (v1.20, built from Debian's sources) for the
+//! controller tests.
+//!
 //! [`mariadb::MariaDb`] starts a real `mariadbd` (Debian's `mariadb-server`) on a temporary data directory and a
 //! free loopback port, with binary logging and GTIDs configured for replication tests. Everything here is
 //! synchronous and uses only the standard library, so any crate can add it as a dev-dependency cheaply.
@@ -13,6 +16,7 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 
+pub mod kube;
 pub mod mariadb;
 #[cfg(feature = "s3")]
 pub mod s3;

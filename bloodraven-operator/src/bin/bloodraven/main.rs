@@ -1,0 +1,199 @@
+//! `bloodraven`: the operator.
+//!
+//! ```text
+//! bloodraven [--namespace NS] [--leader-elect] [--site-endpoint NS/GROUP/SITE=HOST:PORT]…
+//!            [--metrics-bind-address :8080] [--health-probe-bind-address :8081] [--aux-bind-address :8082]
+//! bloodraven crds
+//! ```
+//!
+//! With no sub-command it runs the manager, as the Go image's entrypoint does: the kubeconfig comes from
+//! `KUBECONFIG` or the in-cluster service account.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use tokio::sync::watch;
+
+use bloodraven_api::crd;
+use bloodraven_api::names::LEADER_ELECTION_ID;
+use bloodraven_operator::controller::{self, ManagerOptions, spec::SiteEndpoints};
+use bloodraven_operator::http::{Readiness, Topology, aux_router, health_router, metrics_router};
+use bloodraven_operator::metrics::Exporter;
+
+/// The Bloodraven operator: keeps MySQL and MariaDB failover groups alive.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// Where `/metrics` is served (`:8080` listens on every address; `0` turns it off).
+    #[arg(long, default_value = ":8080")]
+    metrics_bind_address: String,
+    /// Where `/healthz` and `/readyz` are served.
+    #[arg(long, default_value = ":8081")]
+    health_probe_bind_address: String,
+    /// Where the auxiliary server (`/status`, `/active-site`, `/pitr-cutoff`) is served.
+    #[arg(long, default_value = ":8082")]
+    aux_bind_address: String,
+    /// Elect a leader over the Lease `bloodraven.shipstream.io`: only the leader runs groups.
+    #[arg(long)]
+    leader_elect: bool,
+    /// Namespace of the leader-election Lease (default: `POD_NAMESPACE`, else `default`).
+    #[arg(long)]
+    leader_election_namespace: Option<String>,
+    /// Seconds a leader's Lease stays valid without renewal.
+    #[arg(long, default_value_t = 15)]
+    leader_election_lease_seconds: u64,
+    /// Watch only this namespace (default: all).
+    #[arg(long)]
+    namespace: Option<String>,
+    /// Reach a site's MySQL at HOST:PORT instead of its internal Service (repeatable), for a manager outside the
+    /// cluster.
+    #[arg(long = "site-endpoint", value_name = "NAMESPACE/GROUP/SITE=HOST:PORT")]
+    site_endpoints: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print the CustomResourceDefinitions as YAML.
+    Crds,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Some(Command::Crds) => crds(),
+        None => manager(cli),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("bloodraven: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn crds() -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    for c in crd::crds() {
+        out.write_all(crd::to_yaml(&c)?.as_bytes())?;
+    }
+    Ok(out.flush()?)
+}
+
+/// `:8080` → every address on port 8080; `0` → off.
+fn bind_address(flag: &str, text: &str) -> anyhow::Result<Option<SocketAddr>> {
+    if text == "0" {
+        return Ok(None);
+    }
+    let full = if text.starts_with(':') {
+        format!("0.0.0.0{text}")
+    } else {
+        text.to_owned()
+    };
+    full.parse()
+        .map(Some)
+        .with_context(|| format!("--{flag} {text:?}: expected HOST:PORT, :PORT or 0"))
+}
+
+fn manager(cli: Cli) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,kube=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let mut endpoints = SiteEndpoints::new();
+    for e in &cli.site_endpoints {
+        endpoints.add(e).map_err(anyhow::Error::msg)?;
+    }
+    let metrics_at = bind_address("metrics-bind-address", &cli.metrics_bind_address)?;
+    let health_at = bind_address("health-probe-bind-address", &cli.health_probe_bind_address)?;
+    let aux_at = bind_address("aux-bind-address", &cli.aux_bind_address)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let client = kube::Client::try_default()
+            .await
+            .context("cannot reach Kubernetes (KUBECONFIG or the in-cluster service account)")?;
+        let topology = Topology::new();
+        let exporter = Arc::new(Exporter::new());
+        let readiness = Readiness::new();
+        for (address, router) in [
+            (metrics_at, metrics_router(Arc::clone(&exporter))),
+            (health_at, health_router(readiness.clone())),
+            (aux_at, aux_router(topology.clone())),
+        ] {
+            let Some(address) = address else { continue };
+            let listener = tokio::net::TcpListener::bind(address)
+                .await
+                .with_context(|| format!("cannot listen on {address}"))?;
+            tokio::spawn(async move {
+                if let Err(e) = axum::serve(listener, router).await {
+                    tracing::error!(%address, error = %e, "HTTP server stopped");
+                }
+            });
+        }
+        // Without election this process always leads: the sender lives as long as the manager.
+        let (_always, not_elected) = watch::channel(true);
+        let (leader, _election) = if cli.leader_elect {
+            let namespace = cli
+                .leader_election_namespace
+                .or_else(|| std::env::var("POD_NAMESPACE").ok())
+                .unwrap_or_else(|| "default".into());
+            let identity = format!(
+                "{}-{}",
+                std::env::var("POD_NAME")
+                    .or_else(|_| std::env::var("HOSTNAME"))
+                    .unwrap_or_else(|_| "bloodraven".into()),
+                std::process::id()
+            );
+            let seconds = cli.leader_election_lease_seconds.max(3);
+            let lease =
+                kube_lease_manager::LeaseManagerBuilder::new(client.clone(), LEADER_ELECTION_ID)
+                    .with_namespace(namespace)
+                    .with_identity(identity)
+                    .with_duration(seconds)
+                    .with_grace((seconds / 3).max(1))
+                    .with_field_manager("bloodraven")
+                    .build()
+                    .await
+                    .context("cannot set up leader election")?;
+            let (channel, task) = lease.watch().await;
+            (channel, Some(task))
+        } else {
+            (not_elected, None)
+        };
+        let options = ManagerOptions {
+            namespace: cli.namespace,
+            site_endpoints: endpoints,
+            runner: Default::default(),
+        };
+        let shutdown = async {
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    .expect("a SIGTERM handler can always be installed in a fresh runtime");
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+            tracing::info!("shutting down");
+        };
+        controller::run(
+            client, options, topology, exporter, leader, readiness, shutdown,
+        )
+        .await
+        .context("the controller stopped")?;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        Ok(())
+    })
+}

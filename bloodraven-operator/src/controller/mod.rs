@@ -1,0 +1,529 @@
+//! The Kubernetes side (feature `kube`): the `MysqlFailoverGroup` controller and the [`Manager`] the `bloodraven`
+//! binary runs.
+//!
+//! The controller (kube-runtime's `Controller`) reconciles every group:
+//!
+//! ```text
+//!   group event / 30 s requeue ─▶ leader? ──no──▶ stop this group's runner (a standby only keeps its caches warm)
+//!                                   │yes
+//!                                   ▼
+//!        finalizer shipstream.io/graceful-shutdown ── deleting ─▶ stop the runner, remove node taints,
+//!                                   │                              GracefulShutdown event, let owner refs cascade
+//!                                   ▼
+//!        spec → engine config, credentials from the operator Secret
+//!           ├─ unusable (field path) ─▶ Ready=False condition + Warning event; nothing is fenced or promoted
+//!           └─ usable ─▶ one runner per group, restarted when its inputs change (spec, endpoints, credentials)
+//! ```
+//!
+//! Each runner polls its sites and writes through [`KubePlatform`](platform): status (only when it changed),
+//! events, the durable record, DNS and node taints. Every runner publishes into the manager's
+//! [`Topology`], which the auxiliary server answers `/active-site` from.
+//!
+//! Not yet here (later issues): rendering the per-site Deployments, PVCs, ConfigMaps and Services, the pod role
+//! labels, credential rotation and TLS to MySQL.
+
+pub mod spec;
+pub mod status;
+
+mod platform;
+
+use std::collections::BTreeMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Patch, PatchParams};
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::events::{Event as KubeEvent, EventType as KubeEventType, Recorder, Reporter};
+use kube::runtime::finalizer::{Event as Finalizer, finalizer};
+use kube::runtime::reflector::Store;
+use kube::runtime::watcher;
+use kube::{Api, Client, Resource, ResourceExt};
+use serde_json::json;
+use tokio::sync::watch;
+
+use bloodraven_api::failovergroup::MysqlFailoverGroup;
+use bloodraven_api::names::{event, finalizer::GRACEFUL_SHUTDOWN};
+
+use crate::driver::{self, DriverSite};
+use crate::engine::Taint;
+use crate::http::{Readiness, Topology};
+use crate::metrics::Exporter;
+use crate::platform::Platform;
+use crate::runner::{Clock, Runner, RunnerConfig};
+
+use platform::{KubePlatform, SiteTargets};
+use spec::{SiteEndpoints, SpecProblem};
+
+/// How often a healthy group is reconciled again (credentials and Secrets are re-read then), as the Go operator's
+/// 30 s sync.
+const RESYNC: Duration = Duration::from_secs(30);
+
+/// An error of one reconcile; the controller retries it with a back-off.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A Kubernetes API call failed.
+    #[error("kubernetes API: {0}")]
+    Kube(#[from] kube::Error),
+    /// Adding or removing the finalizer failed.
+    #[error("finalizer: {0}")]
+    Finalizer(String),
+}
+
+/// How the manager runs.
+#[derive(Clone, Debug, Default)]
+pub struct ManagerOptions {
+    /// Watch only this namespace (`None`: all).
+    pub namespace: Option<String>,
+    /// `--site-endpoint` overrides for a manager running outside the cluster.
+    pub site_endpoints: SiteEndpoints,
+    /// Deadlines and replication settings every runner starts from (namespace and credentials are filled in per
+    /// group).
+    pub runner: RunnerConfig,
+}
+
+/// The state every reconcile shares.
+struct Context {
+    client: Client,
+    options: ManagerOptions,
+    topology: Topology,
+    exporter: Arc<Exporter>,
+    recorder: Recorder,
+    leader: watch::Receiver<bool>,
+    store: Store<MysqlFailoverGroup>,
+    dns_served: bool,
+    runners: Mutex<BTreeMap<(String, String), Running>>,
+}
+
+/// A group's runner task and the inputs it was started with.
+struct Running {
+    fingerprint: u64,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// Runs the `MysqlFailoverGroup` controller until `shutdown` resolves; `readiness` turns ready once its cache of
+/// groups is synced.
+///
+/// `leader` says whether this process may run groups (always `true` without leader election); the controller
+/// reconciles every group again whenever it changes, starting or stopping their runners.
+pub async fn run(
+    client: Client,
+    options: ManagerOptions,
+    topology: Topology,
+    exporter: Arc<Exporter>,
+    leader: watch::Receiver<bool>,
+    readiness: Readiness,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) -> Result<(), Error> {
+    let groups: Api<MysqlFailoverGroup> = match &options.namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    };
+    let dns_served = dns_endpoint_served(&client).await;
+    if !dns_served {
+        tracing::warn!(
+            "the externaldns.k8s.io/v1alpha1 DNSEndpoint API is not served: DNS records will not be written"
+        );
+    }
+    let controller = Controller::new(groups, watcher::Config::default());
+    let store = controller.store();
+    let synced = store.clone();
+    tokio::spawn(async move {
+        // Ready once the group cache has its first full list; a standby is ready too.
+        if synced.wait_until_ready().await.is_ok() {
+            readiness.set_ready(true);
+        }
+    });
+    let reporter = Reporter {
+        controller: "bloodraven".into(),
+        instance: std::env::var("POD_NAME").ok(),
+    };
+    let context = Arc::new(Context {
+        recorder: Recorder::new(client.clone(), reporter),
+        client,
+        options,
+        topology,
+        exporter,
+        leader: leader.clone(),
+        store,
+        dns_served,
+        runners: Mutex::new(BTreeMap::new()),
+    });
+    let leadership = futures::stream::unfold(leader, |mut leader| async move {
+        leader.changed().await.ok()?;
+        Some(((), leader))
+    });
+    controller
+        .reconcile_all_on(leadership)
+        .graceful_shutdown_on(shutdown)
+        .run(reconcile, error_policy, Arc::clone(&context))
+        .for_each(|result| async move {
+            if let Err(e) = result {
+                tracing::debug!(error = %e, "reconcile failed");
+            }
+        })
+        .await;
+    context.stop_all();
+    Ok(())
+}
+
+async fn reconcile(group: Arc<MysqlFailoverGroup>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let namespace = group.namespace().unwrap_or_default();
+    let name = group.name_any();
+    let span = tracing::info_span!("reconcile", %namespace, group = %name);
+    let _entered = span.enter();
+    if !*ctx.leader.borrow() {
+        ctx.stop(&namespace, &name);
+        return Ok(Action::requeue(RESYNC));
+    }
+    drop(_entered);
+    let api: Api<MysqlFailoverGroup> = Api::namespaced(ctx.client.clone(), &namespace);
+    let ctx2 = Arc::clone(&ctx);
+    finalizer(&api, GRACEFUL_SHUTDOWN, group, |step| async move {
+        match step {
+            Finalizer::Apply(group) => ctx2.apply(&group).await,
+            Finalizer::Cleanup(group) => ctx2.cleanup(&group).await,
+        }
+    })
+    .await
+    .map_err(|e| Error::Finalizer(e.to_string()))
+}
+
+fn error_policy(group: Arc<MysqlFailoverGroup>, error: &Error, _ctx: Arc<Context>) -> Action {
+    tracing::warn!(group = %group.name_any(), %error, "reconcile failed; retrying");
+    Action::requeue(Duration::from_secs(5))
+}
+
+impl Context {
+    /// Starts (or keeps, or restarts) the group's runner; refuses an unusable spec with a condition and an event.
+    async fn apply(&self, group: &MysqlFailoverGroup) -> Result<Action, Error> {
+        let namespace = group.namespace().unwrap_or_default();
+        let name = group.name_any();
+        match self.inputs(group, &namespace).await? {
+            Ok(inputs) => {
+                let fingerprint = inputs.fingerprint();
+                let running = self
+                    .runners
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .get(&(namespace.clone(), name.clone()))
+                    .is_some_and(|r| r.fingerprint == fingerprint && !r.task.is_finished());
+                if !running {
+                    self.start(group, inputs, fingerprint);
+                }
+            }
+            Err(problem) => {
+                self.stop(&namespace, &name);
+                self.refuse(group, &problem).await?;
+            }
+        }
+        Ok(Action::requeue(RESYNC))
+    }
+
+    /// Everything a runner needs, or the problem that keeps it from running.
+    async fn inputs(
+        &self,
+        group: &MysqlFailoverGroup,
+        namespace: &str,
+    ) -> Result<Result<Inputs, SpecProblem>, Error> {
+        let name = group.name_any();
+        let mut config = match spec::engine_config(group, namespace) {
+            Ok(c) => c,
+            Err(p) => return Ok(Err(p)),
+        };
+        let (secret, field) = match spec::credentials_secret(group) {
+            Ok(s) => s,
+            Err(p) => return Ok(Err(p)),
+        };
+        let secrets: Api<Secret> = Api::namespaced(self.client.clone(), namespace);
+        let Some(found) = secrets.get_opt(&secret).await? else {
+            return Ok(Err(SpecProblem {
+                reason: event::SECRET_NOT_FOUND,
+                field: field.to_owned(),
+                message: format!("Secret {secret} not found in namespace {namespace}"),
+            }));
+        };
+        let data: BTreeMap<String, Vec<u8>> = found
+            .data
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| (k, v.0))
+            .collect();
+        let credentials = match spec::credentials(&secret, field, &data) {
+            Ok(c) => c,
+            Err(p) => return Ok(Err(p)),
+        };
+        let replication = spec::replication_credentials(&data, &credentials);
+        let endpoints = &self.options.site_endpoints;
+        let mut dial = Vec::new();
+        let mut source_ports = BTreeMap::new();
+        for site in &mut config.sites {
+            let (host, port) = endpoints.resolve(namespace, &name, &site.name);
+            // Replicas report their source by the host they dial: the engine compares with this one.
+            site.host.clone_from(&host);
+            if port != self.options.runner.port {
+                source_ports.insert(site.name.clone(), port);
+            }
+            dial.push((host, port));
+        }
+        let targets = group
+            .spec
+            .sites
+            .iter()
+            .map(|s| {
+                let selector = s.taint_node_selector.as_ref().map(|labels| {
+                    labels
+                        .iter()
+                        .map(|(k, v)| format!("{k}={v}"))
+                        .collect::<Vec<_>>()
+                        .join(",")
+                });
+                (
+                    s.name.clone(),
+                    SiteTargets {
+                        lb_ip: s.lb_ip.clone(),
+                        node_selector: selector,
+                    },
+                )
+            })
+            .collect();
+        let mut runner = self.options.runner.clone();
+        runner.namespace = namespace.to_owned();
+        runner.repl_user = replication.user;
+        runner.repl_password = replication.password;
+        runner.source_ports = source_ports;
+        runner.clone_timeout = spec::clone_timeout(group);
+        runner.tls = group.spec.tls.is_some();
+        Ok(Ok(Inputs {
+            config,
+            dial,
+            credentials,
+            runner,
+            targets,
+            flavor: spec::flavor(group),
+        }))
+    }
+
+    fn start(&self, group: &MysqlFailoverGroup, inputs: Inputs, fingerprint: u64) {
+        let namespace = group.namespace().unwrap_or_default();
+        let name = group.name_any();
+        let platform = Arc::new(KubePlatform::new(
+            self.client.clone(),
+            self.store.clone(),
+            group,
+            self.recorder.clone(),
+            inputs.targets,
+            self.dns_served,
+        ));
+        let sites: Vec<Arc<DriverSite>> = inputs
+            .config
+            .sites
+            .iter()
+            .zip(&inputs.dial)
+            .map(|(site, (host, port))| {
+                let mut cfg = driver::SiteConfig::new(
+                    &site.name,
+                    host,
+                    *port,
+                    &inputs.credentials.user,
+                    inputs.credentials.password.clone(),
+                );
+                cfg.clone_timeout = inputs.runner.clone_timeout;
+                Arc::new(DriverSite::new(cfg, inputs.flavor))
+            })
+            .collect();
+        let (config, runner_config) = (inputs.config, inputs.runner);
+        let (exporter, topology) = (Arc::clone(&self.exporter), self.topology.clone());
+        let span = tracing::info_span!("group", namespace = %namespace, group = %name);
+        let task = tokio::spawn(tracing::Instrument::instrument(
+            async move {
+                tracing::info!("runner started");
+                Runner::new(config, sites, platform, runner_config, Clock::system())
+                    .await
+                    .with_metrics(exporter)
+                    .with_topology(topology)
+                    .run()
+                    .await;
+            },
+            span,
+        ));
+        let previous = self
+            .runners
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert((namespace, name), Running { fingerprint, task });
+        if let Some(previous) = previous {
+            previous.task.abort();
+        }
+    }
+
+    /// Stops a group's runner, if it runs here.
+    fn stop(&self, namespace: &str, name: &str) {
+        let running = self
+            .runners
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&(namespace.to_owned(), name.to_owned()));
+        if let Some(running) = running {
+            running.task.abort();
+            tracing::info!(%namespace, group = %name, "runner stopped");
+        }
+        self.topology.remove(namespace, name);
+    }
+
+    fn stop_all(&self) {
+        let runners =
+            std::mem::take(&mut *self.runners.lock().unwrap_or_else(PoisonError::into_inner));
+        for ((namespace, name), running) in runners {
+            running.task.abort();
+            self.topology.remove(&namespace, &name);
+        }
+    }
+
+    /// The finalizer: stop the runner, take the node taints off, say so; owner references delete the rest.
+    async fn cleanup(&self, group: &MysqlFailoverGroup) -> Result<Action, Error> {
+        let namespace = group.namespace().unwrap_or_default();
+        let name = group.name_any();
+        self.stop(&namespace, &name);
+        let platform = KubePlatform::new(
+            self.client.clone(),
+            self.store.clone(),
+            group,
+            self.recorder.clone(),
+            group
+                .spec
+                .sites
+                .iter()
+                .map(|s| {
+                    let selector = s.taint_node_selector.as_ref().map(|labels| {
+                        labels
+                            .iter()
+                            .map(|(k, v)| format!("{k}={v}"))
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    });
+                    (
+                        s.name.clone(),
+                        SiteTargets {
+                            lb_ip: None,
+                            node_selector: selector,
+                        },
+                    )
+                })
+                .collect(),
+            false,
+        );
+        for site in &group.spec.sites {
+            if let Err(e) = platform.taint(&site.name, Taint::Remove).await {
+                tracing::warn!(site = %site.name, error = %e, "could not remove the node taint");
+            }
+        }
+        self.publish(
+            group,
+            KubeEventType::Normal,
+            event::GRACEFUL_SHUTDOWN,
+            "group deleted: topology manager stopped, node taints removed".into(),
+        )
+        .await;
+        Ok(Action::await_change())
+    }
+
+    /// Reports a spec the engine cannot run: `Ready=False` with the problem's reason and field, and a Warning event
+    /// when the problem is new.
+    async fn refuse(&self, group: &MysqlFailoverGroup, problem: &SpecProblem) -> Result<(), Error> {
+        let namespace = group.namespace().unwrap_or_default();
+        let message = problem.to_string();
+        let current = group
+            .status
+            .as_ref()
+            .and_then(|s| s.conditions.as_ref())
+            .and_then(|c| c.iter().find(|c| c.type_ == "Ready"));
+        if current.is_some_and(|c| c.reason == problem.reason && c.message == message) {
+            return Ok(());
+        }
+        tracing::warn!(field = %problem.field, reason = problem.reason, "{}", problem.message);
+        let now = crate::record::format_rfc3339(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default(),
+        );
+        let patch = json!({ "status": { "conditions": [{
+            "type": "Ready",
+            "status": "False",
+            "reason": problem.reason,
+            "message": message,
+            "lastTransitionTime": now,
+        }]}});
+        Api::<MysqlFailoverGroup>::namespaced(self.client.clone(), &namespace)
+            .patch_status(
+                &group.name_any(),
+                &PatchParams::default(),
+                &Patch::Merge(&patch),
+            )
+            .await?;
+        self.publish(group, KubeEventType::Warning, problem.reason, message)
+            .await;
+        Ok(())
+    }
+
+    async fn publish(
+        &self,
+        group: &MysqlFailoverGroup,
+        type_: KubeEventType,
+        reason: &str,
+        note: String,
+    ) {
+        let event = KubeEvent {
+            type_,
+            reason: reason.to_owned(),
+            note: Some(note),
+            action: "Reconcile".into(),
+            secondary: None,
+        };
+        if let Err(e) = self.recorder.publish(&event, &group.object_ref(&())).await {
+            tracing::warn!(error = %e, %reason, "could not emit event");
+        }
+    }
+}
+
+/// Everything a group's runner is started with.
+struct Inputs {
+    config: crate::engine::Config,
+    dial: Vec<(String, u16)>,
+    credentials: spec::Credentials,
+    runner: RunnerConfig,
+    targets: BTreeMap<String, SiteTargets>,
+    flavor: crate::site::Flavor,
+}
+
+impl Inputs {
+    /// Changes when anything the runner was started with changes (the password included, by hash only).
+    fn fingerprint(&self) -> u64 {
+        let mut h = DefaultHasher::new();
+        format!("{:?}", self.config).hash(&mut h);
+        self.dial.hash(&mut h);
+        self.credentials.user.hash(&mut h);
+        self.credentials.password.expose().hash(&mut h);
+        self.runner.repl_user.hash(&mut h);
+        self.runner.repl_password.expose().hash(&mut h);
+        self.runner.source_ports.hash(&mut h);
+        self.runner.tls.hash(&mut h);
+        format!("{:?}", self.flavor).hash(&mut h);
+        for (site, t) in &self.targets {
+            (site, &t.lb_ip, &t.node_selector).hash(&mut h);
+        }
+        h.finish()
+    }
+}
+
+/// Whether the cluster serves the external-dns `DNSEndpoint` API.
+async fn dns_endpoint_served(client: &Client) -> bool {
+    let resource = platform::dns_endpoint_resource();
+    let api: Api<kube::api::DynamicObject> = Api::all_with(client.clone(), &resource);
+    api.list(&kube::api::ListParams::default().limit(1))
+        .await
+        .is_ok()
+}

@@ -1,0 +1,381 @@
+//! [`KubePlatform`]: the runner's [`Platform`] on Kubernetes, for one `MysqlFailoverGroup`.
+//!
+//! | platform call | Kubernetes |
+//! |---|---|
+//! | status | merge patch of the `status` subresource, only when it changed |
+//! | events | `events.k8s.io` Events on the group (kube's recorder) |
+//! | admin annotations | read from the group; a consumed one is removed with a JSON merge patch |
+//! | durable record | ConfigMap `mysql-<group>-failover-record` (key `record.json`, owned by the group), plus the Go operator's `last-failover` / `last-failover-target` annotations |
+//! | DNS | server-side apply of the external-dns `DNSEndpoint` `bloodraven-<group>` when that API is served |
+//! | node taints | `shipstream.io/db-readonly-<group>` (NoExecute) on the nodes of `sites[].taintNodeSelector` |
+//!
+//! The record lives in a ConfigMap because the group's status schema (shared with the Go operator, which prunes
+//! unknown status keys) has no room for the promotion history, recovery markers and authority epoch.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use k8s_openapi::api::core::v1::{ConfigMap, Node, ObjectReference, Taint as NodeTaint};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use kube::api::{ApiResource, DynamicObject, ListParams, Patch, PatchParams};
+use kube::runtime::events::{Event as KubeEvent, EventType as KubeEventType, Recorder};
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::{Api, Client, Resource, ResourceExt};
+use serde_json::{Value, json};
+
+use bloodraven_api::failovergroup::MysqlFailoverGroup;
+use bloodraven_api::names::{annotation, taint};
+
+use crate::engine::{Event, EventType, Gates, Status, Taint};
+use crate::platform::{
+    AdminAnnotations, Annotation, GroupObservation, Platform, PlatformError, StoredRecord,
+};
+use crate::record::{FailoverStamp, Record};
+
+use super::status::status_patch;
+
+/// Field manager of every server-side apply.
+pub(crate) const FIELD_MANAGER: &str = "bloodraven";
+
+/// The external-dns API (`externaldns.k8s.io/v1alpha1`, kind `DNSEndpoint`), when the cluster serves it.
+pub(crate) fn dns_endpoint_resource() -> ApiResource {
+    ApiResource {
+        group: "externaldns.k8s.io".into(),
+        version: "v1alpha1".into(),
+        api_version: "externaldns.k8s.io/v1alpha1".into(),
+        kind: "DNSEndpoint".into(),
+        plural: "dnsendpoints".into(),
+    }
+}
+
+/// What the platform knows of a site besides its name.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct SiteTargets {
+    /// `sites[].lbIP`: the DNS target when the site is primary.
+    pub(crate) lb_ip: Option<String>,
+    /// `sites[].taintNodeSelector` as a label selector; `None`: never tainted.
+    pub(crate) node_selector: Option<String>,
+}
+
+/// The Kubernetes platform of one group.
+pub(crate) struct KubePlatform {
+    client: Client,
+    namespace: String,
+    name: String,
+    groups: Api<MysqlFailoverGroup>,
+    /// The controller's cache of groups: every poll reads the group from it, not from the API server.
+    store: Store<MysqlFailoverGroup>,
+    records: Api<ConfigMap>,
+    recorder: Recorder,
+    reference: ObjectReference,
+    owner: OwnerReference,
+    sites: BTreeMap<String, SiteTargets>,
+    /// `spec.dns.hostname` and TTL, and whether the DNSEndpoint API is served.
+    dns: Option<(String, i64)>,
+    dns_served: bool,
+    /// The status patch last written, to skip writes that change nothing.
+    last_status: Mutex<Option<Value>>,
+    /// The epoch of the record this process last loaded or saved.
+    epoch: AtomicU64,
+}
+
+impl KubePlatform {
+    pub(crate) fn new(
+        client: Client,
+        store: Store<MysqlFailoverGroup>,
+        group: &MysqlFailoverGroup,
+        recorder: Recorder,
+        sites: BTreeMap<String, SiteTargets>,
+        dns_served: bool,
+    ) -> KubePlatform {
+        let namespace = group.namespace().unwrap_or_default();
+        let name = group.name_any();
+        KubePlatform {
+            groups: Api::namespaced(client.clone(), &namespace),
+            store,
+            records: Api::namespaced(client.clone(), &namespace),
+            reference: group.object_ref(&()),
+            // The controller always sets uid and name on objects it reconciles.
+            owner: group.controller_owner_ref(&()).unwrap_or_default(),
+            dns: Some((
+                group.spec.dns.hostname.clone(),
+                group.spec.dns.ttl.unwrap_or(60),
+            )),
+            client,
+            namespace,
+            name,
+            recorder,
+            sites,
+            dns_served,
+            last_status: Mutex::new(None),
+            epoch: AtomicU64::new(0),
+        }
+    }
+
+    fn record_name(&self) -> String {
+        format!("mysql-{}-failover-record", self.name)
+    }
+
+    fn err(operation: &'static str) -> impl Fn(kube::Error) -> PlatformError {
+        move |e| PlatformError::new(operation, e.to_string())
+    }
+
+    /// The group as the controller's cache has it (the API server only when the cache does not have it yet).
+    async fn group(&self) -> Result<MysqlFailoverGroup, PlatformError> {
+        let key = ObjectRef::new(&self.name).within(&self.namespace);
+        match self.store.get(&key) {
+            Some(group) => Ok((*group).clone()),
+            None => self
+                .groups
+                .get(&self.name)
+                .await
+                .map_err(Self::err("read group")),
+        }
+    }
+
+    async fn patch_annotations(&self, annotations: Value) -> Result<(), PlatformError> {
+        self.groups
+            .patch(
+                &self.name,
+                &PatchParams::default(),
+                &Patch::Merge(json!({ "metadata": { "annotations": annotations } })),
+            )
+            .await
+            .map(drop)
+            .map_err(Self::err("patch annotations"))
+    }
+}
+
+impl Platform for KubePlatform {
+    async fn set_dns(&self, site: &str) -> Result<(), PlatformError> {
+        let Some((hostname, ttl)) = &self.dns else {
+            return Ok(());
+        };
+        let Some(ip) = self.sites.get(site).and_then(|s| s.lb_ip.clone()) else {
+            tracing::debug!(%site, "site has no lbIP: nothing to publish in DNS");
+            return Ok(());
+        };
+        if !self.dns_served {
+            tracing::debug!(%site, "externaldns.k8s.io DNSEndpoint is not served: DNS not written");
+            return Ok(());
+        }
+        let resource = dns_endpoint_resource();
+        let api: Api<DynamicObject> =
+            Api::namespaced_with(self.client.clone(), &self.namespace, &resource);
+        let name = format!("bloodraven-{}", self.name);
+        let object = json!({
+            "apiVersion": resource.api_version,
+            "kind": resource.kind,
+            "metadata": { "name": name, "ownerReferences": [self.owner] },
+            "spec": { "endpoints": [{
+                "dnsName": hostname,
+                "recordType": "A",
+                "targets": [ip],
+                "recordTTL": ttl,
+            }]},
+        });
+        api.patch(
+            &name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(object),
+        )
+        .await
+        .map(drop)
+        .map_err(Self::err("apply DNSEndpoint"))
+    }
+
+    async fn taint(&self, site: &str, action: Taint) -> Result<(), PlatformError> {
+        let Some(selector) = self.sites.get(site).and_then(|s| s.node_selector.clone()) else {
+            return Ok(());
+        };
+        let nodes: Api<Node> = Api::all(self.client.clone());
+        let key = format!("{}{}", taint::KEY_PREFIX, self.name);
+        let list = nodes
+            .list(&ListParams::default().labels(&selector))
+            .await
+            .map_err(Self::err("list nodes"))?;
+        let mut failures = Vec::new();
+        for node in list {
+            let mut taints: Vec<NodeTaint> = node
+                .spec
+                .as_ref()
+                .and_then(|s| s.taints.clone())
+                .unwrap_or_default();
+            taints.retain(|t| t.key != key);
+            if action == Taint::Apply {
+                taints.push(NodeTaint {
+                    key: key.clone(),
+                    value: Some(taint::VALUE.into()),
+                    effect: taint::EFFECT.into(),
+                    time_added: None,
+                });
+            }
+            let patch = json!({ "spec": { "taints": taints } });
+            if let Err(e) = nodes
+                .patch(
+                    &node.name_any(),
+                    &PatchParams::default(),
+                    &Patch::Merge(patch),
+                )
+                .await
+            {
+                failures.push(format!("{}: {e}", node.name_any()));
+            }
+        }
+        if failures.is_empty() {
+            Ok(())
+        } else {
+            Err(PlatformError::new("taint nodes", failures.join("; ")))
+        }
+    }
+
+    async fn emit(&self, event: &Event) -> Result<(), PlatformError> {
+        let kube_event = KubeEvent {
+            type_: match event.kind() {
+                EventType::Warning => KubeEventType::Warning,
+                _ => KubeEventType::Normal,
+            },
+            reason: event.reason.as_str().to_owned(),
+            note: Some(event.message.clone()),
+            action: "Reconcile".into(),
+            secondary: None,
+        };
+        self.recorder
+            .publish(&kube_event, &self.reference)
+            .await
+            .map_err(Self::err("emit event"))
+    }
+
+    async fn write_status(&self, status: &Status) -> Result<(), PlatformError> {
+        let now = now();
+        let previous = self
+            .last_status
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        let patch = status_patch(status, previous.as_ref(), now);
+        if previous.as_ref() == Some(&patch) {
+            return Ok(());
+        }
+        self.groups
+            .patch_status(&self.name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .map_err(Self::err("write status"))?;
+        *self
+            .last_status
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(patch);
+        Ok(())
+    }
+
+    fn publish_active_site(&self, _site: Option<&str>, _observed_at: std::time::Duration) {
+        // The auxiliary server answers from the runner's Topology.
+    }
+
+    async fn load_record(&self) -> Result<StoredRecord, PlatformError> {
+        let stored = self
+            .records
+            .get_opt(&self.record_name())
+            .await
+            .map_err(Self::err("read failover record"))?;
+        let status = match stored
+            .as_ref()
+            .and_then(|c| c.data.as_ref()?.get("record.json").cloned())
+        {
+            Some(json) => Some(serde_json::from_str::<Record>(&json).map_err(|e| {
+                PlatformError::new(
+                    "read failover record",
+                    format!("ConfigMap {} key record.json: {e}", self.record_name()),
+                )
+            })?),
+            None => None,
+        };
+        if let Some(r) = &status {
+            self.epoch.store(r.epoch, Ordering::Release);
+        }
+        let group = self.group().await?;
+        let notes = group.annotations();
+        let stamp = match (
+            notes.get(annotation::LAST_FAILOVER),
+            notes.get(annotation::LAST_FAILOVER_TARGET),
+        ) {
+            (Some(at), Some(target)) => Some(FailoverStamp {
+                at: at.clone(),
+                target: target.clone(),
+            }),
+            _ => None,
+        };
+        Ok(StoredRecord { status, stamp })
+    }
+
+    async fn save_record(&self, record: &Record) -> Result<(), PlatformError> {
+        let json = serde_json::to_string(record)
+            .map_err(|e| PlatformError::new("save failover record", e.to_string()))?;
+        let object = json!({
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {
+                "name": self.record_name(),
+                "ownerReferences": [self.owner],
+                "labels": {
+                    bloodraven_api::names::label::MANAGED_BY: bloodraven_api::names::label::MANAGED_BY_VALUE,
+                    bloodraven_api::names::label::FAILOVER_GROUP: self.name,
+                },
+            },
+            "data": { "record.json": json },
+        });
+        self.records
+            .patch(
+                &self.record_name(),
+                &PatchParams::apply(FIELD_MANAGER).force(),
+                &Patch::Apply(object),
+            )
+            .await
+            .map_err(Self::err("save failover record"))?;
+        self.epoch.store(record.epoch, Ordering::Release);
+        if let Some(stamp) = record.stamp() {
+            self.patch_annotations(json!({
+                annotation::LAST_FAILOVER: stamp.at,
+                annotation::LAST_FAILOVER_TARGET: stamp.target,
+            }))
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn annotations(&self) -> Result<AdminAnnotations, PlatformError> {
+        let group = self.group().await?;
+        let notes = group.annotations();
+        Ok(AdminAnnotations {
+            planned_failover: notes.get(annotation::PLANNED_FAILOVER).cloned(),
+            reclone_site: notes.get(annotation::RECLONE_SITE).cloned(),
+        })
+    }
+
+    async fn observe_group(&self) -> Result<GroupObservation, PlatformError> {
+        let group = self.group().await?;
+        let status = group.status.as_ref();
+        let gates = Gates {
+            ordered_update: status
+                .and_then(|s| s.update_phase.as_deref())
+                .is_some_and(|p| !p.is_empty()),
+            ..Gates::default()
+        };
+        Ok(GroupObservation {
+            gates,
+            record_epoch: self.epoch.load(Ordering::Acquire),
+        })
+    }
+
+    async fn remove_annotation(&self, which: Annotation) -> Result<(), PlatformError> {
+        self.patch_annotations(json!({ which.key(): null })).await
+    }
+}
+
+fn now() -> std::time::Duration {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+}

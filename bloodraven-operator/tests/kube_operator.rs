@@ -1,0 +1,507 @@
+//! The `bloodraven` binary against a real Kubernetes API server (v1.20 from `../shared/tools/k8s-from-debian.sh`)
+//! and real MariaDB servers reached through `--site-endpoint`: a group is run, failed over, switched over by
+//! annotation and deleted; a group with a missing Secret is refused with the field at fault while the other group
+//! keeps running; with `--leader-elect` only one of two managers acts and the other takes over when it is killed.
+
+mod live_support;
+
+use std::collections::BTreeMap;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use bloodraven_api::failovergroup::MysqlFailoverGroup;
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret};
+use k8s_openapi::api::events::v1::Event;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Client, ResourceExt};
+use live_support::{Group, host};
+use serde_json::{Value, json};
+
+/// A client for the test control plane (started on first use).
+async fn cluster() -> (Client, std::path::PathBuf) {
+    let path = bloodraven_test_support::kube::kubeconfig().expect("the test Kubernetes API server");
+    let config = kube::Config::from_custom_kubeconfig(
+        Kubeconfig::read_from(&path).unwrap(),
+        &KubeConfigOptions::default(),
+    )
+    .await
+    .unwrap();
+    let client = Client::try_from(config).unwrap();
+    install_crds(&client).await;
+    (client, path)
+}
+
+/// Creates or replaces the CRDs `bloodraven crds` prints, and waits until they are served.
+async fn install_crds(client: &Client) {
+    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+    for crd in bloodraven_api::crd::crds() {
+        let name = crd.name_any();
+        match api.get_opt(&name).await.unwrap() {
+            Some(existing) => {
+                let mut crd = crd.clone();
+                crd.metadata.resource_version = existing.resource_version();
+                api.replace(&name, &PostParams::default(), &crd)
+                    .await
+                    .unwrap();
+            }
+            None => match api.create(&PostParams::default(), &crd).await {
+                Ok(_) => {}
+                // Another test process created it meanwhile.
+                Err(kube::Error::Api(e)) if e.code == 409 => {}
+                Err(e) => panic!("create CRD {name}: {e}"),
+            },
+        }
+    }
+    let groups: Api<MysqlFailoverGroup> = Api::all(client.clone());
+    wait("the CRDs are served", Duration::from_secs(30), || async {
+        groups.list(&ListParams::default().limit(1)).await.is_ok()
+    })
+    .await;
+}
+
+/// A fresh namespace for one test.
+async fn namespace(client: &Client, prefix: &str) -> String {
+    let name = format!("{prefix}-{}", std::process::id());
+    let api: Api<Namespace> = Api::all(client.clone());
+    api.create(
+        &PostParams::default(),
+        &serde_json::from_value(json!({ "metadata": { "name": name } })).unwrap(),
+    )
+    .await
+    .unwrap();
+    name
+}
+
+async fn wait<F, Fut>(what: &str, timeout: Duration, mut check: F) -> Duration
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    loop {
+        if check().await {
+            return start.elapsed();
+        }
+        assert!(
+            start.elapsed() < timeout,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// One `bloodraven` manager process.
+struct Operator {
+    child: Child,
+    aux: u16,
+    health: u16,
+    metrics: u16,
+}
+
+impl Operator {
+    fn start(
+        kubeconfig: &std::path::Path,
+        namespace: &str,
+        group: &Group,
+        extra: &[&str],
+    ) -> Operator {
+        let (aux, health, metrics) = (free_port(), free_port(), free_port());
+        let mut command = Command::new(env!("CARGO_BIN_EXE_bloodraven"));
+        command
+            .env("KUBECONFIG", kubeconfig)
+            .env("RUST_LOG", "info,kube=warn")
+            .args(["--namespace", namespace])
+            .args(["--aux-bind-address", &format!("127.0.0.1:{aux}")])
+            .args([
+                "--health-probe-bind-address",
+                &format!("127.0.0.1:{health}"),
+            ])
+            .args(["--metrics-bind-address", &format!("127.0.0.1:{metrics}")])
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        for (i, site) in ["iad", "pdx"].iter().enumerate() {
+            command.args([
+                "--site-endpoint",
+                &format!(
+                    "{namespace}/orders/{site}={}:{}",
+                    host(i),
+                    group.servers[i].port()
+                ),
+            ]);
+        }
+        Operator {
+            child: command.spawn().expect("start bloodraven"),
+            aux,
+            health,
+            metrics,
+        }
+    }
+
+    async fn get(&self, port: u16, path: &str) -> Option<(u16, String)> {
+        let response = reqwest::get(format!("http://127.0.0.1:{port}{path}"))
+            .await
+            .ok()?;
+        let code = response.status().as_u16();
+        Some((code, response.text().await.ok()?))
+    }
+
+    async fn active_site(&self, namespace: &str) -> Option<(u16, String)> {
+        self.get(
+            self.aux,
+            &format!("/active-site?namespace={namespace}&group=orders"),
+        )
+        .await
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Operator {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// The operator's Secret and a group over the two servers of `group` (`iad` primary, `pdx` replica).
+async fn create_group(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+    secret: &str,
+) -> Api<MysqlFailoverGroup> {
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), namespace);
+    if secret == "orders-operator" && secrets.get_opt(secret).await.unwrap().is_none() {
+        secrets
+            .create(
+                &PostParams::default(),
+                &serde_json::from_value(json!({
+                    "metadata": { "name": secret },
+                    "stringData": { "username": "root", "password": "" },
+                }))
+                .unwrap(),
+            )
+            .await
+            .unwrap();
+    }
+    let storage = json!({ "storageClassName": "local", "size": "1Gi" });
+    let group: MysqlFailoverGroup = serde_json::from_value(json!({
+        "apiVersion": "shipstream.io/v1alpha1",
+        "kind": "MysqlFailoverGroup",
+        "metadata": { "name": name },
+        "spec": {
+            "image": "mariadb:11.4",
+            "credentials": { "operatorSecret": secret },
+            "dns": { "hostname": format!("{name}.example.test") },
+            "pollInterval": "1s",
+            "failoverCooldown": "1m",
+            "sites": [
+                { "name": "iad", "zone": "a", "lbIP": "192.0.2.1", "storage": storage },
+                { "name": "pdx", "zone": "b", "lbIP": "192.0.2.2", "storage": storage },
+            ],
+        },
+    }))
+    .unwrap();
+    let api: Api<MysqlFailoverGroup> = Api::namespaced(client.clone(), namespace);
+    api.create(&PostParams::default(), &group).await.unwrap();
+    api
+}
+
+fn status_field(group: &MysqlFailoverGroup, pointer: &str) -> Value {
+    serde_json::to_value(&group.status)
+        .unwrap()
+        .pointer(pointer)
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
+async fn events(client: &Client, namespace: &str, object: &str) -> Vec<(String, String, String)> {
+    let api: Api<Event> = Api::namespaced(client.clone(), namespace);
+    api.list(&ListParams::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(object))
+        .map(|e| {
+            (
+                e.reason.unwrap_or_default(),
+                e.type_.unwrap_or_default(),
+                e.note.unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_is_run_failed_over_and_deleted_and_a_bad_one_is_refused() {
+    let (client, kubeconfig) = cluster().await;
+    let ns = namespace(&client, "e2e-failover").await;
+    let mut group = Group::start(2);
+    let orders = create_group(&client, &ns, "orders", "orders-operator").await;
+    let carts = create_group(&client, &ns, "carts", "carts-operator").await;
+    let op = Operator::start(&kubeconfig, &ns, &group, &[]);
+
+    // The group is adopted: finalizer, status with iad active and pdx replicating, served on /active-site.
+    wait("iad active in status", Duration::from_secs(60), || async {
+        let g = orders.get("orders").await.unwrap();
+        g.finalizers()
+            .iter()
+            .any(|f| f == "shipstream.io/graceful-shutdown")
+            && status_field(&g, "/activeSite") == "iad"
+            && status_field(&g, "/sites/1/replicating") == true
+    })
+    .await;
+    let g = orders.get("orders").await.unwrap();
+    let ready = status_field(&g, "/conditions")
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "Ready")
+        .cloned()
+        .unwrap();
+    assert_eq!(ready["status"], "True", "{ready}");
+    let (code, body) = op.active_site(&ns).await.unwrap();
+    assert_eq!(code, 200);
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["activeSite"],
+        "iad"
+    );
+    assert_eq!(op.get(op.health, "/readyz").await, Some((200, "ok".into())));
+    let (_, metrics) = op.get(op.metrics, "/metrics").await.unwrap();
+    let writable = format!(
+        "bloodraven_site_state{{namespace=\"{ns}\",group=\"orders\",site=\"iad\",role=\"primary-candidate\",state=\"writable\"}} 1"
+    );
+    assert!(metrics.contains(&writable), "{metrics}");
+
+    // The group without its Secret is refused with the field at fault, and a Warning event says so.
+    wait("carts refused", Duration::from_secs(30), || async {
+        let g = carts.get("carts").await.unwrap();
+        status_field(&g, "/conditions/0/reason") == "SecretNotFound"
+    })
+    .await;
+    let g = carts.get("carts").await.unwrap();
+    let message = status_field(&g, "/conditions/0/message");
+    assert!(
+        message
+            .as_str()
+            .unwrap()
+            .contains("spec.credentials.operatorSecret")
+            && message.as_str().unwrap().contains("carts-operator"),
+        "{message}"
+    );
+    assert_eq!(status_field(&g, "/activeSite"), Value::Null);
+    wait("SecretNotFound event", Duration::from_secs(10), || async {
+        events(&client, &ns, "carts")
+            .await
+            .iter()
+            .any(|(reason, kind, _)| reason == "SecretNotFound" && kind == "Warning")
+    })
+    .await;
+
+    // SIGKILL the primary: pdx is promoted, in status, on /active-site, in events and in the durable record.
+    group.servers[0].kill().unwrap();
+    let took = wait(
+        "pdx active after the kill",
+        Duration::from_secs(60),
+        || async {
+            let g = orders.get("orders").await.unwrap();
+            status_field(&g, "/activeSite") == "pdx"
+                && status_field(&g, "/lastFailoverTarget") == "pdx"
+        },
+    )
+    .await;
+    eprintln!("e2e: SIGKILL of iad -> status.activeSite pdx in {took:?}");
+    let (_, body) = op.active_site(&ns).await.unwrap();
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["activeSite"],
+        "pdx"
+    );
+    wait(
+        "FailoverExecuted event",
+        Duration::from_secs(10),
+        || async {
+            events(&client, &ns, "orders")
+                .await
+                .iter()
+                .any(|(reason, _, note)| reason == "FailoverExecuted" && note.contains("pdx"))
+        },
+    )
+    .await;
+    let g = orders.get("orders").await.unwrap();
+    assert!(
+        g.annotations()
+            .contains_key("bloodraven.shipstream.io/last-failover"),
+        "{:?}",
+        g.annotations()
+    );
+    let records: Api<ConfigMap> = Api::namespaced(client.clone(), &ns);
+    let record = records.get("mysql-orders-failover-record").await.unwrap();
+    let record: Value = serde_json::from_str(&record.data.unwrap()["record.json"]).unwrap();
+    assert_eq!(record["history"][0]["target"], "pdx", "{record}");
+    assert_eq!(record["epoch"], 1);
+
+    // Deleting the group runs the finalizer; the record ConfigMap goes with its owner.
+    orders
+        .delete("orders", &DeleteParams::default())
+        .await
+        .unwrap();
+    wait("the group is gone", Duration::from_secs(30), || async {
+        orders.get_opt("orders").await.unwrap().is_none()
+    })
+    .await;
+    assert!(
+        events(&client, &ns, "orders")
+            .await
+            .iter()
+            .any(|(reason, _, _)| reason == "GracefulShutdown")
+    );
+    wait(
+        "the record is garbage-collected",
+        Duration::from_secs(60),
+        || async {
+            records
+                .get_opt("mysql-orders-failover-record")
+                .await
+                .unwrap()
+                .is_none()
+        },
+    )
+    .await;
+    let (code, _) = op.active_site(&ns).await.unwrap();
+    assert_ne!(code, 200, "a deleted group is still served");
+    drop(op);
+    let _ = Api::<Namespace>::all(client)
+        .delete(&ns, &DeleteParams::default())
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_planned_failover_by_annotation_succeeds_with_nothing_lost() {
+    let (client, kubeconfig) = cluster().await;
+    let ns = namespace(&client, "e2e-planned").await;
+    let group = Group::start(2);
+    let orders = create_group(&client, &ns, "orders", "orders-operator").await;
+    let _op = Operator::start(&kubeconfig, &ns, &group, &[]);
+    wait(
+        "iad active, pdx replicating",
+        Duration::from_secs(60),
+        || async {
+            let g = orders.get("orders").await.unwrap();
+            status_field(&g, "/activeSite") == "iad"
+                && status_field(&g, "/sites/1/replicating") == true
+        },
+    )
+    .await;
+    group.servers[0]
+        .sql("INSERT INTO d.t VALUES (1, 'before'), (2, 'before')")
+        .unwrap();
+    let annotations: BTreeMap<&str, &str> = [(
+        "bloodraven.shipstream.io/planned-failover",
+        "pdx:maxLagWait=30s",
+    )]
+    .into();
+    orders
+        .patch(
+            "orders",
+            &PatchParams::default(),
+            &Patch::Merge(json!({ "metadata": { "annotations": annotations } })),
+        )
+        .await
+        .unwrap();
+    let took = wait(
+        "the planned failover succeeded",
+        Duration::from_secs(60),
+        || async {
+            let g = orders.get("orders").await.unwrap();
+            status_field(&g, "/plannedFailover/phase") == "Succeeded"
+                && status_field(&g, "/activeSite") == "pdx"
+        },
+    )
+    .await;
+    eprintln!("e2e: planned failover iad -> pdx succeeded {took:?} after the annotation");
+    let g = orders.get("orders").await.unwrap();
+    assert_eq!(status_field(&g, "/plannedFailover/transactionsLost"), 0);
+    assert!(
+        !g.annotations()
+            .contains_key("bloodraven.shipstream.io/planned-failover"),
+        "the consumed annotation stays: {:?}",
+        g.annotations()
+    );
+    assert_eq!(group.ids(1), vec![1, 2], "pdx has every acknowledged write");
+    let _ = Api::<Namespace>::all(client)
+        .delete(&ns, &DeleteParams::default())
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_leader_election_one_manager_acts_and_the_other_takes_over() {
+    let (client, kubeconfig) = cluster().await;
+    let ns = namespace(&client, "e2e-leader").await;
+    let group = Group::start(2);
+    let orders = create_group(&client, &ns, "orders", "orders-operator").await;
+    let elect = [
+        "--leader-elect",
+        "--leader-election-namespace",
+        ns.as_str(),
+        "--leader-election-lease-seconds",
+        "6",
+    ];
+    let mut managers = [
+        Operator::start(&kubeconfig, &ns, &group, &elect),
+        Operator::start(&kubeconfig, &ns, &group, &elect),
+    ];
+    wait("iad active", Duration::from_secs(60), || async {
+        status_field(&orders.get("orders").await.unwrap(), "/activeSite") == "iad"
+    })
+    .await;
+    // Exactly one runs the group (the standby has no topology manager: 503), and both are ready.
+    let codes = |a: Option<(u16, String)>, b: Option<(u16, String)>| {
+        (a.map(|r| r.0).unwrap_or(0), b.map(|r| r.0).unwrap_or(0))
+    };
+    wait("one leader", Duration::from_secs(30), || async {
+        let c = codes(
+            managers[0].active_site(&ns).await,
+            managers[1].active_site(&ns).await,
+        );
+        c == (200, 503) || c == (503, 200)
+    })
+    .await;
+    for op in &managers {
+        assert_eq!(op.get(op.health, "/readyz").await, Some((200, "ok".into())));
+    }
+    let leading = usize::from(managers[0].active_site(&ns).await.unwrap().0 != 200);
+    let [a, b] = &mut managers;
+    let (leader, standby) = if leading == 0 { (a, &*b) } else { (b, &*a) };
+    let lease: Api<k8s_openapi::api::coordination::v1::Lease> =
+        Api::namespaced(client.clone(), &ns);
+    assert!(lease.get("bloodraven.shipstream.io").await.is_ok());
+    leader.kill();
+    let took = wait(
+        "the standby takes over",
+        Duration::from_secs(40),
+        || async { standby.active_site(&ns).await.is_some_and(|r| r.0 == 200) },
+    )
+    .await;
+    eprintln!("e2e: leader SIGKILLed -> standby serving the group after {took:?}");
+    let (_, body) = standby.active_site(&ns).await.unwrap();
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["activeSite"],
+        "iad"
+    );
+    let _ = Api::<Namespace>::all(client)
+        .delete(&ns, &DeleteParams::default())
+        .await;
+}
