@@ -1,7 +1,7 @@
 //! Bloodraven's failover engine: decides, every poll, what the sites of a failover group are and what to do.
 //!
-//! This crate knows nothing of Kubernetes; the controllers, the sidecar and other projects drive it. It is split like
-//! rustls splits protocol from IO:
+//! The engine knows nothing of Kubernetes: the controllers (feature `kube`), the sidecar and other projects drive it.
+//! The crate is split like rustls splits protocol from IO, and like object_store by features:
 //!
 //! * [`engine`] — the pure core. [`engine::Engine::step`] takes one poll's observations (each site's probe: read-only
 //!   flags, executed GTID state, replica status — or `None` when the probe failed), the outcomes of the previous
@@ -21,8 +21,40 @@
 //!   history (trigger, candidates with their GTID sets, the rule that chose the winner, promotion GTID set, write
 //!   unavailability, divergent set), recovery markers, the planned failover in flight. [`annotations`] — glue to
 //!   `bloodraven-api`'s planned-failover and reclone grammars (with the GTID-prefix interlock).
-//! * [`metrics`] — the Prometheus/OpenMetrics export under the reference's metric names.
-//! * [`sim`] — the deterministic simulation (the main proof; `bloodraven-sim` runs any number of seeds).
+//! * [`metrics`] — the Prometheus/OpenMetrics export under the reference's metric names; [`http`] — `/metrics`,
+//!   the health probes and the auxiliary server (`/active-site`, `/status`) runners publish into.
+//! * [`fence`] — the sidecar's self-fencing and startup safety-net rules, pure; the simulation and the
+//!   `bloodraven-sidecar` binary both run them. [`secret`] — the one password type (redacted, wiped on drop).
+//! * [`controller`] — the `MysqlFailoverGroup` controller and the `bloodraven` operator binary.
+//! * `sim` (feature `sim`) — the deterministic simulation (the main proof; `bloodraven-sim` runs any number of
+//!   seeds) and `sim::Lab`, simulated servers for the `Site` conformance suite.
+//!
+//! # Crate features
+//!
+//! | feature | default | adds |
+//! |---|---|---|
+//! | `runner` | yes (through `mysql`) | the async runner (tokio's clock and tasks) and `metrics` |
+//! | `metrics` | yes | the Prometheus/OpenMetrics exporter |
+//! | `mysql` | yes | the MySQL/MariaDB drivers over `mysql_async` |
+//! | `http` | yes | the HTTP surfaces (axum) |
+//! | `kube` | yes | the controllers and the `bloodraven` binary (kube client and runtime, rustls) |
+//! | `serde` | with `kube` | `serde` for the durable record |
+//! | `sim` | no | the simulation, `sim::Lab` and `bloodraven-sim` (tokio's paused test clock) |
+//!
+//! With `default-features = false` the engine, record, site model, platform trait, annotations and fence rules
+//! build alone: no tokio, no `mysql_async`, no kube.
+//!
+//! # Running the operator
+//!
+//! Against the cluster of the current kubeconfig (or in-cluster, as the install bundle runs it):
+//!
+//! ```text
+//! bloodraven crds | kubectl apply --server-side -f -
+//! bloodraven --leader-elect                       # metrics :8080, probes :8081, aux :8082
+//! bloodraven --namespace shop \
+//!     --site-endpoint shop/orders/iad=127.0.0.1:3306 \
+//!     --site-endpoint shop/orders/pdx=127.0.0.1:3307  # outside the cluster: reach each site's MySQL directly
+//! ```
 //!
 //! # The model
 //!

@@ -1,4 +1,4 @@
-//! The Kubernetes side (feature `kube`): the `MysqlFailoverGroup` controller and the [`Manager`] the `bloodraven`
+//! The Kubernetes side (feature `kube`): the `MysqlFailoverGroup` controller ([`run`]) the `bloodraven`
 //! binary runs.
 //!
 //! The controller (kube-runtime's `Controller`) reconciles every group:
@@ -15,7 +15,7 @@
 //!           └─ usable ─▶ one runner per group, restarted when its inputs change (spec, endpoints, credentials)
 //! ```
 //!
-//! Each runner polls its sites and writes through [`KubePlatform`](platform): status (only when it changed),
+//! Each runner polls its sites and writes through the Kubernetes platform: status (only when it changed),
 //! events, the durable record, DNS and node taints. Every runner publishes into the manager's
 //! [`Topology`], which the auxiliary server answers `/active-site` from.
 //!
