@@ -296,3 +296,85 @@ async fn s1_2_a_promotion_aborts_before_its_unfence_when_authority_moves_meanwhi
     // Nothing happens meanwhile: the promotion completes.
     assert!(promotion_interrupted(|_| {}).await);
 }
+
+/// Records, for every event, the fields of the spans it was emitted in (a minimal subscriber: no registry needed).
+#[derive(Default)]
+struct SpanFields {
+    next: std::sync::atomic::AtomicU64,
+    spans: Mutex<std::collections::BTreeMap<u64, String>>,
+    stack: Mutex<Vec<u64>>,
+    events: Mutex<Vec<String>>,
+}
+
+impl tracing::Subscriber for SpanFields {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, span: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        struct Text(String);
+        impl tracing::field::Visit for Text {
+            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+                self.0.push_str(&format!(" {}={value:?}", field.name()));
+            }
+        }
+        let mut text = Text(span.metadata().name().to_owned());
+        span.record(&mut text);
+        let id = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        self.spans.lock().unwrap().insert(id, text.0);
+        tracing::span::Id::from_u64(id)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, _: &tracing::Event<'_>) {
+        let spans = self.spans.lock().unwrap();
+        let context: Vec<String> = self
+            .stack
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|id| spans[id].clone())
+            .collect();
+        self.events.lock().unwrap().push(context.join(" / "));
+    }
+    fn enter(&self, span: &tracing::span::Id) {
+        self.stack.lock().unwrap().push(span.into_u64());
+    }
+    fn exit(&self, _: &tracing::span::Id) {
+        self.stack.lock().unwrap().pop();
+    }
+}
+
+#[test]
+fn every_poll_logs_inside_a_span_naming_namespace_and_group() {
+    let subscriber = Arc::new(SpanFields::default());
+    let dispatch = tracing::Dispatch::from(Arc::clone(&subscriber));
+    tracing::dispatcher::with_default(&dispatch, || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let (config, world, sites) = group();
+            let platform = InMemoryPlatform::new();
+            let mut r = runner(config, sites, &platform).await;
+            // site0 is crashed: probes fail and the runner logs it, inside the poll.
+            world.lock().unwrap().servers[0].up = false;
+            for _ in 0..2 {
+                r.poll_once().await;
+            }
+        });
+    });
+    let events = subscriber.events.lock().unwrap();
+    let in_poll: Vec<&String> = events.iter().filter(|e| e.starts_with("poll")).collect();
+    assert!(
+        !in_poll.is_empty(),
+        "no event inside a poll span: {events:?}"
+    );
+    assert!(
+        in_poll
+            .iter()
+            .all(|e| e.starts_with("poll namespace=default group=g")),
+        "{in_poll:?}"
+    );
+}
