@@ -492,15 +492,18 @@ async fn with_leader_election_one_manager_acts_and_the_other_takes_over() {
     let took = wait(
         "the standby takes over",
         Duration::from_secs(40),
-        || async { standby.active_site(&ns).await.is_some_and(|r| r.0 == 200) },
+        || async {
+            standby.active_site(&ns).await.is_some_and(|(code, body)| {
+                code == 200 && serde_json::from_str::<Value>(&body).unwrap()["activeSite"] == "iad"
+            })
+        },
     )
     .await;
-    eprintln!("e2e: leader SIGKILLed -> standby serving the group after {took:?}");
-    let (_, body) = standby.active_site(&ns).await.unwrap();
-    assert_eq!(
-        serde_json::from_str::<Value>(&body).unwrap()["activeSite"],
-        "iad"
-    );
+    eprintln!("e2e: leader SIGKILLed -> standby confirms iad active after {took:?}");
+    // The new leader keeps the topology: no failover happened on the way.
+    let g = orders.get("orders").await.unwrap();
+    assert_eq!(status_field(&g, "/activeSite"), "iad");
+    assert_eq!(status_field(&g, "/lastFailoverTarget"), Value::Null);
     let _ = Api::<Namespace>::all(client)
         .delete(&ns, &DeleteParams::default())
         .await;

@@ -132,9 +132,15 @@ pub async fn run(
     let store = controller.store();
     let synced = store.clone();
     tokio::spawn(async move {
-        // Ready once the group cache has its first full list; a standby is ready too.
-        if synced.wait_until_ready().await.is_ok() {
-            readiness.set_ready(true);
+        // Ready once the group cache has its first full list; a standby is ready too. The store's readiness
+        // keeps one waker only (the controller's, which waits on it too), so ask again until it answers.
+        loop {
+            match tokio::time::timeout(Duration::from_millis(250), synced.wait_until_ready()).await
+            {
+                Ok(Ok(())) => break readiness.set_ready(true),
+                Ok(Err(_)) => break,
+                Err(_) => {}
+            }
         }
     });
     let reporter = Reporter {
