@@ -10,7 +10,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use bloodraven_api::failovergroup::MysqlFailoverGroup;
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, PersistentVolumeClaim, Secret, Service};
 use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
@@ -280,6 +281,39 @@ async fn a_group_is_run_failed_over_and_deleted_and_a_bad_one_is_refused() {
         "iad"
     );
     assert_eq!(op.get(op.health, "/readyz").await, Some((200, "ok".into())));
+    // The group's objects are on the server, owned by the group, under the Go operator's names.
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), &ns);
+    for site in ["iad", "pdx"] {
+        let d = deployments
+            .get(&format!("mysql-orders-{site}"))
+            .await
+            .unwrap();
+        assert_eq!(d.owner_references()[0].name, "orders");
+        assert_eq!(
+            d.spec.strategy.and_then(|s| s.type_).as_deref(),
+            Some("Recreate")
+        );
+    }
+    let services: Api<Service> = Api::namespaced(client.clone(), &ns);
+    for service in [
+        "mysql-orders-primary",
+        "mysql-orders-replicas",
+        "mysql-orders-iad",
+        "mysql-orders-pdx-internal",
+    ] {
+        assert!(
+            services.get_opt(service).await.unwrap().is_some(),
+            "no Service {service}"
+        );
+    }
+    let claims: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), &ns);
+    assert!(
+        claims
+            .get_opt("mysql-orders-iad-data")
+            .await
+            .unwrap()
+            .is_some()
+    );
     let (_, metrics) = op.get(op.metrics, "/metrics").await.unwrap();
     let writable = format!(
         "bloodraven_site_state{{namespace=\"{ns}\",group=\"orders\",site=\"iad\",role=\"primary-candidate\",state=\"writable\"}} 1"
@@ -369,7 +403,7 @@ async fn a_group_is_run_failed_over_and_deleted_and_a_bad_one_is_refused() {
             .any(|(reason, _, _)| reason == "GracefulShutdown")
     );
     wait(
-        "the record is garbage-collected",
+        "the record and the Deployments are garbage-collected",
         Duration::from_secs(60),
         || async {
             records
@@ -377,6 +411,11 @@ async fn a_group_is_run_failed_over_and_deleted_and_a_bad_one_is_refused() {
                 .await
                 .unwrap()
                 .is_none()
+                && deployments
+                    .get_opt("mysql-orders-iad")
+                    .await
+                    .unwrap()
+                    .is_none()
         },
     )
     .await;

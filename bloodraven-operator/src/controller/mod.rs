@@ -19,9 +19,11 @@
 //! events, the durable record, DNS and node taints. Every runner publishes into the manager's
 //! [`Topology`], which the auxiliary server answers `/active-site` from.
 //!
-//! Not yet here (later issues): rendering the per-site Deployments, PVCs, ConfigMaps and Services, the pod role
-//! labels, credential rotation and TLS to MySQL.
+//! Every group's objects ([`render`]: Deployments, PVCs, the ConfigMap, Services, the PodDisruptionBudget) are
+//! server-side applied when they change. Not yet here (later issues): the pod role labels the `-primary` and
+//! `-replicas` Services select on, credential rotation and TLS to MySQL.
 
+pub mod render;
 pub mod spec;
 pub mod status;
 
@@ -83,6 +85,9 @@ pub struct ManagerOptions {
     /// Deadlines and replication settings every runner starts from (namespace and credentials are filled in per
     /// group).
     pub runner: RunnerConfig,
+    /// Where sidecars reach this operator's auxiliary server (`BLOODRAVEN_ADDRESS` of the rendered pods, unless
+    /// `spec.sidecar.bloodravenAddress` says otherwise).
+    pub operator_address: String,
 }
 
 /// The state every reconcile shares.
@@ -96,6 +101,8 @@ struct Context {
     store: Store<MysqlFailoverGroup>,
     dns_served: bool,
     runners: Mutex<BTreeMap<(String, String), Running>>,
+    /// Per group, the hash of the objects last applied: unchanged objects are not applied again.
+    applied: Mutex<BTreeMap<(String, String), u64>>,
 }
 
 /// A group's runner task and the inputs it was started with.
@@ -157,6 +164,7 @@ pub async fn run(
         store,
         dns_served,
         runners: Mutex::new(BTreeMap::new()),
+        applied: Mutex::new(BTreeMap::new()),
     });
     let leadership = futures::stream::unfold(leader, |mut leader| async move {
         leader.changed().await.ok()?;
@@ -208,6 +216,10 @@ impl Context {
     async fn apply(&self, group: &MysqlFailoverGroup) -> Result<Action, Error> {
         let namespace = group.namespace().unwrap_or_default();
         let name = group.name_any();
+        // Failover does not wait on rendering: a failed apply is reported and retried on the next reconcile.
+        if let Err(e) = self.apply_objects(group, &namespace, &name).await {
+            tracing::warn!(error = %e, "could not apply the group's objects");
+        }
         match self.inputs(group, &namespace).await? {
             Ok(inputs) => {
                 let fingerprint = inputs.fingerprint();
@@ -227,6 +239,65 @@ impl Context {
             }
         }
         Ok(Action::requeue(RESYNC))
+    }
+
+    /// Server-side applies the group's rendered objects when they differ from what was last applied. A kind the
+    /// cluster does not serve (`policy/v1` before Kubernetes 1.21) is skipped with a log line.
+    async fn apply_objects(
+        &self,
+        group: &MysqlFailoverGroup,
+        namespace: &str,
+        name: &str,
+    ) -> Result<(), Error> {
+        let objects = render::objects(group, &self.options.operator_address);
+        let mut hash = DefaultHasher::new();
+        for o in &objects {
+            o.manifest.to_string().hash(&mut hash);
+        }
+        let hash = hash.finish();
+        let key = (namespace.to_owned(), name.to_owned());
+        if self
+            .applied
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&key)
+            == Some(&hash)
+        {
+            return Ok(());
+        }
+        for o in &objects {
+            let (group_name, version) =
+                o.api_version.split_once('/').unwrap_or(("", o.api_version));
+            let resource = kube::api::ApiResource {
+                group: group_name.into(),
+                version: version.into(),
+                api_version: o.api_version.into(),
+                kind: o.kind.into(),
+                plural: format!("{}s", o.kind.to_ascii_lowercase()),
+            };
+            let api: Api<kube::api::DynamicObject> =
+                Api::namespaced_with(self.client.clone(), namespace, &resource);
+            let params = PatchParams::apply(platform::FIELD_MANAGER).force();
+            match api
+                .patch(&o.name, &params, &Patch::Apply(&o.manifest))
+                .await
+            {
+                Ok(_) => {}
+                Err(kube::Error::Api(e)) if e.code == 404 => {
+                    tracing::debug!(
+                        kind = o.kind,
+                        api_version = o.api_version,
+                        "not served by this cluster; skipped"
+                    );
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        self.applied
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(key, hash);
+        Ok(())
     }
 
     /// Everything a runner needs, or the problem that keeps it from running.
@@ -368,6 +439,10 @@ impl Context {
 
     /// Stops a group's runner, if it runs here.
     fn stop(&self, namespace: &str, name: &str) {
+        self.applied
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&(namespace.to_owned(), name.to_owned()));
         let running = self
             .runners
             .lock()

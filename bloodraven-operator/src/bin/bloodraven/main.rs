@@ -173,10 +173,15 @@ fn manager(cli: Cli) -> anyhow::Result<()> {
         } else {
             (not_elected, None)
         };
+        let operator_address = format!(
+            "bloodraven.{}.svc:8082",
+            std::env::var("POD_NAMESPACE").unwrap_or_else(|_| "bloodraven-system".into())
+        );
         let options = ManagerOptions {
             namespace: cli.namespace,
             site_endpoints: endpoints,
             runner: Default::default(),
+            operator_address,
         };
         let shutdown = async {
             let mut term =

@@ -1,0 +1,469 @@
+//! The Kubernetes objects of a group, rendered from its spec by pure functions, with the Go operator's names and
+//! labels so a cluster it manages is adopted without recreating anything (reference-api.md §9–§10,
+//! reference-failover.md §6.2):
+//!
+//! | object | name |
+//! |---|---|
+//! | ConfigMap (`my-<site>.cnf` per site) | `mysql-<group>-config` |
+//! | PersistentVolumeClaim per site | `mysql-<group>-<site>-data` |
+//! | Service per site (clients) | `mysql-<group>-<site>` |
+//! | internal Service per site (operator, replication, sidecar peers) | `mysql-<group>-<site>-internal` |
+//! | writer / reader Services (pod role labels) | `mysql-<group>-primary`, `mysql-<group>-replicas` |
+//! | PodDisruptionBudget | `mysql-<group>` |
+//! | Deployment per site (one replica, `Recreate`: never a StatefulSet) | `mysql-<group>-<site>` |
+//!
+//! Every object carries a controller owner reference to the group, so deleting the group deletes them. Pods start
+//! with `shipstream.io/role=replica` and no `healthy` label: traffic reaches a pod only once the operator labels it.
+
+use std::collections::BTreeMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
+
+use serde_json::{Value, json};
+
+use bloodraven_api::failovergroup::{MysqlFailoverGroup, ServiceType, SiteRole};
+use bloodraven_api::names::{annotation, label};
+
+/// The `[mysqld]` settings every site runs with (durability-and-rpo: binary log fsynced per commit, GTIDs,
+/// replicas log what they apply so they can be promoted, never writable until the operator says so).
+pub const DURABILITY: &[(&str, &str)] = &[
+    ("binlog_format", "ROW"),
+    ("enforce_gtid_consistency", "ON"),
+    ("gtid_mode", "ON"),
+    ("innodb_flush_log_at_trx_commit", "2"),
+    ("log_bin", "mysql-bin"),
+    ("log_replica_updates", "ON"),
+    ("read_only", "ON"),
+    ("relay_log_recovery", "ON"),
+    ("skip_replica_start", "ON"),
+    ("super_read_only", "ON"),
+    ("sync_binlog", "1"),
+];
+
+/// One object to apply: its `apiVersion`/`kind` and the whole manifest.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Rendered {
+    /// `apps/v1`, `v1`, `policy/v1`.
+    pub api_version: &'static str,
+    /// `Deployment`, `Service`, ...
+    pub kind: &'static str,
+    /// `metadata.name`.
+    pub name: String,
+    /// The manifest (server-side apply body).
+    pub manifest: Value,
+}
+
+/// Everything a group owns besides its durable record and DNSEndpoint, in apply order.
+///
+/// `operator_address` is where sidecars reach the operator's auxiliary server (`BLOODRAVEN_ADDRESS`).
+pub fn objects(group: &MysqlFailoverGroup, operator_address: &str) -> Vec<Rendered> {
+    let name = group.metadata.name.clone().unwrap_or_default();
+    let owner = owner(group);
+    let mut out = Vec::new();
+    let mut push = |api_version, kind, object_name: String, mut manifest: Value| {
+        manifest["apiVersion"] = json!(api_version);
+        manifest["kind"] = json!(kind);
+        manifest["metadata"]["name"] = json!(object_name);
+        manifest["metadata"]["ownerReferences"] = json!([owner]);
+        prune_nulls(&mut manifest);
+        out.push(Rendered {
+            api_version,
+            kind,
+            name: object_name,
+            manifest,
+        });
+    };
+    let config_name = format!("mysql-{name}-config");
+    push(
+        "v1",
+        "ConfigMap",
+        config_name.clone(),
+        json!({
+            "metadata": { "labels": labels(&name, None) },
+            "data": group.spec.sites.iter().map(|s| (format!("my-{}.cnf", s.name), my_cnf(group, &s.name))).collect::<BTreeMap<_, _>>(),
+        }),
+    );
+    for site in &group.spec.sites {
+        push(
+            "v1",
+            "PersistentVolumeClaim",
+            format!("mysql-{name}-{}-data", site.name),
+            json!({
+                "metadata": { "labels": labels(&name, Some(&site.name)) },
+                "spec": {
+                    "accessModes": ["ReadWriteOnce"],
+                    "storageClassName": site.storage.storage_class_name,
+                    "resources": { "requests": { "storage": site.storage.size } },
+                },
+            }),
+        );
+    }
+    for site in &group.spec.sites {
+        push(
+            "v1",
+            "Service",
+            format!("mysql-{name}-{}", site.name),
+            site_service(group, &name, site),
+        );
+        push(
+            "v1",
+            "Service",
+            format!("mysql-{name}-{}-internal", site.name),
+            json!({
+                "metadata": { "labels": labels(&name, Some(&site.name)) },
+                "spec": {
+                    "type": "ClusterIP",
+                    "publishNotReadyAddresses": true,
+                    "selector": selector(&name, Some(&site.name)),
+                    "ports": [
+                        { "name": "mysql", "port": 3306, "targetPort": 3306, "protocol": "TCP" },
+                        { "name": "sidecar", "port": 8080, "targetPort": 8080, "protocol": "TCP" },
+                    ],
+                },
+            }),
+        );
+    }
+    let mut primary = selector(&name, None);
+    primary.insert(label::ROLE.into(), label::ROLE_PRIMARY.into());
+    push(
+        "v1",
+        "Service",
+        format!("mysql-{name}-primary"),
+        json!({
+            "metadata": { "labels": labels(&name, None) },
+            "spec": { "selector": primary, "ports": [{ "name": "mysql", "port": 3306, "targetPort": 3306, "protocol": "TCP" }] },
+        }),
+    );
+    let mut replicas = selector(&name, None);
+    replicas.insert(label::ROLE.into(), label::ROLE_REPLICA.into());
+    replicas.insert(label::HEALTHY.into(), "yes".into());
+    push(
+        "v1",
+        "Service",
+        format!("mysql-{name}-replicas"),
+        json!({
+            "metadata": { "labels": labels(&name, None) },
+            "spec": { "selector": replicas, "ports": [{ "name": "mysql", "port": 3306, "targetPort": 3306, "protocol": "TCP" }] },
+        }),
+    );
+    push(
+        "policy/v1",
+        "PodDisruptionBudget",
+        format!("mysql-{name}"),
+        json!({
+            "metadata": { "labels": labels(&name, None) },
+            "spec": { "minAvailable": 1, "selector": { "matchLabels": selector(&name, None) } },
+        }),
+    );
+    for site in &group.spec.sites {
+        push(
+            "apps/v1",
+            "Deployment",
+            format!("mysql-{name}-{}", site.name),
+            deployment(group, &name, site, &config_name, operator_address),
+        );
+    }
+    out
+}
+
+/// The site's `my.cnf`: the durability settings, then `spec.mysqlConf`, then the site's own `mysqlConf` (later
+/// keys win), with a server id unique in the group.
+pub fn my_cnf(group: &MysqlFailoverGroup, site: &str) -> String {
+    let mut keys: BTreeMap<String, String> = DURABILITY
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    let index = group
+        .spec
+        .sites
+        .iter()
+        .position(|s| s.name == site)
+        .unwrap_or(0);
+    keys.insert("server_id".into(), (index + 1).to_string());
+    keys.insert("report_host".into(), site.to_owned());
+    for conf in [
+        group.spec.mysql_conf.as_ref(),
+        group
+            .spec
+            .sites
+            .get(index)
+            .and_then(|s| s.mysql_conf.as_ref()),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        keys.extend(conf.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+    let mut text = String::from("[mysqld]\n");
+    for (k, v) in keys {
+        text.push_str(&format!("{k} = {v}\n"));
+    }
+    text
+}
+
+/// Drops `null` fields (unset optional spec parts): an apply body names only the fields this manager owns.
+fn prune_nulls(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            map.retain(|_, v| !v.is_null());
+            map.values_mut().for_each(prune_nulls);
+        }
+        Value::Array(items) => items.iter_mut().for_each(prune_nulls),
+        _ => {}
+    }
+}
+
+fn owner(group: &MysqlFailoverGroup) -> Value {
+    json!({
+        "apiVersion": "shipstream.io/v1alpha1",
+        "kind": "MysqlFailoverGroup",
+        "name": group.metadata.name,
+        "uid": group.metadata.uid,
+        "controller": true,
+        "blockOwnerDeletion": true,
+    })
+}
+
+fn labels(group: &str, site: Option<&str>) -> BTreeMap<String, String> {
+    let mut l = selector(group, site);
+    l.insert(label::MANAGED_BY.into(), label::MANAGED_BY_VALUE.into());
+    l.insert(label::FAILOVER_GROUP.into(), group.into());
+    l
+}
+
+fn selector(group: &str, site: Option<&str>) -> BTreeMap<String, String> {
+    let mut l = BTreeMap::from([
+        (label::NAME.to_owned(), "mysql".to_owned()),
+        (label::INSTANCE.to_owned(), group.to_owned()),
+    ]);
+    if let Some(site) = site {
+        l.insert(label::SITE.into(), site.into());
+    }
+    l
+}
+
+fn site_service(
+    group: &MysqlFailoverGroup,
+    name: &str,
+    site: &bloodraven_api::failovergroup::SiteSpec,
+) -> Value {
+    let template = group.spec.service_template.as_ref();
+    let own = site.service_template.as_ref();
+    let type_ = own
+        .and_then(|t| t.type_)
+        .or(template.and_then(|t| t.type_))
+        .unwrap_or(ServiceType::ClusterIP);
+    let mut selector = selector(name, Some(&site.name));
+    if site.role == Some(SiteRole::ReadOnly) {
+        selector.insert(label::HEALTHY.into(), "yes".into());
+    }
+    let mut annotations = template
+        .and_then(|t| t.annotations.clone())
+        .unwrap_or_default();
+    annotations.extend(own.and_then(|t| t.annotations.clone()).unwrap_or_default());
+    let mut spec = json!({
+        "type": type_,
+        "publishNotReadyAddresses": false,
+        "selector": selector,
+        "ports": [{ "name": "mysql", "port": 3306, "targetPort": 3306, "protocol": "TCP" }],
+    });
+    if type_ == ServiceType::LoadBalancer
+        && let Some(ip) = &site.lb_ip
+    {
+        spec["loadBalancerIP"] = json!(ip);
+    }
+    if let Some(policy) = own
+        .and_then(|t| t.external_traffic_policy)
+        .or(template.and_then(|t| t.external_traffic_policy))
+    {
+        spec["externalTrafficPolicy"] = json!(policy);
+    }
+    if let Some(port) = own.and_then(|t| t.node_port) {
+        spec["ports"][0]["nodePort"] = json!(port);
+    }
+    json!({
+        "metadata": { "labels": labels(name, Some(&site.name)), "annotations": annotations },
+        "spec": spec,
+    })
+}
+
+fn deployment(
+    group: &MysqlFailoverGroup,
+    name: &str,
+    site: &bloodraven_api::failovergroup::SiteSpec,
+    config: &str,
+    operator_address: &str,
+) -> Value {
+    let spec = &group.spec;
+    let image = spec.image.clone().unwrap_or_else(|| "mysql:9.7".into());
+    let sidecar_image = spec
+        .sidecar_image
+        .clone()
+        .unwrap_or_else(|| "ghcr.io/shipstream/bloodraven-sidecar:1.3.1".into());
+    let namespace = group.metadata.namespace.clone().unwrap_or_default();
+    let peers: Vec<String> = spec
+        .sites
+        .iter()
+        .filter(|s| s.name != site.name)
+        .map(|s| {
+            format!(
+                "{}:8080",
+                super::spec::internal_host(name, &s.name, &namespace)
+            )
+        })
+        .collect();
+    let sidecar_spec = spec.sidecar.clone().unwrap_or_default();
+    let secret = spec
+        .credentials
+        .as_ref()
+        .map(|c| c.operator_secret.clone())
+        .or_else(|| spec.secret_name.clone())
+        .unwrap_or_default();
+    let secret_key = |key: &str| json!({ "secretKeyRef": { "name": secret, "key": key } });
+    let mut pod_labels = labels(name, Some(&site.name));
+    pod_labels.extend(spec.pod_labels.clone().unwrap_or_default());
+    pod_labels.insert(label::ROLE.into(), label::ROLE_REPLICA.into());
+    let mysqld = json!({
+        "name": "mysql",
+        "image": image,
+        "env": [{ "name": "MYSQL_ROOT_PASSWORD", "valueFrom": secret_key("password") }],
+        "ports": [{ "name": "mysql", "containerPort": 3306, "protocol": "TCP" }],
+        "volumeMounts": [
+            { "name": "data", "mountPath": "/var/lib/mysql" },
+            { "name": "config", "mountPath": "/etc/mysql/conf.d/bloodraven.cnf", "subPath": format!("my-{}.cnf", site.name) },
+        ],
+        "livenessProbe": { "tcpSocket": { "port": 3306 }, "initialDelaySeconds": 30, "periodSeconds": 10 },
+        "readinessProbe": { "tcpSocket": { "port": 3306 }, "initialDelaySeconds": 5, "periodSeconds": 5 },
+        // The container's last word: never writable while it stops.
+        "lifecycle": { "preStop": { "exec": { "command": [
+            "sh", "-c", "mysql -uroot -p\"$MYSQL_ROOT_PASSWORD\" -e 'SET GLOBAL super_read_only = ON' || true"
+        ]}}},
+        "resources": site.resources,
+        "securityContext": spec.container_security_context,
+    });
+    let env = |k: &str, v: String| json!({ "name": k, "value": v });
+    let sidecar = json!({
+        "name": "bloodraven-sidecar",
+        "image": sidecar_image,
+        "env": [
+            { "name": "MYSQL_USER", "valueFrom": secret_key("username") },
+            { "name": "MYSQL_PASSWORD", "valueFrom": secret_key("password") },
+            { "name": "MY_POD_NAME", "valueFrom": { "fieldRef": { "fieldPath": "metadata.name" } } },
+            { "name": "POD_NAMESPACE", "valueFrom": { "fieldRef": { "fieldPath": "metadata.namespace" } } },
+            env("LISTEN_ADDR", ":8080".into()),
+            env("PEER_ADDRESSES", peers.join(",")),
+            env("BLOODRAVEN_ADDRESS", sidecar_spec.bloodraven_address.clone().unwrap_or_else(|| operator_address.to_owned())),
+            env("MY_SITE", site.name.clone()),
+            env("FAILOVER_GROUP", name.to_owned()),
+            env("LEASE_TIMEOUT", sidecar_spec.lease_timeout_or_default().to_string()),
+            env("PEER_CHECK_INTERVAL", sidecar_spec.peer_check_interval_or_default().to_string()),
+        ],
+        "ports": [{ "name": "sidecar", "containerPort": 8080, "protocol": "TCP" }],
+        "livenessProbe": { "httpGet": { "path": "/health", "port": 8080 }, "initialDelaySeconds": 5, "periodSeconds": 10 },
+        "readinessProbe": { "httpGet": { "path": "/health", "port": 8080 }, "initialDelaySeconds": 3, "periodSeconds": 5 },
+        "resources": spec.sidecar_resources,
+        "securityContext": spec.container_security_context,
+    });
+    let template = json!({
+        "metadata": { "labels": pod_labels, "annotations": spec.pod_annotations.clone().unwrap_or_default() },
+        "spec": {
+            "containers": [mysqld, sidecar],
+            "volumes": [
+                { "name": "data", "persistentVolumeClaim": { "claimName": format!("mysql-{name}-{}-data", site.name) } },
+                { "name": "config", "configMap": { "name": config } },
+            ],
+            "securityContext": spec.pod_security_context,
+            "terminationGracePeriodSeconds": spec.termination_grace_period_seconds.unwrap_or(60),
+        },
+    });
+    let mut hash = DefaultHasher::new();
+    template.to_string().hash(&mut hash);
+    my_cnf(group, &site.name).hash(&mut hash);
+    json!({
+        "metadata": {
+            "labels": labels(name, Some(&site.name)),
+            "annotations": { annotation::SPEC_HASH: format!("{:016x}", hash.finish()) },
+        },
+        "spec": {
+            "replicas": 1,
+            "strategy": { "type": "Recreate" },
+            "selector": { "matchLabels": selector(name, Some(&site.name)) },
+            "template": template,
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn group() -> MysqlFailoverGroup {
+        serde_json::from_value(json!({
+            "apiVersion": "shipstream.io/v1alpha1", "kind": "MysqlFailoverGroup",
+            "metadata": { "name": "orders", "namespace": "shop", "uid": "6b1a7c2e-0000-4000-8000-000000000001" },
+            "spec": {
+                "image": "mysql:8.4",
+                "credentials": { "operatorSecret": "orders-operator" },
+                "dns": { "hostname": "orders.example.com" },
+                "mysqlConf": { "max_connections": "500" },
+                "serviceTemplate": { "type": "ClusterIP" },
+                "sites": [
+                    { "name": "iad", "zone": "a", "lbIP": "10.0.0.1", "taintNodeSelector": { "zone": "a" },
+                      "storage": { "storageClassName": "fast", "size": "50Gi" } },
+                    { "name": "pdx", "zone": "b", "lbIP": "10.0.0.2", "taintNodeSelector": { "zone": "b" },
+                      "storage": { "storageClassName": "fast", "size": "50Gi" } },
+                    { "name": "reader", "zone": "c", "role": "read-only",
+                      "mysqlConf": { "max_connections": "2000" },
+                      "serviceTemplate": { "type": "LoadBalancer", "externalTrafficPolicy": "Local" },
+                      "storage": { "storageClassName": "fast", "size": "50Gi" } }
+                ]
+            }
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_group_renders_the_go_operators_objects() {
+        let objects = objects(&group(), "bloodraven.bloodraven-system.svc:8082");
+        let names: Vec<String> = objects
+            .iter()
+            .map(|o| format!("{} {}", o.kind, o.name))
+            .collect();
+        insta::assert_debug_snapshot!("object_names", names);
+        for o in &objects {
+            assert_eq!(
+                o.manifest["metadata"]["ownerReferences"][0]["uid"],
+                "6b1a7c2e-0000-4000-8000-000000000001"
+            );
+            insta::assert_json_snapshot!(format!("{}-{}", o.kind, o.name), o.manifest);
+        }
+    }
+
+    #[test]
+    fn site_config_overrides_group_config_and_never_weakens_nothing_it_does_not_name() {
+        let g = group();
+        let reader = my_cnf(&g, "reader");
+        assert!(reader.contains("max_connections = 2000\n"), "{reader}");
+        assert!(
+            reader.contains("sync_binlog = 1\n") && reader.contains("server_id = 3\n"),
+            "{reader}"
+        );
+        assert!(my_cnf(&g, "iad").contains("max_connections = 500\n"));
+    }
+
+    #[test]
+    fn the_spec_hash_changes_with_what_the_pods_run() {
+        let hash = |g: &MysqlFailoverGroup| {
+            objects(g, "op:8082")
+                .into_iter()
+                .find(|o| o.name == "mysql-orders-iad" && o.kind == "Deployment")
+                .unwrap()
+                .manifest["metadata"]["annotations"][annotation::SPEC_HASH]
+                .clone()
+        };
+        let mut g = group();
+        let before = hash(&g);
+        assert_eq!(hash(&g), before);
+        g.spec.mysql_conf = Some(BTreeMap::from([("max_connections".into(), "501".into())]));
+        assert_ne!(hash(&g), before);
+    }
+}
