@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 
 use bloodraven_api::failovergroup::MysqlFailoverGroup;
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace, PersistentVolumeClaim, Secret, Service};
+use k8s_openapi::api::core::v1::{
+    ConfigMap, Namespace, PersistentVolumeClaim, Pod, Secret, Service,
+};
 use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
@@ -253,6 +255,45 @@ async fn a_group_is_run_failed_over_and_deleted_and_a_bad_one_is_refused() {
     let mut group = Group::start(2);
     let orders = create_group(&client, &ns, "orders", "orders-operator").await;
     let carts = create_group(&client, &ns, "carts", "carts-operator").await;
+    // Pods as the Deployments would create them (this control plane has no kubelet or Deployment controller).
+    let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
+    for site in ["iad", "pdx"] {
+        pods.create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({
+                "metadata": {
+                    "name": format!("mysql-orders-{site}-0"),
+                    "labels": {
+                        "app.kubernetes.io/name": "mysql",
+                        "app.kubernetes.io/instance": "orders",
+                        "shipstream.io/site": site,
+                        "shipstream.io/role": "replica",
+                    },
+                },
+                "spec": { "containers": [{ "name": "mysql", "image": "mariadb:11.4" }] },
+            }))
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    }
+    let role = |site: &'static str| {
+        let pods = pods.clone();
+        async move {
+            let pod = pods.get(&format!("mysql-orders-{site}-0")).await.unwrap();
+            let labels = pod.labels();
+            (
+                labels
+                    .get("shipstream.io/role")
+                    .cloned()
+                    .unwrap_or_default(),
+                labels
+                    .get("shipstream.io/healthy")
+                    .cloned()
+                    .unwrap_or_default(),
+            )
+        }
+    };
     let op = Operator::start(&kubeconfig, &ns, &group, &[]);
 
     // The group is adopted: finalizer, status with iad active and pdx replicating, served on /active-site.
@@ -314,6 +355,12 @@ async fn a_group_is_run_failed_over_and_deleted_and_a_bad_one_is_refused() {
             .unwrap()
             .is_some()
     );
+    // The writer Service selects iad's pod, the reader Service pdx's.
+    wait("pods labelled", Duration::from_secs(10), || async {
+        role("iad").await == ("primary".into(), "yes".into())
+            && role("pdx").await == ("replica".into(), "yes".into())
+    })
+    .await;
     let (_, metrics) = op.get(op.metrics, "/metrics").await.unwrap();
     let writable = format!(
         "bloodraven_site_state{{namespace=\"{ns}\",group=\"orders\",site=\"iad\",role=\"primary-candidate\",state=\"writable\"}} 1"
@@ -363,6 +410,11 @@ async fn a_group_is_run_failed_over_and_deleted_and_a_bad_one_is_refused() {
         serde_json::from_str::<Value>(&body).unwrap()["activeSite"],
         "pdx"
     );
+    // Traffic moved: pdx's pod is the primary, the dead iad's is neither primary nor healthy.
+    wait("pods relabelled", Duration::from_secs(10), || async {
+        role("pdx").await.0 == "primary" && role("iad").await == ("replica".into(), String::new())
+    })
+    .await;
     wait(
         "FailoverExecuted event",
         Duration::from_secs(10),

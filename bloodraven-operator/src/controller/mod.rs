@@ -20,9 +20,10 @@
 //! [`Topology`], which the auxiliary server answers `/active-site` from.
 //!
 //! Every group's objects ([`render`]: Deployments, PVCs, the ConfigMap, Services, the PodDisruptionBudget) are
-//! server-side applied when they change. Not yet here (later issues): the pod role labels the `-primary` and
-//! `-replicas` Services select on, credential rotation and TLS to MySQL.
+//! server-side applied when they change; every poll labels the pods the `-primary` and `-replicas` Services select
+//! ([`labels`]). Not yet here (later issues): credential rotation and TLS to MySQL.
 
+pub mod labels;
 pub mod render;
 pub mod spec;
 pub mod status;
@@ -390,6 +391,7 @@ impl Context {
         let platform = Arc::new(KubePlatform::new(
             self.client.clone(),
             self.store.clone(),
+            inputs.config.clone(),
             group,
             self.recorder.clone(),
             inputs.targets,
@@ -469,9 +471,12 @@ impl Context {
         let namespace = group.namespace().unwrap_or_default();
         let name = group.name_any();
         self.stop(&namespace, &name);
+        let config = spec::engine_config(group, &namespace)
+            .unwrap_or_else(|_| crate::engine::Config::new(name.clone(), Vec::new()));
         let platform = KubePlatform::new(
             self.client.clone(),
             self.store.clone(),
+            config,
             group,
             self.recorder.clone(),
             group

@@ -8,6 +8,7 @@
 //! | durable record | ConfigMap `mysql-<group>-failover-record` (key `record.json`, owned by the group), plus the Go operator's `last-failover` / `last-failover-target` annotations |
 //! | DNS | server-side apply of the external-dns `DNSEndpoint` `bloodraven-<group>` when that API is served |
 //! | node taints | `shipstream.io/db-readonly-<group>` (NoExecute) on the nodes of `sites[].taintNodeSelector` |
+//! | pod role labels | `shipstream.io/role` and `shipstream.io/healthy` on the group's pods ([`super::labels`]) |
 //!
 //! The record lives in a ConfigMap because the group's status schema (shared with the Go operator, which prunes
 //! unknown status keys) has no room for the promotion history, recovery markers and authority epoch.
@@ -17,7 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use k8s_openapi::api::core::v1::{ConfigMap, Node, ObjectReference, Taint as NodeTaint};
+use k8s_openapi::api::core::v1::{ConfigMap, Node, ObjectReference, Pod, Taint as NodeTaint};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::api::{ApiResource, DynamicObject, ListParams, Patch, PatchParams};
 use kube::runtime::events::{Event as KubeEvent, EventType as KubeEventType, Recorder};
@@ -28,12 +29,13 @@ use serde_json::{Value, json};
 use bloodraven_api::failovergroup::MysqlFailoverGroup;
 use bloodraven_api::names::{annotation, taint};
 
-use crate::engine::{Event, EventType, Gates, Status, Taint};
+use crate::engine::{Config, Event, EventType, Gates, Status, Taint};
 use crate::platform::{
     AdminAnnotations, Annotation, GroupObservation, Platform, PlatformError, StoredRecord,
 };
 use crate::record::{FailoverStamp, Record};
 
+use super::labels::{PodLabels, label_patch, pod_labels};
 use super::status::status_patch;
 
 /// Field manager of every server-side apply.
@@ -79,12 +81,19 @@ pub(crate) struct KubePlatform {
     last_status: Mutex<Option<Value>>,
     /// The epoch of the record this process last loaded or saved.
     epoch: AtomicU64,
+    /// The engine configuration (roles and hosts decide the pod labels) and `readOnlyMaxLagSeconds`.
+    config: Config,
+    read_only_max_lag: u64,
+    /// The pod labels last synced and when: pods are listed again when the labels change or every 30 s (a
+    /// recreated pod starts as `replica`).
+    labels: Mutex<Option<(Vec<(String, PodLabels)>, std::time::Instant)>>,
 }
 
 impl KubePlatform {
     pub(crate) fn new(
         client: Client,
         store: Store<MysqlFailoverGroup>,
+        config: Config,
         group: &MysqlFailoverGroup,
         recorder: Recorder,
         sites: BTreeMap<String, SiteTargets>,
@@ -111,7 +120,70 @@ impl KubePlatform {
             dns_served,
             last_status: Mutex::new(None),
             epoch: AtomicU64::new(0),
+            read_only_max_lag: group
+                .spec
+                .replication
+                .as_ref()
+                .and_then(|r| r.read_only_max_lag_seconds.or(r.max_lag_seconds))
+                .and_then(|s| u64::try_from(s).ok())
+                .unwrap_or(config.max_lag_seconds),
+            config,
+            labels: Mutex::new(None),
         }
+    }
+
+    /// Labels the group's pods from `status` (replicas first, the primary last) when the labels changed or were
+    /// last synced more than 30 s ago.
+    async fn sync_pod_labels(&self, status: &Status) -> Result<(), PlatformError> {
+        let desired = pod_labels(&self.config, status, self.read_only_max_lag);
+        let due = self
+            .labels
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .is_none_or(|(last, at)| {
+                *last != desired || at.elapsed() > std::time::Duration::from_secs(30)
+            });
+        if !due {
+            return Ok(());
+        }
+        let pods: Api<Pod> = Api::namespaced(self.client.clone(), &self.namespace);
+        let selector = format!(
+            "{}=mysql,{}={}",
+            bloodraven_api::names::label::NAME,
+            bloodraven_api::names::label::INSTANCE,
+            self.name
+        );
+        let list = pods
+            .list(&ListParams::default().labels(&selector))
+            .await
+            .map_err(Self::err("list pods"))?;
+        for (site, labels) in &desired {
+            let patch = json!({ "metadata": { "labels": label_patch(labels) } });
+            for pod in list
+                .iter()
+                .filter(|p| p.labels().get(bloodraven_api::names::label::SITE) == Some(site))
+            {
+                let current = pod.labels();
+                let role = current
+                    .get(bloodraven_api::names::label::ROLE)
+                    .map(String::as_str);
+                let healthy = current.get(bloodraven_api::names::label::HEALTHY).is_some();
+                if role == Some(labels.role) && healthy == labels.healthy {
+                    continue;
+                }
+                pods.patch(
+                    &pod.name_any(),
+                    &PatchParams::default(),
+                    &Patch::Merge(&patch),
+                )
+                .await
+                .map_err(Self::err("label pod"))?;
+            }
+        }
+        *self.labels.lock().unwrap_or_else(PoisonError::into_inner) =
+            Some((desired, std::time::Instant::now()));
+        Ok(())
     }
 
     fn record_name(&self) -> String {
@@ -255,6 +327,9 @@ impl Platform for KubePlatform {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone();
+        if let Err(e) = self.sync_pod_labels(status).await {
+            tracing::warn!(error = %e, "could not label the group's pods");
+        }
         let patch = status_patch(status, previous.as_ref(), now);
         if previous.as_ref() == Some(&patch) {
             return Ok(());
