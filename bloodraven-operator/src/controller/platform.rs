@@ -86,8 +86,11 @@ pub(crate) struct KubePlatform {
     read_only_max_lag: u64,
     /// The pod labels last synced and when: pods are listed again when the labels change or every 30 s (a
     /// recreated pod starts as `replica`).
-    labels: Mutex<Option<(Vec<(String, PodLabels)>, std::time::Instant)>>,
+    labels: Mutex<Option<(SiteLabels, std::time::Instant)>>,
 }
+
+/// Each site's pod labels, in patch order.
+type SiteLabels = Vec<(String, PodLabels)>;
 
 impl KubePlatform {
     pub(crate) fn new(
