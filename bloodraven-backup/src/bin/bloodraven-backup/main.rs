@@ -1,0 +1,250 @@
+//! `bloodraven-backup`: dump a MySQL/MariaDB server into an object store and restore it.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use bloodraven_backup::format::Compression;
+use bloodraven_backup::{
+    ConnectOptions, DumpLocation, DumpOptions, Passphrase, Progress, RestoreOptions, dump, restore,
+};
+use clap::{Args, Parser, Subcommand};
+
+/// Native parallel dump and load for MySQL and MariaDB, straight to object stores.
+#[derive(Debug, Parser)]
+#[command(name = "bloodraven-backup", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Dump a server into an empty directory of a store.
+    Dump(DumpArgs),
+    /// Restore a complete dump into an empty server.
+    Restore(RestoreArgs),
+}
+
+/// How to reach the server (as the `mariadb` client takes it; the password comes from `MYSQL_PWD` or
+/// `--password-file`).
+#[derive(Debug, Args)]
+struct ServerArgs {
+    /// Server host.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    /// Server port.
+    #[arg(long, short = 'P', default_value_t = 3306)]
+    port: u16,
+    /// User.
+    #[arg(long, short = 'u', default_value = "root")]
+    user: String,
+    /// File holding the password (a trailing newline is ignored); default: `MYSQL_PWD`.
+    #[arg(long)]
+    password_file: Option<PathBuf>,
+    /// BRV1 passphrase file: encrypt the dump / decrypt it.
+    #[arg(long)]
+    passphrase_file: Option<PathBuf>,
+    /// Parallel connections.
+    #[arg(long, default_value_t = 4)]
+    threads: usize,
+    /// Print the result as one JSON object on stdout.
+    #[arg(long)]
+    json: bool,
+    /// Show progress on stderr (default: when stderr is a terminal).
+    #[arg(long, overrides_with = "no_progress")]
+    progress: bool,
+    /// Never show progress.
+    #[arg(long)]
+    no_progress: bool,
+}
+
+#[derive(Debug, Args)]
+struct DumpArgs {
+    /// Destination: `file:///dir` or `s3://bucket/prefix` (S3 settings from `AWS_*` variables).
+    #[arg(long)]
+    to: String,
+    #[command(flatten)]
+    server: ServerArgs,
+    /// Uncompressed bytes per chunk of a table with an integer key.
+    #[arg(long, default_value_t = 64 * 1024 * 1024)]
+    bytes_per_chunk: u64,
+    /// Chunk compression: zstd, gzip or none.
+    #[arg(long, default_value = "zstd")]
+    compression: String,
+    /// Dump only these schemas (comma list).
+    #[arg(long, value_delimiter = ',')]
+    include_schemas: Vec<String>,
+    /// Leave these schemas out (comma list).
+    #[arg(long, value_delimiter = ',')]
+    exclude_schemas: Vec<String>,
+    /// Also dump accounts and grants.
+    #[arg(long)]
+    users: bool,
+}
+
+#[derive(Debug, Args)]
+struct RestoreArgs {
+    /// The dump: `file:///dir` or `s3://bucket/prefix`.
+    #[arg(long)]
+    from: String,
+    #[command(flatten)]
+    server: ServerArgs,
+    /// Do not create the dump's accounts.
+    #[arg(long)]
+    skip_users: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("bloodraven-backup: cannot start the runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("bloodraven-backup: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Dump(args) => run_dump(args).await,
+        Command::Restore(args) => run_restore(args).await,
+    }
+}
+
+async fn run_dump(args: DumpArgs) -> anyhow::Result<()> {
+    let source = connect_options(&args.server)?;
+    let to = DumpLocation::parse(&args.to)?;
+    let progress = Arc::new(Progress::new());
+    let options = DumpOptions {
+        threads: args.server.threads,
+        bytes_per_chunk: args.bytes_per_chunk,
+        compression: Compression::parse(&args.compression).with_context(|| {
+            format!(
+                "--compression {:?}: expected zstd, gzip or none",
+                args.compression
+            )
+        })?,
+        passphrase: passphrase(&args.server)?,
+        include_schemas: args.include_schemas,
+        exclude_schemas: args.exclude_schemas,
+        users: args.users,
+        progress: Some(Arc::clone(&progress)),
+    };
+    let ticker = show_progress(&args.server, &progress);
+    let result = dump::dump(&source, &to, &options).await;
+    if let Some(t) = ticker {
+        t.abort();
+    }
+    let report = result.context("dump failed")?;
+    eprintln!("{}", report.log_line());
+    if args.server.json {
+        let value = serde_json::json!({
+            "location": report.location,
+            "files": report.files,
+            "durationSeconds": report.duration.as_secs_f64(),
+            "meta": report.meta,
+        });
+        println!("{value}");
+    }
+    Ok(())
+}
+
+async fn run_restore(args: RestoreArgs) -> anyhow::Result<()> {
+    let target = connect_options(&args.server)?;
+    let from = DumpLocation::parse(&args.from)?;
+    let progress = Arc::new(Progress::new());
+    let options = RestoreOptions {
+        threads: args.server.threads,
+        passphrase: passphrase(&args.server)?,
+        users: !args.skip_users,
+        check_rows: true,
+        progress: Some(Arc::clone(&progress)),
+    };
+    let ticker = show_progress(&args.server, &progress);
+    let result = restore::restore(&target, &from, &options).await;
+    if let Some(t) = ticker {
+        t.abort();
+    }
+    let report = result.context("restore failed")?;
+    eprintln!("{}", report.log_line());
+    if args.server.json {
+        let value = serde_json::json!({
+            "location": report.location,
+            "tables": report.tables,
+            "rows": report.rows,
+            "gtidExecuted": report.gtid_executed,
+            "rowCounts": report.row_counts,
+            "durationSeconds": report.duration.as_secs_f64(),
+            "source": report.source,
+        });
+        println!("{value}");
+    }
+    Ok(())
+}
+
+fn connect_options(args: &ServerArgs) -> anyhow::Result<ConnectOptions> {
+    let password = match &args.password_file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("--password-file {}", path.display()))?;
+            Some(text.trim_end_matches(['\n', '\r']).to_owned())
+        }
+        None => std::env::var("MYSQL_PWD").ok(),
+    };
+    Ok(ConnectOptions::new(args.host.clone(), args.port)
+        .with_credentials(args.user.clone(), password))
+}
+
+fn passphrase(args: &ServerArgs) -> anyhow::Result<Option<Passphrase>> {
+    args.passphrase_file
+        .as_ref()
+        .map(|p| {
+            Passphrase::from_file(p).with_context(|| format!("--passphrase-file {}", p.display()))
+        })
+        .transpose()
+}
+
+/// Prints rows, bytes, tables done and the ETA every two seconds while the job runs.
+fn show_progress(
+    args: &ServerArgs,
+    progress: &Arc<Progress>,
+) -> Option<tokio::task::JoinHandle<()>> {
+    let on = !args.no_progress && (args.progress || std::io::stderr().is_terminal());
+    if !on {
+        return None;
+    }
+    let progress = Arc::clone(progress);
+    Some(tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            let p = progress.snapshot();
+            let eta = p
+                .eta()
+                .map(|d| format!("{}s", d.as_secs()))
+                .unwrap_or_else(|| "-".into());
+            eprintln!(
+                "progress rows={} bytes={} tables={}/{} elapsed={}s eta={eta}",
+                p.rows,
+                p.data_bytes,
+                p.tables_done,
+                p.tables_total,
+                p.elapsed.as_secs()
+            );
+        }
+    }))
+}
