@@ -273,12 +273,51 @@ impl DumpLocation {
             size: 0,
             integrity: integrity.clone(),
         };
+        // Multiple members: the decoder reads on to the end of the object instead of stopping after the
+        // first frame, so the digest check at the end always runs.
         let out: Box<dyn AsyncRead + Send + Unpin> = match compression {
-            Compression::Zstd => Box::new(ZstdDecoder::new(tokio::io::BufReader::new(checked))),
-            Compression::Gzip => Box::new(GzipDecoder::new(tokio::io::BufReader::new(checked))),
+            Compression::Zstd => {
+                let mut d = ZstdDecoder::new(tokio::io::BufReader::new(checked));
+                d.multiple_members(true);
+                Box::new(d)
+            }
+            Compression::Gzip => {
+                let mut d = GzipDecoder::new(tokio::io::BufReader::new(checked));
+                d.multiple_members(true);
+                Box::new(d)
+            }
             Compression::None => Box::new(checked),
         };
         Ok((out, integrity))
+    }
+}
+
+impl DumpLocation {
+    /// Reads object `name` to its end (decrypting it) and checks its size and SHA-256 against `expected`:
+    /// tells a corrupt object from a load that failed for another reason.
+    pub(crate) async fn verify_object(
+        &self,
+        name: &str,
+        passphrase: Option<&Passphrase>,
+        expected: &FileEntry,
+    ) -> Result<(), Error> {
+        use tokio::io::AsyncReadExt;
+        let (mut reader, integrity) = self
+            .reader(name, Compression::None, passphrase, expected)
+            .await?;
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            match reader.read(&mut buf).await {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) => {
+                    return Err(integrity
+                        .take()
+                        .unwrap_or_else(|| Error::io(self.key(name).as_ref(), e)));
+                }
+            }
+        }
+        integrity.take().map_or(Ok(()), Err)
     }
 }
 
@@ -381,17 +420,28 @@ impl AsyncWrite for HashWriter {
 
 /// The outcome of the integrity check of a streamed object, known once the stream has ended.
 #[derive(Clone, Debug, Default)]
-pub(crate) struct Integrity(Arc<Mutex<Option<Error>>>);
+pub(crate) struct Integrity(Arc<Mutex<(Option<Error>, bool)>>);
 
 impl Integrity {
     /// The integrity error found while streaming, if any (taken: a second call returns `None`).
     pub(crate) fn take(&self) -> Option<Error> {
-        self.0.lock().ok().and_then(|mut e| e.take())
+        self.0.lock().ok().and_then(|mut e| e.0.take())
+    }
+
+    /// `true` once the whole object was read and matched its size and digest.
+    pub(crate) fn verified(&self) -> bool {
+        self.0.lock().is_ok_and(|e| e.1)
     }
 
     fn set(&self, error: Error) {
         if let Ok(mut slot) = self.0.lock() {
-            slot.get_or_insert(error);
+            slot.0.get_or_insert(error);
+        }
+    }
+
+    fn set_verified(&self) {
+        if let Ok(mut slot) = self.0.lock() {
+            slot.1 = true;
         }
     }
 }
@@ -432,6 +482,7 @@ impl AsyncRead for VerifyReader {
                 this.integrity.set(e);
                 return Poll::Ready(Err(io::Error::new(io::ErrorKind::InvalidData, message)));
             }
+            this.integrity.set_verified();
         } else if this.size > this.expected.size {
             let e = Error::Corrupt {
                 object: this.key.clone(),

@@ -120,9 +120,24 @@ async fn load_chunk(session: &mut Session, dump: &OpenDump, job: &LoadJob) -> Re
         Err(e) => {
             let err = session.err(&sql, e);
             let _ = session.exec("ROLLBACK").await;
+            // A corrupt object can fail decompression before its digest is known: check it whole.
+            dump.location
+                .verify_object(&job.chunk.file, dump.passphrase.as_ref(), &entry)
+                .await?;
             return Err(err);
         }
     };
+    if !integrity.verified() {
+        // The load ended before the end of the object was read: check the object whole.
+        if let Err(e) = dump
+            .location
+            .verify_object(&job.chunk.file, dump.passphrase.as_ref(), &entry)
+            .await
+        {
+            let _ = session.exec("ROLLBACK").await;
+            return Err(e);
+        }
+    }
     if warnings > 0 {
         let shown = session.text_rows("SHOW WARNINGS LIMIT 3").await?;
         let _ = session.exec("ROLLBACK").await;
