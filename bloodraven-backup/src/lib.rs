@@ -72,8 +72,10 @@ pub mod format;
 mod gtid;
 mod progress;
 pub mod restore;
+pub mod server;
 mod store;
 pub mod tsv;
+pub mod verify;
 
 /// The BRV1 passphrase type of [`DumpOptions::passphrase`] and [`RestoreOptions::passphrase`].
 pub use bloodraven_brv1::Passphrase;
@@ -85,4 +87,6 @@ pub use gtid::compare as compare_gtid_state;
 pub use object_store;
 pub use progress::{Progress, ProgressSnapshot};
 pub use restore::{RestoreOptions, RestoreReport};
+pub use server::{ServerOptions, ThrowawayServer};
 pub use store::DumpLocation;
+pub use verify::{VerificationReport, VerifyOptions};

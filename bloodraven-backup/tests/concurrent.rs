@@ -28,7 +28,11 @@ async fn dump_under_concurrent_writes_restores_to_its_recorded_gtid_state() {
         ],
     )
     .await;
-    let before: String = source.sql("SELECT @@gtid_binlog_pos").unwrap().trim().to_owned();
+    let before: String = source
+        .sql("SELECT @@gtid_binlog_pos")
+        .unwrap()
+        .trim()
+        .to_owned();
     let seq_before: u64 = before.rsplit('-').next().unwrap().parse().unwrap();
 
     // One writer: each transaction inserts the same id into a and b, one GTID each.
@@ -87,7 +91,10 @@ async fn dump_under_concurrent_writes_restores_to_its_recorded_gtid_state() {
         .unwrap();
     let in_dump = seq_dump - seq_before;
     assert!(in_dump > 0, "no transaction committed before the dump");
-    assert!(in_dump < written, "no transaction committed during or after the dump");
+    assert!(
+        in_dump < written,
+        "no transaction committed during or after the dump"
+    );
 
     let target = server(2);
     let restored = restore::restore(&conn_opts(&target), &location, &RestoreOptions::default())
@@ -98,8 +105,10 @@ async fn dump_under_concurrent_writes_restores_to_its_recorded_gtid_state() {
     let expected = format!("{in_dump}\t{in_dump}\t{in_dump}\t{in_dump}\n");
     assert_eq!(
         target
-            .sql("SELECT (SELECT COUNT(*) FROM w.a), (SELECT MAX(id) FROM w.a), \
-                  (SELECT COUNT(*) FROM w.b), (SELECT MAX(id) FROM w.b)")
+            .sql(
+                "SELECT (SELECT COUNT(*) FROM w.a), (SELECT MAX(id) FROM w.a), \
+                  (SELECT COUNT(*) FROM w.b), (SELECT MAX(id) FROM w.b)"
+            )
             .unwrap(),
         expected
     );

@@ -27,6 +27,8 @@ enum Command {
     Dump(DumpArgs),
     /// Restore a complete dump into an empty server.
     Restore(RestoreArgs),
+    /// Restore a dump into a throwaway server, check it, run a sanity query, tear the server down.
+    Verify(VerifyArgs),
 }
 
 /// How to reach the server (as the `mariadb` client takes it; the password comes from `MYSQL_PWD` or
@@ -98,6 +100,37 @@ struct RestoreArgs {
     skip_users: bool,
 }
 
+#[derive(Debug, Args)]
+struct VerifyArgs {
+    /// The dump: `file:///dir` or `s3://bucket/prefix`.
+    #[arg(long)]
+    from: String,
+    /// BRV1 passphrase file of an encrypted dump.
+    #[arg(long)]
+    passphrase_file: Option<PathBuf>,
+    /// Parallel connections for the restore.
+    #[arg(long, default_value_t = 4)]
+    threads: usize,
+    /// A query whose first column of the first row is the result.
+    #[arg(long)]
+    sanity_query: Option<String>,
+    /// Fail when the sanity result is below this integer.
+    #[arg(long, requires = "sanity_query")]
+    min_rows: Option<i64>,
+    /// Time budget of the sanity query.
+    #[arg(long, default_value_t = 60)]
+    max_duration_seconds: u64,
+    /// Remove the throwaway server's directory even when verification fails.
+    #[arg(long)]
+    no_keep_on_failure: bool,
+    /// Extra `mariadbd` argument for the throwaway server (repeatable), e.g. `--server-arg=--innodb-buffer-pool-size=2G`.
+    #[arg(long = "server-arg", allow_hyphen_values = true)]
+    server_args: Vec<String>,
+    /// Print the result as one JSON object on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -111,7 +144,8 @@ fn main() -> ExitCode {
         }
     };
     match runtime.block_on(run(cli)) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
         Err(e) => {
             eprintln!("bloodraven-backup: {e:#}");
             ExitCode::from(2)
@@ -119,11 +153,65 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> anyhow::Result<()> {
+/// `Ok(false)`: the job ran and found a problem (exit 1).
+async fn run(cli: Cli) -> anyhow::Result<bool> {
     match cli.command {
-        Command::Dump(args) => run_dump(args).await,
-        Command::Restore(args) => run_restore(args).await,
+        Command::Dump(args) => run_dump(args).await.map(|()| true),
+        Command::Restore(args) => run_restore(args).await.map(|()| true),
+        Command::Verify(args) => run_verify(args).await,
     }
+}
+
+async fn run_verify(args: VerifyArgs) -> anyhow::Result<bool> {
+    use bloodraven_backup::verify::{self, SanityCheck, VerifyOptions};
+    let from = DumpLocation::parse(&args.from)?;
+    let passphrase = args
+        .passphrase_file
+        .as_ref()
+        .map(|p| {
+            Passphrase::from_file(p).with_context(|| format!("--passphrase-file {}", p.display()))
+        })
+        .transpose()?;
+    let mut options = VerifyOptions {
+        restore: RestoreOptions {
+            threads: args.threads,
+            passphrase,
+            ..RestoreOptions::default()
+        },
+        sanity: args.sanity_query.map(|query| SanityCheck {
+            query,
+            min_rows: args.min_rows,
+            max_duration: Duration::from_secs(args.max_duration_seconds.max(1)),
+        }),
+        keep_on_failure: !args.no_keep_on_failure,
+        ..VerifyOptions::default()
+    };
+    options.server.extra_args = args.server_args;
+    let report = verify::verify(&from, &options).await;
+    if let Some(line) = report.sanity_line() {
+        eprintln!("{line}");
+    }
+    let reason = report
+        .reason
+        .map(|r| format!("{r:?}"))
+        .unwrap_or_else(|| "Verified".into());
+    eprintln!(
+        "BLOODRAVEN_VERIFY_COMPLETE succeeded={} reason={reason} gtidExecuted={} tables={} message={}",
+        report.succeeded,
+        report.gtid_actual,
+        report.tables.len(),
+        report.message.replace(' ', "_")
+    );
+    if let Some(dir) = &report.kept_dir {
+        eprintln!(
+            "bloodraven-backup: kept the verification server's directory {}",
+            dir.display()
+        );
+    }
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    }
+    Ok(report.succeeded)
 }
 
 async fn run_dump(args: DumpArgs) -> anyhow::Result<()> {
