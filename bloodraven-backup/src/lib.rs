@@ -72,6 +72,7 @@ pub mod format;
 mod gtid;
 mod progress;
 pub mod restore;
+pub mod retention;
 pub mod server;
 mod store;
 pub mod tsv;

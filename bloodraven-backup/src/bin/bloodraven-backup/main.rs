@@ -29,6 +29,45 @@ enum Command {
     Restore(RestoreArgs),
     /// Restore a dump into a throwaway server, check it, run a sanity query, tear the server down.
     Verify(VerifyArgs),
+    /// List the dumps under a prefix (complete or not) and name the newest complete one.
+    List(ListArgs),
+    /// Delete whole dump directories under a prefix by a retention policy.
+    Prune(PruneArgs),
+}
+
+#[derive(Debug, Args)]
+struct ListArgs {
+    /// The prefix holding dump directories: `file:///dir` or `s3://bucket/prefix`.
+    #[arg(long)]
+    under: String,
+    /// One JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+struct PruneArgs {
+    /// The prefix holding dump directories: `file:///dir` or `s3://bucket/prefix`.
+    #[arg(long)]
+    under: String,
+    /// Keep at most this many complete dumps.
+    #[arg(long)]
+    count: Option<usize>,
+    /// Delete complete dumps older than this many days.
+    #[arg(long)]
+    max_age_days: Option<u32>,
+    /// Never keep fewer complete dumps (the newest complete one is always kept).
+    #[arg(long, default_value_t = 1)]
+    min_keep: usize,
+    /// Keep at most this many incomplete dumps.
+    #[arg(long, default_value_t = 10)]
+    max_failed_keep: usize,
+    /// Print what would be deleted, delete nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// One JSON object instead of text.
+    #[arg(long)]
+    json: bool,
 }
 
 /// How to reach the server (as the `mariadb` client takes it; the password comes from `MYSQL_PWD` or
@@ -159,7 +198,68 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
         Command::Dump(args) => run_dump(args).await.map(|()| true),
         Command::Restore(args) => run_restore(args).await.map(|()| true),
         Command::Verify(args) => run_verify(args).await,
+        Command::List(args) => run_list(args).await.map(|()| true),
+        Command::Prune(args) => run_prune(args).await.map(|()| true),
     }
+}
+
+async fn run_list(args: ListArgs) -> anyhow::Result<()> {
+    use bloodraven_backup::retention;
+    let top = DumpLocation::parse(&args.under)?;
+    let dumps = retention::list_dumps(top.store(), top.prefix()).await?;
+    let latest = retention::latest(&dumps).map(|d| d.name.clone());
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({ "dumps": dumps, "latest": latest })
+        );
+    } else {
+        for d in &dumps {
+            let state = if d.complete { "complete" } else { "incomplete" };
+            println!(
+                "{}\t{state}\t{}\t{} bytes",
+                d.name,
+                d.time.to_rfc3339(),
+                d.stored_bytes
+            );
+        }
+        if let Some(l) = latest {
+            println!("latest\t{l}");
+        }
+    }
+    Ok(())
+}
+
+async fn run_prune(args: PruneArgs) -> anyhow::Result<()> {
+    use bloodraven_backup::retention::{self, RetentionPolicy};
+    let top = DumpLocation::parse(&args.under)?;
+    let policy = RetentionPolicy {
+        count: args.count,
+        max_age_days: args.max_age_days,
+        min_keep: args.min_keep,
+        max_failed_keep: args.max_failed_keep,
+    };
+    let deleted = retention::prune(top.store(), top.prefix(), &policy, args.dry_run).await?;
+    if args.json {
+        let items: Vec<_> = deleted
+            .iter()
+            .map(|(name, reason)| serde_json::json!({ "name": name, "reason": reason }))
+            .collect();
+        println!(
+            "{}",
+            serde_json::json!({ "dryRun": args.dry_run, "deleted": items })
+        );
+    } else {
+        for (name, reason) in &deleted {
+            let verb = if args.dry_run {
+                "would delete"
+            } else {
+                "deleted"
+            };
+            eprintln!("{verb} {name}: {reason}");
+        }
+    }
+    Ok(())
 }
 
 async fn run_verify(args: VerifyArgs) -> anyhow::Result<bool> {
