@@ -120,6 +120,12 @@ pub enum Error {
         /// The value found.
         actual: String,
     },
+    /// The binlog archive cannot take the restore to its target.
+    #[error("point-in-time recovery: {0}")]
+    Pitr(String),
+    /// Reading the binlog archive failed.
+    #[error("binlog archive")]
+    Binlog(#[from] bloodraven_binlog::Error),
     /// An option is out of range or inconsistent.
     #[error("invalid option: {0}")]
     Options(String),

@@ -50,17 +50,29 @@ pub(crate) async fn set_state(s: &mut Session, flavor: Flavor, gtid: &str) -> Re
     Ok(())
 }
 
-/// The server's GTID state: MariaDB `gtid_current_pos`, MySQL `gtid_executed` (whitespace removed).
+/// The server's GTID state, whitespace removed: MySQL `gtid_executed`; MariaDB per domain the higher of
+/// `gtid_binlog_pos` and `gtid_slave_pos` (transactions replayed through the client advance the first,
+/// the restore sets the second).
 pub(crate) async fn read_state(s: &mut Session, flavor: Flavor) -> Result<String, Error> {
-    let sql = match flavor {
-        Flavor::Mariadb => "SELECT @@GLOBAL.gtid_current_pos",
-        Flavor::Mysql => "SELECT @@GLOBAL.gtid_executed",
-    };
-    Ok(s.scalar(sql)
-        .await?
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .collect())
+    let strip = |t: String| -> String { t.chars().filter(|c| !c.is_whitespace()).collect() };
+    match flavor {
+        Flavor::Mysql => Ok(strip(s.scalar("SELECT @@GLOBAL.gtid_executed").await?)),
+        Flavor::Mariadb => {
+            let binlog = strip(s.scalar("SELECT @@GLOBAL.gtid_binlog_pos").await?);
+            let slave = strip(s.scalar("SELECT @@GLOBAL.gtid_slave_pos").await?);
+            let parse = |t: &str| {
+                t.parse::<MariadbGtidList>()
+                    .map_err(|e| Error::metadata("gtid state", format!("{t}: {e}")))
+            };
+            let mut merged = parse(&slave)?;
+            for g in parse(&binlog)?.iter() {
+                if merged.get(g.domain).is_none_or(|m| m.seq < g.seq) {
+                    merged.insert(*g);
+                }
+            }
+            Ok(merged.to_string())
+        }
+    }
 }
 
 /// `Ok` when `actual` is exactly `expected`; otherwise [`Error::GtidMismatch`] naming what is missing.
@@ -94,6 +106,25 @@ pub fn compare(flavor: Flavor, expected: &str, actual: &str) -> Result<(), Error
                 return Ok(());
             }
             Err(mismatch(e.difference(&a).to_string()))
+        }
+    }
+}
+
+/// `true` when `big` contains every transaction of `small` (MariaDB: per domain by sequence number).
+pub(crate) fn contains(flavor: Flavor, big: &str, small: &str) -> Result<bool, Error> {
+    let parse_err = |what: &str, e: bloodraven_gtid::Error| {
+        Error::metadata("gtid state", format!("{what}: {e}"))
+    };
+    match flavor {
+        Flavor::Mariadb => {
+            let b: MariadbGtidList = big.parse().map_err(|x| parse_err(big, x))?;
+            let s: MariadbGtidList = small.parse().map_err(|x| parse_err(small, x))?;
+            Ok(b.contains(&s))
+        }
+        Flavor::Mysql => {
+            let b = GtidSet::parse(big).map_err(|x| parse_err(big, x))?;
+            let s = GtidSet::parse(small).map_err(|x| parse_err(small, x))?;
+            Ok(s.is_subset(&b))
         }
     }
 }

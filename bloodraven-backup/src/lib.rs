@@ -70,6 +70,7 @@ pub mod dump;
 mod error;
 pub mod format;
 mod gtid;
+pub mod pitr;
 mod progress;
 pub mod restore;
 pub mod retention;
@@ -78,6 +79,8 @@ mod store;
 pub mod tsv;
 pub mod verify;
 
+/// The binlog crate, whose archive store and targets [`pitr`] takes.
+pub use bloodraven_binlog;
 /// The BRV1 passphrase type of [`DumpOptions::passphrase`] and [`RestoreOptions::passphrase`].
 pub use bloodraven_brv1::Passphrase;
 pub use conn::ConnectOptions;
