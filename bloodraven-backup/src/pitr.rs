@@ -62,6 +62,8 @@ pub struct ReplayReport {
     pub last_file: Option<String>,
     /// The newest event time replayed (capped at a time target).
     pub last_event_time: Option<DateTime<Utc>>,
+    /// The stop time of a time target.
+    pub stop_datetime: Option<DateTime<Utc>>,
     /// The GTID state the plan promised (for a time target: an upper bound).
     pub planned: String,
     /// The server's GTID state after the replay.
@@ -130,6 +132,10 @@ pub async fn replay(
     let mut report = ReplayReport {
         planned,
         last_event_time: plan.last_recoverable_time,
+        stop_datetime: match options.target {
+            Target::Time(t) => Some(t),
+            _ => None,
+        },
         ..ReplayReport::default()
     };
     let result = download_and_apply(server, &plan, options, &mut report).await;

@@ -35,6 +35,8 @@ pub struct VerifyOptions {
     pub sanity: Option<SanityCheck>,
     /// Keep the server's directory when verification fails (default true).
     pub keep_on_failure: bool,
+    /// Replay the binlog archive after the restore (`pointInTime.mode` latest or timestamp).
+    pub pitr: Option<crate::pitr::PitrOptions>,
 }
 
 impl Default for VerifyOptions {
@@ -44,6 +46,7 @@ impl Default for VerifyOptions {
             server: ServerOptions::default(),
             sanity: None,
             keep_on_failure: true,
+            pitr: None,
         }
     }
 }
@@ -56,6 +59,8 @@ pub enum FailureReason {
     ServerFailed,
     /// The restore failed or did not reach the dump's GTID state and row counts.
     RestoreFailed,
+    /// The binlog replay failed or did not reach the planned GTID state.
+    ReplayFailed,
     /// The sanity query failed or returned less than `min_rows`.
     SanityCheckFailed,
     /// The sanity query ran longer than its budget.
@@ -90,6 +95,21 @@ pub struct TableCheck {
     pub checksum: u64,
 }
 
+/// How far the binlog replay got (`status.replayedThroughBinlog`).
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReplayedThrough {
+    /// The last replayed file.
+    pub file: String,
+    /// Always 0: files are replayed whole (up to the stop option).
+    pub position: u64,
+    /// The newest event time replayed (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<String>,
+    /// Number of files replayed.
+    pub files: usize,
+}
+
 /// The outcome of a verification.
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -117,6 +137,9 @@ pub struct VerificationReport {
     pub tables: Vec<TableCheck>,
     /// The sanity query's outcome.
     pub sanity_check: SanityStatus,
+    /// The binlog replay (`status.replayedThroughBinlog`), when one ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replayed_through_binlog: Option<ReplayedThrough>,
     /// The server directory kept for inspection after a failure.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kept_dir: Option<PathBuf>,
@@ -157,6 +180,7 @@ pub async fn verify(from: &DumpLocation, options: &VerifyOptions) -> Verificatio
         gtid_actual: String::new(),
         tables: Vec::new(),
         sanity_check: SanityStatus::default(),
+        replayed_through_binlog: None,
         kept_dir: None,
     };
     let server = match ThrowawayServer::start(&options.server).await {
@@ -210,6 +234,23 @@ async fn run(
         .map_err(restore_failed)?;
     report.gtid_expected = restored.source.gtid_executed.clone();
     report.gtid_actual = restored.gtid_executed.clone();
+    if let Some(pitr) = &options.pitr {
+        let replayed = crate::pitr::replay(
+            &target,
+            restored.source.flavor,
+            &restored.source.gtid_executed,
+            pitr,
+        )
+        .await
+        .map_err(|e| (FailureReason::ReplayFailed, error_chain(&e)))?;
+        report.gtid_actual = replayed.gtid_executed.clone();
+        report.replayed_through_binlog = Some(ReplayedThrough {
+            file: replayed.last_file.clone().unwrap_or_default(),
+            position: 0,
+            timestamp: replayed.last_event_time.map(|t| t.to_rfc3339()),
+            files: replayed.files.len(),
+        });
+    }
     let mut session = target.connect().await.map_err(restore_failed)?;
     for (table, rows) in &restored.row_counts {
         let (schema, name) = table.split_once('.').unwrap_or((table, ""));

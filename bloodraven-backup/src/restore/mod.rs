@@ -62,6 +62,9 @@ pub struct RestoreReport {
     pub gtid_executed: String,
     /// Per table (`schema.table`): rows counted after the load (empty without `check_rows`).
     pub row_counts: BTreeMap<String, u64>,
+    /// The point-in-time replay done after the restore, if any (set by the caller of [`crate::pitr::replay`];
+    /// [`RestoreReport::log_line`] reports it).
+    pub replay: Option<crate::pitr::ReplayReport>,
     /// Wall time.
     pub duration: Duration,
 }
@@ -70,15 +73,26 @@ impl RestoreReport {
     /// The `BLOODRAVEN_RESTORE_COMPLETE` line (reference-formats §3.5): values percent-encoded.
     pub fn log_line(&self) -> String {
         let s = &self.source;
+        let (gtid, stop, file, count) = match &self.replay {
+            Some(r) => (
+                r.gtid_executed.as_str(),
+                r.stop_datetime.map(|t| t.to_rfc3339()).unwrap_or_default(),
+                r.last_file.clone().unwrap_or_default(),
+                r.files.len(),
+            ),
+            None => (self.gtid_executed.as_str(), String::new(), String::new(), 0),
+        };
         format!(
             "BLOODRAVEN_RESTORE_COMPLETE sourceSizeBytes={} sourceGtidExecuted={} sourceBinlogFile={} \
-             sourceBinlogPos={} targetGtidExecuted={} targetBinlogFile= targetBinlogPos=0 pitrStopDatetime= \
-             pitrReplayedBinlogFile= pitrReplayedBinlogCount=0",
+             sourceBinlogPos={} targetGtidExecuted={} targetBinlogFile= targetBinlogPos=0 pitrStopDatetime={} \
+             pitrReplayedBinlogFile={} pitrReplayedBinlogCount={count}",
             s.total_bytes,
             percent_encode(&s.gtid_executed),
             percent_encode(&s.binlog_file),
             s.binlog_position,
-            percent_encode(&self.gtid_executed),
+            percent_encode(gtid),
+            percent_encode(&stop),
+            percent_encode(&file),
         )
     }
 }
@@ -120,6 +134,7 @@ pub async fn restore(
         rows,
         gtid_executed,
         row_counts,
+        replay: None,
         duration: started.elapsed(),
     })
 }

@@ -137,6 +137,82 @@ struct RestoreArgs {
     /// Do not create the dump's accounts.
     #[arg(long)]
     skip_users: bool,
+    #[command(flatten)]
+    pitr: PitrArgs,
+    /// Check the dump and print the recoverability report; restore nothing.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+/// Point-in-time replay after the restore.
+#[derive(Debug, Args)]
+struct PitrArgs {
+    /// The binlog archive prefix (`<profile prefix>/binlogs`): `file:///dir/orders/binlogs` or
+    /// `s3://bucket/orders/binlogs`; encrypted archives use --passphrase-file.
+    #[arg(long)]
+    binlog_archive: Option<String>,
+    /// Replay everything the archive has.
+    #[arg(long, requires = "binlog_archive", conflicts_with_all = ["stop_datetime", "stop_gtid"])]
+    latest: bool,
+    /// Replay transactions before this time (RFC 3339, or `YYYY-MM-DD HH:MM:SS` as UTC).
+    #[arg(long, requires = "binlog_archive", conflicts_with = "stop_gtid")]
+    stop_datetime: Option<String>,
+    /// Replay up to and including this GTID set (see --exclusive).
+    #[arg(long, requires = "binlog_archive")]
+    stop_gtid: Option<String>,
+    /// With --stop-gtid: stop just before the set instead.
+    #[arg(long, requires = "stop_gtid")]
+    exclusive: bool,
+}
+
+impl PitrArgs {
+    /// The PITR options, if an archive was given.
+    fn options(
+        &self,
+        passphrase: Option<&Passphrase>,
+    ) -> anyhow::Result<Option<bloodraven_backup::pitr::PitrOptions>> {
+        use bloodraven_backup::bloodraven_binlog::archive::ArchiveStore;
+        use bloodraven_backup::bloodraven_binlog::continuity::History;
+        use bloodraven_backup::bloodraven_binlog::manifest::ArchiveLayout;
+        use bloodraven_backup::bloodraven_binlog::pitr::Target;
+        let Some(url) = &self.binlog_archive else {
+            return Ok(None);
+        };
+        let target = if let Some(text) = &self.stop_datetime {
+            let time = chrono::DateTime::parse_from_rfc3339(text)
+                .map(|t| t.with_timezone(&chrono::Utc))
+                .or_else(|_| {
+                    chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S")
+                        .map(|n| n.and_utc())
+                })
+                .map_err(|_| {
+                    anyhow::anyhow!(
+                        "--stop-datetime {text:?}: expected RFC 3339 or YYYY-MM-DD HH:MM:SS"
+                    )
+                })?;
+            Target::Time(time)
+        } else if let Some(set) = &self.stop_gtid {
+            Target::Gtids {
+                set: History::parse(set, "--stop-gtid")?,
+                inclusive: !self.exclusive,
+            }
+        } else if self.latest {
+            Target::Latest
+        } else {
+            anyhow::bail!("--binlog-archive needs --latest, --stop-datetime or --stop-gtid");
+        };
+        let location = DumpLocation::parse(url)?;
+        let mut archive = ArchiveStore::new(
+            std::sync::Arc::clone(location.store()),
+            ArchiveLayout::new(location.prefix().as_ref()),
+        );
+        if let Some(p) = passphrase {
+            archive = archive.with_passphrase(p.clone());
+        }
+        Ok(Some(bloodraven_backup::pitr::PitrOptions::new(
+            archive, target,
+        )))
+    }
 }
 
 #[derive(Debug, Args)]
@@ -162,6 +238,8 @@ struct VerifyArgs {
     /// Remove the throwaway server's directory even when verification fails.
     #[arg(long)]
     no_keep_on_failure: bool,
+    #[command(flatten)]
+    pitr: PitrArgs,
     /// Extra `mariadbd` argument for the throwaway server (repeatable), e.g. `--server-arg=--innodb-buffer-pool-size=2G`.
     #[arg(long = "server-arg", allow_hyphen_values = true)]
     server_args: Vec<String>,
@@ -287,6 +365,7 @@ async fn run_verify(args: VerifyArgs) -> anyhow::Result<bool> {
         ..VerifyOptions::default()
     };
     options.server.extra_args = args.server_args;
+    options.pitr = args.pitr.options(options.restore.passphrase.as_ref())?;
     let report = verify::verify(&from, &options).await;
     if let Some(line) = report.sanity_line() {
         eprintln!("{line}");
@@ -363,12 +442,47 @@ async fn run_restore(args: RestoreArgs) -> anyhow::Result<()> {
         check_rows: true,
         progress: Some(Arc::clone(&progress)),
     };
+    let pitr = args.pitr.options(options.passphrase.as_ref())?;
+    if args.dry_run {
+        let dump = restore::open_dump(&from, options.passphrase.as_ref())
+            .await
+            .context("dump check failed")?;
+        let m = &dump.meta;
+        println!(
+            "dump {}: complete, {} objects checked, {} rows, gtid state {:?}, binlog {}:{}",
+            from.display(),
+            dump.done.files.len(),
+            m.total_rows,
+            m.gtid_executed,
+            m.binlog_file,
+            m.binlog_position
+        );
+        if let Some(p) = &pitr {
+            let plan =
+                bloodraven_backup::pitr::plan(&p.archive, &m.gtid_executed, &p.target).await?;
+            print!("{}", bloodraven_backup::pitr::report_text(&plan));
+            return Ok(());
+        }
+        return Ok(());
+    }
     let ticker = show_progress(&args.server, &progress);
     let result = restore::restore(&target, &from, &options).await;
     if let Some(t) = ticker {
         t.abort();
     }
-    let report = result.context("restore failed")?;
+    let mut report = result.context("restore failed")?;
+    if let Some(p) = &pitr {
+        let replayed = bloodraven_backup::pitr::replay(
+            &target,
+            report.source.flavor,
+            &report.source.gtid_executed,
+            p,
+        )
+        .await
+        .context("point-in-time replay failed")?;
+        report.gtid_executed = replayed.gtid_executed.clone();
+        report.replay = Some(replayed);
+    }
     eprintln!("{}", report.log_line());
     if args.server.json {
         let value = serde_json::json!({
@@ -377,6 +491,7 @@ async fn run_restore(args: RestoreArgs) -> anyhow::Result<()> {
             "rows": report.rows,
             "gtidExecuted": report.gtid_executed,
             "rowCounts": report.row_counts,
+            "replay": report.replay,
             "durationSeconds": report.duration.as_secs_f64(),
             "source": report.source,
         });
