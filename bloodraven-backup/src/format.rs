@@ -17,6 +17,14 @@
 //! | `BLOODRAVEN_ENCRYPTION.json` | before the marker | encrypted dumps only, plaintext (reference-formats §3.4) |
 //! | `@.done.json` | **last** | [`DoneMeta`]: size and SHA-256 of every other object |
 //!
+//! ```
+//! use bloodraven_backup::format::{self, Compression};
+//!
+//! let base = format::table_basename("shop", "order lines");
+//! assert_eq!(base, "shop@order=20lines");
+//! assert_eq!(format::chunk_file(&base, 3, true, Compression::Zstd), "shop@order=20lines@@3.tsv.zst");
+//! ```
+//!
 //! `<s>` and `<t>` are [`basename`]s of the schema and table names. A dump without `@.done.json` is
 //! incomplete and is never restored or chosen as the newest dump. The docs/backup-format.md file in the
 //! repository describes each field and what is compatible with MySQL Shell.

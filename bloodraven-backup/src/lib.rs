@@ -14,7 +14,8 @@
 //! are read *at* that snapshot (not before it, as the Go implementation did), so a restore followed by
 //! binlog replay from that GTID state is exact. `@.json` records them; `@.done.json`, written **last**,
 //! lists the size and SHA-256 of every other object. A directory without it is an incomplete dump that is
-//! never restored. [`format`] names every object.
+//! never restored. [`format`](mod@format) names every object; docs/backup-format.md in the repository
+//! describes every field.
 //!
 //! ```text
 //!            snapshot (BACKUP STAGE BLOCK_COMMIT / FTWRL for an instant)
@@ -29,7 +30,17 @@
 //! ```
 //!
 //! A **restore** goes into an empty server and only reports success when the server's GTID state equals
-//! the dump's and every table has the recorded number of rows.
+//! the dump's and every table has the recorded number of rows. [`pitr::replay`] then replays a binlog
+//! archive (the `bloodraven-binlog` plan and verified download, `mariadb-binlog | mariadb`) to the latest
+//! transaction, a time or a GTID set, and fails unless the server reached the planned GTID state.
+//!
+//! A **verification** ([`verify::verify`]) does all of that in a [`ThrowawayServer`] the library starts
+//! (own data directory, 127.0.0.1, a free port), adds a per-table checksum report and an optional sanity
+//! query under a time budget, and tears the server down — or keeps it when something failed.
+//!
+//! **Retention** ([`retention`]) lists the dumps under a prefix, picks the newest *complete* one, and
+//! deletes whole dump directories by count, age, `minKeep` and `maxFailedKeep`, the completion marker
+//! first.
 //!
 //! # Example
 //!
@@ -51,17 +62,22 @@
 //!
 //! # Command-line tool
 //!
-//! With the default `cli` feature the crate builds `bloodraven-backup` with `dump --to URL` and
-//! `restore --from URL` (URL `file:///dir` or `s3://bucket/prefix`, S3 settings from `AWS_*` variables;
-//! `--host`, `--port`, `--user`, password from `MYSQL_PWD` or `--password-file`; `--passphrase-file`,
-//! `--threads`, `--json`). It exits 0 only for a complete, checked result.
+//! With the default `cli` feature the crate builds `bloodraven-backup`: `dump --to URL`, `restore --from
+//! URL` (with `--binlog-archive URL` and `--latest`, `--stop-datetime T` or `--stop-gtid SET` for PITR,
+//! `--dry-run` for the recoverability report), `verify --from URL` (same PITR options, `--sanity-query Q
+//! --min-rows N`), `list --under URL` and `prune --under URL`. URLs are `file:///dir` or
+//! `s3://bucket/prefix` (S3 settings from `AWS_*` variables); the server options follow the `mariadb`
+//! client (`--host`, `--port`, `--user`, password from `MYSQL_PWD` or `--password-file`), plus
+//! `--passphrase-file`, `--threads` and `--json`. It exits 0 only for a complete, checked result, 1 when a
+//! verification found a problem, 2 on errors.
 //!
 //! # Crate features
 //!
 //! - `cli` (default): the `bloodraven-backup` binary.
 //! - `aws` (default): S3 and S3-compatible stores (object_store's `aws`).
 //!
-//! For details, see [`format`], [`dump::dump`], [`restore::restore`] and [`Error`].
+//! For details, see [`format`](mod@format), [`dump::dump`], [`restore::restore`], [`pitr`], [`verify`]
+//! and [`Error`].
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

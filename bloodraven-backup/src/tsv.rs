@@ -15,6 +15,18 @@
 //!
 //! SQL `NULL` is `\N`; an empty string is an empty field. Every other byte, including any non-UTF-8 byte of a
 //! binary column, is written unchanged. `LOAD DATA ... CHARACTER SET binary` reads exactly this back.
+//!
+//! ```
+//! use bloodraven_backup::tsv;
+//!
+//! let mut line = Vec::new();
+//! tsv::push_row(&mut line, [Some(&b"a\tb"[..]), None, Some(&b""[..])]);
+//! assert_eq!(line, b"a\\tb\t\\N\t\n");
+//! assert_eq!(
+//!     tsv::parse_line(&line[..line.len() - 1]),
+//!     [Some(b"a\tb".to_vec()), None, Some(Vec::new())]
+//! );
+//! ```
 
 /// Appends one field (`None` is SQL `NULL`) to `out`, escaped.
 pub fn push_field(out: &mut Vec<u8>, value: Option<&[u8]>) {
