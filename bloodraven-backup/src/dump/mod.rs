@@ -338,6 +338,8 @@ pub async fn dump(
         DUMP_META.into(),
         to.put_small(DUMP_META, json(&meta)?, pass).await?,
     );
+    // Every object is where it should be, at its size, before the marker says so.
+    crate::restore::open::check_stored(to, &files, pass.is_some()).await?;
     let done_meta = DoneMeta {
         end: end.clone(),
         data_bytes: total_data_bytes,

@@ -150,11 +150,28 @@ pub async fn open_dump(
             ),
         ));
     }
+    check_stored(location, &done.files, passphrase.is_some()).await?;
+    Ok(OpenDump {
+        location: location.clone(),
+        meta,
+        done,
+        passphrase,
+    })
+}
+
+/// Checks that every object of `files` is stored in `location` with the size its entry implies (the
+/// BRV1 length when `encrypted`); names the first missing or resized object.
+pub(crate) async fn check_stored(
+    location: &DumpLocation,
+    files: &BTreeMap<String, FileEntry>,
+    encrypted: bool,
+) -> Result<(), Error> {
     let stored: BTreeMap<String, u64> = location.list().await?.into_iter().collect();
-    for (name, entry) in &done.files {
-        let expected = match &passphrase {
-            Some(_) => bloodraven_brv1::ciphertext_len(entry.size),
-            None => entry.size,
+    for (name, entry) in files {
+        let expected = if encrypted {
+            bloodraven_brv1::ciphertext_len(entry.size)
+        } else {
+            entry.size
         };
         match stored.get(name) {
             None => {
@@ -174,10 +191,5 @@ pub async fn open_dump(
             Some(_) => {}
         }
     }
-    Ok(OpenDump {
-        location: location.clone(),
-        meta,
-        done,
-        passphrase,
-    })
+    Ok(())
 }

@@ -147,6 +147,11 @@ pub fn s3_location(s3: &S3Server, prefix: &str) -> DumpLocation {
         .with_region(s3.region())
         .with_allow_http(true)
         .with_virtual_hosted_style_request(false)
+        .with_retry(object_store::RetryConfig {
+            max_retries: 2,
+            retry_timeout: std::time::Duration::from_secs(5),
+            ..object_store::RetryConfig::default()
+        })
         .build()
         .expect("s3 store");
     DumpLocation::new(std::sync::Arc::new(store), prefix)
