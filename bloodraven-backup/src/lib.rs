@@ -92,6 +92,7 @@ pub mod restore;
 pub mod retention;
 pub mod server;
 mod store;
+pub mod transfer;
 pub mod tsv;
 pub mod verify;
 

@@ -357,9 +357,18 @@ impl ObjectWriter {
 
 /// Makes `poll_flush` a no-op once shutdown has begun: the BRV1 encryptor flushes its inner writer again
 /// when a shutdown was pending, and object_store's `BufWriter` panics on a flush after shutdown started.
-struct ShutdownOnce {
+pub(crate) struct ShutdownOnce {
     inner: BufWriter,
     shutting_down: bool,
+}
+
+impl ShutdownOnce {
+    pub(crate) fn new(inner: BufWriter) -> ShutdownOnce {
+        ShutdownOnce {
+            inner,
+            shutting_down: false,
+        }
+    }
 }
 
 impl AsyncWrite for ShutdownOnce {

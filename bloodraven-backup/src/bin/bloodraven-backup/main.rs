@@ -33,6 +33,45 @@ enum Command {
     List(ListArgs),
     /// Delete whole dump directories under a prefix by a retention policy.
     Prune(PruneArgs),
+    /// BRV1-encrypt a local dump directory (any tool's) into a store, with the encryption marker.
+    EncryptUpload(EncryptUploadArgs),
+    /// Download and decrypt an encrypted directory, checking the marker's digests.
+    DecryptDownload(DecryptDownloadArgs),
+}
+
+#[derive(Debug, Args)]
+struct EncryptUploadArgs {
+    /// The local directory to upload.
+    #[arg(long)]
+    source: PathBuf,
+    /// Destination: `file:///dir` or `s3://bucket/prefix`.
+    #[arg(long)]
+    to: String,
+    /// BRV1 passphrase file.
+    #[arg(long)]
+    passphrase_file: PathBuf,
+    /// One JSON object on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+struct DecryptDownloadArgs {
+    /// The encrypted directory: `file:///dir` or `s3://bucket/prefix`.
+    #[arg(long)]
+    from: String,
+    /// The local directory to write.
+    #[arg(long)]
+    target: PathBuf,
+    /// BRV1 passphrase file.
+    #[arg(long)]
+    passphrase_file: PathBuf,
+    /// Copy objects that are not BRV1 as they are instead of failing.
+    #[arg(long)]
+    allow_plaintext_fallback: bool,
+    /// One JSON object on stdout.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -278,7 +317,78 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
         Command::Verify(args) => run_verify(args).await,
         Command::List(args) => run_list(args).await.map(|()| true),
         Command::Prune(args) => run_prune(args).await.map(|()| true),
+        Command::EncryptUpload(args) => run_encrypt_upload(args).await.map(|()| true),
+        Command::DecryptDownload(args) => run_decrypt_download(args).await.map(|()| true),
     }
+}
+
+async fn run_encrypt_upload(args: EncryptUploadArgs) -> anyhow::Result<()> {
+    let to = DumpLocation::parse(&args.to)?;
+    let pass = Passphrase::from_file(&args.passphrase_file)
+        .with_context(|| format!("--passphrase-file {}", args.passphrase_file.display()))?;
+    let started = std::time::Instant::now();
+    let report =
+        bloodraven_backup::transfer::encrypt_upload(&args.source, to.store(), to.prefix(), &pass)
+            .await
+            .context("encrypt-upload failed")?;
+    // The Go uploader's sentinels, with the GTID and binlog position of the dump script's side file.
+    let side: serde_json::Value = std::fs::read(args.source.join("BLOODRAVEN_DUMP_META.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
+    eprintln!(
+        "BLOODRAVEN_ENCRYPT_METRICS stage=encrypt result=success duration={:.3} bytes={} ciphertext={} files={}",
+        started.elapsed().as_secs_f64(),
+        report.plaintext_bytes,
+        report.ciphertext_bytes,
+        report.files.len()
+    );
+    eprintln!(
+        "BLOODRAVEN_DUMP_COMPLETE location={} sizeBytes={} size={} gtidExecuted={} binlogFile={} binlogPos={} \
+         ciphertextBytes={} files={} encrypted=true algorithm=AES-256-GCM",
+        args.to.replace(' ', "_"),
+        report.plaintext_bytes,
+        bloodraven_backup::dump::human_size(report.plaintext_bytes).replace(' ', "_"),
+        side["gtidExecuted"]
+            .as_str()
+            .unwrap_or("")
+            .replace(' ', "_"),
+        side["binlogFile"].as_str().unwrap_or("").replace(' ', "_"),
+        side["binlogPos"].as_u64().unwrap_or(0),
+        report.ciphertext_bytes,
+        report.files.len()
+    );
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    }
+    Ok(())
+}
+
+async fn run_decrypt_download(args: DecryptDownloadArgs) -> anyhow::Result<()> {
+    let from = DumpLocation::parse(&args.from)?;
+    let pass = Passphrase::from_file(&args.passphrase_file)
+        .with_context(|| format!("--passphrase-file {}", args.passphrase_file.display()))?;
+    let started = std::time::Instant::now();
+    let report = bloodraven_backup::transfer::decrypt_download(
+        from.store(),
+        from.prefix(),
+        &args.target,
+        &pass,
+        args.allow_plaintext_fallback,
+    )
+    .await
+    .context("decrypt-download failed")?;
+    eprintln!(
+        "BLOODRAVEN_ENCRYPT_METRICS stage=decrypt result=success duration={:.3} bytes={} ciphertext={} files={}",
+        started.elapsed().as_secs_f64(),
+        report.plaintext_bytes,
+        report.ciphertext_bytes,
+        report.files.len()
+    );
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    }
+    Ok(())
 }
 
 async fn run_list(args: ListArgs) -> anyhow::Result<()> {
