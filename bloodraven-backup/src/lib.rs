@@ -91,6 +91,7 @@ mod progress;
 pub mod restore;
 pub mod retention;
 pub mod server;
+pub mod sqlfile;
 mod store;
 pub mod transfer;
 pub mod tsv;

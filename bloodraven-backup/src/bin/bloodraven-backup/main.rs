@@ -167,10 +167,17 @@ struct DumpArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["from", "from_sql", "from_mydumper"])))]
 struct RestoreArgs {
     /// The dump: `file:///dir` or `s3://bucket/prefix`.
     #[arg(long)]
-    from: String,
+    from: Option<String>,
+    /// A plain SQL dump file of `mariadb-dump` / `mysqldump` (`.sql`, `.sql.gz`, `.sql.zst`).
+    #[arg(long)]
+    from_sql: Option<PathBuf>,
+    /// A mydumper output directory.
+    #[arg(long)]
+    from_mydumper: Option<PathBuf>,
     #[command(flatten)]
     server: ServerArgs,
     /// Do not create the dump's accounts.
@@ -543,7 +550,30 @@ async fn run_dump(args: DumpArgs) -> anyhow::Result<()> {
 
 async fn run_restore(args: RestoreArgs) -> anyhow::Result<()> {
     let target = connect_options(&args.server)?;
-    let from = DumpLocation::parse(&args.from)?;
+    if let Some(file) = &args.from_sql {
+        let n = bloodraven_backup::sqlfile::load_sql_file(&target, file)
+            .await
+            .context("loading the SQL dump failed")?;
+        eprintln!(
+            "BLOODRAVEN_LOAD_COMPLETE input={} statements={n}",
+            file.display()
+        );
+        return Ok(());
+    }
+    if let Some(dir) = &args.from_mydumper {
+        let n = bloodraven_backup::sqlfile::load_mydumper_dir(&target, dir, args.server.threads)
+            .await
+            .context("loading the mydumper directory failed")?;
+        eprintln!(
+            "BLOODRAVEN_LOAD_COMPLETE input={} statements={n}",
+            dir.display()
+        );
+        return Ok(());
+    }
+    let Some(from) = &args.from else {
+        anyhow::bail!("give --from, --from-sql or --from-mydumper");
+    };
+    let from = DumpLocation::parse(from)?;
     let progress = Arc::new(Progress::new());
     let options = RestoreOptions {
         threads: args.server.threads,
