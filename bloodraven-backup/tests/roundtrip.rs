@@ -22,11 +22,27 @@ fn small_chunks(threads: usize) -> DumpOptions {
 async fn plain_dump_in_a_directory_restores_every_table_and_object() {
     let source = server(1);
     exec(&source, FIXTURE).await;
+    exec(
+        &source,
+        &[
+            "CREATE USER 'app'@'10.%' IDENTIFIED BY 'app-secret'",
+            "GRANT SELECT, INSERT ON shop.* TO 'app'@'10.%'",
+        ],
+    )
+    .await;
     let dir = tempfile::tempdir().unwrap();
     let location = dir_location(dir.path());
-    let report = dump::dump(&conn_opts(&source), &location, &small_chunks(3))
-        .await
-        .unwrap();
+    let report = dump::dump(
+        &conn_opts(&source),
+        &location,
+        &DumpOptions {
+            users: true,
+            ..small_chunks(3)
+        },
+    )
+    .await
+    .unwrap();
+    assert!(report.meta.users);
     let meta = &report.meta;
     assert_eq!(
         meta.gtid_executed,
@@ -81,6 +97,11 @@ async fn plain_dump_in_a_directory_restores_every_table_and_object() {
             .unwrap()
             .trim(),
         format!("{0}\t{0}", meta.gtid_executed)
+    );
+    // The account and its grants came along.
+    assert_eq!(
+        target.sql("SHOW GRANTS FOR 'app'@'10.%'").unwrap(),
+        source.sql("SHOW GRANTS FOR 'app'@'10.%'").unwrap()
     );
     // The trigger exists but did not fire during the load, the function works.
     assert_eq!(
