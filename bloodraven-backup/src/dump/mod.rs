@@ -240,15 +240,20 @@ pub async fn dump(
         workers.spawn(worker(session, shared));
     }
     let mut done = Vec::new();
+    let mut first_error = None;
+    // A failing worker clears the queue; the others end after their current chunk (a task dropped in the
+    // middle of a result set would leave its connection to drain it).
     while let Some(joined) = workers.join_next().await {
         let result = joined.map_err(|e| Error::Options(format!("dump worker failed: {e}")));
         match result.and_then(|r| r) {
             Ok(chunks) => done.extend(chunks),
             Err(e) => {
-                workers.abort_all();
-                return Err(e);
+                first_error.get_or_insert(e);
             }
         }
+    }
+    if let Some(e) = first_error {
+        return Err(e);
     }
 
     // Metadata, then the markers.
@@ -409,7 +414,15 @@ async fn worker(
 ) -> Result<Vec<(usize, usize, ChunkMeta, FileEntry)>, Error> {
     let mut out = Vec::new();
     while let Some(chunk) = shared.next() {
-        let (meta, entry) = dump_chunk(&mut session, &shared, &chunk).await?;
+        let (meta, entry) = match dump_chunk(&mut session, &shared, &chunk).await {
+            Ok(done) => done,
+            Err(e) => {
+                if let Ok(mut q) = shared.queue.lock() {
+                    q.clear();
+                }
+                return Err(e);
+            }
+        };
         let table_done = shared
             .remaining
             .lock()

@@ -43,7 +43,19 @@ pub(crate) async fn load_all(
             loop {
                 let job = queue.lock().ok().and_then(|mut q| q.pop_front());
                 let Some(job) = job else { break };
-                rows += load_chunk(&mut session, &dump, &job).await?;
+                let loaded = load_chunk(&mut session, &dump, &job).await;
+                let loaded = match loaded {
+                    Ok(n) => n,
+                    Err(e) => {
+                        // Stop the others after their current chunk: a task dropped in the middle of
+                        // `LOAD DATA LOCAL INFILE` would leave the server waiting for the file forever.
+                        if let Ok(mut q) = queue.lock() {
+                            q.clear();
+                        }
+                        return Err(e);
+                    }
+                };
+                rows += loaded;
                 progress.add(job.chunk.rows, job.chunk.data_bytes);
                 let table_done = job
                     .last_of_table
@@ -62,6 +74,8 @@ pub(crate) async fn load_all(
     }
     let mut sessions = Vec::new();
     let mut rows = 0;
+    let mut first_error = None;
+    // Every worker ends after at most its current chunk once the queue is cleared: wait for all of them.
     while let Some(joined) = set.join_next().await {
         let result = joined.map_err(|e| Error::Options(format!("load worker failed: {e}")));
         match result.and_then(|r| r) {
@@ -70,12 +84,14 @@ pub(crate) async fn load_all(
                 rows += n;
             }
             Err(e) => {
-                set.abort_all();
-                return Err(e);
+                first_error.get_or_insert(e);
             }
         }
     }
-    Ok((sessions, rows))
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok((sessions, rows)),
+    }
 }
 
 async fn load_chunk(session: &mut Session, dump: &OpenDump, job: &LoadJob) -> Result<u64, Error> {
