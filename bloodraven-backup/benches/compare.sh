@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Dump and restore one dataset with bloodraven-backup and its peers in the same run: mydumper/myloader
-# (zstd... as packaged: gzip compression, `-c`) and mariadb-dump piped through zstd, each into a fresh
+# (as packaged in Debian 12, 0.10: gzip compression with `-c`) and mariadb-dump piped through zstd, each into a fresh
 # server. Prints a markdown table (wall time, output bytes, peak RSS of the tool) for docs/benchmarks.md.
 #
 #   cargo build --release -p bloodraven-backup
@@ -64,7 +64,7 @@ measure() {
 
 start_server source 33061
 echo "loading $ROWS rows x 3 tables" >&2
-sql 33061 "CREATE DATABASE bench;
+sql 33061 "CREATE DATABASE bench; USE bench;
   CREATE TABLE bench.pk (id BIGINT PRIMARY KEY, a INT, b VARCHAR(100), c DATETIME, d DECIMAL(12,2), e TEXT);
   CREATE TABLE bench.composite (k1 INT, k2 INT, v VARCHAR(150), PRIMARY KEY (k1, k2));
   CREATE TABLE bench.nokey (a INT, b VARCHAR(150), c DOUBLE);
@@ -72,7 +72,7 @@ sql 33061 "CREATE DATABASE bench;
     CONCAT(SHA2(seq, 256), '\t', seq) FROM seq_1_to_$ROWS;
   INSERT INTO bench.composite SELECT seq DIV 10, seq % 10, REPEAT(MD5(seq), 4) FROM seq_1_to_$ROWS;
   INSERT INTO bench.nokey SELECT seq, REPEAT(SHA1(seq), 3), seq * 1.5 FROM seq_1_to_$ROWS;
-  ANALYZE TABLE bench.pk, bench.composite, bench.nokey;"
+  ANALYZE TABLE bench.pk, bench.composite, bench.nokey;" >/dev/null
 checksum() { sql "$1" "CHECKSUM TABLE bench.pk, bench.composite, bench.nokey EXTENDED" | awk '{print $2}' | tr '\n' ' '; }
 SOURCE_SUM=$(checksum 33061)
 DATA=$(sql 33061 "SELECT SUM(DATA_LENGTH) FROM information_schema.TABLES WHERE TABLE_SCHEMA='bench'")

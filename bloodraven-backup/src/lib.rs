@@ -42,6 +42,15 @@
 //! deletes whole dump directories by count, age, `minKeep` and `maxFailedKeep`, the completion marker
 //! first.
 //!
+//! Other tools' dumps: [`sqlfile`] loads a `mariadb-dump`/`mysqldump` file or a mydumper directory as a
+//! stream of statements, and [`transfer`] encrypts any dump directory into a store (and back) in the Go
+//! implementation's layout, with its `BLOODRAVEN_ENCRYPTION.json` marker.
+//!
+//! Not yet: secondary indexes are created with the tables (not deferred until after the data), and the
+//! throwaway verification server is MariaDB only; dumps and restores of MySQL use the same code paths
+//! (`FLUSH TABLES WITH READ LOCK`, `gtid_executed`, `gtid_purged`) but are not tested against a MySQL
+//! server here.
+//!
 //! # Example
 //!
 //! ```no_run
@@ -68,7 +77,8 @@
 //! --min-rows N`), `list --under URL` and `prune --under URL`. URLs are `file:///dir` or
 //! `s3://bucket/prefix` (S3 settings from `AWS_*` variables); the server options follow the `mariadb`
 //! client (`--host`, `--port`, `--user`, password from `MYSQL_PWD` or `--password-file`), plus
-//! `--passphrase-file`, `--threads` and `--json`. It exits 0 only for a complete, checked result, 1 when a
+//! `--passphrase-file`, `--threads` and `--json`; `restore --from-sql FILE` and `--from-mydumper DIR` load
+//! other tools' dumps; `encrypt-upload` and `decrypt-download` move external directories. It exits 0 only for a complete, checked result, 1 when a
 //! verification found a problem, 2 on errors.
 //!
 //! # Crate features
