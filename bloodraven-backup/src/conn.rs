@@ -119,6 +119,7 @@ impl Session {
         };
         Ok(rows
             .into_iter()
+            // `Row::unwrap` hands over the values (it panics only for a value already taken: none is).
             .map(|row| row.unwrap().into_iter().map(value_bytes).collect())
             .collect())
     }

@@ -122,6 +122,7 @@ pub async fn dump(
         )));
     }
     let begin = now_rfc3339();
+    // `threads >= 1` was checked above, so `sessions[0]` exists.
     let (mut sessions, point) = snapshot::open(source, options.threads).await?;
     let progress = options.progress.clone().unwrap_or_default();
     let pass = options.passphrase.as_ref();
