@@ -1,0 +1,252 @@
+//! Point-in-time recovery on top of a restore: plan with the binlog crate from the dump's GTID state to a
+//! target, download and verify the archived files, replay them with `mariadb-binlog | mariadb` (or
+//! `mysqlbinlog | mysql`), then prove the server reached the plan's GTID state.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+
+use bloodraven_binlog::archive::ArchiveStore;
+use bloodraven_binlog::continuity::History;
+use bloodraven_binlog::pitr::{self, Plan, Target};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use tokio::process::Command;
+
+use crate::conn::ConnectOptions;
+use crate::error::Error;
+use crate::format::Flavor;
+use crate::gtid;
+
+/// Where the archive is, where to stop, and which tools replay.
+#[derive(Clone, Debug)]
+pub struct PitrOptions {
+    /// The binlog archive (store, layout, passphrase).
+    pub archive: ArchiveStore,
+    /// Latest, a time (exclusive) or a GTID set (inclusive or exclusive).
+    pub target: Target,
+    /// Where the planned files are downloaded (created; removed after the replay).
+    pub work_dir: PathBuf,
+    /// `mariadb-binlog` or `mysqlbinlog` (default: `mariadb-binlog`, `$MARIADB_BINLOG` overrides).
+    pub binlog_tool: PathBuf,
+    /// `mariadb` or `mysql` (default: `mariadb`, `$MARIADB_CLIENT` overrides).
+    pub client: PathBuf,
+}
+
+impl PitrOptions {
+    /// Options with the default tools and a work directory under the system temp folder.
+    pub fn new(archive: ArchiveStore, target: Target) -> PitrOptions {
+        let tool = |var: &str, name: &str| {
+            std::env::var_os(var).map_or_else(|| PathBuf::from(name), PathBuf::from)
+        };
+        PitrOptions {
+            archive,
+            target,
+            work_dir: std::env::temp_dir().join(format!(
+                "bloodraven-pitr-{}-{}",
+                std::process::id(),
+                Utc::now().timestamp_nanos_opt().unwrap_or(0)
+            )),
+            binlog_tool: tool("MARIADB_BINLOG", "mariadb-binlog"),
+            client: tool("MARIADB_CLIENT", "mariadb"),
+        }
+    }
+}
+
+/// What a replay did.
+#[derive(Clone, Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReplayReport {
+    /// `site/name` of each replayed file, in order.
+    pub files: Vec<String>,
+    /// The last replayed file (`status.replayedThroughBinlog.file`).
+    pub last_file: Option<String>,
+    /// The newest event time replayed (capped at a time target).
+    pub last_event_time: Option<DateTime<Utc>>,
+    /// The stop time of a time target.
+    pub stop_datetime: Option<DateTime<Utc>>,
+    /// The GTID state the plan promised (for a time target: an upper bound).
+    pub planned: String,
+    /// The server's GTID state after the replay.
+    pub gtid_executed: String,
+}
+
+/// Plans recovery from `start` (a dump's GTID state) over every site's manifest in the archive.
+pub async fn plan(archive: &ArchiveStore, start: &str, target: &Target) -> Result<Plan, Error> {
+    let mut manifests = Vec::new();
+    for site in archive.sites().await? {
+        manifests.push(archive.load_manifest(&site).await?);
+    }
+    let start = History::parse(start, "the dump's gtid state")?;
+    Ok(pitr::plan(&manifests, &start, target)?)
+}
+
+/// The recoverability report of a plan, one fact per line (what a dry run prints).
+pub fn report_text(plan: &Plan) -> String {
+    let mut out = String::new();
+    out.push_str(&format!("files to replay: {}\n", plan.files.len()));
+    for f in &plan.files {
+        out.push_str(&format!("  {} {}\n", f.file, f.binlog_args().join(" ")));
+    }
+    out.push_str(&format!("recovered gtid state: {}\n", plan.recovered));
+    if let Some(t) = plan.last_recoverable_time {
+        out.push_str(&format!("last recoverable time: {}\n", t.to_rfc3339()));
+    }
+    for g in &plan.gaps {
+        out.push_str(&format!("gap: {g}\n"));
+    }
+    for u in &plan.unverifiable {
+        out.push_str(&format!(
+            "unverifiable (no gtid information, left out): {u}\n"
+        ));
+    }
+    if let Some(why) = &plan.unreachable {
+        out.push_str(&format!("target unreachable: {why}\n"));
+    }
+    out.push_str(if plan.is_complete() {
+        "recoverable: yes\n"
+    } else {
+        "recoverable: no\n"
+    });
+    out
+}
+
+/// Replays the archive into `server`, which holds a restore of a dump with GTID state `start`; fails unless
+/// the server ends exactly at the plan's GTID state (for a time target: within it).
+pub async fn replay(
+    server: &ConnectOptions,
+    flavor: Flavor,
+    start: &str,
+    options: &PitrOptions,
+) -> Result<ReplayReport, Error> {
+    let plan = plan(&options.archive, start, &options.target).await?;
+    if !plan.is_complete() {
+        return Err(Error::Pitr(format!(
+            "the archive cannot reach the target: {}",
+            report_text(&plan).replace('\n', "; ")
+        )));
+    }
+    let planned = match flavor {
+        Flavor::Mariadb => plan.recovered.mariadb_position(&[]).to_string(),
+        Flavor::Mysql => plan.recovered.mysql().to_string(),
+    };
+    let mut report = ReplayReport {
+        planned,
+        last_event_time: plan.last_recoverable_time,
+        stop_datetime: match options.target {
+            Target::Time(t) => Some(t),
+            _ => None,
+        },
+        ..ReplayReport::default()
+    };
+    let result = download_and_apply(server, &plan, options, &mut report).await;
+    let _ = tokio::fs::remove_dir_all(&options.work_dir).await;
+    result?;
+    let mut session = server.connect().await?;
+    report.gtid_executed = gtid::read_state(&mut session, flavor).await?;
+    drop(session.conn.disconnect().await);
+    match options.target {
+        Target::Time(_) => {
+            // The stop time cuts the last file: the plan is an upper bound, the dump a lower one.
+            let within = gtid::contains(flavor, &report.planned, &report.gtid_executed)?
+                && gtid::contains(flavor, &report.gtid_executed, start)?;
+            if !within {
+                return Err(Error::GtidMismatch {
+                    expected: format!("between {start:?} and {:?}", report.planned),
+                    actual: report.gtid_executed.clone(),
+                    missing: String::new(),
+                });
+            }
+        }
+        _ => gtid::compare(flavor, &report.planned, &report.gtid_executed)?,
+    }
+    Ok(report)
+}
+
+async fn download_and_apply(
+    server: &ConnectOptions,
+    plan: &Plan,
+    options: &PitrOptions,
+    report: &mut ReplayReport,
+) -> Result<(), Error> {
+    tokio::fs::create_dir_all(&options.work_dir)
+        .await
+        .map_err(|e| Error::io(options.work_dir.display().to_string(), e))?;
+    let paths = pitr::download(&options.archive, plan, &options.work_dir).await?;
+    for (f, path) in plan.files.iter().zip(paths) {
+        apply(server, &f.binlog_args(), &path, options).await?;
+        report.files.push(f.file.to_string());
+        report.last_file = Some(f.file.name.clone());
+    }
+    Ok(())
+}
+
+/// `binlog_tool ARGS FILE | client`, in UTC, the password through `MYSQL_PWD`.
+async fn apply(
+    server: &ConnectOptions,
+    args: &[String],
+    path: &std::path::Path,
+    options: &PitrOptions,
+) -> Result<(), Error> {
+    let failed = |what: &str, detail: String| {
+        Error::Pitr(format!(
+            "replay of {} failed: {what}: {detail}",
+            path.display()
+        ))
+    };
+    let mut tool = Command::new(&options.binlog_tool)
+        .args(args)
+        .arg(path)
+        .env("TZ", "UTC")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| failed(&options.binlog_tool.display().to_string(), e.to_string()))?;
+    let stdout: Stdio = tool
+        .stdout
+        .take()
+        .and_then(|s| s.try_into().ok())
+        .ok_or_else(|| failed("pipe", "no stdout".into()))?;
+    let mut client = Command::new(&options.client);
+    client
+        .args(["--no-defaults", "--binary-mode", "--protocol=tcp"])
+        .arg(format!("--host={}", server.host))
+        .arg(format!("--port={}", server.port))
+        .arg(format!("--user={}", server.user))
+        .env("TZ", "UTC")
+        .stdin(stdout)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    if let Some(p) = &server.password {
+        client.env("MYSQL_PWD", p);
+    } else {
+        client.env_remove("MYSQL_PWD");
+    }
+    let client = client
+        .spawn()
+        .map_err(|e| failed(&options.client.display().to_string(), e.to_string()))?;
+    let (tool_out, client_out) = tokio::join!(tool.wait_with_output(), client.wait_with_output());
+    let tool_out = tool_out.map_err(|e| failed("binlog tool", e.to_string()))?;
+    let client_out = client_out.map_err(|e| failed("client", e.to_string()))?;
+    if !client_out.status.success() {
+        return Err(failed(
+            &format!("{} ({})", options.client.display(), client_out.status),
+            String::from_utf8_lossy(&client_out.stderr)
+                .trim()
+                .to_owned(),
+        ));
+    }
+    if !tool_out.status.success() {
+        return Err(failed(
+            &format!(
+                "{} {args:?} ({})",
+                options.binlog_tool.display(),
+                tool_out.status
+            ),
+            String::from_utf8_lossy(&tool_out.stderr).trim().to_owned(),
+        ));
+    }
+    Ok(())
+}

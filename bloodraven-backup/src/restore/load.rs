@@ -1,0 +1,179 @@
+//! Loading data chunks in parallel: each chunk is streamed from the store (decrypted, checked, decompressed)
+//! into `LOAD DATA LOCAL INFILE` through mysql_async's per-connection infile handler, one transaction per
+//! chunk, so a chunk that fails its check is rolled back whole.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use mysql_async::prelude::Queryable;
+use tokio::task::JoinSet;
+
+use crate::conn::{Session, quote_ident};
+use crate::error::Error;
+use crate::format::{ChunkMeta, TableMeta};
+use crate::progress::Progress;
+use crate::restore::open::OpenDump;
+use crate::store;
+
+/// One chunk to load.
+#[derive(Clone, Debug)]
+pub(crate) struct LoadJob {
+    pub(crate) table: Arc<TableMeta>,
+    pub(crate) chunk: ChunkMeta,
+    pub(crate) last_of_table: Arc<Mutex<usize>>,
+}
+
+/// Loads every job on the given sessions; returns the rows loaded.
+pub(crate) async fn load_all(
+    dump: &OpenDump,
+    sessions: Vec<Session>,
+    jobs: Vec<LoadJob>,
+    progress: Arc<Progress>,
+) -> Result<(Vec<Session>, u64), Error> {
+    let queue = Arc::new(Mutex::new(VecDeque::from(jobs)));
+    let dump = Arc::new(dump.clone());
+    let mut set = JoinSet::new();
+    for session in sessions {
+        let queue = Arc::clone(&queue);
+        let dump = Arc::clone(&dump);
+        let progress = Arc::clone(&progress);
+        set.spawn(async move {
+            let mut session = session;
+            let mut rows = 0;
+            loop {
+                let job = queue.lock().ok().and_then(|mut q| q.pop_front());
+                let Some(job) = job else { break };
+                let loaded = load_chunk(&mut session, &dump, &job).await;
+                let loaded = match loaded {
+                    Ok(n) => n,
+                    Err(e) => {
+                        // Stop the others after their current chunk: a task dropped in the middle of
+                        // `LOAD DATA LOCAL INFILE` would leave the server waiting for the file forever.
+                        if let Ok(mut q) = queue.lock() {
+                            q.clear();
+                        }
+                        return Err(e);
+                    }
+                };
+                rows += loaded;
+                progress.add(job.chunk.rows, job.chunk.data_bytes);
+                let table_done = job
+                    .last_of_table
+                    .lock()
+                    .map(|mut left| {
+                        *left -= 1;
+                        *left == 0
+                    })
+                    .unwrap_or(false);
+                if table_done {
+                    progress.table_done();
+                }
+            }
+            Ok::<_, Error>((session, rows))
+        });
+    }
+    let mut sessions = Vec::new();
+    let mut rows = 0;
+    let mut first_error = None;
+    // Every worker ends after at most its current chunk once the queue is cleared: wait for all of them.
+    while let Some(joined) = set.join_next().await {
+        let result = joined.map_err(|e| Error::Options(format!("load worker failed: {e}")));
+        match result.and_then(|r| r) {
+            Ok((s, n)) => {
+                sessions.push(s);
+                rows += n;
+            }
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok((sessions, rows)),
+    }
+}
+
+async fn load_chunk(session: &mut Session, dump: &OpenDump, job: &LoadJob) -> Result<u64, Error> {
+    let entry = dump.entry(&job.chunk.file)?.clone();
+    let (reader, integrity) = dump
+        .location
+        .reader(
+            &job.chunk.file,
+            dump.meta.compression,
+            dump.passphrase.as_ref(),
+            &entry,
+        )
+        .await?;
+    // The handler future must be `Sync`; the stream is only `Send`, so it travels in a mutex.
+    let slot = Mutex::new(store::into_stream(reader));
+    session.conn.set_infile_handler(async move {
+        Ok(slot
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner))
+    });
+    let t = &job.table;
+    let columns: Vec<String> = t.columns.iter().map(|c| quote_ident(c)).collect();
+    let sql = format!(
+        "LOAD DATA LOCAL INFILE {} INTO TABLE {}.{} CHARACTER SET binary \
+         FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' ({})",
+        crate::conn::quote_str(&job.chunk.file),
+        quote_ident(&t.schema),
+        quote_ident(&t.table),
+        columns.join(", ")
+    );
+    session.exec("START TRANSACTION").await?;
+    let outcome = match session.conn.query_drop(sql.as_str()).await {
+        Ok(()) => Ok((session.conn.affected_rows(), session.conn.get_warnings())),
+        Err(e) => Err(e),
+    };
+    if let Some(e) = integrity.take() {
+        let _ = session.exec("ROLLBACK").await;
+        return Err(e);
+    }
+    let (affected, warnings) = match outcome {
+        Ok(v) => v,
+        Err(e) => {
+            let err = session.err(&sql, e);
+            let _ = session.exec("ROLLBACK").await;
+            // A corrupt object can fail decompression before its digest is known: check it whole.
+            dump.location
+                .verify_object(&job.chunk.file, dump.passphrase.as_ref(), &entry)
+                .await?;
+            return Err(err);
+        }
+    };
+    if !integrity.verified() {
+        // The load ended before the end of the object was read: check the object whole.
+        if let Err(e) = dump
+            .location
+            .verify_object(&job.chunk.file, dump.passphrase.as_ref(), &entry)
+            .await
+        {
+            let _ = session.exec("ROLLBACK").await;
+            return Err(e);
+        }
+    }
+    if warnings > 0 {
+        let shown = session.text_rows("SHOW WARNINGS LIMIT 3").await?;
+        let _ = session.exec("ROLLBACK").await;
+        let text: Vec<String> = shown.into_iter().map(|r| r.join(" ")).collect();
+        return Err(Error::Mismatch {
+            table: format!("{}.{}", t.schema, t.table),
+            what: "load warnings",
+            expected: "none".into(),
+            actual: format!("{warnings} in {} ({})", job.chunk.file, text.join("; ")),
+        });
+    }
+    if affected != job.chunk.rows {
+        let _ = session.exec("ROLLBACK").await;
+        return Err(Error::Mismatch {
+            table: format!("{}.{}", t.schema, t.table),
+            what: "rows loaded from a chunk",
+            expected: format!("{} ({})", job.chunk.rows, job.chunk.file),
+            actual: affected.to_string(),
+        });
+    }
+    session.exec("COMMIT").await?;
+    Ok(affected)
+}

@@ -1,0 +1,380 @@
+//! The restore: into an empty server, schemas first, then data chunks in parallel, then triggers, views,
+//! routines, events and users; then the dump's GTID state; then a check of GTIDs and row counts.
+
+mod load;
+pub(crate) mod open;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bloodraven_brv1::Passphrase;
+
+use crate::conn::{ConnectOptions, Session, quote_ident};
+use crate::dump::SYSTEM_SCHEMAS;
+use crate::error::Error;
+use crate::format::{self, DumpMeta, SchemaMeta, TableMeta};
+use crate::gtid;
+use crate::progress::Progress;
+use crate::store::DumpLocation;
+
+pub use open::{OpenDump, open_dump};
+
+/// How to restore.
+#[derive(Clone, Debug)]
+pub struct RestoreOptions {
+    /// Connections loading chunks in parallel (at least 1; default 4).
+    pub threads: usize,
+    /// The passphrase of an encrypted dump.
+    pub passphrase: Option<Passphrase>,
+    /// Also create the accounts and grants of `@.users.sql` when the dump has them (default true).
+    pub users: bool,
+    /// Count every table's rows after loading and compare with the dump (default true).
+    pub check_rows: bool,
+    /// Counters to update while loading.
+    pub progress: Option<Arc<Progress>>,
+}
+
+impl Default for RestoreOptions {
+    fn default() -> Self {
+        RestoreOptions {
+            threads: 4,
+            passphrase: None,
+            users: true,
+            check_rows: true,
+            progress: None,
+        }
+    }
+}
+
+/// The result of a complete restore.
+#[derive(Clone, Debug)]
+pub struct RestoreReport {
+    /// Where the dump was.
+    pub location: String,
+    /// The dump's `@.json`.
+    pub source: DumpMeta,
+    /// Tables loaded.
+    pub tables: usize,
+    /// Rows loaded.
+    pub rows: u64,
+    /// The target's GTID state afterwards (equal to the dump's).
+    pub gtid_executed: String,
+    /// Per table (`schema.table`): rows counted after the load (empty without `check_rows`).
+    pub row_counts: BTreeMap<String, u64>,
+    /// The point-in-time replay done after the restore, if any (set by the caller of [`crate::pitr::replay`];
+    /// [`RestoreReport::log_line`] reports it).
+    pub replay: Option<crate::pitr::ReplayReport>,
+    /// Wall time.
+    pub duration: Duration,
+}
+
+impl RestoreReport {
+    /// The `BLOODRAVEN_RESTORE_COMPLETE` line (reference-formats §3.5): values percent-encoded.
+    pub fn log_line(&self) -> String {
+        let s = &self.source;
+        let (gtid, stop, file, count) = match &self.replay {
+            Some(r) => (
+                r.gtid_executed.as_str(),
+                r.stop_datetime.map(|t| t.to_rfc3339()).unwrap_or_default(),
+                r.last_file.clone().unwrap_or_default(),
+                r.files.len(),
+            ),
+            None => (self.gtid_executed.as_str(), String::new(), String::new(), 0),
+        };
+        format!(
+            "BLOODRAVEN_RESTORE_COMPLETE sourceSizeBytes={} sourceGtidExecuted={} sourceBinlogFile={} \
+             sourceBinlogPos={} targetGtidExecuted={} targetBinlogFile= targetBinlogPos=0 pitrStopDatetime={} \
+             pitrReplayedBinlogFile={} pitrReplayedBinlogCount={count}",
+            s.total_bytes,
+            percent_encode(&s.gtid_executed),
+            percent_encode(&s.binlog_file),
+            s.binlog_position,
+            percent_encode(gtid),
+            percent_encode(&stop),
+            percent_encode(&file),
+        )
+    }
+}
+
+/// Restores the complete dump at `from` into the empty server `target`.
+///
+/// Refuses before touching the server when the dump is incomplete, encrypted without the passphrase, or has
+/// a missing or resized object; fails (rolling the chunk back) when a chunk's SHA-256 differs; fails at the
+/// end when the target's GTID state or a table's row count differs from the dump's.
+pub async fn restore(
+    target: &ConnectOptions,
+    from: &DumpLocation,
+    options: &RestoreOptions,
+) -> Result<RestoreReport, Error> {
+    let started = Instant::now();
+    if options.threads == 0 {
+        return Err(Error::Options("threads must be at least 1".into()));
+    }
+    let dump = open_dump(from, options.passphrase.as_ref()).await?;
+    let meta = &dump.meta;
+    let mut control = target.connect().await?;
+    check_target(&mut control, meta).await?;
+    let old_local_infile = control.scalar("SELECT @@GLOBAL.local_infile").await?;
+    if old_local_infile != "1" {
+        control.exec("SET GLOBAL local_infile = 1").await?;
+    }
+    let result = restore_into(&dump, target, &mut control, options).await;
+    if old_local_infile != "1" {
+        let _ = control.exec("SET GLOBAL local_infile = 0").await;
+    }
+    let (tables, rows, row_counts) = result?;
+    let gtid_executed = gtid::read_state(&mut control, meta.flavor).await?;
+    gtid::compare(meta.flavor, &meta.gtid_executed, &gtid_executed)?;
+    drop(control.conn.disconnect().await);
+    Ok(RestoreReport {
+        location: from.display().to_owned(),
+        source: dump.meta.clone(),
+        tables,
+        rows,
+        gtid_executed,
+        row_counts,
+        replay: None,
+        duration: started.elapsed(),
+    })
+}
+
+/// Session settings of every restore connection: no binlog (the dump's GTID state is set at the end), UTC,
+/// no checks that the dump already passed, MySQL Shell's and mysqldump's SQL mode for loading.
+const SESSION_SETUP: &str = "SET SESSION sql_log_bin = 0; SET SESSION time_zone = '+00:00'; \
+     SET NAMES utf8mb4; SET SESSION foreign_key_checks = 0; SET SESSION unique_checks = 0; \
+     SET SESSION sql_mode = 'NO_AUTO_VALUE_ON_ZERO'";
+
+async fn restore_into(
+    dump: &OpenDump,
+    target: &ConnectOptions,
+    control: &mut Session,
+    options: &RestoreOptions,
+) -> Result<(usize, u64, BTreeMap<String, u64>), Error> {
+    let meta = &dump.meta;
+    control.exec(SESSION_SETUP).await?;
+    let progress = options.progress.clone().unwrap_or_default();
+
+    // Schemas and tables.
+    let mut schemas: Vec<(String, String, SchemaMeta)> = Vec::new();
+    let mut tables: Vec<Arc<TableMeta>> = Vec::new();
+    for schema in &meta.schemas {
+        let sb = meta
+            .basenames
+            .get(schema)
+            .cloned()
+            .unwrap_or_else(|| format::basename(schema));
+        let smeta: SchemaMeta = dump.json(&format!("{sb}.json")).await?;
+        run_sql(dump, control, &format!("{sb}.sql"), None).await?;
+        for table in &smeta.tables {
+            let base = table_base(&smeta, schema, table);
+            run_sql(dump, control, &format!("{base}.sql"), Some(schema)).await?;
+            tables.push(Arc::new(dump.json(&format!("{base}.json")).await?));
+        }
+        schemas.push((schema.clone(), sb, smeta));
+    }
+    progress.set_totals(tables.len() as u64, meta.total_data_bytes);
+
+    // Data, largest tables first.
+    let mut jobs = Vec::new();
+    let mut order: Vec<&Arc<TableMeta>> = tables.iter().collect();
+    order.sort_by_key(|t| std::cmp::Reverse(t.data_bytes));
+    for t in order {
+        let left = Arc::new(Mutex::new(t.chunks.len()));
+        for chunk in &t.chunks {
+            jobs.push(load::LoadJob {
+                table: Arc::clone(t),
+                chunk: chunk.clone(),
+                last_of_table: Arc::clone(&left),
+            });
+        }
+    }
+    let mut sessions = Vec::new();
+    for _ in 0..options.threads.min(jobs.len().max(1)) {
+        let mut s = target.connect().await?;
+        s.exec(SESSION_SETUP).await?;
+        sessions.push(s);
+    }
+    let (sessions, rows) = load::load_all(dump, sessions, jobs, Arc::clone(&progress)).await?;
+    for s in sessions {
+        drop(s.conn.disconnect().await);
+    }
+
+    // Triggers, views, routines and events, users.
+    for t in &tables {
+        if t.triggers {
+            let base = format::table_basename(&t.schema, &t.table);
+            run_sql(
+                dump,
+                control,
+                &format!("{base}.triggers.sql"),
+                Some(&t.schema),
+            )
+            .await?;
+        }
+    }
+    create_views(dump, control, &schemas).await?;
+    for (schema, sb, smeta) in &schemas {
+        if smeta.post_sql {
+            run_sql(dump, control, &format!("{sb}.post.sql"), Some(schema)).await?;
+        }
+    }
+    if meta.users && options.users {
+        run_sql(dump, control, format::USERS_SQL, None).await?;
+        control.exec("FLUSH PRIVILEGES").await?;
+    }
+    gtid::set_state(control, meta.flavor, &meta.gtid_executed).await?;
+
+    let mut counts = BTreeMap::new();
+    if options.check_rows {
+        for t in &tables {
+            let name = format!("{}.{}", t.schema, t.table);
+            let n: u64 = control
+                .scalar(&format!(
+                    "SELECT COUNT(*) FROM {}.{}",
+                    quote_ident(&t.schema),
+                    quote_ident(&t.table)
+                ))
+                .await?
+                .parse()
+                .unwrap_or(u64::MAX);
+            if n != t.rows {
+                return Err(Error::Mismatch {
+                    table: name,
+                    what: "row count",
+                    expected: t.rows.to_string(),
+                    actual: n.to_string(),
+                });
+            }
+            counts.insert(name, n);
+        }
+    }
+    Ok((tables.len(), rows, counts))
+}
+
+/// Refuses a target of the other flavour or with user schemas.
+async fn check_target(s: &mut Session, meta: &DumpMeta) -> Result<(), Error> {
+    let version = s.scalar("SELECT @@version").await?;
+    let flavor = format::Flavor::from_version(&version);
+    if flavor != meta.flavor {
+        return Err(Error::Target {
+            server: s.server.clone(),
+            reason: format!(
+                "it runs {} ({version}) but the dump is of {} ({}); restore into a {} server",
+                flavor.as_str(),
+                meta.flavor.as_str(),
+                meta.server_version,
+                meta.flavor.as_str()
+            ),
+        });
+    }
+    let schemas = s
+        .text_rows("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA ORDER BY SCHEMA_NAME")
+        .await?;
+    let user: Vec<String> = schemas
+        .into_iter()
+        .filter_map(|r| r.into_iter().next())
+        .filter(|n| !SYSTEM_SCHEMAS.contains(&n.as_str()))
+        .collect();
+    if !user.is_empty() {
+        return Err(Error::Target {
+            server: s.server.clone(),
+            reason: format!(
+                "it is not empty (schemas {}); restore into a new server or drop them first",
+                user.join(", ")
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Creates the views; a view that uses another view waits for it (rounds until nothing is left or no view
+/// could be created in a round).
+async fn create_views(
+    dump: &OpenDump,
+    control: &mut Session,
+    schemas: &[(String, String, SchemaMeta)],
+) -> Result<(), Error> {
+    let mut pending: Vec<(String, String)> = Vec::new();
+    for (schema, _, smeta) in schemas {
+        for view in &smeta.views {
+            pending.push((schema.clone(), table_base(smeta, schema, view)));
+        }
+    }
+    while !pending.is_empty() {
+        let mut failed = Vec::new();
+        let mut last_error = None;
+        let before = pending.len();
+        for (schema, base) in pending {
+            match run_sql(dump, control, &format!("{base}.sql"), Some(&schema)).await {
+                Ok(()) => {}
+                Err(e @ Error::Sql { .. }) => {
+                    last_error = Some(e);
+                    failed.push((schema, base));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        if failed.len() == before
+            && let Some(e) = last_error
+        {
+            return Err(e);
+        }
+        pending = failed;
+    }
+    Ok(())
+}
+
+fn table_base(smeta: &SchemaMeta, schema: &str, table: &str) -> String {
+    smeta
+        .basenames
+        .get(table)
+        .cloned()
+        .unwrap_or_else(|| format::table_basename(schema, table))
+}
+
+/// Runs the statements of a `.sql` object, in `schema` when given.
+async fn run_sql(
+    dump: &OpenDump,
+    s: &mut Session,
+    name: &str,
+    schema: Option<&str>,
+) -> Result<(), Error> {
+    let body = dump.small(name).await?;
+    let text = String::from_utf8(body)
+        .map_err(|_| Error::metadata(dump.location.key(name).as_ref(), "not UTF-8"))?;
+    if let Some(schema) = schema {
+        s.exec(&format!("USE {}", quote_ident(schema))).await?;
+    }
+    for statement in format::split_sql(&text) {
+        s.exec(&statement).await?;
+    }
+    // Routines, triggers and events set their own SQL mode and time zone: put the loading ones back.
+    s.exec("SET SESSION sql_mode = 'NO_AUTO_VALUE_ON_ZERO'; SET SESSION time_zone = '+00:00'")
+        .await?;
+    Ok(())
+}
+
+/// Python's `urllib.parse.quote(v, safe="")`: everything but `A-Z a-z 0-9 _ . - ~` as `%XX`.
+pub(crate) fn percent_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for &b in text.as_bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percent_encoding_matches_python_quote() {
+        assert_eq!(percent_encode("0-1-5,1-2-3"), "0-1-5%2C1-2-3");
+        assert_eq!(percent_encode("a b/c:d"), "a%20b%2Fc%3Ad");
+    }
+}
