@@ -261,6 +261,10 @@ impl MariaDb {
 
     fn spawn(&mut self) -> io::Result<()> {
         let o = &self.options;
+        // A starting mariadbd deletes every `#sql*` file in its tmpdir: with a shared /tmp it would remove the
+        // temporary tables of the other servers a parallel test run has going.
+        let tmpdir = self.root.join("tmp");
+        fs::create_dir_all(&tmpdir)?;
         let mut cmd = Command::new(server_binary());
         cmd.arg("--no-defaults")
             .arg(format!("--datadir={}", self.datadir.display()))
@@ -278,6 +282,7 @@ impl MariaDb {
                 "--log-error={}",
                 self.root.join("error.log").display()
             ))
+            .arg(format!("--tmpdir={}", tmpdir.display()))
             .arg("--user=root")
             .arg(format!("--server-id={}", o.server_id))
             .args(FAST_INNODB)
