@@ -189,22 +189,20 @@ async fn reconcile(group: Arc<MysqlFailoverGroup>, ctx: Arc<Context>) -> Result<
     let namespace = group.namespace().unwrap_or_default();
     let name = group.name_any();
     let span = tracing::info_span!("reconcile", %namespace, group = %name);
-    let _entered = span.enter();
     if !*ctx.leader.borrow() {
         ctx.stop(&namespace, &name);
         return Ok(Action::requeue(RESYNC));
     }
-    drop(_entered);
     let api: Api<MysqlFailoverGroup> = Api::namespaced(ctx.client.clone(), &namespace);
-    let ctx2 = Arc::clone(&ctx);
-    finalizer(&api, GRACEFUL_SHUTDOWN, group, |step| async move {
+    let steps = finalizer(&api, GRACEFUL_SHUTDOWN, group, |step| async move {
         match step {
-            Finalizer::Apply(group) => ctx2.apply(&group).await,
-            Finalizer::Cleanup(group) => ctx2.cleanup(&group).await,
+            Finalizer::Apply(group) => ctx.apply(&group).await,
+            Finalizer::Cleanup(group) => ctx.cleanup(&group).await,
         }
-    })
-    .await
-    .map_err(|e| Error::Finalizer(e.to_string()))
+    });
+    tracing::Instrument::instrument(steps, span)
+        .await
+        .map_err(|e| Error::Finalizer(e.to_string()))
 }
 
 fn error_policy(group: Arc<MysqlFailoverGroup>, error: &Error, _ctx: Arc<Context>) -> Action {
@@ -347,27 +345,7 @@ impl Context {
             }
             dial.push((host, port));
         }
-        let targets = group
-            .spec
-            .sites
-            .iter()
-            .map(|s| {
-                let selector = s.taint_node_selector.as_ref().map(|labels| {
-                    labels
-                        .iter()
-                        .map(|(k, v)| format!("{k}={v}"))
-                        .collect::<Vec<_>>()
-                        .join(",")
-                });
-                (
-                    s.name.clone(),
-                    SiteTargets {
-                        lb_ip: s.lb_ip.clone(),
-                        node_selector: selector,
-                    },
-                )
-            })
-            .collect();
+        let targets = site_targets(group);
         let mut runner = self.options.runner.clone();
         runner.namespace = namespace.to_owned();
         runner.repl_user = replication.user;
@@ -479,27 +457,7 @@ impl Context {
             config,
             group,
             self.recorder.clone(),
-            group
-                .spec
-                .sites
-                .iter()
-                .map(|s| {
-                    let selector = s.taint_node_selector.as_ref().map(|labels| {
-                        labels
-                            .iter()
-                            .map(|(k, v)| format!("{k}={v}"))
-                            .collect::<Vec<_>>()
-                            .join(",")
-                    });
-                    (
-                        s.name.clone(),
-                        SiteTargets {
-                            lb_ip: None,
-                            node_selector: selector,
-                        },
-                    )
-                })
-                .collect(),
+            site_targets(group),
             false,
         );
         for site in &group.spec.sites {
@@ -603,6 +561,32 @@ impl Inputs {
         }
         h.finish()
     }
+}
+
+/// Each site's DNS target and node selector (`sites[].lbIP`, `sites[].taintNodeSelector` as a label selector).
+fn site_targets(group: &MysqlFailoverGroup) -> BTreeMap<String, SiteTargets> {
+    group
+        .spec
+        .sites
+        .iter()
+        .map(|s| {
+            let node_selector = s.taint_node_selector.as_ref().map(|labels| {
+                labels
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            });
+            let lb_ip = s.lb_ip.clone();
+            (
+                s.name.clone(),
+                SiteTargets {
+                    lb_ip,
+                    node_selector,
+                },
+            )
+        })
+        .collect()
 }
 
 /// Whether the cluster serves the external-dns `DNSEndpoint` API.
