@@ -42,7 +42,7 @@ pub enum Fault {
 
 #[derive(Debug)]
 struct Shared {
-    target: SocketAddr,
+    target: Mutex<SocketAddr>,
     fault: Mutex<Fault>,
     live: Mutex<Vec<TcpStream>>,
     stop: AtomicBool,
@@ -63,7 +63,7 @@ impl Proxy {
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
-            target,
+            target: Mutex::new(target),
             fault: Mutex::new(Fault::Forward),
             live: Mutex::new(Vec::new()),
             stop: AtomicBool::new(false),
@@ -88,6 +88,11 @@ impl Proxy {
     pub fn set(&self, fault: Fault) {
         *lock(&self.shared.fault) = fault;
         cut_all(&self.shared);
+    }
+
+    /// Forwards new connections to `target` instead (for components whose address is known only later).
+    pub fn set_target(&self, target: SocketAddr) {
+        *lock(&self.shared.target) = target;
     }
 
     /// The current fault.
@@ -176,7 +181,8 @@ fn serve(client: TcpStream, shared: &Shared) {
                 Fault::Delay(d) => d,
                 _ => Duration::ZERO,
             };
-            let Ok(upstream) = TcpStream::connect_timeout(&shared.target, Duration::from_secs(5))
+            let Ok(upstream) =
+                TcpStream::connect_timeout(&lock(&shared.target), Duration::from_secs(5))
             else {
                 let _ = client.shutdown(Shutdown::Both);
                 return;
