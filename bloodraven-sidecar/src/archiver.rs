@@ -36,6 +36,10 @@ use crate::mysql::Mysql;
 const BACKOFF_START: Duration = Duration::from_millis(500);
 /// How long a SIGTERM waits for the scan in flight before abandoning it.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+/// Longest wait for sealed files to be closed by the server.
+const SETTLE_MAX: Duration = Duration::from_secs(5);
+/// A flagged file unmodified this long was left open by a crash.
+const SETTLE_AGE: Duration = Duration::from_secs(2);
 /// Budget of the `@@read_only` gate.
 const GATE_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -51,17 +55,41 @@ pub struct ArchiverService {
     site: SiteName,
 }
 
-/// The `@@read_only` gate: only a writable server archives.
+/// The `@@read_only` gate: only a writable server archives. Asked right before the library reads the index, it
+/// also waits for the server to finish closing the sealed files (see [`settle`]).
 #[derive(Debug)]
-struct ReadOnlyGate<'a>(&'a Mysql);
+struct ReadOnlyGate<'a> {
+    mysql: &'a Mysql,
+    archiver: &'a Archiver,
+    dir: &'a Path,
+}
 
 impl WritableGate for ReadOnlyGate<'_> {
     async fn is_writable(&self) -> Result<bool, String> {
-        self.0
+        let writable = self
+            .mysql
             .read_only(GATE_TIMEOUT)
             .await
             .map(|ro| !ro)
-            .map_err(|e| e.to_string())
+            .map_err(|e| e.to_string())?;
+        if writable {
+            // Until the sealed list is stable across a settle, so a rotation during the wait is waited for too.
+            let start = Instant::now();
+            while let Ok(sealed) = self.archiver.sealed_files().await {
+                let paths: Vec<_> = sealed.iter().map(|n| self.dir.join(n.as_str())).collect();
+                settle(&paths).await;
+                if start.elapsed() > SETTLE_MAX
+                    || self
+                        .archiver
+                        .sealed_files()
+                        .await
+                        .is_ok_and(|now| now == sealed)
+                {
+                    break;
+                }
+            }
+        }
+        Ok(writable)
     }
 }
 
@@ -169,7 +197,11 @@ impl ArchiverService {
 
     /// One scan; `None` when shutting down, else whether it was clean (no error, no failed file).
     async fn scan(&self, shutdown: &mut watch::Receiver<bool>) -> Option<bool> {
-        let gate = ReadOnlyGate(&self.mysql);
+        let gate = ReadOnlyGate {
+            mysql: &self.mysql,
+            archiver: &self.archiver,
+            dir: &self.pitr.binlog_dir,
+        };
         let cycle = self.archiver.run_cycle(&gate);
         tokio::pin!(cycle);
         let result = tokio::select! {
@@ -214,6 +246,39 @@ impl ArchiverService {
             Err(e) => tracing::warn!(error = %e, "retention cutoff unavailable"),
         }
     }
+}
+
+/// Waits (at most [`SETTLE_MAX`]) until no sealed file still carries the "in use" flag of its FORMAT_DESCRIPTION
+/// event: MariaDB lists the next file in the index before it finishes closing the previous one and clears that
+/// flag in place, so a file read at once would be archived with one byte different from the file on disk. A file
+/// left flagged by a crash never gets cleared; it is archived as it is once unmodified for [`SETTLE_AGE`].
+async fn settle(paths: &[std::path::PathBuf]) {
+    let start = Instant::now();
+    'wait: while start.elapsed() < SETTLE_MAX {
+        for p in paths {
+            if in_use(p).await {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue 'wait;
+            }
+        }
+        return;
+    }
+    tracing::debug!("sealed binlogs still flagged in use; archiving them as they are");
+}
+
+/// Whether the file's FORMAT_DESCRIPTION header has `LOG_EVENT_BINLOG_IN_USE_F` set and the file changed recently.
+async fn in_use(path: &Path) -> bool {
+    use tokio::io::AsyncReadExt;
+    let Ok(mut f) = tokio::fs::File::open(path).await else {
+        return false;
+    };
+    let recent = match f.metadata().await.and_then(|m| m.modified()) {
+        Ok(t) => t.elapsed().map_or(true, |age| age < SETTLE_AGE),
+        Err(_) => false,
+    };
+    let mut head = [0u8; 23];
+    // Magic (4) + timestamp (4) + type (1) + server id (4) + size (4) + next position (4) = flags at byte 21.
+    recent && f.read_exact(&mut head).await.is_ok() && head[21] & 0x01 != 0
 }
 
 fn log_cycle(result: &Result<bloodraven_binlog::archive::CycleReport, bloodraven_binlog::Error>) {

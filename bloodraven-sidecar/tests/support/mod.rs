@@ -181,3 +181,210 @@ pub async fn peer() -> SocketAddr {
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     addr
 }
+
+/// Where a test archive lives.
+pub enum Store<'a> {
+    Dir(&'a std::path::Path),
+    S3 {
+        endpoint: String,
+        s3: &'a bloodraven_test_support::s3::S3Server,
+        creds: &'a std::path::Path,
+    },
+}
+
+/// Adds PITR flags archiving `binlog_dir` into `store` under prefix `orders/binlogs`.
+pub fn with_pitr(
+    mut f: Flags,
+    binlog_dir: &std::path::Path,
+    store: &Store<'_>,
+    poll: &str,
+) -> Flags {
+    f.pitr_enabled = Some("1".into());
+    f.pitr_binlog_dir = Some(binlog_dir.to_owned());
+    f.pitr_poll_interval = Some(poll.into());
+    f.pitr_manifest_prefix = Some("orders/binlogs".into());
+    f.pitr_request_timeout = Some("2s".into());
+    match store {
+        Store::Dir(d) => {
+            f.pitr_storage_type = Some("PVC".into());
+            f.pitr_pvc_mount_path = Some(d.to_path_buf());
+        }
+        Store::S3 {
+            endpoint,
+            s3,
+            creds,
+        } => {
+            std::fs::write(creds.join("AWS_ACCESS_KEY_ID"), s3.access_key()).unwrap();
+            std::fs::write(creds.join("AWS_SECRET_ACCESS_KEY"), s3.secret_key()).unwrap();
+            f.pitr_storage_type = Some("S3".into());
+            f.pitr_s3_bucket = Some(s3.bucket().into());
+            f.pitr_s3_region = Some(s3.region().into());
+            f.pitr_s3_endpoint_url = Some(endpoint.clone());
+            f.pitr_aws_creds_dir = Some(creds.to_path_buf());
+        }
+    }
+    f
+}
+
+/// Sealed binlog names of a directory's index (every entry but the last).
+pub fn sealed(dir: &std::path::Path) -> Vec<String> {
+    let index = std::fs::read_to_string(dir.join("mysql-bin.index")).unwrap();
+    let mut names: Vec<String> = index
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            std::path::Path::new(l.trim())
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    names.pop();
+    names
+}
+
+/// The archive store of a configuration (the sidecar's own builder) and the site's manifest.
+pub async fn manifest(cfg: &Config, site: &str) -> bloodraven_binlog::manifest::Manifest {
+    let store = bloodraven_sidecar::archiver::build_store(cfg.pitr.as_ref().unwrap()).unwrap();
+    store
+        .load_manifest(&bloodraven_binlog::manifest::SiteName::parse(site).unwrap())
+        .await
+        .unwrap()
+}
+
+/// Checks that `m` lists exactly `names`, once each, with the local files' sizes and SHA-256, that every
+/// object is complete, and that the site's chain and history are continuous.
+pub async fn verify_archive(
+    cfg: &Config,
+    m: &bloodraven_binlog::manifest::Manifest,
+    dir: &std::path::Path,
+    names: &[String],
+) {
+    use sha2::Digest;
+    let listed: Vec<&str> = m.files.iter().map(|e| e.name.as_str()).collect();
+    let mut want: Vec<&str> = names.iter().map(String::as_str).collect();
+    want.sort();
+    assert_eq!(listed, want, "manifest names");
+    for e in &m.files {
+        let bytes = std::fs::read(dir.join(&e.name)).unwrap();
+        assert_eq!(e.size, bytes.len() as u64, "{}", e.name);
+        let sha = sha2::Sha256::digest(&bytes);
+        let hex: String = sha.iter().map(|b| format!("{b:02x}")).collect();
+        if e.sha256.as_deref() != Some(hex.as_str()) {
+            let store =
+                bloodraven_sidecar::archiver::build_store(cfg.pitr.as_ref().unwrap()).unwrap();
+            let obj = object_store::ObjectStoreExt::get(
+                store.object_store().as_ref(),
+                &object_store::path::Path::from(e.remote_path.as_str()),
+            )
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+            let diff: Vec<_> = obj
+                .iter()
+                .zip(&bytes)
+                .enumerate()
+                .filter(|(_, (a, b))| a != b)
+                .map(|(i, (a, b))| (i, *a, *b))
+                .take(10)
+                .collect();
+            eprintln!(
+                "DIFF {} len obj {} local {}: {diff:?}",
+                e.name,
+                obj.len(),
+                bytes.len()
+            );
+        }
+        assert_eq!(e.sha256.as_deref(), Some(hex.as_str()), "{}", e.name);
+        let summary = bloodraven_binlog::reader::summarize_file(&dir.join(&e.name)).unwrap();
+        assert_eq!(
+            e.mariadb_gtid_list.as_deref(),
+            Some(
+                summary
+                    .mariadb_gtid_list
+                    .clone()
+                    .unwrap_or_default()
+                    .to_string()
+                    .as_str()
+            ),
+            "{}",
+            e.name
+        );
+        assert_eq!(
+            e.mariadb_end_gtid_list,
+            summary.mariadb_end_gtid_list().map(|l| l.to_string()),
+            "{}",
+            e.name
+        );
+    }
+    // Objects decrypt/verify through the library's download check: plan and fetch everything.
+    let store = bloodraven_sidecar::archiver::build_store(cfg.pitr.as_ref().unwrap()).unwrap();
+    let report = bloodraven_binlog::continuity::check(
+        std::slice::from_ref(m),
+        &bloodraven_binlog::continuity::History::new(),
+    )
+    .unwrap();
+    assert!(report.is_continuous(), "{report:?}");
+    let plan = bloodraven_binlog::pitr::plan(
+        std::slice::from_ref(m),
+        &bloodraven_binlog::continuity::History::new(),
+        &bloodraven_binlog::pitr::Target::Latest,
+    )
+    .unwrap();
+    let out = tempfile::tempdir().unwrap();
+    bloodraven_binlog::pitr::download(&store, &plan, out.path())
+        .await
+        .unwrap();
+}
+
+/// Waits until the site's manifest lists `n` files.
+pub async fn wait_for_manifest(
+    cfg: &Config,
+    site: &str,
+    n: usize,
+    timeout: Duration,
+) -> bloodraven_binlog::manifest::Manifest {
+    let start = Instant::now();
+    loop {
+        let m = manifest(cfg, site).await;
+        if m.files.len() >= n {
+            return m;
+        }
+        assert!(
+            start.elapsed() < timeout,
+            "manifest has {} of {n} files after {timeout:?}",
+            m.files.len()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Keeps inserting rows until the returned sender is dropped or set.
+pub fn write_load(db: &MariaDb) -> tokio::sync::watch::Sender<bool> {
+    use mysql_async::prelude::Queryable;
+    let (tx, mut rx) = tokio::sync::watch::channel(false);
+    let port = db.port();
+    tokio::spawn(async move {
+        let mut c = mysql_async::Conn::new(
+            mysql_async::OptsBuilder::default()
+                .ip_or_hostname("127.0.0.1")
+                .tcp_port(port)
+                .user(Some("root"))
+                .prefer_socket(false),
+        )
+        .await
+        .unwrap();
+        while !*rx.borrow_and_update() {
+            if c.query_drop("INSERT INTO d.t (v) VALUES (REPEAT('w', 60))")
+                .await
+                .is_err()
+            {
+                break;
+            }
+        }
+    });
+    tx
+}
