@@ -165,7 +165,8 @@ async fn a_partition_between_sidecars_only_fences_nothing_while_the_operator_ans
     let west = MariaDb::builder().server_id(2).start().unwrap();
     west.sql("SET GLOBAL read_only = ON").unwrap();
     west.replicate_from(&east).unwrap();
-    west.wait_for("SELECT COUNT(*) FROM d.t", "1", Duration::from_secs(10))
+    let pos = east.sql("SELECT @@gtid_binlog_pos").unwrap();
+    west.wait_for("SELECT @@gtid_slave_pos", pos.trim(), Duration::from_secs(10))
         .unwrap();
     let op = Operator::start(Answer::Site("east")).await;
 
