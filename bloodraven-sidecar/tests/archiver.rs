@@ -435,3 +435,52 @@ async fn the_archive_stays_continuous_across_a_switch_of_the_primary() {
     s_east.shutdown().await;
     s_west.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_prunes_entries_older_than_the_operator_cutoff() {
+    use support::{Answer, Operator};
+    let db = server_with_data(1);
+    db.sql("INSERT INTO d.t (v) VALUES ('old'); FLUSH BINARY LOGS")
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let cutoff = chrono::Utc::now();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    db.sql("INSERT INTO d.t (v) VALUES ('new'); FLUSH BINARY LOGS; INSERT INTO d.t (v) VALUES ('newer'); FLUSH BINARY LOGS")
+        .unwrap();
+    let names = sealed(db.binlog_dir());
+    let op = Operator::start(Answer::Site("east")).await;
+    op.set_cutoff(Some(cutoff.to_rfc3339()));
+    let dir = tempfile::tempdir().unwrap();
+    let mut f = with_pitr(
+        flags(&db, "east", Some(op.addr), &[]),
+        db.binlog_dir(),
+        &Store::Dir(dir.path()),
+        "60s",
+    );
+    f.pitr_profile_name = Some("nightly".into());
+    f.pitr_retention_interval = Some("1s".into());
+    let cfg = config(&f);
+    let s = Sidecar::start(&cfg).await.unwrap();
+    let old: Vec<&String> = names[..names.len() - 2].iter().collect();
+    let mut m = manifest(&cfg, "east").await;
+    let start = std::time::Instant::now();
+    while m.files.len() != 2 || old.iter().any(|n| m.contains(n)) {
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "not pruned: {:?}",
+            m.files
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        m = manifest(&cfg, "east").await;
+    }
+    for e in &m.files {
+        assert!(e.last_event_time.unwrap() >= cutoff, "{e:?}");
+    }
+    for n in old {
+        assert!(
+            !dir.path().join("orders/binlogs/east").join(n).exists(),
+            "{n} not deleted"
+        );
+    }
+    s.shutdown().await;
+}

@@ -166,8 +166,12 @@ async fn a_partition_between_sidecars_only_fences_nothing_while_the_operator_ans
     west.sql("SET GLOBAL read_only = ON").unwrap();
     west.replicate_from(&east).unwrap();
     let pos = east.sql("SELECT @@gtid_binlog_pos").unwrap();
-    west.wait_for("SELECT @@gtid_slave_pos", pos.trim(), Duration::from_secs(10))
-        .unwrap();
+    west.wait_for(
+        "SELECT @@gtid_slave_pos",
+        pos.trim(),
+        Duration::from_secs(10),
+    )
+    .unwrap();
     let op = Operator::start(Answer::Site("east")).await;
 
     // The sidecars reach each other only through the proxies (retargeted once both listen).
