@@ -44,7 +44,7 @@ const SETTLE_AGE: Duration = Duration::from_secs(2);
 const GATE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The archiver of one sidecar.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct ArchiverService {
     archiver: Arc<Archiver>,
     mysql: Mysql,
@@ -55,9 +55,19 @@ pub struct ArchiverService {
     site: SiteName,
 }
 
+impl std::fmt::Debug for ArchiverService {
+    /// Names the archive, never the store's credentials.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ArchiverService")
+            .field("site", &self.site.as_str())
+            .field("storage", &self.pitr.storage.kind())
+            .field("prefix", &self.pitr.manifest_prefix)
+            .finish_non_exhaustive()
+    }
+}
+
 /// The `@@read_only` gate: only a writable server archives. Asked right before the library reads the index, it
 /// also waits for the server to finish closing the sealed files (see [`settle`]).
-#[derive(Debug)]
 struct ReadOnlyGate<'a> {
     mysql: &'a Mysql,
     archiver: &'a Archiver,

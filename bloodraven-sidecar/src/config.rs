@@ -20,8 +20,9 @@ const MIN_LEASE: Duration = Duration::from_secs(3);
 /// The accepted form of a duration.
 const GO_DURATION: &str = "a Go duration such as 20s, 1m30s or 500ms";
 
-/// The sidecar's flags; each falls back to the environment variable in its help text.
-#[derive(Clone, Debug, Default, Parser)]
+/// The sidecar's flags; each falls back to the environment variable in its help text. `Debug` prints no secret
+/// (the DSN and the password are redacted).
+#[derive(Clone, Default, Parser)]
 #[command(
     name = "bloodraven-sidecar",
     version,
@@ -118,6 +119,25 @@ pub struct Flags {
     /// Object store request timeout (Rust extension; default 30s).
     #[arg(long, env = "BLOODRAVEN_PITR_REQUEST_TIMEOUT")]
     pub pitr_request_timeout: Option<String>,
+}
+
+impl fmt::Debug for Flags {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let redacted = |v: &Option<String>| v.as_ref().map(|_| "<redacted>");
+        f.debug_struct("Flags")
+            .field("mysql_dsn", &redacted(&self.mysql_dsn))
+            .field("mysql_creds_dir", &self.mysql_creds_dir)
+            .field("mysql_user", &self.mysql_user)
+            .field("mysql_password", &redacted(&self.mysql_password))
+            .field("listen_addr", &self.listen_addr)
+            .field("peer_addresses", &self.peer_addresses)
+            .field("bloodraven_address", &self.bloodraven_address)
+            .field("lease_timeout", &self.lease_timeout)
+            .field("peer_check_interval", &self.peer_check_interval)
+            .field("site", &self.site)
+            .field("pitr_enabled", &self.pitr_enabled)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The checked configuration.
@@ -601,6 +621,13 @@ mod tests {
         );
         assert_eq!(c.mysql.password, "s3cret");
         assert!(!format!("{c:?}").contains("s3cret"));
+        let f = flags(&[
+            "--mysql-dsn",
+            "op:s3cret@tcp(h:1)/",
+            "--mysql-password",
+            "s3cret",
+        ]);
+        assert!(!format!("{f:?}").contains("s3cret"));
         let c = Config::resolve(&flags(&["--mysql-dsn", "mysql://root@127.0.0.1:4000/"])).unwrap();
         assert_eq!((c.mysql.port, c.mysql.password.as_str()), (4000, ""));
         let e = Config::resolve(&flags(&["--mysql-dsn", "op:s3cret@unix(/x)/"])).unwrap_err();

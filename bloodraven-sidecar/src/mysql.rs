@@ -6,6 +6,7 @@
 //! MySQL fences with `super_read_only`; MariaDB has none and fences with `read_only` (which binds every account
 //! without `READ ONLY ADMIN`), so on MariaDB `super_read_only` in `/status` reports `read_only`.
 
+use std::fmt;
 use std::time::Duration;
 
 use mysql_async::prelude::Queryable;
@@ -19,10 +20,19 @@ use crate::config::MysqlTarget;
 const ER_NO_SUCH_THREAD: u16 = 1094;
 
 /// The local server.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Mysql {
     opts: Opts,
     addr: String,
+}
+
+impl fmt::Debug for Mysql {
+    /// The connection options hold the password: only the address is shown.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Mysql")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Which server family answers.
