@@ -9,14 +9,16 @@
 //! | `GET /archiver/status` | 200 archiver JSON, `{"enabled": false}` when PITR is off |
 //! | `GET /metrics` | Prometheus text: `bloodraven_archiver_*` gauges and the sidecar's fence counters |
 //!
-//! Other methods on these paths answer 405, unknown paths 404.
+//! Other methods on these paths answer 405, unknown paths 404. Every routed request is counted in
+//! `bloodraven_http_requests_total` and timed in `bloodraven_http_request_duration_seconds` (`server="sidecar"`).
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use bloodraven_operator::fence::ActiveView;
@@ -51,6 +53,7 @@ pub struct AppState {
 
 /// The router with every route of the module docs.
 pub fn router(state: AppState) -> Router {
+    let state = Arc::new(state);
     Router::new()
         .route("/health", get(health))
         .route("/status", get(status))
@@ -58,7 +61,25 @@ pub fn router(state: AppState) -> Router {
         .route("/peer/active-site", get(active_site))
         .route("/archiver/status", get(archiver_status))
         .route("/metrics", get(metrics))
-        .with_state(Arc::new(state))
+        .route_layer(middleware::from_fn_with_state(state.clone(), observe))
+        .with_state(state)
+}
+
+async fn observe(State(s): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    let handler = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
+    let method = req.method().as_str().to_owned();
+    let start = Instant::now();
+    let resp = next.run(req).await;
+    s.metrics.observe_http(
+        &handler,
+        &method,
+        resp.status().as_u16(),
+        start.elapsed().as_secs_f64(),
+    );
+    resp
 }
 
 async fn health(State(s): State<Arc<AppState>>) -> Response {

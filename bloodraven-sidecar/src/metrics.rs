@@ -11,13 +11,17 @@
 //! | `bloodraven_archiver_backlog_files` | same | sealed files not yet archived |
 //! | `bloodraven_archiver_files_archived` | same | files archived by this process |
 //! | `bloodraven_sidecar_self_fences` | `namespace`, `group`, `site` | self-fences that landed |
+//! | `bloodraven_http_requests_total` | `server="sidecar"`, `handler`, `method`, `status` (class) | requests served |
+//! | `bloodraven_http_request_duration_seconds` | `server="sidecar"`, `handler`, `method` | request durations |
 
 use std::sync::atomic::AtomicU64;
 
 use bloodraven_binlog::archive::ArchiverStatus;
 use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 use crate::config::Topology;
@@ -35,6 +39,13 @@ pub struct Metrics {
     backlog: Family<Labels, Gauge>,
     archived: Family<Labels, Gauge>,
     fences: Family<Labels, Gauge>,
+    http_requests: Family<Labels, Counter>,
+    http_duration: Family<Labels, Histogram, fn() -> Histogram>,
+}
+
+fn duration_histogram() -> Histogram {
+    // 1 ms … ~16 s.
+    Histogram::new(exponential_buckets(0.001, 2.0, 15))
 }
 
 impl Metrics {
@@ -51,6 +62,8 @@ impl Metrics {
             backlog: Family::default(),
             archived: Family::default(),
             fences: Family::default(),
+            http_requests: Family::default(),
+            http_duration: Family::new_with_constructor(duration_histogram as fn() -> Histogram),
         };
         m.registry.register(
             "bloodraven_archiver_upload_failures",
@@ -77,7 +90,32 @@ impl Metrics {
             "Self-fences of the local server by this sidecar process",
             m.fences.clone(),
         );
+        m.registry.register(
+            "bloodraven_http_requests",
+            "HTTP requests served",
+            m.http_requests.clone(),
+        );
+        m.registry.register(
+            "bloodraven_http_request_duration_seconds",
+            "HTTP request durations",
+            m.http_duration.clone(),
+        );
         m
+    }
+
+    /// Counts one request of `handler` (the route) answered with `status` after `seconds`.
+    pub fn observe_http(&self, handler: &str, method: &str, status: u16, seconds: f64) {
+        let base = || {
+            vec![
+                ("server", "sidecar".to_owned()),
+                ("handler", handler.to_owned()),
+                ("method", method.to_owned()),
+            ]
+        };
+        let mut with_status = base();
+        with_status.push(("status", format!("{}xx", status / 100)));
+        self.http_requests.get_or_create(&with_status).inc();
+        self.http_duration.get_or_create(&base()).observe(seconds);
     }
 
     /// The text exposition of the current snapshots.

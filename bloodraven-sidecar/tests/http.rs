@@ -65,6 +65,12 @@ async fn endpoints_answer_with_the_reference_bodies_and_codes() {
         metrics.contains("bloodraven_sidecar_self_fences"),
         "{metrics}"
     );
+    assert!(
+        metrics.contains(
+            r#"bloodraven_http_requests_total{server="sidecar",handler="/peer/ping",method="GET",status="2xx"} 1"#
+        ),
+        "{metrics}"
+    );
 
     // Method-qualified routes: other methods → 405; unknown paths → 404.
     let post = reqwest::Client::new()
