@@ -13,6 +13,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bloodraven_operator::fence::{self, ActiveView, FenceReason, Lease, Verdict};
+use futures::StreamExt as _;
+use futures::future::BoxFuture;
+use futures::stream::FuturesUnordered;
 use tokio::sync::watch;
 use tokio::time::Instant;
 use tracing::Instrument;
@@ -42,6 +45,16 @@ pub struct FenceStats {
     pub failures: u64,
     /// Rearms (the operator made the server writable again after a self-fence).
     pub rearms: u64,
+}
+
+/// One answer of a round of calls.
+enum Answer {
+    /// `/healthz` answered 200 at this time (`None`: it did not).
+    Healthz(Option<Duration>),
+    /// `/active-site` answered, at this time.
+    ActiveSite(OperatorAnswer, Duration),
+    /// Peer `i` answered its ping at this time, relaying its view (`None`: it did not answer).
+    Peer(usize, Option<(Duration, Option<ActiveView>)>),
 }
 
 /// What the safety net did.
@@ -188,8 +201,29 @@ impl Fencing {
                     if next_tick < Instant::now() {
                         next_tick = Instant::now() + self.interval;
                     }
-                    if self.probe(&operator, &mut lease, start).await {
-                        newest_ok = start.elapsed();
+                    // The lease can run out while calls hang on a partition: decide at that instant, not
+                    // when the calls time out.
+                    // Answers are applied as they arrive, so one hanging peer delays nothing.
+                    let mut calls = self.calls(&operator, start);
+                    loop {
+                        let deadline = start + newest_ok + self.lease_timeout + Duration::from_millis(1);
+                        tokio::select! {
+                            a = calls.next() => match a {
+                                Some(a) => {
+                                    if let Some(at) = self.apply(&mut lease, a) {
+                                        newest_ok = newest_ok.max(at);
+                                    }
+                                }
+                                None => break,
+                            },
+                            _ = tokio::time::sleep_until(deadline), if !lease.is_fenced() && deadline > Instant::now() => {
+                                let lost_at = newest_ok + self.lease_timeout;
+                                if self.evaluate(&mut lease, &own_site, start, lost_at).await {
+                                    newest_ok = start.elapsed();
+                                }
+                            }
+                            _ = shutdown.changed() => return,
+                        }
                     }
                     self.publish(&lease);
                 }
@@ -204,63 +238,66 @@ impl Fencing {
         .await
     }
 
-    /// One round of calls; returns whether anything answered.
-    async fn probe(&self, operator: &str, lease: &mut Lease, start: Instant) -> bool {
-        let op = async {
-            match &self.topology {
-                Some(t) => {
-                    let (healthy, answer) = tokio::join!(
-                        self.client.operator_healthy(operator),
-                        self.client.active_site(operator, t)
-                    );
-                    (healthy, answer)
-                }
-                None => (
-                    self.client.operator_healthy(operator).await,
-                    OperatorAnswer::Unavailable("no topology".into()),
-                ),
-            }
-        };
-        let peers = futures::future::join_all(self.peers.iter().map(|p| async move {
-            if !self.client.peer_ping(p).await {
-                return None;
-            }
-            let view = if self.topology.is_some() {
-                self.client.peer_view(p).await
-            } else {
-                None
-            };
-            Some(view)
+    /// One round of calls, concurrently, as a stream of answers each stamped with the time it arrived.
+    fn calls<'a>(
+        &'a self,
+        operator: &'a str,
+        start: Instant,
+    ) -> FuturesUnordered<BoxFuture<'a, Answer>> {
+        let set: FuturesUnordered<BoxFuture<'a, Answer>> = FuturesUnordered::new();
+        set.push(Box::pin(async move {
+            let ok = self.client.operator_healthy(operator).await;
+            Answer::Healthz(ok.then(|| start.elapsed()))
         }));
-        let ((healthy, answer), peer_answers) = tokio::join!(op, peers);
-        let now = start.elapsed();
-        let mut any = false;
+        if let Some(t) = &self.topology {
+            set.push(Box::pin(async move {
+                let a = self.client.active_site(operator, t).await;
+                Answer::ActiveSite(a, start.elapsed())
+            }));
+        }
+        for (i, p) in self.peers.iter().enumerate() {
+            set.push(Box::pin(async move {
+                if !self.client.peer_ping(p).await {
+                    return Answer::Peer(i, None);
+                }
+                let at = start.elapsed();
+                let view = if self.topology.is_some() {
+                    self.client.peer_view(p).await
+                } else {
+                    None
+                };
+                Answer::Peer(i, Some((at, view)))
+            }));
+        }
+        set
+    }
+
+    /// Feeds one answer into the lease; returns its time when something answered.
+    fn apply(&self, lease: &mut Lease, answer: Answer) -> Option<Duration> {
         match answer {
-            OperatorAnswer::View(v) => {
-                lease.operator_reachable(now, v);
-                any = true;
+            Answer::ActiveSite(OperatorAnswer::View(v), at) => {
+                lease.operator_reachable(at, v);
+                Some(at)
             }
-            OperatorAnswer::Unavailable(why) if healthy => {
+            Answer::ActiveSite(OperatorAnswer::Unavailable(why), _) => {
+                tracing::debug!(%why, "/active-site unavailable");
+                None
+            }
+            Answer::Healthz(Some(at)) => {
                 // `/healthz` alone renews the lease (as in Go) and keeps the cached view.
-                tracing::debug!(%why, "operator healthy but /active-site unavailable");
                 let keep = lease
                     .view()
                     .cloned()
                     .unwrap_or_else(|| ActiveView::new(None, Duration::ZERO));
-                lease.operator_reachable(now, keep);
-                any = true;
+                lease.operator_reachable(at, keep);
+                Some(at)
             }
-            OperatorAnswer::Unavailable(why) => {
-                tracing::debug!(%why, "operator unreachable");
-            }
-        }
-        for (i, a) in peer_answers.into_iter().enumerate() {
-            if let Some(view) = a {
-                lease.peer_reachable(i, now, view);
-                any = true;
+            Answer::Healthz(None) | Answer::Peer(_, None) => None,
+            Answer::Peer(i, Some((at, view))) => {
+                lease.peer_reachable(i, at, view);
+                Some(at)
             }
         }
-        any
     }
 
     /// Reads `@@read_only`, asks the rule and acts; returns whether the lease was rearmed.
