@@ -5,9 +5,11 @@
 //! only when [`fence::startup_unfence`] says so. [`Fencing::run`] is the monitor (§4.4): every
 //! `PEER_CHECK_INTERVAL` it asks the operator and every peer (concurrently, 2 s each), feeds what answered into the
 //! [`Lease`], reads `@@read_only` and acts on [`Lease::evaluate`]'s [`Verdict`]. The rule itself is never
-//! re-implemented here; this module only decides *when* to evaluate: besides every tick, it also wakes at the
-//! instant the lease can first be declared lost (the newest reachability time plus the lease timeout), so a
-//! partitioned primary fences within a fraction of a second of that instant instead of up to one interval later.
+//! re-implemented here; this module only decides *when* to evaluate: every answer is fed in the moment it arrives
+//! (one hanging peer delays nothing), and besides every tick the rule is also evaluated at the instant the lease
+//! can first be declared lost (the newest answer plus the lease timeout), even while calls are still hanging on a
+//! partition, so a partitioned primary fences within milliseconds of that instant instead of up to one interval
+//! or one call timeout later.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -30,9 +30,10 @@
 //! * **The safety net never unfences a server without data** (no executed GTIDs and no user schema: an empty data
 //!   volume after a PVC loss), even if the operator names its site; the operator's auto-clone brings it back.
 //!
-//! Differences of this binary that are not rule changes: besides every tick the monitor also evaluates the lease at
-//! the instant it can first be declared lost, so fencing does not wait up to one more interval; and the monitor
-//! runs only when `BLOODRAVEN_ADDRESS` is set (without an operator there is no lease to hold).
+//! Differences of this binary that are not rule changes: answers are fed into the lease as they arrive and the
+//! lease is also evaluated at the instant it can first be declared lost (even while calls hang on a partition), so
+//! fencing waits neither for the next tick nor for a call timeout; and the monitor runs only when
+//! `BLOODRAVEN_ADDRESS` is set (without an operator there is no lease to hold).
 //!
 //! [`Lease`]: bloodraven_operator::fence::Lease
 //!
