@@ -6,6 +6,8 @@
 //! [`mariadb::MariaDb`] starts a real `mariadbd` (Debian's `mariadb-server`) on a temporary data directory and a
 //! free loopback port, with binary logging and GTIDs configured for replication tests. Everything here is
 //! synchronous and uses only the standard library, so any crate can add it as a dev-dependency cheaply.
+//! [`proxy::Proxy`] is a fault-injecting TCP proxy (forward, refuse, blackhole, delay, canned answer) to put between
+//! components.
 //!
 //! ```no_run
 //! use bloodraven_test_support::mariadb::MariaDb;
@@ -18,5 +20,6 @@
 
 pub mod kube;
 pub mod mariadb;
+pub mod proxy;
 #[cfg(feature = "s3")]
 pub mod s3;
