@@ -24,6 +24,7 @@ use serde_json::{Value, json};
 
 /// A client for the test control plane (started on first use).
 async fn cluster() -> (Client, std::path::PathBuf) {
+    bloodraven_operator::controller::install_crypto_provider();
     let path = bloodraven_test_support::kube::kubeconfig().expect("the test Kubernetes API server");
     let config = kube::Config::from_custom_kubeconfig(
         Kubeconfig::read_from(&path).unwrap(),

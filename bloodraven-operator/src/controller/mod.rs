@@ -589,6 +589,13 @@ fn site_targets(group: &MysqlFailoverGroup) -> BTreeMap<String, SiteTargets> {
         .collect()
 }
 
+/// Makes ring the process's rustls provider (idempotent). Call it before building a Kubernetes client: when another
+/// crate of the same build enables aws-lc-rs (object_store's S3 support does), rustls cannot choose by itself and
+/// the client's first TLS handshake panics.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// Whether the cluster serves the external-dns `DNSEndpoint` API.
 async fn dns_endpoint_served(client: &Client) -> bool {
     let resource = platform::dns_endpoint_resource();

@@ -121,6 +121,7 @@ fn manager(cli: Cli) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
+    controller::install_crypto_provider();
     runtime.block_on(async move {
         let client = kube::Client::try_default()
             .await
