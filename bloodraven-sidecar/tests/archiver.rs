@@ -294,8 +294,8 @@ async fn bad_input_is_reported_and_the_loop_goes_on() {
     )
     .unwrap();
 
-    // A manifest written by another version, with unknown fields and an entry for an older file: accepted, and
-    // its entry kept.
+    // A manifest written by another version, with unknown fields and an entry for an older file: accepted, its
+    // entry and its unknown fields kept.
     let store = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(store.path().join("orders/binlogs")).unwrap();
     std::fs::write(
@@ -315,6 +315,12 @@ async fn bad_input_is_reported_and_the_loop_goes_on() {
     let m = wait_for_manifest(&cfg, "east", names.len(), Duration::from_secs(15)).await;
     let listed: Vec<&str> = m.files.iter().map(|e| e.name.as_str()).collect();
     assert!(listed.contains(&"mysql-bin.000000"), "{listed:?}");
+    let text =
+        std::fs::read_to_string(store.path().join("orders/binlogs/manifest-east.json")).unwrap();
+    assert!(
+        text.contains("\"futureField\": {\"x\":1}") && text.contains("\"compression\": \"zstd\""),
+        "unknown fields dropped: {text}"
+    );
     assert!(
         !listed.contains(&names[1].as_str()),
         "the corrupt file was listed: {listed:?}"

@@ -21,19 +21,61 @@ pub(super) fn encode(m: &Manifest) -> Vec<u8> {
         out.push_str(if m.files_null { "null" } else { "[]" });
     } else {
         out.push_str("[\n");
+        let none = Map::new();
         for (i, e) in m.files.iter().enumerate() {
             if i > 0 {
                 out.push_str(",\n");
             }
-            encode_entry(&mut out, e);
+            encode_entry(
+                &mut out,
+                e,
+                m.unknown_in_entries.get(&e.name).unwrap_or(&none),
+            );
         }
         out.push_str("\n  ]");
     }
+    push_unknown(&mut out, &m.unknown, "  ");
     out.push_str("\n}");
     out.into_bytes()
 }
 
-fn encode_entry(out: &mut String, e: &ManifestEntry) {
+/// Writes back keys another version wrote that this one does not know, after the known ones (compact values).
+fn push_unknown(out: &mut String, unknown: &Map<String, Value>, indent: &str) {
+    for (key, value) in unknown {
+        out.push_str(",\n");
+        out.push_str(indent);
+        push_string(out, key);
+        out.push_str(": ");
+        out.push_str(&value.to_string());
+    }
+}
+
+/// The keys this version reads (Go matches them case-insensitively).
+const TOP_KEYS: &[&str] = &["version", "site", "files"];
+const ENTRY_KEYS: &[&str] = &[
+    "name",
+    "remotePath",
+    "size",
+    "firstEventTime",
+    "lastEventTime",
+    "previousGtids",
+    "endGtids",
+    "archivedAt",
+    "gtids",
+    "sha256",
+    "serverUuid",
+    "mariadbGtidList",
+    "mariadbEndGtidList",
+];
+
+fn unknown_keys(obj: &Map<String, Value>, known: &[&str]) -> Map<String, Value> {
+    obj.iter()
+        .filter(|(k, _)| !known.iter().any(|n| n.eq_ignore_ascii_case(k)))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+fn encode_entry(out: &mut String, e: &ManifestEntry, unknown: &Map<String, Value>) {
     let mut fields: Vec<(&str, String)> = vec![
         ("name", quoted(&e.name)),
         ("remotePath", quoted(&e.remote_path)),
@@ -70,6 +112,7 @@ fn encode_entry(out: &mut String, e: &ManifestEntry) {
         out.push_str("\": ");
         out.push_str(value);
     }
+    push_unknown(out, unknown, "      ");
     out.push_str("\n    }");
 }
 
@@ -182,12 +225,20 @@ pub(super) fn decode(bytes: &[u8], key: &str, site: &SiteName) -> Result<Manifes
     if site_text.is_empty() {
         site_text = site.as_str().to_owned();
     }
+    let mut unknown_in_entries = std::collections::BTreeMap::new();
     let (files, files_null) = match field(&root, "files") {
         None | Some(Value::Null) => (Vec::new(), true),
         Some(Value::Array(items)) => {
             let mut files = Vec::with_capacity(items.len());
             for (i, item) in items.iter().enumerate() {
-                files.push(decode_entry(item, i, &err)?);
+                let entry = decode_entry(item, i, &err)?;
+                if let Value::Object(obj) = item {
+                    let unknown = unknown_keys(obj, ENTRY_KEYS);
+                    if !unknown.is_empty() {
+                        unknown_in_entries.insert(entry.name.clone(), unknown);
+                    }
+                }
+                files.push(entry);
             }
             (files, false)
         }
@@ -203,6 +254,8 @@ pub(super) fn decode(bytes: &[u8], key: &str, site: &SiteName) -> Result<Manifes
         site: site_text,
         files,
         files_null,
+        unknown: unknown_keys(&root, TOP_KEYS),
+        unknown_in_entries,
     })
 }
 

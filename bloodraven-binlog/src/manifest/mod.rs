@@ -60,6 +60,11 @@ pub struct Manifest {
     /// Whether `files` was `null` in the decoded text (kept so an untouched manifest re-encodes to
     /// the same bytes).
     files_null: bool,
+    /// Keys of another writer's version this one does not know, kept and written back: at the top level, and
+    /// per entry (by entry name).
+    unknown: serde_json::Map<String, serde_json::Value>,
+    unknown_in_entries:
+        std::collections::BTreeMap<String, serde_json::Map<String, serde_json::Value>>,
 }
 
 /// One archived binlog file.
@@ -103,6 +108,8 @@ impl Manifest {
             site: site.as_str().to_owned(),
             files: Vec::new(),
             files_null: false,
+            unknown: serde_json::Map::new(),
+            unknown_in_entries: std::collections::BTreeMap::new(),
         }
     }
 

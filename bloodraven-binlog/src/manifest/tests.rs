@@ -102,6 +102,12 @@ fn tolerant_reader_rules() {
     assert_eq!(m.files[0].name, "b1");
     assert_eq!(m.files[0].size, 0);
     assert_eq!(m.files[0].first_event_time, None);
+    // Keys of another version are kept, top level and per entry, and written back.
+    let again = Manifest::decode(&m.encode(), "k", &site("east")).unwrap();
+    let text = String::from_utf8(again.encode()).unwrap();
+    assert!(text.contains("\n  \"extra\": {\"x\":[1]}\n}"), "{text}");
+    assert!(text.contains(",\n      \"future\": true\n    }"), "{text}");
+    assert_eq!(again, m);
     // Missing version and files.
     let m = Manifest::decode(b"{}", "k", &site("east")).unwrap();
     assert_eq!((m.version, m.site.as_str(), m.files.len()), (1, "east", 0));
