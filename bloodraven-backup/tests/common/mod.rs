@@ -7,29 +7,15 @@ use bloodraven_test_support::mariadb::MariaDb;
 use bloodraven_test_support::s3::S3Server;
 use mysql_async::prelude::Queryable;
 
-/// A test server with its own temporary directory: a starting `mariadbd` deletes every `#sql*` file in
-/// its tmpdir, so servers sharing `/tmp` break each other's queries.
-pub struct Server {
-    db: MariaDb,
-    _tmp: tempfile::TempDir,
-}
-
-impl std::ops::Deref for Server {
-    type Target = MariaDb;
-    fn deref(&self) -> &MariaDb {
-        &self.db
-    }
-}
+/// A test server (test-support gives each its own tmpdir).
+pub type Server = MariaDb;
 
 /// A fresh MariaDB server with binary log and GTIDs.
 pub fn server(id: u32) -> Server {
-    let tmp = tempfile::tempdir().expect("tmpdir");
-    let db = MariaDb::builder()
+    MariaDb::builder()
         .server_id(id)
-        .arg(format!("--tmpdir={}", tmp.path().display()))
         .start()
-        .expect("start mariadbd");
-    Server { db, _tmp: tmp }
+        .expect("start mariadbd")
 }
 
 /// Root at the server's port.

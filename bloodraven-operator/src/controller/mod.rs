@@ -489,11 +489,7 @@ impl Context {
             return Ok(());
         }
         tracing::warn!(field = %problem.field, reason = problem.reason, "{}", problem.message);
-        let now = crate::record::format_rfc3339(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap_or_default(),
-        );
+        let now = crate::record::format_rfc3339(platform::now());
         let patch = json!({ "status": { "conditions": [{
             "type": "Ready",
             "status": "False",

@@ -452,7 +452,8 @@ impl Platform for KubePlatform {
     }
 }
 
-fn now() -> std::time::Duration {
+/// The wall clock as a duration since the epoch (what status stamps are written from).
+pub(crate) fn now() -> std::time::Duration {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
