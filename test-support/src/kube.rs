@@ -27,7 +27,9 @@ fn up() -> Result<PathBuf, String> {
     );
     let cache = std::env::var("K8S_DEB_BIN_CACHE").unwrap_or_else(|_| DEFAULT_BIN_CACHE.to_owned());
     let output = Command::new("flock")
-        .args(["/tmp/bloodraven-k8s-from-debian.lock", "bash", script, "up"])
+        // `-o`: the lock's descriptor is not passed on, so the servers the script starts do not hold the lock for
+        // the rest of their lives (every later `up` would wait for them forever).
+        .args(["-o", "/tmp/bloodraven-k8s-from-debian.lock", "bash", script, "up"])
         .env("K8S_DEB_BIN_CACHE", &cache)
         .output()
         .map_err(|e| format!("cannot run {script}: {e}"))?;
