@@ -30,6 +30,9 @@ pub mod annotation {
     pub const DEPLOYMENT_LEASE: &str = "bloodraven.shipstream.io/deployment-lease";
     /// Operator, on per-site Deployments: hash of the rendered pod spec.
     pub const SPEC_HASH: &str = "shipstream.io/spec-hash";
+    /// Operator (this implementation's), on the per-site pod templates after a credential rotation: the credential
+    /// Secrets' resource versions whose passwords MySQL accepts; writing it restarts the pods onto them.
+    pub const CREDENTIALS_VERSION: &str = "shipstream.io/credentials-version";
     /// Operator, on keyring escrow Secrets: `sha256:<hex>` of the stored keyring.
     pub const KEYRING_DIGEST: &str = "shipstream.io/keyring-digest";
 
@@ -311,9 +314,21 @@ pub mod event {
     /// `InvalidSpec` (Warning): the API server accepted a spec the operator cannot run (the message names the
     /// field).
     pub const INVALID_SPEC: &str = "InvalidSpec";
+    /// `DNSEndpointNotServed` (Warning): `spec.dns` is set but the cluster does not serve external-dns's
+    /// `DNSEndpoint` API, so the DNS name is not moved (the `-primary` Service still is).
+    pub const DNS_ENDPOINT_NOT_SERVED: &str = "DNSEndpointNotServed";
+    /// `DNSEndpointApplyFailed` (Warning): writing the group's `DNSEndpoint` failed; retried every poll.
+    pub const DNS_ENDPOINT_APPLY_FAILED: &str = "DNSEndpointApplyFailed";
+    /// `CredentialsRotated`: a credential Secret's password changed and `ALTER USER` set it on the primary.
+    pub const CREDENTIALS_ROTATED: &str = "CredentialsRotated";
+    /// `CredentialRotationFailed` (Warning): a changed password could not be set on the primary.
+    pub const CREDENTIAL_ROTATION_FAILED: &str = "CredentialRotationFailed";
 
     /// Reasons emitted as `Warning` Events (all others are `Normal`).
     pub const WARNINGS: &[&str] = &[
+        DNS_ENDPOINT_NOT_SERVED,
+        DNS_ENDPOINT_APPLY_FAILED,
+        CREDENTIAL_ROTATION_FAILED,
         DATA_LOSS_DETECTED,
         SPLIT_BRAIN_DETECTED,
         NO_PRIMARY_DETECTED,
@@ -420,6 +435,10 @@ pub mod event {
         KEYRING_PROMOTION_SKIPPED,
         KEYRING_PROMOTION_REFUSED,
         INVALID_SPEC,
+        DNS_ENDPOINT_NOT_SERVED,
+        DNS_ENDPOINT_APPLY_FAILED,
+        CREDENTIALS_ROTATED,
+        CREDENTIAL_ROTATION_FAILED,
     ];
 
     /// The reasons in [`ALL`] that the reference does not list (it emits the keyring ones without naming them;
@@ -428,6 +447,10 @@ pub mod event {
         KEYRING_PROMOTION_SKIPPED,
         KEYRING_PROMOTION_REFUSED,
         INVALID_SPEC,
+        DNS_ENDPOINT_NOT_SERVED,
+        DNS_ENDPOINT_APPLY_FAILED,
+        CREDENTIALS_ROTATED,
+        CREDENTIAL_ROTATION_FAILED,
     ];
 }
 
@@ -445,6 +468,8 @@ pub mod condition {
     pub const RECOVERY_PENDING: &str = "RecoveryPending";
     /// `MysqlFailoverGroup` encryption subsystem health.
     pub const ENCRYPTION_AT_REST_READY: &str = "EncryptionAtRestReady";
+    /// `MysqlFailoverGroup` (this implementation's): whether the `DNSEndpoint` points at the active site.
+    pub const DNS_PUBLISHED: &str = "DNSPublished";
     /// `MysqlBackup`: the Job exists.
     pub const JOB_CREATED: &str = "JobCreated";
     /// `MysqlBackupVerification`: the backup restored and passed the sanity check.

@@ -65,6 +65,64 @@ async fn install_crds(client: &Client) {
     .await;
 }
 
+/// external-dns's `DNSEndpoint` CRD (the parts the operator writes), installed or removed by the failover test.
+fn dns_endpoint_crd() -> CustomResourceDefinition {
+    serde_json::from_value(json!({
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {
+            "name": "dnsendpoints.externaldns.k8s.io",
+            // As external-dns's own CRD: `*.k8s.io` groups need it.
+            "annotations": { "api-approved.kubernetes.io": "https://github.com/kubernetes-sigs/external-dns/pull/2007" },
+        },
+        "spec": {
+            "group": "externaldns.k8s.io",
+            "scope": "Namespaced",
+            "names": { "kind": "DNSEndpoint", "plural": "dnsendpoints", "singular": "dnsendpoint", "listKind": "DNSEndpointList" },
+            "versions": [{
+                "name": "v1alpha1", "served": true, "storage": true,
+                "subresources": { "status": {} },
+                "schema": { "openAPIV3Schema": {
+                    "type": "object",
+                    "properties": {
+                        "spec": { "type": "object", "x-kubernetes-preserve-unknown-fields": true },
+                        "status": { "type": "object", "x-kubernetes-preserve-unknown-fields": true },
+                    },
+                }},
+            }],
+        },
+    }))
+    .unwrap()
+}
+
+fn dns_endpoints(client: &Client, namespace: &str) -> Api<kube::api::DynamicObject> {
+    let resource = kube::api::ApiResource {
+        group: "externaldns.k8s.io".into(),
+        version: "v1alpha1".into(),
+        api_version: "externaldns.k8s.io/v1alpha1".into(),
+        kind: "DNSEndpoint".into(),
+        plural: "dnsendpoints".into(),
+    };
+    Api::namespaced_with(client.clone(), namespace, &resource)
+}
+
+/// The `DNSPublished` condition's status and reason.
+fn dns_condition(group: &MysqlFailoverGroup) -> (String, String) {
+    let conditions = status_field(group, "/conditions");
+    conditions
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["type"] == "DNSPublished")
+        .map(|c| {
+            (
+                c["status"].as_str().unwrap_or_default().to_owned(),
+                c["reason"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .unwrap_or_default()
+}
+
 /// A fresh namespace for one test.
 async fn namespace(client: &Client, prefix: &str) -> String {
     let name = format!("{prefix}-{}", std::process::id());
@@ -187,6 +245,17 @@ async fn create_group(
     name: &str,
     secret: &str,
 ) -> Api<MysqlFailoverGroup> {
+    create_group_with(client, namespace, name, secret, json!({})).await
+}
+
+/// [`create_group`] with `extra` merged into the spec.
+async fn create_group_with(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+    secret: &str,
+    extra: Value,
+) -> Api<MysqlFailoverGroup> {
     let secrets: Api<Secret> = Api::namespaced(client.clone(), namespace);
     if secret == "orders-operator" && secrets.get_opt(secret).await.unwrap().is_none() {
         secrets
@@ -202,7 +271,7 @@ async fn create_group(
             .unwrap();
     }
     let storage = json!({ "storageClassName": "local", "size": "1Gi" });
-    let group: MysqlFailoverGroup = serde_json::from_value(json!({
+    let mut group = json!({
         "apiVersion": "shipstream.io/v1alpha1",
         "kind": "MysqlFailoverGroup",
         "metadata": { "name": name },
@@ -217,8 +286,11 @@ async fn create_group(
                 { "name": "pdx", "zone": "b", "lbIP": "192.0.2.2", "storage": storage },
             ],
         },
-    }))
-    .unwrap();
+    });
+    for (key, value) in extra.as_object().into_iter().flatten() {
+        group["spec"][key] = value.clone();
+    }
+    let group: MysqlFailoverGroup = serde_json::from_value(group).unwrap();
     let api: Api<MysqlFailoverGroup> = Api::namespaced(client.clone(), namespace);
     api.create(&PostParams::default(), &group).await.unwrap();
     api
@@ -252,6 +324,20 @@ async fn events(client: &Client, namespace: &str, object: &str) -> Vec<(String, 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_group_is_run_failed_over_and_deleted_and_a_bad_one_is_refused() {
     let (client, kubeconfig) = cluster().await;
+    // The cluster starts without external-dns's API (no other test depends on it).
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let dns_crd = dns_endpoint_crd();
+    if crds.get_opt(&dns_crd.name_any()).await.unwrap().is_some() {
+        crds.delete(&dns_crd.name_any(), &DeleteParams::default())
+            .await
+            .unwrap();
+        wait(
+            "the DNSEndpoint CRD is gone",
+            Duration::from_secs(30),
+            || async { crds.get_opt(&dns_crd.name_any()).await.unwrap().is_none() },
+        )
+        .await;
+    }
     let ns = namespace(&client, "e2e-failover").await;
     let mut group = Group::start(2);
     let orders = create_group(&client, &ns, "orders", "orders-operator").await;
@@ -362,6 +448,53 @@ async fn a_group_is_run_failed_over_and_deleted_and_a_bad_one_is_refused() {
             && role("pdx").await == ("replica".into(), "yes".into())
     })
     .await;
+    // spec.dns is set but the DNSEndpoint API is not served: a condition and a Warning event say so, and no DNS
+    // flip is counted.
+    wait("DNSPublished=False", Duration::from_secs(10), || async {
+        dns_condition(&orders.get("orders").await.unwrap())
+            == ("False".into(), "DNSEndpointNotServed".into())
+    })
+    .await;
+    wait(
+        "DNSEndpointNotServed event",
+        Duration::from_secs(10),
+        || async {
+            events(&client, &ns, "orders")
+                .await
+                .iter()
+                .any(|(reason, kind, note)| {
+                    reason == "DNSEndpointNotServed"
+                        && kind == "Warning"
+                        && note.contains("spec.dns")
+                })
+        },
+    )
+    .await;
+    let (_, metrics) = op.get(op.metrics, "/metrics").await.unwrap();
+    assert!(
+        !metrics.contains("bloodraven_dns_flips_total{"),
+        "{metrics}"
+    );
+    // Once external-dns's CRD is installed, the manager notices and the DNSEndpoint points at iad.
+    crds.create(&PostParams::default(), &dns_crd).await.unwrap();
+    let dns = dns_endpoints(&client, &ns);
+    let target = || {
+        let dns = dns.clone();
+        async move {
+            dns.get_opt("bloodraven-orders")
+                .await
+                .ok()
+                .flatten()
+                .and_then(|d| d.data.pointer("/spec/endpoints/0/targets/0").cloned())
+                .unwrap_or(Value::Null)
+        }
+    };
+    wait("DNSEndpoint -> iad", Duration::from_secs(45), || async {
+        target().await == "192.0.2.1"
+            && dns_condition(&orders.get("orders").await.unwrap())
+                == ("True".into(), "Published".into())
+    })
+    .await;
     let (_, metrics) = op.get(op.metrics, "/metrics").await.unwrap();
     let writable = format!(
         "bloodraven_site_state{{namespace=\"{ns}\",group=\"orders\",site=\"iad\",role=\"primary-candidate\",state=\"writable\"}} 1"
@@ -411,6 +544,10 @@ async fn a_group_is_run_failed_over_and_deleted_and_a_bad_one_is_refused() {
         serde_json::from_str::<Value>(&body).unwrap()["activeSite"],
         "pdx"
     );
+    wait("DNSEndpoint -> pdx", Duration::from_secs(10), || async {
+        target().await == "192.0.2.2"
+    })
+    .await;
     // Traffic moved: pdx's pod is the primary, the dead iad's is neither primary nor healthy.
     wait("pods relabelled", Duration::from_secs(10), || async {
         role("pdx").await.0 == "primary" && role("iad").await == ("replica".into(), String::new())
@@ -596,6 +733,265 @@ async fn with_leader_election_one_manager_acts_and_the_other_takes_over() {
     let g = orders.get("orders").await.unwrap();
     assert_eq!(status_field(&g, "/activeSite"), "iad");
     assert_eq!(status_field(&g, "/lastFailoverTarget"), Value::Null);
+    let _ = Api::<Namespace>::all(client)
+        .delete(&ns, &DeleteParams::default())
+        .await;
+}
+
+/// A CA and a server certificate for `names` signed by it (openssl), in `dir`: `ca.crt`, `tls.crt`, `tls.key`.
+fn certificates(dir: &std::path::Path, names: &[String]) {
+    let openssl = |args: &str| {
+        let out = Command::new("openssl")
+            .args(args.split(' '))
+            .current_dir(dir)
+            .output()
+            .expect("run openssl");
+        assert!(
+            out.status.success(),
+            "openssl {args}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    openssl(
+        "req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 2 -subj /CN=test-ca",
+    );
+    openssl("req -newkey rsa:2048 -nodes -keyout tls.key -out tls.csr -subj /CN=mysql-orders");
+    // A v3 certificate with the names (rustls refuses v1 certificates).
+    let names: Vec<String> = names.iter().map(|n| format!("DNS:{n}")).collect();
+    std::fs::write(
+        dir.join("ext.cnf"),
+        format!(
+            "subjectAltName = {}\nextendedKeyUsage = serverAuth\n",
+            names.join(",")
+        ),
+    )
+    .unwrap();
+    openssl(
+        "x509 -req -in tls.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out tls.crt -days 2 -extfile ext.cnf",
+    );
+}
+
+/// Whether `user`'s password on server `i` is `password` (MariaDB keeps `mysql_native_password` hashes).
+fn password_is(group: &Group, i: usize, user: &str, password: &str) -> bool {
+    group.servers[i]
+        .sql(&format!(
+            "SELECT COUNT(*) FROM mysql.user WHERE User = '{user}' AND authentication_string = PASSWORD('{password}')"
+        ))
+        .unwrap()
+        .trim()
+        == "1"
+}
+
+/// TLS to MySQL and credential rotation: the operator account may only log in over TLS, so the group runs only
+/// when the operator checks the servers' certificate against the Secret's CA; a missing TLS Secret is refused
+/// with the field at fault. Changing the operator's and the application's passwords in their Secrets sets them in
+/// MySQL (on the primary, replicated), the operator goes on with the new password, and the pods are restarted
+/// onto it through the credentials version on their template.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_to_mysql_and_rotated_credentials() {
+    let (client, kubeconfig) = cluster().await;
+    let ns = namespace(&client, "e2e-rotate").await;
+    let certs = tempfile::tempdir().unwrap();
+    // The names a cert-manager Certificate for the group lists: each site's internal Service.
+    certificates(
+        certs.path(),
+        &["iad", "pdx"].map(|site| format!("mysql-orders-{site}-internal.{ns}.svc")),
+    );
+    let file = |name: &str| certs.path().join(name).display().to_string();
+    let group = Group::start_with(
+        2,
+        &[
+            format!("--ssl-ca={}", file("ca.crt")),
+            format!("--ssl-cert={}", file("tls.crt")),
+            format!("--ssl-key={}", file("tls.key")),
+        ],
+    );
+    group.servers[0]
+        .sql(
+            "CREATE USER 'bloodraven'@'%' IDENTIFIED BY 'one' REQUIRE SSL; \
+             GRANT ALL ON *.* TO 'bloodraven'@'%' WITH GRANT OPTION",
+        )
+        .unwrap();
+    group.wait_caught_up(1, 0, Duration::from_secs(20));
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
+    for (name, user, password) in [
+        ("orders-op", "bloodraven", "one"),
+        (
+            "orders-app",
+            live_support::APP_USER,
+            live_support::APP_PASSWORD,
+        ),
+    ] {
+        secrets
+            .create(
+                &PostParams::default(),
+                &serde_json::from_value(json!({
+                    "metadata": { "name": name },
+                    "stringData": { "username": user, "password": password },
+                }))
+                .unwrap(),
+            )
+            .await
+            .unwrap();
+    }
+    let orders = create_group_with(
+        &client,
+        &ns,
+        "orders",
+        "orders-op",
+        json!({
+            "credentials": { "operatorSecret": "orders-op", "appSecret": "orders-app" },
+            "tls": { "issuerRef": { "name": "ca", "kind": "ClusterIssuer" }, "secretName": "orders-tls" },
+        }),
+    )
+    .await;
+    let _op = Operator::start(&kubeconfig, &ns, &group, &[]);
+
+    // No TLS Secret yet: refused, naming the field.
+    wait(
+        "refused without the TLS Secret",
+        Duration::from_secs(30),
+        || async {
+            let g = orders.get("orders").await.unwrap();
+            status_field(&g, "/conditions/0/reason") == "SecretNotFound"
+                && status_field(&g, "/conditions/0/message")
+                    .as_str()
+                    .is_some_and(|m| m.contains("spec.tls.secretName"))
+        },
+    )
+    .await;
+    let pem = |name: &str| k8s_openapi::ByteString(std::fs::read(certs.path().join(name)).unwrap());
+    secrets
+        .create(
+            &PostParams::default(),
+            &Secret {
+                metadata: kube::api::ObjectMeta {
+                    name: Some("orders-tls".into()),
+                    ..Default::default()
+                },
+                data: Some(BTreeMap::from([
+                    ("ca.crt".to_owned(), pem("ca.crt")),
+                    ("tls.crt".to_owned(), pem("tls.crt")),
+                    ("tls.key".to_owned(), pem("tls.key")),
+                ])),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    // The next reconcile (the 30 s resync at the latest) runs the group over TLS.
+    wait("iad active over TLS", Duration::from_secs(60), || async {
+        let g = orders.get("orders").await.unwrap();
+        status_field(&g, "/activeSite") == "iad" && status_field(&g, "/sites/1/replicating") == true
+    })
+    .await;
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), &ns);
+    let version = || {
+        let deployments = deployments.clone();
+        async move {
+            deployments
+                .get("mysql-orders-iad")
+                .await
+                .unwrap()
+                .spec
+                .template
+                .metadata
+                .and_then(|m| m.annotations)
+                .and_then(|a| a.get("shipstream.io/credentials-version").cloned())
+                .unwrap_or_default()
+        }
+    };
+    // Starting the group restarts nothing.
+    assert_eq!(version().await, "");
+
+    // Rotate both passwords through their Secrets.
+    for (name, password) in [("orders-op", "two"), ("orders-app", "app-two")] {
+        secrets
+            .patch(
+                name,
+                &PatchParams::default(),
+                &Patch::Merge(json!({ "stringData": { "password": password } })),
+            )
+            .await
+            .unwrap();
+    }
+    // Nudge a reconcile instead of waiting for the 30 s resync.
+    orders
+        .patch(
+            "orders",
+            &PatchParams::default(),
+            &Patch::Merge(json!({ "metadata": { "labels": { "rotated": "yes" } } })),
+        )
+        .await
+        .unwrap();
+    wait(
+        "both passwords set in MySQL, on both servers",
+        Duration::from_secs(60),
+        || async {
+            (0..2).all(|i| {
+                password_is(&group, i, "bloodraven", "two")
+                    && password_is(&group, i, live_support::APP_USER, "app-two")
+            })
+        },
+    )
+    .await;
+    wait(
+        "CredentialsRotated events",
+        Duration::from_secs(10),
+        || async {
+            let events = events(&client, &ns, "orders").await;
+            [
+                "spec.credentials.operatorSecret",
+                "spec.credentials.appSecret",
+            ]
+            .iter()
+            .all(|field| {
+                events
+                    .iter()
+                    .any(|(reason, _, note)| reason == "CredentialsRotated" && note.contains(field))
+            })
+        },
+    )
+    .await;
+    // The pods are restarted onto the new Secrets, and the operator goes on polling with the new password.
+    wait(
+        "the pods restarted onto the new Secrets",
+        Duration::from_secs(30),
+        || async {
+            let version = version().await;
+            version.contains("orders-op@") && version.contains("orders-app@")
+        },
+    )
+    .await;
+    // Every poll is a new TLS session with the new password: TLS handshakes go on, and none is refused.
+    let counter = |name: &str| -> u64 {
+        group.servers[0]
+            .sql(&format!(
+                "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = '{name}'"
+            ))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    let (accepts, denied) = (counter("SSL_ACCEPTS"), counter("ACCESS_DENIED_ERRORS"));
+    wait(
+        "polls go on over TLS with the new password",
+        Duration::from_secs(30),
+        || async { counter("SSL_ACCEPTS") >= accepts + 5 },
+    )
+    .await;
+    assert_eq!(
+        counter("ACCESS_DENIED_ERRORS"),
+        denied,
+        "a poll used a refused password"
+    );
+    assert!(
+        !events(&client, &ns, "orders")
+            .await
+            .iter()
+            .any(|(reason, _, _)| reason == "CredentialRotationFailed")
+    );
     let _ = Api::<Namespace>::all(client)
         .delete(&ns, &DeleteParams::default())
         .await;

@@ -29,7 +29,13 @@ fn up() -> Result<PathBuf, String> {
     let output = Command::new("flock")
         // `-o`: the lock's descriptor is not passed on, so the servers the script starts do not hold the lock for
         // the rest of their lives (every later `up` would wait for them forever).
-        .args(["-o", "/tmp/bloodraven-k8s-from-debian.lock", "bash", script, "up"])
+        .args([
+            "-o",
+            "/tmp/bloodraven-k8s-from-debian.lock",
+            "bash",
+            script,
+            "up",
+        ])
         .env("K8S_DEB_BIN_CACHE", &cache)
         .output()
         .map_err(|e| format!("cannot run {script}: {e}"))?;

@@ -23,6 +23,7 @@
 //! server-side applied when they change; every poll labels the pods the `-primary` and `-replicas` Services select
 //! ([`labels`]). Not yet here (later issues): credential rotation and TLS to MySQL.
 
+mod credentials;
 pub mod labels;
 pub mod render;
 pub mod spec;
@@ -32,6 +33,7 @@ mod platform;
 
 use std::collections::BTreeMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -63,6 +65,9 @@ use spec::{SiteEndpoints, SpecProblem};
 /// How often a healthy group is reconciled again (credentials and Secrets are re-read then), as the Go operator's
 /// 30 s sync.
 const RESYNC: Duration = Duration::from_secs(30);
+
+/// How often the manager asks again whether the external-dns `DNSEndpoint` API is served.
+const DNS_API_RECHECK: Duration = Duration::from_secs(15);
 
 /// An error of one reconcile; the controller retries it with a back-off.
 #[derive(Debug, thiserror::Error)]
@@ -100,16 +105,23 @@ struct Context {
     recorder: Recorder,
     leader: watch::Receiver<bool>,
     store: Store<MysqlFailoverGroup>,
-    dns_served: bool,
+    /// Whether the external-dns `DNSEndpoint` API is served, looked up again every [`DNS_API_RECHECK`].
+    dns_served: Arc<AtomicBool>,
     runners: Mutex<BTreeMap<(String, String), Running>>,
     /// Per group, the hash of the objects last applied: unchanged objects are not applied again.
     applied: Mutex<BTreeMap<(String, String), u64>>,
+    /// Per group, the credential Secrets (name → resource version) whose passwords MySQL was last seen to accept.
+    accepted: Mutex<BTreeMap<(String, String), BTreeMap<String, String>>>,
+    /// Per group and Secret, the last rotation failure reported (reported again only when it changes).
+    rotation_failures: Mutex<BTreeMap<(String, String, String), String>>,
 }
 
 /// A group's runner task and the inputs it was started with.
 struct Running {
     fingerprint: u64,
     task: tokio::task::JoinHandle<()>,
+    /// The operator account the runner uses (the password MySQL accepts, until a rotation succeeds).
+    credentials: spec::Credentials,
 }
 
 /// Runs the `MysqlFailoverGroup` controller until `shutdown` resolves; `readiness` turns ready once its cache of
@@ -130,12 +142,10 @@ pub async fn run(
         Some(ns) => Api::namespaced(client.clone(), ns),
         None => Api::all(client.clone()),
     };
-    let dns_served = dns_endpoint_served(&client).await;
-    if !dns_served {
-        tracing::warn!(
-            "the externaldns.k8s.io/v1alpha1 DNSEndpoint API is not served: DNS records will not be written"
-        );
-    }
+    let dns_served = Arc::new(AtomicBool::new(false));
+    let dns_api = watch_dns_endpoint_api(client.clone(), Arc::clone(&dns_served));
+    // The first answer is in before any runner starts; later ones come every `DNS_API_RECHECK`.
+    tokio::spawn(dns_api.await);
     let controller = Controller::new(groups, watcher::Config::default());
     let store = controller.store();
     let synced = store.clone();
@@ -166,6 +176,8 @@ pub async fn run(
         dns_served,
         runners: Mutex::new(BTreeMap::new()),
         applied: Mutex::new(BTreeMap::new()),
+        accepted: Mutex::new(BTreeMap::new()),
+        rotation_failures: Mutex::new(BTreeMap::new()),
     });
     let leadership = futures::stream::unfold(leader, |mut leader| async move {
         leader.changed().await.ok()?;
@@ -212,32 +224,281 @@ fn error_policy(group: Arc<MysqlFailoverGroup>, error: &Error, _ctx: Arc<Context
 
 impl Context {
     /// Starts (or keeps, or restarts) the group's runner; refuses an unusable spec with a condition and an event.
+    /// A changed password is set in MySQL before the runner or the pods use it.
     async fn apply(&self, group: &MysqlFailoverGroup) -> Result<Action, Error> {
         let namespace = group.namespace().unwrap_or_default();
         let name = group.name_any();
+        let key = (namespace.clone(), name.clone());
+        let inputs = self.inputs(group, &namespace).await?;
+        let use_inputs = match &inputs {
+            Ok(inputs) => self.rotate_credentials(group, inputs).await?,
+            Err(_) => false,
+        };
         // Failover does not wait on rendering: a failed apply is reported and retried on the next reconcile.
         if let Err(e) = self.apply_objects(group, &namespace, &name).await {
             tracing::warn!(error = %e, "could not apply the group's objects");
         }
-        match self.inputs(group, &namespace).await? {
-            Ok(inputs) => {
+        match inputs {
+            Ok(inputs) if use_inputs => {
                 let fingerprint = inputs.fingerprint();
                 let running = self
                     .runners
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
-                    .get(&(namespace.clone(), name.clone()))
+                    .get(&key)
                     .is_some_and(|r| r.fingerprint == fingerprint && !r.task.is_finished());
                 if !running {
                     self.start(group, inputs, fingerprint);
                 }
             }
+            // A password MySQL does not have yet: the runner keeps the one it has.
+            Ok(_) => {}
             Err(problem) => {
                 self.stop(&namespace, &name);
                 self.refuse(group, &problem).await?;
             }
         }
         Ok(Action::requeue(RESYNC))
+    }
+
+    /// Brings MySQL's passwords in step with the group's credential Secrets ([`credentials`]); says whether the
+    /// runner may use `inputs` (false while a changed operator password is not yet set in MySQL).
+    async fn rotate_credentials(
+        &self,
+        group: &MysqlFailoverGroup,
+        inputs: &Inputs,
+    ) -> Result<bool, Error> {
+        let namespace = group.namespace().unwrap_or_default();
+        let key = (namespace.clone(), group.name_any());
+        let previous = self
+            .accepted
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&key)
+            .cloned()
+            .unwrap_or_default();
+        let running = self
+            .runners
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&key)
+            .filter(|r| !r.task.is_finished())
+            .map(|r| r.credentials.clone());
+        let primary = group
+            .status
+            .as_ref()
+            .and_then(|s| s.active_site.as_deref())
+            .and_then(|site| {
+                let i = inputs.config.sites.iter().position(|s| s.name == site)?;
+                let (host, port) = inputs.dial[i].clone();
+                Some(credentials::Primary {
+                    site: site.to_owned(),
+                    host,
+                    port,
+                    tls: inputs.tls.as_ref().map(|ca_pem| driver::Tls {
+                        ca_pem: ca_pem.clone(),
+                        server_name: spec::internal_host(&group.name_any(), site, &namespace),
+                    }),
+                })
+            });
+        let (secret, version) = inputs.secret.clone();
+        let mut accepted = BTreeMap::new();
+        // A Secret whose new password MySQL now has (set here, or by hand): the pods restart onto it.
+        let mut restart = false;
+        let operator_changed = running
+            .as_ref()
+            .is_some_and(|old| *old != inputs.credentials);
+        let mut use_inputs = true;
+        match (&running, &primary) {
+            // The legacy `secretName` mode: the user sets the password in MySQL first (operations.txt).
+            (Some(_), _) if group.spec.credentials.is_none() => {}
+            (Some(old), Some(primary)) if operator_changed => {
+                match primary.rotate(&inputs.credentials, old).await {
+                    Ok(credentials::Rotation::Current) => restart = true,
+                    Ok(credentials::Rotation::Set(n)) => {
+                        restart = true;
+                        self.rotated(
+                            group,
+                            "spec.credentials.operatorSecret",
+                            &secret,
+                            &inputs.credentials.user,
+                            n,
+                            &primary.site,
+                        )
+                        .await;
+                    }
+                    Ok(credentials::Rotation::NoSuchUser) => {
+                        use_inputs = false;
+                        self.rotation_failed(group, &secret, format!(
+                            "spec.credentials.operatorSecret: MySQL has no account {:?} on the primary {}",
+                            inputs.credentials.user, primary.site
+                        ))
+                        .await;
+                    }
+                    Err(e) => {
+                        use_inputs = false;
+                        self.rotation_failed(group, &secret, format!(
+                            "spec.credentials.operatorSecret: the new password of {:?} could not be set on the \
+                             primary {}: {e}; the operator keeps using the previous password",
+                            inputs.credentials.user, primary.site
+                        ))
+                        .await;
+                    }
+                }
+            }
+            // No primary to set it on yet: keep the running password until there is one.
+            (Some(_), None) if operator_changed => use_inputs = false,
+            _ => {}
+        }
+        match (use_inputs, previous.get(&secret)) {
+            (true, _) => accepted.insert(secret, version),
+            (false, Some(old)) => accepted.insert(secret, old.clone()),
+            (false, None) => None,
+        };
+        if let (true, Some(primary)) = (use_inputs, &primary) {
+            let secrets: Api<Secret> = Api::namespaced(self.client.clone(), &namespace);
+            for (field, name) in credentials::role_secrets(group) {
+                // A role Secret is optional for failover: a missing or incomplete one is left alone.
+                let Some(found) = secrets.get_opt(&name).await? else {
+                    continue;
+                };
+                let (name, version) = credentials::secret_version(&found);
+                if previous.get(&name) == Some(&version) {
+                    accepted.insert(name, version);
+                    continue;
+                }
+                let Some(account) = credentials::role_account(&found) else {
+                    continue;
+                };
+                // First seen by this process: only a password MySQL refused restarts the pods.
+                let changed = previous.contains_key(&name);
+                match primary.rotate(&account, &inputs.credentials).await {
+                    Ok(credentials::Rotation::Set(n)) => {
+                        self.rotated(group, field, &name, &account.user, n, &primary.site)
+                            .await;
+                        restart = true;
+                        accepted.insert(name, version);
+                    }
+                    Ok(credentials::Rotation::Current) => {
+                        restart |= changed;
+                        accepted.insert(name, version);
+                    }
+                    Ok(credentials::Rotation::NoSuchUser) => {
+                        accepted.insert(name, version);
+                    }
+                    Err(e) => {
+                        self.rotation_failed(group, &name, format!(
+                            "{field}: the password of {:?} could not be set on the primary {}: {e}",
+                            account.user, primary.site
+                        ))
+                        .await;
+                        if let Some(old) = previous.get(&name) {
+                            accepted.insert(name, old.clone());
+                        }
+                    }
+                }
+            }
+        } else {
+            // Nothing could be checked: the pods stay on what MySQL last accepted.
+            for (name, version) in &previous {
+                accepted
+                    .entry(name.clone())
+                    .or_insert_with(|| version.clone());
+            }
+        }
+        if restart {
+            self.restart_pods(group, &credentials::version(&accepted))
+                .await?;
+        }
+        self.accepted
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(key, accepted);
+        Ok(use_inputs)
+    }
+
+    /// Restarts the group's pods onto new Secret values, as `kubectl rollout restart` does: a pod-template
+    /// annotation ([`CREDENTIALS_VERSION`]) written by its own field manager, so the rendered objects' apply
+    /// leaves it alone.
+    ///
+    /// [`CREDENTIALS_VERSION`]: bloodraven_api::names::annotation::CREDENTIALS_VERSION
+    async fn restart_pods(&self, group: &MysqlFailoverGroup, version: &str) -> Result<(), Error> {
+        let namespace = group.namespace().unwrap_or_default();
+        let deployments: Api<k8s_openapi::api::apps::v1::Deployment> =
+            Api::namespaced(self.client.clone(), &namespace);
+        let patch = json!({ "spec": { "template": { "metadata": { "annotations": {
+            bloodraven_api::names::annotation::CREDENTIALS_VERSION: version,
+        }}}}});
+        let params = PatchParams {
+            field_manager: Some(format!("{}-credentials", platform::FIELD_MANAGER)),
+            ..PatchParams::default()
+        };
+        for site in &group.spec.sites {
+            let name = format!("mysql-{}-{}", group.name_any(), site.name);
+            match deployments
+                .patch(&name, &params, &Patch::Merge(&patch))
+                .await
+            {
+                Ok(_) => {}
+                Err(kube::Error::Api(e)) if e.code == 404 => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        tracing::info!(%version, "pods restarted onto the rotated credentials");
+        Ok(())
+    }
+
+    async fn rotated(
+        &self,
+        group: &MysqlFailoverGroup,
+        field: &str,
+        secret: &str,
+        user: &str,
+        accounts: usize,
+        primary: &str,
+    ) {
+        let namespace = group.namespace().unwrap_or_default();
+        self.rotation_failures
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&(namespace, group.name_any(), secret.to_owned()));
+        tracing::info!(%field, %secret, %user, accounts, %primary, "password rotated");
+        self.publish_about(
+            group,
+            KubeEventType::Normal,
+            event::CREDENTIALS_ROTATED,
+            format!(
+                "{field}: the password of {user:?} from Secret {secret} was set on {accounts} account(s) through \
+                 the primary {primary}; the pods restart onto it"
+            ),
+            Some(secret_reference(group, secret)),
+        )
+        .await;
+    }
+
+    async fn rotation_failed(&self, group: &MysqlFailoverGroup, secret: &str, message: String) {
+        let namespace = group.namespace().unwrap_or_default();
+        let repeated = self
+            .rotation_failures
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(
+                (namespace, group.name_any(), secret.to_owned()),
+                message.clone(),
+            )
+            .is_some_and(|last| last == message);
+        if repeated {
+            return;
+        }
+        tracing::warn!(%secret, "{message}");
+        self.publish_about(
+            group,
+            KubeEventType::Warning,
+            event::CREDENTIAL_ROTATION_FAILED,
+            message,
+            Some(secret_reference(group, secret)),
+        )
+        .await;
     }
 
     /// Server-side applies the group's rendered objects when they differ from what was last applied. A kind the
@@ -322,6 +583,7 @@ impl Context {
                 message: format!("Secret {secret} not found in namespace {namespace}"),
             }));
         };
+        let secret_version = credentials::secret_version(&found);
         let data: BTreeMap<String, Vec<u8>> = found
             .data
             .unwrap_or_default()
@@ -333,6 +595,34 @@ impl Context {
             Err(p) => return Ok(Err(p)),
         };
         let replication = spec::replication_credentials(&data, &credentials);
+        let ca_pem = match &group.spec.tls {
+            Some(tls) => {
+                let field = "spec.tls.secretName";
+                let Some(found) = secrets.get_opt(&tls.secret_name).await? else {
+                    return Ok(Err(SpecProblem {
+                        reason: event::SECRET_NOT_FOUND,
+                        field: field.to_owned(),
+                        message: format!(
+                            "TLS Secret {} not found in namespace {namespace} (cert-manager writes it from the \
+                             group's Certificate)",
+                            tls.secret_name
+                        ),
+                    }));
+                };
+                let Some(ca) = found.data.as_ref().and_then(|d| d.get("ca.crt")) else {
+                    return Ok(Err(SpecProblem {
+                        reason: event::SECRET_MISSING_KEY,
+                        field: field.to_owned(),
+                        message: format!(
+                            "TLS Secret {} has no ca.crt: the operator checks the servers' certificates against it",
+                            tls.secret_name
+                        ),
+                    }));
+                };
+                Some(ca.0.clone())
+            }
+            None => None,
+        };
         let endpoints = &self.options.site_endpoints;
         let mut dial = Vec::new();
         let mut source_ports = BTreeMap::new();
@@ -352,11 +642,13 @@ impl Context {
         runner.repl_password = replication.password;
         runner.source_ports = source_ports;
         runner.clone_timeout = spec::clone_timeout(group);
-        runner.tls = group.spec.tls.is_some();
+        runner.tls = ca_pem.is_some();
         Ok(Ok(Inputs {
             config,
             dial,
+            secret: secret_version,
             credentials,
+            tls: ca_pem,
             runner,
             targets,
             flavor: spec::flavor(group),
@@ -373,7 +665,7 @@ impl Context {
             group,
             self.recorder.clone(),
             inputs.targets,
-            self.dns_served,
+            Arc::clone(&self.dns_served),
         ));
         let sites: Vec<Arc<DriverSite>> = inputs
             .config
@@ -389,9 +681,14 @@ impl Context {
                     inputs.credentials.password.clone(),
                 );
                 cfg.clone_timeout = inputs.runner.clone_timeout;
+                cfg.tls = inputs.tls.as_ref().map(|ca_pem| driver::Tls {
+                    ca_pem: ca_pem.clone(),
+                    server_name: spec::internal_host(&name, &site.name, &namespace),
+                });
                 Arc::new(DriverSite::new(cfg, inputs.flavor))
             })
             .collect();
+        let credentials = inputs.credentials.clone();
         let (config, runner_config) = (inputs.config, inputs.runner);
         let (exporter, topology) = (Arc::clone(&self.exporter), self.topology.clone());
         let span = tracing::info_span!("group", namespace = %namespace, group = %name);
@@ -411,7 +708,14 @@ impl Context {
             .runners
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .insert((namespace, name), Running { fingerprint, task });
+            .insert(
+                (namespace, name),
+                Running {
+                    fingerprint,
+                    task,
+                    credentials,
+                },
+            );
         if let Some(previous) = previous {
             previous.task.abort();
         }
@@ -458,7 +762,7 @@ impl Context {
             group,
             self.recorder.clone(),
             site_targets(group),
-            false,
+            Arc::new(AtomicBool::new(false)),
         );
         for site in &group.spec.sites {
             if let Err(e) = platform.taint(&site.name, Taint::Remove).await {
@@ -516,12 +820,24 @@ impl Context {
         reason: &str,
         note: String,
     ) {
+        self.publish_about(group, type_, reason, note, None).await;
+    }
+
+    /// [`Context::publish`] with a related object (events about different objects are not folded into one series).
+    async fn publish_about(
+        &self,
+        group: &MysqlFailoverGroup,
+        type_: KubeEventType,
+        reason: &str,
+        note: String,
+        related: Option<k8s_openapi::api::core::v1::ObjectReference>,
+    ) {
         let event = KubeEvent {
             type_,
             reason: reason.to_owned(),
             note: Some(note),
             action: "Reconcile".into(),
-            secondary: None,
+            secondary: related,
         };
         if let Err(e) = self.recorder.publish(&event, &group.object_ref(&())).await {
             tracing::warn!(error = %e, %reason, "could not emit event");
@@ -529,11 +845,29 @@ impl Context {
     }
 }
 
+/// A reference to a Secret in the group's namespace.
+fn secret_reference(
+    group: &MysqlFailoverGroup,
+    secret: &str,
+) -> k8s_openapi::api::core::v1::ObjectReference {
+    k8s_openapi::api::core::v1::ObjectReference {
+        api_version: Some("v1".into()),
+        kind: Some("Secret".into()),
+        name: Some(secret.to_owned()),
+        namespace: group.namespace(),
+        ..Default::default()
+    }
+}
+
 /// Everything a group's runner is started with.
 struct Inputs {
     config: crate::engine::Config,
     dial: Vec<(String, u16)>,
+    /// The operator Secret's name and resource version.
+    secret: (String, String),
     credentials: spec::Credentials,
+    /// The CA of `spec.tls` (PEM), when the group uses TLS.
+    tls: Option<Vec<u8>>,
     runner: RunnerConfig,
     targets: BTreeMap<String, SiteTargets>,
     flavor: crate::site::Flavor,
@@ -551,6 +885,7 @@ impl Inputs {
         self.runner.repl_password.expose().hash(&mut h);
         self.runner.source_ports.hash(&mut h);
         self.runner.tls.hash(&mut h);
+        self.tls.hash(&mut h);
         format!("{:?}", self.flavor).hash(&mut h);
         for (site, t) in &self.targets {
             (site, &t.lb_ip, &t.node_selector).hash(&mut h);
@@ -592,11 +927,37 @@ pub fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
-/// Whether the cluster serves the external-dns `DNSEndpoint` API.
-async fn dns_endpoint_served(client: &Client) -> bool {
+/// Sets `served` to whether the cluster serves the external-dns `DNSEndpoint` API, and returns the task that asks
+/// again every [`DNS_API_RECHECK`], so a CRD installed (or removed) later is noticed without a restart.
+async fn watch_dns_endpoint_api(
+    client: Client,
+    served: Arc<AtomicBool>,
+) -> impl std::future::Future<Output = ()> + Send + 'static {
     let resource = platform::dns_endpoint_resource();
-    let api: Api<kube::api::DynamicObject> = Api::all_with(client.clone(), &resource);
-    api.list(&kube::api::ListParams::default().limit(1))
-        .await
-        .is_ok()
+    let api: Api<kube::api::DynamicObject> = Api::all_with(client, &resource);
+    let ask = move |first: bool| {
+        let (api, served) = (api.clone(), Arc::clone(&served));
+        async move {
+            let now = api
+                .list(&kube::api::ListParams::default().limit(1))
+                .await
+                .is_ok();
+            let before = served.swap(now, Ordering::AcqRel);
+            if now && !before {
+                tracing::info!("the externaldns.k8s.io/v1alpha1 DNSEndpoint API is served");
+            } else if !now && (before || first) {
+                tracing::warn!(
+                    "the externaldns.k8s.io/v1alpha1 DNSEndpoint API is not served: groups with spec.dns report \
+                     DNSPublished=False"
+                );
+            }
+        }
+    };
+    ask(true).await;
+    async move {
+        loop {
+            tokio::time::sleep(DNS_API_RECHECK).await;
+            ask(false).await;
+        }
+    }
 }

@@ -14,8 +14,8 @@
 //! unknown status keys) has no room for the promotion history, recovery markers and authority epoch.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use k8s_openapi::api::core::v1::{ConfigMap, Node, ObjectReference, Pod, Taint as NodeTaint};
@@ -27,9 +27,9 @@ use kube::{Api, Client, Resource, ResourceExt};
 use serde_json::{Value, json};
 
 use bloodraven_api::failovergroup::MysqlFailoverGroup;
-use bloodraven_api::names::{annotation, taint};
+use bloodraven_api::names::{annotation, condition, event as reason, taint};
 
-use crate::engine::{Config, Event, EventType, Gates, Status, Taint};
+use crate::engine::{Condition, Config, Event, EventType, Gates, Status, Taint};
 use crate::platform::{
     AdminAnnotations, Annotation, GroupObservation, Platform, PlatformError, StoredRecord,
 };
@@ -74,9 +74,12 @@ pub(crate) struct KubePlatform {
     reference: ObjectReference,
     owner: OwnerReference,
     sites: BTreeMap<String, SiteTargets>,
-    /// `spec.dns.hostname` and TTL, and whether the DNSEndpoint API is served.
+    /// `spec.dns.hostname` and TTL, and whether the DNSEndpoint API is served (the manager looks again every
+    /// 15 s, so installing external-dns's CRD later is noticed).
     dns: Option<(String, i64)>,
-    dns_served: bool,
+    dns_served: Arc<AtomicBool>,
+    /// The `DNSPublished` condition: what the last DNS write did.
+    dns_condition: Mutex<Option<Condition>>,
     /// The status patch last written, to skip writes that change nothing.
     last_status: Mutex<Option<Value>>,
     /// The epoch of the record this process last loaded or saved.
@@ -100,7 +103,7 @@ impl KubePlatform {
         group: &MysqlFailoverGroup,
         recorder: Recorder,
         sites: BTreeMap<String, SiteTargets>,
-        dns_served: bool,
+        dns_served: Arc<AtomicBool>,
     ) -> KubePlatform {
         let namespace = group.namespace().unwrap_or_default();
         let name = group.name_any();
@@ -121,6 +124,7 @@ impl KubePlatform {
             recorder,
             sites,
             dns_served,
+            dns_condition: Mutex::new(None),
             last_status: Mutex::new(None),
             epoch: AtomicU64::new(0),
             read_only_max_lag: group
@@ -210,6 +214,37 @@ impl KubePlatform {
         }
     }
 
+    /// Records what a DNS write did as the `DNSPublished` condition; a new failure is also a Warning event.
+    async fn note_dns(&self, published: bool, why: &str, message: &str) {
+        let fresh = Condition {
+            type_: condition::DNS_PUBLISHED,
+            status: published,
+            reason: why.to_owned(),
+            message: message.to_owned(),
+        };
+        let changed = {
+            let mut current = self
+                .dns_condition
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            let changed = current.as_ref() != Some(&fresh);
+            *current = Some(fresh);
+            changed
+        };
+        if changed && !published {
+            let event = KubeEvent {
+                type_: KubeEventType::Warning,
+                reason: why.to_owned(),
+                note: Some(message.to_owned()),
+                action: "PublishDNS".into(),
+                secondary: None,
+            };
+            if let Err(e) = self.recorder.publish(&event, &self.reference).await {
+                tracing::warn!(error = %e, "could not emit event");
+            }
+        }
+    }
+
     async fn patch_annotations(&self, annotations: Value) -> Result<(), PlatformError> {
         self.groups
             .patch(
@@ -232,14 +267,20 @@ impl Platform for KubePlatform {
             tracing::debug!(%site, "site has no lbIP: nothing to publish in DNS");
             return Ok(());
         };
-        if !self.dns_served {
-            tracing::debug!(%site, "externaldns.k8s.io DNSEndpoint is not served: DNS not written");
-            return Ok(());
+        let name = format!("bloodraven-{}", self.name);
+        if !self.dns_served.load(Ordering::Acquire) {
+            let message = format!(
+                "spec.dns.hostname {hostname} was not pointed at site {site} ({ip}): this cluster does not serve \
+                 externaldns.k8s.io/v1alpha1 DNSEndpoint. Install external-dns and its DNSEndpoint CRD (noticed \
+                 within 15 s), or remove spec.dns; the -primary Service follows the active site either way"
+            );
+            self.note_dns(false, reason::DNS_ENDPOINT_NOT_SERVED, &message)
+                .await;
+            return Err(PlatformError::new("apply DNSEndpoint", message));
         }
         let resource = dns_endpoint_resource();
         let api: Api<DynamicObject> =
             Api::namespaced_with(self.client.clone(), &self.namespace, &resource);
-        let name = format!("bloodraven-{}", self.name);
         let object = json!({
             "apiVersion": resource.api_version,
             "kind": resource.kind,
@@ -251,14 +292,26 @@ impl Platform for KubePlatform {
                 "recordTTL": ttl,
             }]},
         });
-        api.patch(
-            &name,
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(object),
-        )
-        .await
-        .map(drop)
-        .map_err(Self::err("apply DNSEndpoint"))
+        match api
+            .patch(
+                &name,
+                &PatchParams::apply(FIELD_MANAGER).force(),
+                &Patch::Apply(object),
+            )
+            .await
+        {
+            Ok(_) => {
+                let message = format!("DNSEndpoint {name} points {hostname} at {ip} (site {site})");
+                self.note_dns(true, "Published", &message).await;
+                Ok(())
+            }
+            Err(e) => {
+                let message = format!("DNSEndpoint {name} ({hostname} → {ip}, site {site}): {e}");
+                self.note_dns(false, reason::DNS_ENDPOINT_APPLY_FAILED, &message)
+                    .await;
+                Err(PlatformError::new("apply DNSEndpoint", e.to_string()))
+            }
+        }
     }
 
     async fn taint(&self, site: &str, action: Taint) -> Result<(), PlatformError> {
@@ -333,7 +386,19 @@ impl Platform for KubePlatform {
         if let Err(e) = self.sync_pod_labels(status).await {
             tracing::warn!(error = %e, "could not label the group's pods");
         }
-        let patch = status_patch(status, previous.as_ref(), now);
+        let dns = self
+            .dns_condition
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        let patch = match dns {
+            Some(dns) => {
+                let mut status = status.clone();
+                status.conditions.push(dns);
+                status_patch(&status, previous.as_ref(), now)
+            }
+            None => status_patch(status, previous.as_ref(), now),
+        };
         if previous.as_ref() == Some(&patch) {
             return Ok(());
         }

@@ -39,6 +39,10 @@ pub const DURABILITY: &[(&str, &str)] = &[
     ("sync_binlog", "1"),
 ];
 
+/// Where the `spec.tls.secretName` Secret (cert-manager's `ca.crt`, `tls.crt`, `tls.key`) is mounted in mysqld and
+/// the sidecar.
+pub const TLS_DIR: &str = "/etc/mysql/tls";
+
 /// One object to apply: its `apiVersion`/`kind` and the whole manifest.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Rendered {
@@ -180,6 +184,15 @@ pub fn my_cnf(group: &MysqlFailoverGroup, site: &str) -> String {
         .unwrap_or(0);
     keys.insert("server_id".into(), (index + 1).to_string());
     keys.insert("report_host".into(), site.to_owned());
+    if group.spec.tls.is_some() {
+        for (key, file) in [
+            ("ssl_ca", "ca.crt"),
+            ("ssl_cert", "tls.crt"),
+            ("ssl_key", "tls.key"),
+        ] {
+            keys.insert(key.into(), format!("{TLS_DIR}/{file}"));
+        }
+    }
     for conf in [
         group.spec.mysql_conf.as_ref(),
         group
@@ -322,15 +335,27 @@ fn deployment(
     let mut pod_labels = labels(name, Some(&site.name));
     pod_labels.extend(spec.pod_labels.clone().unwrap_or_default());
     pod_labels.insert(label::ROLE.into(), label::ROLE_REPLICA.into());
+    let tls_mount = json!({ "name": "tls", "mountPath": TLS_DIR, "readOnly": true });
+    let mut mysqld_mounts = vec![
+        json!({ "name": "data", "mountPath": "/var/lib/mysql" }),
+        json!({ "name": "config", "mountPath": "/etc/mysql/conf.d/bloodraven.cnf", "subPath": format!("my-{}.cnf", site.name) }),
+    ];
+    let mut sidecar_mounts = Vec::new();
+    let mut volumes = vec![
+        json!({ "name": "data", "persistentVolumeClaim": { "claimName": format!("mysql-{name}-{}-data", site.name) } }),
+        json!({ "name": "config", "configMap": { "name": config } }),
+    ];
+    if let Some(tls) = &spec.tls {
+        mysqld_mounts.push(tls_mount.clone());
+        sidecar_mounts.push(tls_mount);
+        volumes.push(json!({ "name": "tls", "secret": { "secretName": tls.secret_name } }));
+    }
     let mysqld = json!({
         "name": "mysql",
         "image": image,
         "env": [{ "name": "MYSQL_ROOT_PASSWORD", "valueFrom": secret_key("password") }],
         "ports": [{ "name": "mysql", "containerPort": 3306, "protocol": "TCP" }],
-        "volumeMounts": [
-            { "name": "data", "mountPath": "/var/lib/mysql" },
-            { "name": "config", "mountPath": "/etc/mysql/conf.d/bloodraven.cnf", "subPath": format!("my-{}.cnf", site.name) },
-        ],
+        "volumeMounts": mysqld_mounts,
         "livenessProbe": { "tcpSocket": { "port": 3306 }, "initialDelaySeconds": 30, "periodSeconds": 10 },
         "readinessProbe": { "tcpSocket": { "port": 3306 }, "initialDelaySeconds": 5, "periodSeconds": 5 },
         // The container's last word: never writable while it stops.
@@ -341,7 +366,7 @@ fn deployment(
         "securityContext": spec.container_security_context,
     });
     let env = |k: &str, v: String| json!({ "name": k, "value": v });
-    let sidecar = json!({
+    let mut sidecar = json!({
         "name": "bloodraven-sidecar",
         "image": sidecar_image,
         "env": [
@@ -363,14 +388,15 @@ fn deployment(
         "resources": spec.sidecar_resources,
         "securityContext": spec.container_security_context,
     });
+    // Added only when there is one, so the spec hash of a group without TLS is what it always was.
+    if !sidecar_mounts.is_empty() {
+        sidecar["volumeMounts"] = json!(sidecar_mounts);
+    }
     let template = json!({
         "metadata": { "labels": pod_labels, "annotations": spec.pod_annotations.clone().unwrap_or_default() },
         "spec": {
             "containers": [mysqld, sidecar],
-            "volumes": [
-                { "name": "data", "persistentVolumeClaim": { "claimName": format!("mysql-{name}-{}-data", site.name) } },
-                { "name": "config", "configMap": { "name": config } },
-            ],
+            "volumes": volumes,
             "securityContext": spec.pod_security_context,
             "terminationGracePeriodSeconds": spec.termination_grace_period_seconds.unwrap_or(60),
         },
@@ -465,5 +491,57 @@ mod tests {
         assert_eq!(hash(&g), before);
         g.spec.mysql_conf = Some(BTreeMap::from([("max_connections".into(), "501".into())]));
         assert_ne!(hash(&g), before);
+    }
+
+    fn iad_deployment(g: &MysqlFailoverGroup) -> Value {
+        objects(g, "op:8082")
+            .into_iter()
+            .find(|o| o.name == "mysql-orders-iad" && o.kind == "Deployment")
+            .unwrap()
+            .manifest
+    }
+
+    /// With `spec.tls`, mysqld serves TLS from the mounted cert-manager Secret and the sidecar sees the same files.
+    #[test]
+    fn tls_mounts_the_certificate_secret_and_configures_mysqld() {
+        let mut g = group();
+        g.spec.tls = Some(
+            serde_json::from_value(json!({
+                "issuerRef": { "name": "ca", "kind": "ClusterIssuer" },
+                "secretName": "orders-tls",
+            }))
+            .unwrap(),
+        );
+        let cnf = my_cnf(&g, "iad");
+        for line in [
+            "ssl_ca = /etc/mysql/tls/ca.crt\n",
+            "ssl_cert = /etc/mysql/tls/tls.crt\n",
+            "ssl_key = /etc/mysql/tls/tls.key\n",
+        ] {
+            assert!(cnf.contains(line), "{cnf}");
+        }
+        assert!(!my_cnf(&group(), "iad").contains("ssl_"));
+        let d = iad_deployment(&g);
+        let pod = &d["spec"]["template"]["spec"];
+        assert_eq!(
+            pod["volumes"][2],
+            json!({ "name": "tls", "secret": { "secretName": "orders-tls" } })
+        );
+        for container in [0, 1] {
+            let mounts = pod["containers"][container]["volumeMounts"]
+                .as_array()
+                .unwrap();
+            assert!(
+                mounts.iter().any(|m| m["name"] == "tls"
+                    && m["mountPath"] == TLS_DIR
+                    && m["readOnly"] == true),
+                "{mounts:?}"
+            );
+        }
+        assert!(
+            iad_deployment(&group())["spec"]["template"]["spec"]["containers"][1]
+                .get("volumeMounts")
+                .is_none()
+        );
     }
 }

@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use mysql_async::prelude::Queryable;
-use mysql_async::{Conn, Opts, OptsBuilder, Value};
+use mysql_async::{Conn, Opts, OptsBuilder, SslOpts, Value};
 
 /// One result row: column names and values as text (`None` for SQL NULL).
 #[derive(Clone, Debug, Default, Eq, PartialEq)]
@@ -92,9 +92,23 @@ pub(crate) enum Backend {
 }
 
 impl Backend {
-    /// Options for a real server at `host:port` (TCP only: never switches to a local socket).
-    pub(crate) fn server(host: &str, port: u16, user: &str, password: &str) -> Backend {
+    /// Options for a real server at `host:port` (TCP only: never switches to a local socket), over TLS when `tls`
+    /// is given.
+    pub(crate) fn server(
+        host: &str,
+        port: u16,
+        user: &str,
+        password: &str,
+        tls: Option<&super::Tls>,
+    ) -> Backend {
+        let ssl = tls.map(|tls| {
+            SslOpts::default()
+                .with_root_certs(vec![tls.ca_pem.clone().into()])
+                .with_disable_built_in_roots(true)
+                .with_danger_tls_hostname_override(Some(tls.server_name.clone()))
+        });
         let opts = OptsBuilder::default()
+            .ssl_opts(ssl)
             .ip_or_hostname(host)
             .tcp_port(port)
             .user(Some(user))

@@ -20,6 +20,7 @@
 //! consecutive sequence numbers; it answers [`Site::divergence`](crate::site::Site::divergence), which the runner
 //! calls to report a returning old primary's `divergentGtid`.
 
+mod accounts;
 mod binlog_scan;
 mod conn;
 mod mariadb_sql;
@@ -35,6 +36,7 @@ use std::time::Duration;
 
 use crate::secret::Password;
 use crate::site::{Flavor, SiteError};
+pub use accounts::Login;
 use conn::{Backend, Failure};
 use parse::BadValue;
 use sql::Sql;
@@ -54,6 +56,30 @@ pub struct SiteConfig {
     pub password: Password,
     /// `spec.cloneTimeout`: the session network timeouts of a `CLONE INSTANCE` (default one hour).
     pub clone_timeout: Duration,
+    /// TLS to the server (`spec.tls`); `None`: plain TCP.
+    pub tls: Option<Tls>,
+}
+
+/// TLS to a site's server: its certificate must chain to `ca_pem` and name `server_name`.
+///
+/// Only this CA is trusted (not the public roots). The name checked is `server_name`, not the address dialled, so a
+/// manager outside the cluster (`--site-endpoint`) checks the same name as one inside it.
+#[derive(Clone, Eq, PartialEq)]
+pub struct Tls {
+    /// PEM certificates of the CA (`ca.crt` of the `spec.tls.secretName` Secret).
+    pub ca_pem: Vec<u8>,
+    /// The DNS name the certificate must carry (the operator uses the site's internal Service,
+    /// `mysql-<group>-<site>-internal.<namespace>.svc`).
+    pub server_name: String,
+}
+
+impl fmt::Debug for Tls {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Tls")
+            .field("ca_pem", &format_args!("{} bytes", self.ca_pem.len()))
+            .field("server_name", &self.server_name)
+            .finish()
+    }
 }
 
 impl SiteConfig {
@@ -72,6 +98,7 @@ impl SiteConfig {
             user: user.into(),
             password: password.into(),
             clone_timeout: Duration::from_secs(3600),
+            tls: None,
         }
     }
 }
@@ -106,6 +133,7 @@ impl DriverSite {
             config.port,
             &config.user,
             config.password.expose(),
+            config.tls.as_ref(),
         );
         DriverSite::with_backend(config.name, flavor, backend, config.clone_timeout)
     }

@@ -219,7 +219,7 @@ impl DriverSite {
         result
     }
 
-    async fn exec_on(&self, s: &mut Session, st: &Statement) -> Result<(), SiteError> {
+    pub(super) async fn exec_on(&self, s: &mut Session, st: &Statement) -> Result<(), SiteError> {
         tracing::debug!(site = %self.name, statement = %st.shown, "exec");
         s.exec(&st.sql).await.map_err(|f| self.failed(&st.shown, f))
     }

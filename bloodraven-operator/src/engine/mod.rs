@@ -155,6 +155,9 @@ pub struct Engine {
     pub(crate) last_writable_seen: Option<Duration>,
     pub(crate) last_reason: Option<Reason>,
     pub(crate) dns: Option<String>,
+    /// The last DNS failure, logged once until it changes or DNS succeeds (a cluster without the DNSEndpoint API
+    /// fails every poll).
+    pub(crate) dns_error: Option<String>,
     pub(crate) draft: Option<Draft>,
     /// Metric samples since the last decision (outcomes applied between steps add to them too).
     pub(crate) metrics: Vec<Metric>,
@@ -185,6 +188,7 @@ impl Engine {
             last_writable_seen: None,
             last_reason: None,
             dns: None,
+            dns_error: None,
             draft: None,
             metrics: Vec::new(),
             events: Vec::new(),
@@ -495,9 +499,15 @@ impl Engine {
         match outcome {
             Outcome::Promoted { target, result, at } => self.promoted(target, result, at, actions),
             Outcome::Dns { site, result } => match result {
-                Ok(()) => self.metrics.push(Metric::DnsFlip { site }),
+                Ok(()) => {
+                    self.dns_error = None;
+                    self.metrics.push(Metric::DnsFlip { site });
+                }
                 Err(e) => {
-                    tracing::warn!(%site, error = %e, "DNS update failed; retrying next poll");
+                    if self.dns_error.as_ref() != Some(&e) {
+                        tracing::warn!(%site, error = %e, "DNS update failed; retrying every poll");
+                    }
+                    self.dns_error = Some(e);
                     self.dns = None;
                 }
             },

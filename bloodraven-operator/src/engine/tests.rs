@@ -481,3 +481,40 @@ fn planned_failover_promotes_once_caught_up_and_loses_nothing() {
         crate::record::Trigger::Planned
     );
 }
+
+/// A DNS write that fails (the cluster does not serve DNSEndpoint, say) counts no flip and is asked for again on
+/// every poll until it succeeds; only the success counts.
+#[test]
+fn a_failed_dns_write_is_retried_and_not_counted() {
+    let mut e = Engine::new(config(), Record::default());
+    let d = healthy(&mut e, 0);
+    assert!(!d.actions.contains(&Action::Dns { site: "iad".into() }));
+    let d = healthy(&mut e, 2);
+    assert!(d.actions.contains(&Action::Dns { site: "iad".into() }));
+    let failed = || Outcome::Dns {
+        site: "iad".into(),
+        result: Err("DNSEndpoint is not served".into()),
+    };
+    let flips = |d: &Decision| {
+        d.metrics
+            .iter()
+            .filter(|m| matches!(m, Metric::DnsFlip { .. }))
+            .count()
+    };
+    for t in [4, 6] {
+        let (_, _) = e.feed(secs(t), failed());
+        let d = healthy(&mut e, t);
+        assert_eq!(flips(&d), 0, "{:?}", d.metrics);
+        assert!(d.actions.contains(&Action::Dns { site: "iad".into() }));
+    }
+    e.feed(
+        secs(8),
+        Outcome::Dns {
+            site: "iad".into(),
+            result: Ok(()),
+        },
+    );
+    let d = healthy(&mut e, 8);
+    assert_eq!(flips(&d), 1, "{:?}", d.metrics);
+    assert!(!d.actions.contains(&Action::Dns { site: "iad".into() }));
+}

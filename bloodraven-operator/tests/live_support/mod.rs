@@ -38,14 +38,21 @@ pub const SITES: [&str; 3] = ["iad", "pdx", "fra"];
 
 impl Group {
     pub fn start(n: usize) -> Group {
+        Group::start_with(n, &[])
+    }
+
+    /// As [`Group::start`], every server started with `args` too.
+    pub fn start_with(n: usize, args: &[String]) -> Group {
         let servers: Vec<MariaDb> = (0..n)
             .map(|i| {
-                MariaDb::builder()
+                let mut builder = MariaDb::builder()
                     .server_id(i as u32 + 1)
                     .arg(format!("--bind-address=127.0.0.1,{}", host(i)))
-                    .arg("--read-only=1")
-                    .start()
-                    .expect("start mariadbd")
+                    .arg("--read-only=1");
+                for arg in args {
+                    builder = builder.arg(arg.clone());
+                }
+                builder.start().expect("start mariadbd")
             })
             .collect();
         let p = &servers[0];
