@@ -26,8 +26,10 @@ fn up() -> Result<PathBuf, String> {
         "/../../shared/tools/k8s-from-debian.sh"
     );
     let cache = std::env::var("K8S_DEB_BIN_CACHE").unwrap_or_else(|_| DEFAULT_BIN_CACHE.to_owned());
+    // `-o`: the script starts etcd and the Kubernetes servers in the background; without it they inherit the
+    // lock's descriptor and hold the lock for as long as they run, so every later `up` waits forever.
     let output = Command::new("flock")
-        .args(["/tmp/bloodraven-k8s-from-debian.lock", "bash", script, "up"])
+        .args(["-o", "/tmp/bloodraven-k8s-from-debian.lock", "bash", script, "up"])
         .env("K8S_DEB_BIN_CACHE", &cache)
         .output()
         .map_err(|e| format!("cannot run {script}: {e}"))?;
