@@ -29,7 +29,13 @@ fn up() -> Result<PathBuf, String> {
     // `-o`: the script starts etcd and the Kubernetes servers in the background; without it they inherit the
     // lock's descriptor and hold the lock for as long as they run, so every later `up` waits forever.
     let output = Command::new("flock")
-        .args(["-o", "/tmp/bloodraven-k8s-from-debian.lock", "bash", script, "up"])
+        .args([
+            "-o",
+            "/tmp/bloodraven-k8s-from-debian.lock",
+            "bash",
+            script,
+            "up",
+        ])
         .env("K8S_DEB_BIN_CACHE", &cache)
         .output()
         .map_err(|e| format!("cannot run {script}: {e}"))?;
