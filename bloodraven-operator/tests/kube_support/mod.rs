@@ -121,6 +121,38 @@ impl Operator {
         namespace: &str,
         endpoints: &[(&str, &str, String, u16)],
     ) -> Operator {
+        Operator::start_with(kubeconfig, namespace, endpoints, &[])
+    }
+
+    /// [`Operator::start`] with extra arguments.
+    pub fn start_with(
+        kubeconfig: &Path,
+        namespace: &str,
+        endpoints: &[(&str, &str, String, u16)],
+        extra: &[&str],
+    ) -> Operator {
+        Operator::spawn(kubeconfig, namespace, endpoints, extra, Stdio::inherit())
+    }
+
+    /// [`Operator::start_with`], its log written to `log`.
+    pub fn start_logged(
+        kubeconfig: &Path,
+        namespace: &str,
+        endpoints: &[(&str, &str, String, u16)],
+        extra: &[&str],
+        log: &Path,
+    ) -> Operator {
+        let file = std::fs::File::create(log).expect("create the operator log");
+        Operator::spawn(kubeconfig, namespace, endpoints, extra, Stdio::from(file))
+    }
+
+    fn spawn(
+        kubeconfig: &Path,
+        namespace: &str,
+        endpoints: &[(&str, &str, String, u16)],
+        extra: &[&str],
+        stderr: Stdio,
+    ) -> Operator {
         let mut command = Command::new(env!("CARGO_BIN_EXE_bloodraven"));
         command
             .env("KUBECONFIG", kubeconfig)
@@ -135,8 +167,9 @@ impl Operator {
                 "--metrics-bind-address",
                 &format!("127.0.0.1:{}", free_port()),
             ])
+            .args(extra)
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit());
+            .stderr(stderr);
         for (group, site, host, port) in endpoints {
             command.args([
                 "--site-endpoint",
