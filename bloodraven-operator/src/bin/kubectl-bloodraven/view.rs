@@ -121,9 +121,10 @@ impl GroupView {
             .iter()
             .flatten()
             .find(|c| c.type_ == condition::READY)
-            .map(|c| match c.reason.as_str() {
-                "" => c.status.clone(),
-                reason => format!("{} ({reason})", c.status),
+            .map(|c| match (c.status.as_str(), c.message.as_str()) {
+                ("True", _) => c.status.clone(),
+                (status, "") => format!("{status} ({})", c.reason),
+                (status, message) => format!("{status}: {message}"),
             });
         GroupView {
             name: group.name_any(),
