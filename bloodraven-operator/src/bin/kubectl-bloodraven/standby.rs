@@ -123,7 +123,7 @@ mod tests {
         }))
         .unwrap();
         let view = StandbyView::new(&standby);
-        insta::assert_snapshot!(table(&[view.clone()]));
+        insta::assert_snapshot!(table(std::slice::from_ref(&view)));
         insta::assert_json_snapshot!(view);
     }
 }
