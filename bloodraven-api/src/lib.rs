@@ -66,13 +66,14 @@
 //! - [`crd`]: the CRDs as the API server should receive them (also `bloodraven-api crds`).
 //! - [`validate`] and [`manifest`]: validation and reading YAML (also `bloodraven-api lint`).
 //! - [`annotations`]: the parsed grammars of the `planned-failover` and `reclone-site` annotations.
+//! - [`reference`]: the CRD reference in Markdown (also `bloodraven-api crd-reference`).
 //! - [`names`]: every label, annotation, finalizer, taint, Event reason and metric name.
 //! - [`conditions`]: `metav1.Condition` helpers with Kubernetes semantics.
 //! - [`duration`]: Go-style durations.
 //!
 //! # Crate features
 //!
-//! - `cli` (default): the `bloodraven-api` binary (`crds`, `lint`). Library users who want no
+//! - `cli` (default): the `bloodraven-api` binary (`crds`, `lint`, `crd-reference`). Library users who want no
 //!   command-line dependencies set `default-features = false`.
 //!
 //! The crate enables k8s-openapi's newest Kubernetes version (`latest`); it does no IO and starts
@@ -90,6 +91,7 @@ mod error;
 pub mod failovergroup;
 pub mod manifest;
 pub mod names;
+pub mod reference;
 pub(crate) mod schema;
 pub mod standby;
 pub mod validate;

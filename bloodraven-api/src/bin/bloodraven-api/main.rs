@@ -3,6 +3,7 @@
 //! ```text
 //! bloodraven-api crds [--out DIR] [--json]
 //! bloodraven-api lint [--json] FILE...
+//! bloodraven-api crd-reference
 //! ```
 //!
 //! `lint` prints one line per violation, `FILE: Kind/name: field.path: message`, and exits 0 when
@@ -45,6 +46,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print the CRD reference (Markdown) generated from the schemas (docs/crd-reference.md).
+    CrdReference,
 }
 
 fn main() -> ExitCode {
@@ -52,6 +55,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Crds { out, json } => crds(out.as_deref(), json).map(|()| ExitCode::SUCCESS),
         Command::Lint { files, json } => lint(&files, json),
+        Command::CrdReference => crd_reference().map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,
@@ -86,6 +90,13 @@ fn crds(out: Option<&Path>, json: bool) -> anyhow::Result<()> {
         eprintln!("wrote {}", path.display());
     }
     Ok(())
+}
+
+fn crd_reference() -> anyhow::Result<()> {
+    let text = bloodraven_api::reference::markdown()?;
+    let mut stdout = io::stdout().lock();
+    stdout.write_all(text.as_bytes())?;
+    Ok(stdout.flush()?)
 }
 
 fn lint(files: &[PathBuf], json: bool) -> anyhow::Result<ExitCode> {

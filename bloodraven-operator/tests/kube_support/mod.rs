@@ -1,0 +1,190 @@
+//! Shared pieces of the tests against the real Kubernetes API server (`../shared/tools/k8s-from-debian.sh`, started by
+//! `bloodraven_test_support::kube`): a client with the CRDs installed, a fresh namespace per test, a poller, and one
+//! `bloodraven` manager process reaching real MariaDB servers through `--site-endpoint`.
+//!
+//! The same approach as `tests/kube_operator.rs` (which keeps its own copy so its behaviour does not move).
+#![allow(dead_code, unreachable_pub)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use bloodraven_api::failovergroup::MysqlFailoverGroup;
+use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, DeleteParams, ListParams, PostParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Client, ResourceExt};
+use serde_json::json;
+
+/// A client for the test control plane (started on first use), with the CRDs installed and served.
+pub async fn cluster() -> (Client, PathBuf) {
+    bloodraven_operator::controller::install_crypto_provider();
+    let path = bloodraven_test_support::kube::kubeconfig().expect("the test Kubernetes API server");
+    let config = kube::Config::from_custom_kubeconfig(
+        Kubeconfig::read_from(&path).unwrap(),
+        &KubeConfigOptions::default(),
+    )
+    .await
+    .unwrap();
+    let client = Client::try_from(config).unwrap();
+    install_crds(&client).await;
+    (client, path)
+}
+
+/// Creates or replaces the CRDs `bloodraven crds` prints, and waits until they are served.
+pub async fn install_crds(client: &Client) {
+    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+    for crd in bloodraven_api::crd::crds() {
+        let name = crd.name_any();
+        match api.get_opt(&name).await.unwrap() {
+            Some(existing) => {
+                let mut crd = crd.clone();
+                crd.metadata.resource_version = existing.resource_version();
+                // Another test process may replace it meanwhile (409): theirs is the same.
+                match api.replace(&name, &PostParams::default(), &crd).await {
+                    Ok(_) => {}
+                    Err(kube::Error::Api(e)) if e.code == 409 => {}
+                    Err(e) => panic!("replace CRD {name}: {e}"),
+                }
+            }
+            None => match api.create(&PostParams::default(), &crd).await {
+                Ok(_) => {}
+                Err(kube::Error::Api(e)) if e.code == 409 => {}
+                Err(e) => panic!("create CRD {name}: {e}"),
+            },
+        }
+    }
+    let groups: Api<MysqlFailoverGroup> = Api::all(client.clone());
+    wait("the CRDs are served", Duration::from_secs(30), || async {
+        groups.list(&ListParams::default().limit(1)).await.is_ok()
+    })
+    .await;
+}
+
+/// A fresh namespace for one test (the process id keeps concurrent runs apart).
+pub async fn namespace(client: &Client, prefix: &str) -> String {
+    let name = format!("{prefix}-{}", std::process::id());
+    let api: Api<Namespace> = Api::all(client.clone());
+    api.create(
+        &PostParams::default(),
+        &serde_json::from_value(json!({ "metadata": { "name": name } })).unwrap(),
+    )
+    .await
+    .unwrap();
+    name
+}
+
+/// Deletes a test namespace (best effort).
+pub async fn delete_namespace(client: &Client, name: &str) {
+    let _ = Api::<Namespace>::all(client.clone())
+        .delete(name, &DeleteParams::default())
+        .await;
+}
+
+/// Polls `check` every 100 ms until it holds; panics after `timeout`.
+pub async fn wait<F, Fut>(what: &str, timeout: Duration, mut check: F) -> Duration
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    loop {
+        if check().await {
+            return start.elapsed();
+        }
+        assert!(
+            start.elapsed() < timeout,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// One `bloodraven` manager process watching `namespace`, with `--site-endpoint` for each `(group, site, host,
+/// port)`.
+pub struct Operator {
+    child: Child,
+}
+
+impl Operator {
+    pub fn start(
+        kubeconfig: &Path,
+        namespace: &str,
+        endpoints: &[(&str, &str, String, u16)],
+    ) -> Operator {
+        Operator::start_with(kubeconfig, namespace, endpoints, &[])
+    }
+
+    /// [`Operator::start`] with extra arguments.
+    pub fn start_with(
+        kubeconfig: &Path,
+        namespace: &str,
+        endpoints: &[(&str, &str, String, u16)],
+        extra: &[&str],
+    ) -> Operator {
+        Operator::spawn(kubeconfig, namespace, endpoints, extra, Stdio::inherit())
+    }
+
+    /// [`Operator::start_with`], its log written to `log`.
+    pub fn start_logged(
+        kubeconfig: &Path,
+        namespace: &str,
+        endpoints: &[(&str, &str, String, u16)],
+        extra: &[&str],
+        log: &Path,
+    ) -> Operator {
+        let file = std::fs::File::create(log).expect("create the operator log");
+        Operator::spawn(kubeconfig, namespace, endpoints, extra, Stdio::from(file))
+    }
+
+    fn spawn(
+        kubeconfig: &Path,
+        namespace: &str,
+        endpoints: &[(&str, &str, String, u16)],
+        extra: &[&str],
+        stderr: Stdio,
+    ) -> Operator {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_bloodraven"));
+        command
+            .env("KUBECONFIG", kubeconfig)
+            .env("RUST_LOG", "info,kube=warn")
+            .args(["--namespace", namespace])
+            .args(["--aux-bind-address", &format!("127.0.0.1:{}", free_port())])
+            .args([
+                "--health-probe-bind-address",
+                &format!("127.0.0.1:{}", free_port()),
+            ])
+            .args([
+                "--metrics-bind-address",
+                &format!("127.0.0.1:{}", free_port()),
+            ])
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(stderr);
+        for (group, site, host, port) in endpoints {
+            command.args([
+                "--site-endpoint",
+                &format!("{namespace}/{group}/{site}={host}:{port}"),
+            ]);
+        }
+        Operator {
+            child: command.spawn().expect("start bloodraven"),
+        }
+    }
+}
+
+impl Drop for Operator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
