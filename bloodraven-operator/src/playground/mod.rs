@@ -282,14 +282,6 @@ impl Playground {
         if let Some(bin) = sidecar_bin {
             pg.start_sidecars(&bin, &options).await?;
         }
-        let (workload, task) = Workload::start(
-            pg.platform.clone(),
-            pg.names.clone(),
-            pg.ports(),
-            options.write_pause,
-        );
-        pg.workload = Some(workload);
-        pg.tasks.push(task);
         pg.tasks.push(tokio::spawn(dashboard::archive_checker(
             pg.dir.clone(),
             Arc::clone(&pg.archive),
@@ -379,6 +371,15 @@ impl Playground {
             let span = tracing::info_span!("runner", namespace = NAMESPACE, group = GROUP);
             let _ = tracing::Instrument::instrument(runner.run(), span).await;
         }));
+        // The write load follows the client endpoint: it starts writing once the engine sets it.
+        let (workload, task) = Workload::start(
+            self.platform.clone(),
+            self.names.clone(),
+            ports.clone(),
+            options.write_pause,
+        );
+        self.workload = Some(workload);
+        self.tasks.push(task);
         let app = dashboard::router(self.state());
         self.tasks.push(tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;

@@ -477,16 +477,17 @@ async fn audit(
     let blocked = site.recovery_state == "RecoveryBlocked";
     // A row is the same write only if the same site took it: a write the old primary committed but never
     // acknowledged is retried by the client on the new primary under the same id.
+    // The acknowledgements first: a write acknowledged after the new primary's rows were read is not lost.
+    let acked: Vec<(u64, String)> = acked(pg)
+        .into_iter()
+        .map(|(id, site, _)| (id, pg.names[site].clone()))
+        .collect();
     let on_old = rows(port(pg, old)).await?;
     let on_new = rows(port(pg, new)).await?;
     let diverged: Vec<(u64, String)> = on_old
         .iter()
         .filter(|row| !on_new.contains(row))
         .cloned()
-        .collect();
-    let acked: Vec<(u64, String)> = acked(pg)
-        .into_iter()
-        .map(|(id, site, _)| (id, pg.names[site].clone()))
         .collect();
     let lost: Vec<&(u64, String)> = acked.iter().filter(|row| !on_new.contains(row)).collect();
     r.divergent = Some(site.divergent_count);

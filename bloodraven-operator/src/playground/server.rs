@@ -232,6 +232,21 @@ impl Server {
         let _ = child.wait();
     }
 
+    /// The Unix socket (unused: everything speaks TCP): in the site's directory unless that path is longer than
+    /// a socket address allows, then in `/tmp`.
+    fn socket(&self) -> PathBuf {
+        let inside = self.root.join("mysqld.sock");
+        if inside.as_os_str().len() <= 100 {
+            inside
+        } else {
+            PathBuf::from(format!(
+                "/tmp/bloodraven-playground-{}-{}.sock",
+                std::process::id(),
+                self.site
+            ))
+        }
+    }
+
     pub(crate) fn error_log(&self) -> String {
         fs::read_to_string(self.root.join("error.log")).unwrap_or_default()
     }
@@ -243,7 +258,7 @@ impl Server {
             .arg(format!("--datadir={}", r.join("data").display()))
             .arg(format!("--port={}", self.port))
             .arg("--bind-address=127.0.0.1")
-            .arg(format!("--socket={}", r.join("mysqld.sock").display()))
+            .arg(format!("--socket={}", self.socket().display()))
             .arg(format!("--pid-file={}", r.join("mysqld.pid").display()))
             .arg(format!("--log-error={}", r.join("error.log").display()))
             .arg(format!("--tmpdir={}", r.join("tmp").display()))
@@ -313,6 +328,8 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         self.kill();
+        let _ = fs::remove_file(self.socket());
+        let _ = fs::remove_file(self.socket().with_extension("sock.lock"));
     }
 }
 
