@@ -572,13 +572,15 @@ pub async fn run(
     scenario: Option<ScenarioName>,
 ) -> Result<Option<Report>, Error> {
     let started = std::time::Instant::now();
+    // Registered once for the whole run: a signal arriving between two waits is still seen.
+    let mut signals = Signals::new()?;
     println!(
         "bloodraven playground: starting {} sites…",
         options.sites.clamp(2, 3)
     );
     let pg = tokio::select! {
         pg = Playground::start(options) => pg?,
-        _ = shutdown_signal() => return Err(Error::Chaos("interrupted while starting".into())),
+        _ = signals.recv() => return Err(Error::Chaos("interrupted while starting".into())),
     };
     println!(
         "dashboard: http://{} (up {:.1} s after the command)",
@@ -589,10 +591,10 @@ pub async fn run(
     let result = match scenario {
         Some(name) => tokio::select! {
             r = scenario::run(&pg, name) => r.map(Some),
-            _ = shutdown_signal() => Err(Error::Chaos("interrupted".into())),
+            _ = signals.recv() => Err(Error::Chaos("interrupted".into())),
         },
         None => {
-            interactive(&pg).await;
+            interactive(&pg, &mut signals).await;
             Ok(None)
         }
     };
@@ -601,7 +603,7 @@ pub async fn run(
     result
 }
 
-async fn interactive(pg: &Playground) {
+async fn interactive(pg: &Playground, signals: &mut Signals) {
     println!(
         "try: kill | hang | resume SITE | restart SITE | partition | heal SITE | switchover SITE | reclone SITE:PREFIX \
          (Enter after each; Ctrl-C stops everything)"
@@ -611,7 +613,7 @@ async fn interactive(pg: &Playground) {
     let mut stdin_open = true;
     loop {
         tokio::select! {
-            _ = shutdown_signal() => return,
+            _ = signals.recv() => return,
             line = lines.next_line(), if stdin_open => match line {
                 Ok(Some(line)) if line.trim().is_empty() => {}
                 Ok(Some(line)) => {
@@ -630,18 +632,26 @@ async fn interactive(pg: &Playground) {
     }
 }
 
-/// Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = tokio::signal::ctrl_c() => {}
-            }
-        }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
+/// SIGINT (Ctrl-C) and SIGTERM.
+struct Signals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> Result<Signals, Error> {
+        use tokio::signal::unix::{SignalKind, signal};
+        let register = |kind| signal(kind).map_err(|e| Error::io("registering signal handlers", e));
+        Ok(Signals {
+            interrupt: register(SignalKind::interrupt())?,
+            terminate: register(SignalKind::terminate())?,
+        })
+    }
+
+    async fn recv(&mut self) {
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
         }
     }
 }

@@ -143,7 +143,10 @@ fn playground(args: PlaygroundArgs) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("starting the runtime")?;
-    let report = runtime.block_on(playground::run(options, args.scenario))?;
+    let report = runtime.block_on(playground::run(options, args.scenario));
+    // The terminal reader may still be blocked on stdin: do not wait for it.
+    runtime.shutdown_timeout(Duration::from_millis(500));
+    let report = report?;
     if let Some(report) = report {
         println!("{report}");
         if !report.passed() {
