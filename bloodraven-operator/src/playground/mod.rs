@@ -39,6 +39,7 @@ mod proxy;
 pub mod scenario;
 mod server;
 mod sidecar;
+mod site;
 mod workload;
 
 use platform::LocalPlatform;
@@ -338,10 +339,15 @@ impl Playground {
             };
             site_configs.push(SiteConfig::new(name.clone(), role, ip.to_string()));
             source_ports.insert(name.clone(), proxy.addr.port());
-            sites.push(Arc::new(DriverSite::new(
-                DriverConfig::new(name.clone(), ip.to_string(), proxy.addr.port(), "root", ""),
-                Flavor::Mariadb,
-            )));
+            sites.push(Arc::new(site::PlaygroundSite {
+                inner: DriverSite::new(
+                    DriverConfig::new(name.clone(), ip.to_string(), proxy.addr.port(), "root", ""),
+                    Flavor::Mariadb,
+                ),
+                index: i,
+                servers: Arc::clone(&self.servers),
+                template: template.clone(),
+            }));
             self.proxies.push(proxy);
         }
         let mut config = Config::new(GROUP, site_configs);
@@ -697,7 +703,7 @@ fn work_dir(keep: Option<&Path>) -> Result<(PathBuf, bool), Error> {
 /// Seeds a server with the playground schema under the same GTIDs on every site (domain 0, server 1, sequence
 /// 1–4), so every site starts with the same data and the engine only has to set up replication; the first site
 /// is made writable.
-async fn seed(site: &str, port: u16, writable: bool) -> Result<(), Error> {
+pub(crate) async fn seed(site: &str, port: u16, writable: bool) -> Result<(), Error> {
     let fail = |e: mysql_async::Error| Error::Server {
         site: site.to_owned(),
         message: format!("seeding the schema: {e}"),

@@ -6,7 +6,8 @@
 //!   that the new primary does not, and every acknowledged write missing from the new primary is among them.
 //! * `partition`: the primary's network is cut (its sidecar and in-site clients stay); promotion within the bound,
 //!   the isolated old primary fenced by its own sidecar, the divergent set after healing equal to the writes it took
-//!   after the last replicated one, and the reclone interlock (a request without the GTID prefix is refused).
+//!   after the last replicated one, and the reclone interlock (a request without the GTID prefix is refused; one
+//!   with it rebuilds the site, which replicates again).
 //! * `all`: the three in that order; every scenario ends with the archive continuity check.
 //!
 //! [`promotion_bound`]: crate::playground::promotion_bound
@@ -347,7 +348,9 @@ async fn failover(pg: &Playground) -> Result<ScenarioReport, Error> {
     let new = promoted(pg, &old, killed, &mut r).await?;
     r.say(format!("restarting {old} (read-only, as every start)"));
     pg.chaos(&Chaos::Restart(old.clone())).await?;
-    audit(pg, &old, &new, &mut r).await?;
+    if audit(pg, &old, &new, &mut r).await? {
+        reclone_interlock(pg, &old, &mut r).await?;
+    }
     Ok(r)
 }
 
@@ -581,7 +584,9 @@ async fn reclone_interlock(
         .as_ref()
         .and_then(|s| s.site(old).map(|s| s.divergent_gtid.clone()))
         .unwrap_or_default();
-    let value = format!("{old}:{}", divergent.chars().take(8).collect::<String>());
+    // The prefix the refusal suggests: the divergent set's first GTID.
+    let prefix = divergent.split([',', '.']).next().unwrap_or_default();
+    let value = format!("{old}:{prefix}");
     pg.chaos(&Chaos::Reclone(value.clone())).await?;
     let accepted = pg
         .wait(
@@ -593,8 +598,35 @@ async fn reclone_interlock(
     r.check(
         "a reclone request with the divergent set's prefix is accepted",
         accepted.is_ok(),
+        format!("reclone {value:?}"),
+    );
+    let started = now();
+    let rejoined = pg
+        .wait(&format!("{old} recloned"), STEP, |pg| {
+            pg.platform
+                .state()
+                .status
+                .as_ref()
+                .and_then(|s| s.site(old).cloned())
+                .is_some_and(|s| {
+                    s.replicating && s.recovery_state.is_empty() && s.divergent_gtid.is_empty()
+                })
+        })
+        .await;
+    let discarded = match (pg.active_site(), rejoined.is_ok()) {
+        (Some(active), true) => {
+            let on_old = rows(port(pg, old)).await?;
+            let on_new = rows(port(pg, &active)).await?;
+            on_old.iter().filter(|row| !on_new.contains(row)).count()
+        }
+        _ => usize::MAX,
+    };
+    r.check(
+        "the recloned site replicates again, its divergent transactions discarded",
+        rejoined.is_ok() && discarded == 0,
         format!(
-            "reclone {value:?} (MariaDB has no CLONE: the attempt fails and the site stays fenced)"
+            "rebuilt from the template and caught up in {:.1} s",
+            now().saturating_sub(started).as_secs_f64()
         ),
     );
     Ok(())

@@ -214,6 +214,21 @@ impl Server {
         self.spawn()
     }
 
+    /// Replaces the data directory and binary logs with the template's and starts again on the same port.
+    pub(crate) fn rebuild(&mut self, template: &Path) -> Result<(), Error> {
+        self.kill();
+        for d in ["data", "binlog", "tmp"] {
+            let dir = self.root.join(d);
+            let _ = fs::remove_dir_all(&dir);
+            fs::create_dir_all(&dir)
+                .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+        }
+        let data = self.root.join("data");
+        copy_dir(template, &data)
+            .map_err(|e| Error::io(format!("copying {}", data.display()), e))?;
+        self.spawn()
+    }
+
     /// SIGTERM, waiting up to 30 s, then SIGKILL.
     pub(crate) fn stop(&mut self) {
         let Some(mut child) = self.child.take() else {
