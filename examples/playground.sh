@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The playground on a fresh Debian/Ubuntu machine: installs MariaDB when it is missing, builds the operator, the
-# sidecar and the archive tool, and runs `bloodraven playground` (extra arguments are passed on, e.g.
+# sidecar, the archive and backup tools, and runs `bloodraven playground` (extra arguments are passed on, e.g.
 # `--scenario all` or `--port 0`). Ctrl-C stops everything and removes what it created.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +16,7 @@ fi
 
 cargo build --release -p bloodraven-operator --bin bloodraven \
     -p bloodraven-sidecar --bin bloodraven-sidecar \
-    -p bloodraven-binlog --bin bloodraven-binlog
+    -p bloodraven-binlog --bin bloodraven-binlog \
+    -p bloodraven-backup --bin bloodraven-backup
 
 exec "${CARGO_TARGET_DIR:-target}/release/bloodraven" playground "$@"

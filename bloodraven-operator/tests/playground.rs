@@ -3,8 +3,8 @@
 //! (a taken port, a missing `mariadbd`, a read-only work directory) refused with clear messages, leaving nothing
 //! running and nothing behind.
 //!
-//! The sidecar and `bloodraven-binlog` (the archive check) are built into the same target directory first, so the
-//! playground finds them next to `bloodraven`. The dashboard test needs Debian's `chromium` (`.ci/run` installs it).
+//! The sidecar, `bloodraven-binlog` (the archive check) and `bloodraven-backup` (dumps, verification, PITR) are
+//! built into the same target directory first, so the playground finds them next to `bloodraven`. The dashboard test needs Debian's `chromium` (`.ci/run` installs it).
 
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::path::{Path, PathBuf};
@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_bloodraven");
 
-/// Builds the sidecar and `bloodraven-binlog` beside `bloodraven` (once per test process).
+/// Builds the sidecar, `bloodraven-binlog` and `bloodraven-backup` beside `bloodraven` (once per test process).
 fn build_helpers() {
     static BUILD: Once = Once::new();
     BUILD.call_once(|| {
@@ -30,6 +30,10 @@ fn build_helpers() {
                 "bloodraven-binlog",
                 "--bin",
                 "bloodraven-binlog",
+                "-p",
+                "bloodraven-backup",
+                "--bin",
+                "bloodraven-backup",
             ])
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .status()
@@ -115,6 +119,10 @@ fn scenario_all_meets_every_expectation() {
         "[PASS] a reclone request with the divergent set's prefix is accepted",
         "[PASS] the recloned site replicates again, its divergent transactions discarded",
         "[PASS] the binlog archive is continuous across the scenario",
+        "scenario pitr:",
+        "[PASS] a dump of the primary, verified in a throwaway server",
+        "[PASS] the archive holds the bad migration's binary log",
+        "[PASS] the restore holds exactly the rows before the bad migration",
         "RTO (fault to promotion):",
         "result: PASS",
     ] {

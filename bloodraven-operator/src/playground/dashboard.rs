@@ -34,6 +34,7 @@ pub(crate) struct Shared {
     pub(crate) topology: Topology,
     pub(crate) workload: Option<Workload>,
     pub(crate) archive: Arc<Mutex<ArchiveView>>,
+    pub(crate) backup: Arc<Mutex<crate::playground::backup::BackupView>>,
     pub(crate) promotion_bound: Duration,
 }
 
@@ -195,6 +196,7 @@ impl Shared {
             "failovers": failovers,
             "planned": planned,
             "archive": archive,
+            "backup": self.backup.lock().unwrap_or_else(PoisonError::into_inner).clone(),
             "promotionBoundMs": self.promotion_bound.as_millis() as u64,
             "wsClients": self.topology.ws_clients(),
         })

@@ -33,6 +33,7 @@ use crate::http::Topology;
 use crate::runner::{Clock, Runner, RunnerConfig};
 use crate::site::Flavor;
 
+mod backup;
 pub mod dashboard;
 mod platform;
 mod proxy;
@@ -220,6 +221,8 @@ pub struct Playground {
     /// The dashboard's address.
     pub addr: std::net::SocketAddr,
     pub(crate) archive: Arc<Mutex<dashboard::ArchiveView>>,
+    pub(crate) backup: Arc<Mutex<backup::BackupView>>,
+    pub(crate) bin: Option<Binaries>,
     stopped: bool,
 }
 
@@ -276,6 +279,8 @@ impl Playground {
                 .local_addr()
                 .map_err(|e| Error::io("reading the dashboard address", e))?,
             archive: Arc::default(),
+            backup: Arc::default(),
+            bin: Some(bin.clone()),
             stopped: false,
         };
         // From here on, dropping `pg` on an error stops what was started and removes the directory.
@@ -534,6 +539,7 @@ impl Playground {
             topology: self.topology.clone(),
             workload: self.workload.clone(),
             archive: Arc::clone(&self.archive),
+            backup: Arc::clone(&self.backup),
             promotion_bound: promotion_bound(&self.config, &self.runner_cfg),
         }
     }
@@ -600,7 +606,15 @@ pub async fn run(
             _ = signals.recv() => Err(Error::Chaos("interrupted".into())),
         },
         None => {
+            let schedule = tokio::spawn(backup_schedule(
+                pg.dir.clone(),
+                pg.platform.clone(),
+                pg.names.clone(),
+                pg.ports(),
+                Arc::clone(&pg.backup),
+            ));
             interactive(&pg, &mut signals).await;
+            schedule.abort();
             Ok(None)
         }
     };
@@ -634,6 +648,33 @@ async fn interactive(pg: &Playground, signals: &mut Signals) {
                 }
                 _ => stdin_open = false,
             },
+        }
+    }
+}
+
+/// A dump of the active site and its verification one minute after the start, then every ten minutes.
+async fn backup_schedule(
+    dir: PathBuf,
+    platform: LocalPlatform,
+    names: Vec<String>,
+    ports: Vec<u16>,
+    view: Arc<Mutex<backup::BackupView>>,
+) {
+    let mut wait = Duration::from_secs(60);
+    loop {
+        tokio::time::sleep(wait).await;
+        wait = Duration::from_secs(600);
+        let active = platform.state().dns.clone();
+        let Some(i) = active.and_then(|a| names.iter().position(|n| *n == a)) else {
+            continue;
+        };
+        match backup::dump_and_verify(&dir, ports[i], &view).await {
+            Ok(url) => platform.note(
+                "Playground",
+                "BackupVerified",
+                &format!("{url} dumped and verified"),
+            ),
+            Err(e) => platform.note("Warning", "BackupFailed", &e),
         }
     }
 }

@@ -2,6 +2,7 @@
 //! client endpoint (the DNS record) names, as the application account, which `read_only` binds. Each row whose
 //! INSERT returned OK is an acknowledged write; the scenarios compare them with what the servers hold.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -29,6 +30,7 @@ pub(crate) struct WriteStats {
 #[derive(Clone, Debug)]
 pub(crate) struct Workload {
     pub(crate) stats: Arc<Mutex<WriteStats>>,
+    paused: Arc<AtomicBool>,
 }
 
 impl Workload {
@@ -41,6 +43,7 @@ impl Workload {
     ) -> (Workload, tokio::task::JoinHandle<()>) {
         let workload = Workload {
             stats: Arc::default(),
+            paused: Arc::default(),
         };
         let w = workload.clone();
         let task = tokio::spawn(async move {
@@ -48,6 +51,9 @@ impl Workload {
             let mut next = 1u64;
             loop {
                 tokio::time::sleep(pause).await;
+                if w.paused.load(Ordering::Acquire) {
+                    continue;
+                }
                 let dns = platform.state().dns.clone();
                 let Some(i) = dns.and_then(|d| names.iter().position(|n| *n == d)) else {
                     continue;
@@ -94,6 +100,11 @@ impl Workload {
             }
         });
         (workload, task)
+    }
+
+    /// Stops (`true`) or resumes writing; a write in flight finishes first.
+    pub(crate) fn pause(&self, on: bool) {
+        self.paused.store(on, Ordering::Release);
     }
 
     pub(crate) fn stats(&self) -> std::sync::MutexGuard<'_, WriteStats> {
