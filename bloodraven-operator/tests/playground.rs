@@ -132,7 +132,7 @@ fn scenario_all_meets_every_expectation() {
         );
     }
     assert!(!report.contains("[FAIL]"), "{report}");
-    // Two promotions checked against the bound (failover and partition), three archive checks.
+    // Two promotions checked against the bound (failover and partition), four archive checks.
     assert_eq!(
         report
             .matches("[PASS] promotion within the engine's bound")
@@ -143,7 +143,7 @@ fn scenario_all_meets_every_expectation() {
         report
             .matches("[PASS] the binlog archive is continuous")
             .count(),
-        3
+        4
     );
     assert_nothing_left(&tmp);
 }
@@ -197,6 +197,23 @@ impl Running {
             .build()
             .unwrap();
         rt.block_on(async { reqwest::get(url).await.unwrap().text().await.unwrap() })
+    }
+
+    fn post(&self, path: &str) -> u16 {
+        let url = format!("{}{path}", self.url);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            reqwest::Client::new()
+                .post(url)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        })
     }
 
     fn active_site(&self) -> String {
@@ -286,6 +303,8 @@ fn dashboard_in_chromium_follows_a_kill_and_survives_a_websocket_reconnect() {
     assert_eq!(cell(&dropped, "conn"), "live", "{dropped}");
     assert_eq!(cell(&dropped, "active-site"), "iad");
 
+    // Chaos comes from the page (its header) or the terminal, never from another site's form or script.
+    assert_eq!(pg.post("/api/chaos?action=kill&site=iad"), 403);
     pg.send("kill iad");
     pg.wait_active("pdx");
     // The dashboard's state follows the poll that promoted pdx.

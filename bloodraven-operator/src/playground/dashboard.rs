@@ -227,7 +227,20 @@ struct ChaosQuery {
     site: Option<String>,
 }
 
-async fn chaos(State(shared): State<Shared>, Query(q): Query<ChaosQuery>) -> Response {
+/// `POST /api/chaos`: only from the page (its `X-Playground` header makes a cross-site request need a CORS
+/// preflight, which this server never grants), so another web page cannot break the playground.
+async fn chaos(
+    State(shared): State<Shared>,
+    headers: axum::http::HeaderMap,
+    Query(q): Query<ChaosQuery>,
+) -> Response {
+    if !headers.contains_key("x-playground") {
+        return (
+            StatusCode::FORBIDDEN,
+            axum::Json(json!({ "error": "chaos actions come from the dashboard page" })),
+        )
+            .into_response();
+    }
     let text = format!("{} {}", q.action, q.site.unwrap_or_default());
     let active = shared
         .platform

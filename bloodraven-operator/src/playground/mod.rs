@@ -107,6 +107,9 @@ pub enum Error {
     /// The group did not reach the expected state in time.
     #[error("timed out waiting for {0}")]
     Timeout(String),
+    /// Ctrl-C or SIGTERM arrived before the run ended.
+    #[error("interrupted {0}")]
+    Interrupted(&'static str),
 }
 
 impl Error {
@@ -592,7 +595,7 @@ pub async fn run(
     );
     let pg = tokio::select! {
         pg = Playground::start(options) => pg?,
-        _ = signals.recv() => return Err(Error::Chaos("interrupted while starting".into())),
+        _ = signals.recv() => return Err(Error::Interrupted("while starting")),
     };
     println!(
         "dashboard: http://{} (up {:.1} s after the command)",
@@ -603,7 +606,7 @@ pub async fn run(
     let result = match scenario {
         Some(name) => tokio::select! {
             r = scenario::run(&pg, name) => r.map(Some),
-            _ = signals.recv() => Err(Error::Chaos("interrupted".into())),
+            _ = signals.recv() => Err(Error::Interrupted("during the scenario")),
         },
         None => {
             let schedule = tokio::spawn(backup_schedule(
