@@ -37,6 +37,7 @@ mod backup;
 pub mod dashboard;
 mod platform;
 mod proxy;
+mod run;
 pub mod scenario;
 mod server;
 mod sidecar;
@@ -49,6 +50,7 @@ use server::{Binaries, Server};
 use sidecar::Sidecar;
 use workload::Workload;
 
+pub use run::run;
 pub use scenario::{Report, ScenarioName};
 pub use server::MARIADB_PACKAGE;
 
@@ -56,6 +58,9 @@ pub use server::MARIADB_PACKAGE;
 pub const NAMESPACE: &str = "playground";
 /// The group's name.
 pub const GROUP: &str = "playground";
+/// Server ids are 1001, 1002, 1003: four digits keep every MariaDB GTID of a site (`0-1001-N`) at least eight
+/// characters long, the shortest GTID prefix the reclone interlock accepts.
+pub(crate) const SERVER_ID_BASE: u32 = 1001;
 /// Site names, in declared order.
 pub const SITES: [&str; 3] = ["iad", "pdx", "fra"];
 
@@ -322,7 +327,8 @@ impl Playground {
                 name.clone(),
             );
             let server =
-                blocking(move || Server::create(&b, &t, root, &name, i as u32 + 1)).await?;
+                blocking(move || Server::create(&b, &t, root, &name, SERVER_ID_BASE + i as u32))
+                    .await?;
             println!(
                 "  site {:<4} mariadbd on 127.0.0.1:{}",
                 server.site, server.port
@@ -576,133 +582,6 @@ impl Playground {
 impl Drop for Playground {
     fn drop(&mut self) {
         self.stop_all();
-    }
-}
-
-/// Runs the playground: with a scenario, headlessly until it ends (the report is returned); without, until Ctrl-C
-/// or SIGTERM, taking chaos actions typed into the terminal (`kill`, `hang`, `partition pdx`, `switchover pdx`…).
-/// Everything started is stopped before returning, and the work directory removed unless kept.
-pub async fn run(
-    options: Options,
-    scenario: Option<ScenarioName>,
-) -> Result<Option<Report>, Error> {
-    let started = std::time::Instant::now();
-    // Registered once for the whole run: a signal arriving between two waits is still seen.
-    let mut signals = Signals::new()?;
-    println!(
-        "bloodraven playground: starting {} sites…",
-        options.sites.clamp(2, 3)
-    );
-    let pg = tokio::select! {
-        pg = Playground::start(options) => pg?,
-        _ = signals.recv() => return Err(Error::Interrupted("while starting")),
-    };
-    println!(
-        "dashboard: http://{} (up {:.1} s after the command)",
-        pg.addr,
-        started.elapsed().as_secs_f64()
-    );
-    println!("work directory: {}", pg.dir.display());
-    let result = match scenario {
-        Some(name) => tokio::select! {
-            r = scenario::run(&pg, name) => r.map(Some),
-            _ = signals.recv() => Err(Error::Interrupted("during the scenario")),
-        },
-        None => {
-            let schedule = tokio::spawn(backup_schedule(
-                pg.dir.clone(),
-                pg.platform.clone(),
-                pg.names.clone(),
-                pg.ports(),
-                Arc::clone(&pg.backup),
-            ));
-            interactive(&pg, &mut signals).await;
-            schedule.abort();
-            Ok(None)
-        }
-    };
-    println!("stopping everything…");
-    pg.shutdown().await;
-    result
-}
-
-async fn interactive(pg: &Playground, signals: &mut Signals) {
-    println!(
-        "try: kill | hang | resume SITE | restart SITE | partition | heal SITE | switchover SITE | reclone SITE:PREFIX \
-         (Enter after each; Ctrl-C stops everything)"
-    );
-    use tokio::io::AsyncBufReadExt as _;
-    let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
-    let mut stdin_open = true;
-    loop {
-        tokio::select! {
-            _ = signals.recv() => return,
-            line = lines.next_line(), if stdin_open => match line {
-                Ok(Some(line)) if line.trim().is_empty() => {}
-                Ok(Some(line)) => {
-                    let active = pg.active_site();
-                    match Chaos::parse(&line, active.as_deref()) {
-                        Ok(action) => match pg.chaos(&action).await {
-                            Ok(done) => println!("{done}"),
-                            Err(e) => println!("error: {e}"),
-                        },
-                        Err(e) => println!("error: {e}"),
-                    }
-                }
-                _ => stdin_open = false,
-            },
-        }
-    }
-}
-
-/// A dump of the active site and its verification one minute after the start, then every ten minutes.
-async fn backup_schedule(
-    dir: PathBuf,
-    platform: LocalPlatform,
-    names: Vec<String>,
-    ports: Vec<u16>,
-    view: Arc<Mutex<backup::BackupView>>,
-) {
-    let mut wait = Duration::from_secs(60);
-    loop {
-        tokio::time::sleep(wait).await;
-        wait = Duration::from_secs(600);
-        let active = platform.state().dns.clone();
-        let Some(i) = active.and_then(|a| names.iter().position(|n| *n == a)) else {
-            continue;
-        };
-        match backup::dump_and_verify(&dir, ports[i], &view).await {
-            Ok(url) => platform.note(
-                "Playground",
-                "BackupVerified",
-                &format!("{url} dumped and verified"),
-            ),
-            Err(e) => platform.note("Warning", "BackupFailed", &e),
-        }
-    }
-}
-
-/// SIGINT (Ctrl-C) and SIGTERM.
-struct Signals {
-    interrupt: tokio::signal::unix::Signal,
-    terminate: tokio::signal::unix::Signal,
-}
-
-impl Signals {
-    fn new() -> Result<Signals, Error> {
-        use tokio::signal::unix::{SignalKind, signal};
-        let register = |kind| signal(kind).map_err(|e| Error::io("registering signal handlers", e));
-        Ok(Signals {
-            interrupt: register(SignalKind::interrupt())?,
-            terminate: register(SignalKind::terminate())?,
-        })
-    }
-
-    async fn recv(&mut self) {
-        tokio::select! {
-            _ = self.interrupt.recv() => {}
-            _ = self.terminate.recv() => {}
-        }
     }
 }
 

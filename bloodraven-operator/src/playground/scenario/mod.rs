@@ -24,6 +24,8 @@ use crate::engine::SiteState;
 use crate::playground::platform::now;
 use crate::playground::{Chaos, Error, Playground, root_conn};
 
+mod pitr;
+
 /// How long a step may take before the scenario gives up.
 const STEP: Duration = Duration::from_secs(90);
 
@@ -184,7 +186,7 @@ pub async fn run(pg: &Playground, name: ScenarioName) -> Result<Report, Error> {
         let mut r = match s {
             ScenarioName::Switchover => switchover(pg).await?,
             ScenarioName::Failover => failover(pg).await?,
-            ScenarioName::Pitr => pitr(pg).await?,
+            ScenarioName::Pitr => pitr::pitr(pg).await?,
             _ => partition(pg).await?,
         };
         archive_check(pg, &mut r).await;
@@ -590,8 +592,8 @@ async fn reclone_interlock(
         .as_ref()
         .and_then(|s| s.site(old).map(|s| s.divergent_gtid.clone()))
         .unwrap_or_default();
-    // The prefix the refusal suggests: the divergent set's first GTID.
-    let prefix = divergent.split([',', '.']).next().unwrap_or_default();
+    // The prefix the refusal suggests: the divergent set's first eight characters.
+    let prefix: String = divergent.chars().take(8).collect();
     let value = format!("{old}:{prefix}");
     pg.chaos(&Chaos::Reclone(value.clone())).await?;
     let accepted = pg
@@ -630,10 +632,14 @@ async fn reclone_interlock(
     r.check(
         "the recloned site replicates again, its divergent transactions discarded",
         rejoined.is_ok() && discarded == 0,
-        format!(
-            "rebuilt from the template and caught up in {:.1} s",
-            now().saturating_sub(started).as_secs_f64()
-        ),
+        if rejoined.is_ok() {
+            format!(
+                "rebuilt from the template and caught up in {:.1} s",
+                now().saturating_sub(started).as_secs_f64()
+            )
+        } else {
+            format!("{old} not replicating within {STEP:?}")
+        },
     );
     Ok(())
 }
@@ -669,162 +675,4 @@ async fn archive_check(pg: &Playground, r: &mut ScenarioReport) {
             }
         ),
     );
-}
-
-async fn pitr(pg: &Playground) -> Result<ScenarioReport, Error> {
-    use crate::playground::backup;
-    let mut r = ScenarioReport::new("pitr");
-    let primary = active(pg)?;
-    let p = port(pg, &primary);
-    let started = now();
-    let dumped = backup::dump_and_verify(&pg.dir, p, &pg.backup).await;
-    let url = match dumped {
-        Ok(url) => url,
-        Err(e) => {
-            r.check(
-                "a dump of the primary, verified in a throwaway server",
-                false,
-                e,
-            );
-            return Ok(r);
-        }
-    };
-    r.check(
-        "a dump of the primary, verified in a throwaway server",
-        true,
-        format!(
-            "{url} ({:.1} s)",
-            now().saturating_sub(started).as_secs_f64()
-        ),
-    );
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    // The bad migration, with the write load held so that "the rows before it" is one well-defined set.
-    let workload = pg.workload.as_ref();
-    workload.inspect(|w| w.pause(true));
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    let before = rows(p).await;
-    let migration = async {
-        let mut c = root_conn(p).await?;
-        c.query_drop("DELETE FROM playground.writes WHERE id % 2 = 0")
-            .await?;
-        let gtid: Option<String> = c.query_first("SELECT @@session.last_gtid").await?;
-        let _ = c.disconnect().await;
-        Ok::<_, mysql_async::Error>(gtid.unwrap_or_default())
-    }
-    .await;
-    workload.inspect(|w| w.pause(false));
-    let before = before?;
-    let gtid = migration.map_err(|e| Error::Server {
-        site: primary.clone(),
-        message: format!("the bad migration: {e}"),
-    })?;
-    r.say(format!(
-        "bad migration on {primary}: DELETE of every even id ({gtid}); {} rows before it",
-        before.len()
-    ));
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    if let Ok(mut c) = root_conn(p).await {
-        let _ = c.query_drop("FLUSH BINARY LOGS").await;
-        let _ = c.disconnect().await;
-    }
-    // The archiver ships the sealed file within its poll interval, once MariaDB has finished closing it.
-    let seq: u64 = gtid
-        .rsplit('-')
-        .next()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(u64::MAX);
-    let shipped = pg
-        .wait_async(
-            "the bad migration archived",
-            Duration::from_secs(60),
-            || {
-                let dir = pg.dir.clone();
-                async move { archived_through(&dir).await >= seq }
-            },
-        )
-        .await;
-    r.check(
-        "the archive holds the bad migration's binary log",
-        shipped.is_ok(),
-        format!("through sequence {}", archived_through(&pg.dir).await),
-    );
-    let Some(bin) = pg.bin.clone() else {
-        r.check(
-            "a fresh server for the restore",
-            false,
-            "no MariaDB binaries",
-        );
-        return Ok(r);
-    };
-    // Stop at the transaction right before the migration (a MariaDB position names everything up to it, so
-    // "just before 0-1-N" is "up to and including 0-1-(N-1)"; nothing else committed in between: the load was held).
-    let stop = match gtid.rsplit_once('-') {
-        Some((head, _)) if seq > 1 && seq != u64::MAX => format!("{head}-{}", seq - 1),
-        _ => gtid.clone(),
-    };
-    let (template, root) = (pg.dir.join("template"), pg.dir.join("restore"));
-    let fresh = tokio::task::spawn_blocking(move || {
-        crate::playground::server::Server::create(&bin, &template, root, "restore", 99)
-    })
-    .await
-    .map_err(|e| Error::Chaos(e.to_string()))??;
-    r.say(format!("fresh server on 127.0.0.1:{}", fresh.port));
-    let restore_started = now();
-    let restored = backup::tool(&[
-        "restore".into(),
-        "--from".into(),
-        url,
-        "--port".into(),
-        fresh.port.to_string(),
-        "--no-progress".into(),
-        "--binlog-archive".into(),
-        format!(
-            "file://{}",
-            pg.dir.join("archive").join("binlogs").display()
-        ),
-        "--stop-gtid".into(),
-        stop.clone(),
-    ])
-    .await;
-    match restored {
-        Ok(v) => {
-            r.say(format!(
-                "restored the dump and replayed the archive through {stop} in {:.1} s ({} archived files; GTID {})",
-                now().saturating_sub(restore_started).as_secs_f64(),
-                v["replay"]["files"].as_array().map_or(0, Vec::len),
-                v["gtidExecuted"].as_str().unwrap_or_default()
-            ));
-            let after = rows(fresh.port).await?;
-            let missing = before.iter().filter(|row| !after.contains(row)).count();
-            let extra = after.iter().filter(|row| !before.contains(row)).count();
-            r.check(
-                "the restore holds exactly the rows before the bad migration",
-                missing == 0 && extra == 0,
-                format!(
-                    "{} rows restored, {} before the migration: {missing} missing, {extra} extra",
-                    after.len(),
-                    before.len()
-                ),
-            );
-        }
-        Err(e) => r.check("the point-in-time restore", false, e),
-    }
-    drop(fresh);
-    let _ = std::fs::remove_dir_all(pg.dir.join("restore"));
-    Ok(r)
-}
-
-/// The highest sequence number the archive covers without a gap (the playground writes one GTID domain).
-async fn archived_through(dir: &std::path::Path) -> u64 {
-    let view = crate::playground::dashboard::check_archive(dir).await;
-    view.covered
-        .rsplit('-')
-        .next()
-        .map(|n| {
-            n.chars()
-                .take_while(char::is_ascii_digit)
-                .collect::<String>()
-        })
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0)
 }
