@@ -4,10 +4,11 @@
 //! |---|---|---|
 //! | [`metrics_router`] | `:8080` | `GET /metrics` (OpenMetrics text, sent with the OpenMetrics content type) |
 //! | [`health_router`] | `:8081` | `/healthz` (always `ok`), `/readyz` (`ok` once [`Readiness::set_ready`], else 503) |
-//! | [`aux_router`] | `:8082` | `/healthz`, `/readyz`, `/status`, `/active-site`, `/pitr-cutoff` |
+//! | [`aux_router`] | `:8082` | `/healthz`, `/readyz`, `/status`, `/active-site`, `/pitr-cutoff`, `/ws/status` |
 //!
 //! Runners publish every poll into a [`Topology`] ([`Runner::with_topology`](crate::runner::Runner::with_topology));
-//! the auxiliary server answers from it: `/active-site` is what every sidecar's startup safety net and lease ask.
+//! the auxiliary server answers from it: `/active-site` is what every sidecar's startup safety net and lease ask,
+//! and every `/ws/status` WebSocket client is sent a TopologyMessage per group after every poll.
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -27,13 +28,14 @@
 //! ```
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use serde_json::{Map, Value, json};
@@ -103,8 +105,24 @@ async fn ready(State(readiness): State<Readiness>) -> Response {
 }
 
 /// The latest poll of every group this process runs, keyed by namespace and group.
-#[derive(Clone, Debug, Default)]
-pub struct Topology(Arc<RwLock<BTreeMap<(String, String), GroupView>>>);
+#[derive(Clone, Debug)]
+pub struct Topology {
+    groups: Arc<RwLock<BTreeMap<(String, String), GroupView>>>,
+    /// Bumped on every publish: wakes the `/ws/status` clients.
+    polls: tokio::sync::watch::Sender<u64>,
+    /// Open `/ws/status` connections.
+    ws_clients: Arc<AtomicUsize>,
+}
+
+impl Default for Topology {
+    fn default() -> Topology {
+        Topology {
+            groups: Arc::default(),
+            polls: tokio::sync::watch::Sender::new(0),
+            ws_clients: Arc::default(),
+        }
+    }
+}
 
 /// One group's latest poll, as the auxiliary server serves it.
 #[derive(Clone, Debug)]
@@ -125,40 +143,234 @@ impl Topology {
 
     /// Records a poll of `group` in `namespace`.
     pub fn publish(&self, namespace: &str, group: &str, view: GroupView) {
-        self.0
+        self.groups
             .write()
             .unwrap_or_else(PoisonError::into_inner)
             .insert((namespace.to_owned(), group.to_owned()), view);
+        self.polls.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// The number of open `/ws/status` connections (`bloodraven_websocket_connected_clients`).
+    pub fn ws_clients(&self) -> usize {
+        self.ws_clients.load(Ordering::Acquire)
     }
 
     /// Forgets a group (deleted, or no longer run by this process).
     pub fn remove(&self, namespace: &str, group: &str) {
-        self.0
+        self.groups
             .write()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(&(namespace.to_owned(), group.to_owned()));
     }
 
     fn snapshot(&self) -> BTreeMap<(String, String), GroupView> {
-        self.0
+        self.groups
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
     }
 }
 
-/// The auxiliary server: `/healthz`, `/readyz`, `/status`, `/active-site` and `/pitr-cutoff`, with the reference's
-/// status codes and JSON bodies (errors are `{"error": "<text>"}`); anything else is 404.
+/// Who may open `/ws/status` (reference-api.md §13.2): `BLOODRAVEN_WS_MAX_CLIENTS` and
+/// `BLOODRAVEN_WS_ALLOWED_ORIGINS`.
+#[derive(Clone, Debug, Eq, PartialEq)]
+pub struct WsPolicy {
+    /// More connections than this are refused with 429 (default 100).
+    pub max_clients: usize,
+    /// Allowed `Origin` headers; `None` allows every origin (and none), otherwise a missing Origin is refused.
+    pub allowed_origins: Option<Vec<String>>,
+}
+
+impl Default for WsPolicy {
+    fn default() -> WsPolicy {
+        WsPolicy {
+            max_clients: 100,
+            allowed_origins: None,
+        }
+    }
+}
+
+impl WsPolicy {
+    /// The policy of `BLOODRAVEN_WS_MAX_CLIENTS` and `BLOODRAVEN_WS_ALLOWED_ORIGINS` (a comma list; unset or `*`
+    /// allows all); an unparsable maximum keeps the default.
+    pub fn from_env() -> WsPolicy {
+        let mut policy = WsPolicy::default();
+        if let Some(n) = std::env::var("BLOODRAVEN_WS_MAX_CLIENTS")
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+        {
+            policy.max_clients = n;
+        }
+        if let Ok(origins) = std::env::var("BLOODRAVEN_WS_ALLOWED_ORIGINS") {
+            let list: Vec<String> = origins
+                .split(',')
+                .map(|o| o.trim().to_owned())
+                .filter(|o| !o.is_empty())
+                .collect();
+            if !list.is_empty() && !list.iter().any(|o| o == "*") {
+                policy.allowed_origins = Some(list);
+            }
+        }
+        policy
+    }
+
+    fn allows(&self, origin: Option<&str>) -> bool {
+        match (&self.allowed_origins, origin) {
+            (None, _) => true,
+            (Some(_), None) => false,
+            (Some(list), Some(o)) => list.iter().any(|a| a == o),
+        }
+    }
+}
+
+/// The auxiliary server: `/healthz`, `/readyz`, `/status`, `/active-site`, `/pitr-cutoff` and `/ws/status`, with the
+/// reference's status codes and JSON bodies (errors are `{"error": "<text>"}`); anything else is 404.
 ///
 /// `/pitr-cutoff` needs the MysqlBackups of a Kubernetes client; without one it answers 503 as the reference does.
+/// `/ws/status` admits every origin and up to 100 clients ([`aux_router_with`] takes another [`WsPolicy`]).
 pub fn aux_router(topology: Topology) -> Router {
+    aux_router_with(topology, WsPolicy::default())
+}
+
+/// [`aux_router`] with the `/ws/status` admission policy `ws`.
+pub fn aux_router_with(topology: Topology, ws: WsPolicy) -> Router {
+    let policy = Arc::new(ws);
     Router::new()
         .route("/healthz", any(ok))
         .route("/readyz", any(ok))
         .route("/status", any(status))
         .route("/active-site", any(active_site))
         .route("/pitr-cutoff", any(pitr_cutoff))
+        .route(
+            "/ws/status",
+            get(
+                move |state: State<Topology>, headers: HeaderMap, upgrade: WebSocketUpgrade| {
+                    ws_status(state, headers, upgrade, policy)
+                },
+            ),
+        )
         .with_state(topology)
+}
+
+/// `GET /ws/status`: checks the origin and the client count, then sends a TopologyMessage per group right away
+/// and again after every poll, until the client goes away.
+async fn ws_status(
+    State(topology): State<Topology>,
+    headers: HeaderMap,
+    upgrade: WebSocketUpgrade,
+    policy: Arc<WsPolicy>,
+) -> Response {
+    let origin = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok());
+    if !policy.allows(origin) {
+        return error(StatusCode::FORBIDDEN, "origin not allowed");
+    }
+    let clients = Arc::clone(&topology.ws_clients);
+    if clients
+        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+            (n < policy.max_clients).then_some(n + 1)
+        })
+        .is_err()
+    {
+        return error(StatusCode::TOO_MANY_REQUESTS, "too many websocket clients");
+    }
+    let guard = ClientGuard(clients);
+    upgrade.on_upgrade(move |socket| async move {
+        let _guard = guard;
+        push_topology(topology, socket).await;
+    })
+}
+
+/// Decrements the client count when a `/ws/status` connection ends (or never upgrades).
+struct ClientGuard(Arc<AtomicUsize>);
+
+impl Drop for ClientGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+async fn push_topology(topology: Topology, mut socket: WebSocket) {
+    let mut polls = topology.polls.subscribe();
+    loop {
+        for ((namespace, group), view) in topology.snapshot() {
+            let text = topology_message(&namespace, &group, &view).to_string();
+            if socket.send(Message::Text(text.into())).await.is_err() {
+                return;
+            }
+        }
+        tokio::select! {
+            changed = polls.changed() => if changed.is_err() { return },
+            incoming = socket.recv() => match incoming {
+                // Pings are answered by axum; anything else from the client is ignored.
+                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return,
+                Some(Ok(_)) => {
+                    polls.mark_changed();
+                    continue;
+                }
+            },
+        }
+    }
+}
+
+/// TopologyMessage (§13.2): optional keys are left out when empty.
+pub fn topology_message(namespace: &str, group: &str, view: &GroupView) -> Value {
+    let s = &view.status;
+    let sites: Vec<Value> = s
+        .sites
+        .iter()
+        .zip(&view.roles)
+        .map(|(site, role)| {
+            let mut entry = Map::new();
+            entry.insert("name".into(), json!(site.name));
+            entry.insert("role".into(), json!(role.to_string()));
+            entry.insert("state".into(), json!(site.state.to_string()));
+            if let Some(seen) = site.last_seen {
+                entry.insert("lastSeen".into(), json!(format_rfc3339(seen)));
+            }
+            entry.insert("replicating".into(), json!(site.replicating));
+            if let Some(lag) = site.seconds_behind {
+                entry.insert("secondsBehindSource".into(), json!(lag));
+            }
+            for (key, value) in [
+                ("gtidExecuted", &site.gtid_executed),
+                ("recoveryState", &site.recovery_state),
+                ("divergentGtid", &site.divergent_gtid),
+            ] {
+                if !value.is_empty() {
+                    entry.insert(key.into(), json!(value));
+                }
+            }
+            if site.divergent_count > 0 {
+                entry.insert(
+                    "divergentTransactionCount".into(),
+                    json!(site.divergent_count),
+                );
+            }
+            Value::Object(entry)
+        })
+        .collect();
+    let mut body = Map::new();
+    body.insert("namespace".into(), json!(namespace));
+    body.insert("group".into(), json!(group));
+    body.insert(
+        "activeSite".into(),
+        json!(s.active_site.clone().unwrap_or_default()),
+    );
+    body.insert("sites".into(), Value::Array(sites));
+    if let Some(at) = s.last_failover {
+        body.insert("lastFailover".into(), json!(format_rfc3339(at)));
+    }
+    if let Some(target) = s.last_failover_target.as_deref().filter(|t| !t.is_empty()) {
+        body.insert("lastFailoverTarget".into(), json!(target));
+    }
+    if !s.alert.is_empty() {
+        body.insert("alert".into(), json!(s.alert));
+    }
+    body.insert("pollTime".into(), json!(format_rfc3339(view.poll_time)));
+    if let Some(gtid) = s.promotion_gtid.as_deref().filter(|g| !g.is_empty()) {
+        body.insert("promotionGtidExecuted".into(), json!(gtid));
+    }
+    Value::Object(body)
 }
 
 fn error(code: StatusCode, text: &str) -> Response {

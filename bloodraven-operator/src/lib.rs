@@ -26,6 +26,8 @@
 //! * [`fence`] — the sidecar's self-fencing and startup safety-net rules, pure; the simulation and the
 //!   `bloodraven-sidecar` binary both run them. [`secret`] — the one password type (redacted, wiped on drop).
 //! * [`controller`] — the `MysqlFailoverGroup` controller and the `bloodraven` operator binary.
+//! * `playground` (feature `playground`) — `bloodraven playground`: local MariaDB servers, the real runner on a
+//!   local platform, a sidecar per site, a write load, chaos actions and a live web dashboard.
 //! * `sim` (feature `sim`) — the deterministic simulation (the main proof; `bloodraven-sim` runs any number of
 //!   seeds) and `sim::Lab`, simulated servers for the `Site` conformance suite.
 //!
@@ -38,6 +40,7 @@
 //! | `mysql` | yes | the MySQL/MariaDB drivers over `mysql_async` |
 //! | `http` | yes | the HTTP surfaces (axum) |
 //! | `kube` | yes | the controllers and the `bloodraven` binary (kube client and runtime, rustls) |
+//! | `playground` | yes | `bloodraven playground`: a whole failover group on this machine with a web dashboard |
 //! | `serde` | with `kube` | `serde` for the durable record |
 //! | `sim` | no | the simulation, `sim::Lab` and `bloodraven-sim` (tokio's paused test clock) |
 //!
@@ -159,6 +162,9 @@ pub mod http;
 #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
 pub mod metrics;
 pub mod platform;
+#[cfg(feature = "playground")]
+#[cfg_attr(docsrs, doc(cfg(feature = "playground")))]
+pub mod playground;
 pub mod record;
 #[cfg(feature = "runner")]
 #[cfg_attr(docsrs, doc(cfg(feature = "runner")))]

@@ -4,6 +4,7 @@
 //! bloodraven [--namespace NS] [--leader-elect] [--site-endpoint NS/GROUP/SITE=HOST:PORT]…
 //!            [--metrics-bind-address :8080] [--health-probe-bind-address :8081] [--aux-bind-address :8082]
 //! bloodraven crds
+//! bloodraven playground [--sites 2|3] [--port 8090] [--scenario failover|switchover|partition|all] [--keep DIR]
 //! ```
 //!
 //! With no sub-command it runs the manager, as the Go image's entrypoint does: the kubeconfig comes from
@@ -62,12 +63,44 @@ struct Cli {
 enum Command {
     /// Print the CustomResourceDefinitions as YAML.
     Crds,
+    /// Run a whole failover group on this machine (local MariaDB servers, the engine, a sidecar per site, a write
+    /// load) with a live web dashboard; or, with --scenario, a scripted story with a report.
+    #[cfg(feature = "playground")]
+    Playground(PlaygroundArgs),
+}
+
+#[cfg(feature = "playground")]
+#[derive(Debug, clap::Args)]
+struct PlaygroundArgs {
+    /// Number of sites: 2 (two primary candidates) or 3 (plus a read-only DR site).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(2..=3))]
+    sites: u8,
+    /// Dashboard port on 127.0.0.1 (0: any free port).
+    #[arg(long, default_value_t = 8090)]
+    port: u16,
+    /// Run a scripted story headlessly, print a report, exit non-zero when an expectation fails.
+    #[arg(long, value_name = "failover|switchover|partition|all")]
+    scenario: Option<bloodraven_operator::playground::ScenarioName>,
+    /// Keep the servers' data, the record, the event log and the archive in DIR (must be empty or absent).
+    #[arg(long, value_name = "DIR")]
+    keep: Option<std::path::PathBuf>,
+    /// The bloodraven-sidecar binary (default: next to this executable, else on PATH).
+    #[arg(long, value_name = "PATH")]
+    sidecar: Option<std::path::PathBuf>,
+    /// Run without sidecars (no self-fencing, no binlog archive).
+    #[arg(long)]
+    no_sidecars: bool,
+    /// The engine's poll interval in milliseconds.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(100..=60_000))]
+    poll_ms: u64,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::Crds) => crds(),
+        #[cfg(feature = "playground")]
+        Some(Command::Playground(args)) => playground(args),
         None => manager(cli),
     };
     match result {
@@ -85,6 +118,42 @@ fn crds() -> anyhow::Result<()> {
         out.write_all(crd::to_yaml(&c)?.as_bytes())?;
     }
     Ok(out.flush()?)
+}
+
+#[cfg(feature = "playground")]
+fn playground(args: PlaygroundArgs) -> anyhow::Result<()> {
+    use bloodraven_operator::playground;
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let options = playground::Options {
+        sites: args.sites.into(),
+        port: args.port,
+        keep: args.keep,
+        sidecar: args.sidecar,
+        sidecars: !args.no_sidecars,
+        poll_interval: Duration::from_millis(args.poll_ms),
+        ..playground::Options::default()
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    let report = runtime.block_on(playground::run(options, args.scenario));
+    // The terminal reader may still be blocked on stdin: do not wait for it.
+    runtime.shutdown_timeout(Duration::from_millis(500));
+    let report = report?;
+    if let Some(report) = report {
+        println!("{report}");
+        if !report.passed() {
+            anyhow::bail!("an expectation failed (see the report above)");
+        }
+    }
+    Ok(())
 }
 
 /// `:8080` → every address on port 8080; `0` → off.
