@@ -4,10 +4,14 @@
 //! bloodraven [--namespace NS] [--leader-elect] [--site-endpoint NS/GROUP/SITE=HOST:PORT]…
 //!            [--metrics-bind-address :8080] [--health-probe-bind-address :8081] [--aux-bind-address :8082]
 //! bloodraven crds
+//! bloodraven dump | restore | verify | encrypt-upload | decrypt-download     # Job steps, configured by env
+//! bloodraven trigger-backup | trigger-verification --group G --profile P  # what the CronJobs run
 //! ```
 //!
 //! With no sub-command it runs the manager, as the Go image's entrypoint does: the kubeconfig comes from
 //! `KUBECONFIG` or the in-cluster service account.
+
+mod jobs;
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -62,12 +66,15 @@ struct Cli {
 enum Command {
     /// Print the CustomResourceDefinitions as YAML.
     Crds,
+    #[command(flatten)]
+    Job(jobs::JobCommand),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::Crds) => crds(),
+        Some(Command::Job(job)) => return jobs::run(job),
         None => manager(cli),
     };
     match result {

@@ -1,0 +1,1 @@
+//! MysqlBackup end to end (placeholder until the tests land).
