@@ -23,6 +23,7 @@
 //! server-side applied when they change; every poll labels the pods the `-primary` and `-replicas` Services select
 //! ([`labels`]). Not yet here (later issues): credential rotation and TLS to MySQL.
 
+pub mod backup;
 pub mod labels;
 pub mod render;
 pub mod spec;
@@ -171,6 +172,11 @@ pub async fn run(
         leader.changed().await.ok()?;
         Some(((), leader))
     });
+    let backups = tokio::spawn(backup::run(
+        context.client.clone(),
+        context.options.clone(),
+        context.leader.clone(),
+    ));
     controller
         .reconcile_all_on(leadership)
         .graceful_shutdown_on(shutdown)
@@ -181,6 +187,7 @@ pub async fn run(
             }
         })
         .await;
+    backups.abort();
     context.stop_all();
     Ok(())
 }

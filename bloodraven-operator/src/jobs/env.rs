@@ -102,6 +102,25 @@ pub fn required(vars: &dyn Vars, name: &'static str) -> Result<String, Error> {
     vars.var(name).ok_or(Error::MissingEnv { name })
 }
 
+/// An access key pair (the secret never shows in `Debug`).
+#[derive(Clone, Eq, PartialEq)]
+pub struct S3Keys {
+    /// `AWS_ACCESS_KEY_ID`.
+    pub access_key_id: String,
+    /// `AWS_SECRET_ACCESS_KEY`.
+    pub secret_access_key: Password,
+    /// `AWS_SESSION_TOKEN`, if any.
+    pub session_token: Option<Password>,
+}
+
+impl std::fmt::Debug for S3Keys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3Keys")
+            .field("access_key_id", &self.access_key_id)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Where the Job's artifacts live: an S3 bucket or a mounted PVC.
 #[derive(Clone, Debug, Eq, PartialEq)]
 pub enum Storage {
@@ -115,6 +134,8 @@ pub enum Storage {
         region: Option<String>,
         /// The mounted credentials directory, if any.
         creds_dir: Option<PathBuf>,
+        /// Keys given directly (the operator reads them from the credentials Secret).
+        keys: Option<S3Keys>,
     },
     /// A PVC mounted at this path.
     Pvc {
@@ -142,6 +163,7 @@ impl Storage {
                 endpoint: vars.var(S3_ENDPOINT_OVERRIDE),
                 region: vars.var(AWS_REGION),
                 creds_dir: vars.var(AWS_CREDS_DIR).map(PathBuf::from),
+                keys: None,
             }),
             "PVC" => Ok(Storage::Pvc {
                 mount: PathBuf::from(
@@ -165,13 +187,24 @@ impl Storage {
                 endpoint,
                 region,
                 creds_dir,
+                keys,
             } => {
                 let (bucket, key) = match location.strip_prefix("s3://") {
                     Some(rest) => rest.split_once('/').unwrap_or((rest, "")),
                     None => (bucket.as_str(), location),
                 };
                 let url = url_for(bucket)?;
-                let options = s3_options(endpoint.as_deref(), region.as_deref(), creds_dir)?;
+                let mut options = s3_options(endpoint.as_deref(), region.as_deref(), creds_dir)?;
+                if let Some(k) = keys {
+                    options.push(("aws_access_key_id".into(), k.access_key_id.clone()));
+                    options.push((
+                        "aws_secret_access_key".into(),
+                        k.secret_access_key.expose().to_owned(),
+                    ));
+                    if let Some(t) = &k.session_token {
+                        options.push(("aws_session_token".into(), t.expose().to_owned()));
+                    }
+                }
                 let (store, _) =
                     bloodraven_backup::object_store::parse_url_opts(&url, options).map_err(
                         |e| Error::BadEnv {
