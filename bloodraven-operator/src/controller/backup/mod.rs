@@ -178,10 +178,6 @@ impl Context {
     ) -> Result<Action, kube::Error> {
         let namespace = backup.namespace().unwrap_or_default();
         let group_name = group.name_any();
-        let site = match build::choose_source(group, backup.spec.source_site_override.as_deref()) {
-            Ok(s) => s,
-            Err(f) => return self.fail(backup, &f).await,
-        };
         let (mysql_secret, field) = match &group.spec.credentials {
             Some(c) => match &c.backup_secret {
                 Some(b) if !b.is_empty() => (b.clone(), "spec.credentials.backupSecret"),
@@ -231,6 +227,24 @@ impl Context {
                 return self.fail(backup, &f).await;
             }
         }
+        let polled = group
+            .status
+            .as_ref()
+            .and_then(|s| s.sites.as_ref())
+            .is_some_and(|s| !s.is_empty());
+        if !polled && backup.spec.source_site_override.is_none() {
+            // A group created with its first backup: wait for its first poll instead of failing.
+            let status = json!({
+                "phase": "Pending",
+                "message": format!("waiting for the first poll of MysqlFailoverGroup {namespace}/{group_name} to choose a source"),
+            });
+            self.patch_status(backup, status).await?;
+            return Ok(Action::requeue(Duration::from_secs(2)));
+        }
+        let site = match build::choose_source(group, backup.spec.source_site_override.as_deref()) {
+            Ok(s) => s,
+            Err(f) => return self.fail(backup, &f).await,
+        };
         let host = self
             .options
             .site_endpoints
