@@ -28,6 +28,7 @@ pub mod labels;
 pub mod render;
 pub mod spec;
 pub mod status;
+pub mod verification;
 
 mod platform;
 
@@ -177,6 +178,11 @@ pub async fn run(
         context.options.clone(),
         context.leader.clone(),
     ));
+    let verifications = tokio::spawn(verification::run(
+        context.client.clone(),
+        context.options.clone(),
+        context.leader.clone(),
+    ));
     controller
         .reconcile_all_on(leadership)
         .graceful_shutdown_on(shutdown)
@@ -188,6 +194,7 @@ pub async fn run(
         })
         .await;
     backups.abort();
+    verifications.abort();
     context.stop_all();
     Ok(())
 }

@@ -134,7 +134,9 @@ fn manager(cli: Cli) -> anyhow::Result<()> {
             .await
             .context("cannot reach Kubernetes (KUBECONFIG or the in-cluster service account)")?;
         let topology = Topology::new();
-        let exporter = Arc::new(Exporter::new());
+        let mut exporter = Exporter::new();
+        controller::backup::metrics::register(exporter.registry_mut());
+        let exporter = Arc::new(exporter);
         let readiness = Readiness::new();
         for (address, router) in [
             (metrics_at, metrics_router(Arc::clone(&exporter))),

@@ -219,63 +219,10 @@ pub fn job(i: &JobInputs<'_>) -> Result<Job, Failure> {
         },
     })];
     let mut mounts = vec![json!({ "name": "mysql-creds", "mountPath": MYSQL_CREDS_MOUNT, "readOnly": true })];
-    match i.profile.storage.type_ {
-        StorageType::S3 => {
-            let s3 = i.profile.storage.s3.as_ref().ok_or_else(|| {
-                Failure::new(
-                    event::BUILD_JOB_FAILED,
-                    format!(
-                        "spec.backup.profiles[{}].storage.s3 is not set but storage.type is S3",
-                        i.profile.name
-                    ),
-                )
-            })?;
-            env_vars.push(env_var(env::STORAGE_TYPE, "S3"));
-            env_vars.push(env_var(env::S3_BUCKET, &s3.bucket));
-            if let Some(e) = &s3.endpoint_url {
-                env_vars.push(env_var(env::S3_ENDPOINT_OVERRIDE, e));
-            }
-            if let Some(r) = &s3.region {
-                env_vars.push(env_var(env::AWS_REGION, r));
-            }
-            env_vars.push(env_var(env::AWS_CREDS_DIR, AWS_CREDS_MOUNT));
-            volumes.push(json!({ "name": "aws-creds", "secret": { "secretName": s3.credentials_secret } }));
-            mounts.push(json!({ "name": "aws-creds", "mountPath": AWS_CREDS_MOUNT, "readOnly": true }));
-        }
-        StorageType::Pvc => {
-            let claim = i
-                .profile
-                .storage
-                .pvc
-                .as_ref()
-                .and_then(|p| p.claim_name.clone())
-                .unwrap_or_else(|| format!("mysql-{group}-backup-{}", i.profile.name));
-            env_vars.push(env_var(env::STORAGE_TYPE, "PVC"));
-            env_vars.push(env_var(env::PVC_MOUNT_PATH, PVC_MOUNT));
-            volumes.push(json!({ "name": "backups", "persistentVolumeClaim": { "claimName": claim } }));
-            mounts.push(json!({ "name": "backups", "mountPath": PVC_MOUNT }));
-        }
-    }
-    if let Some(enc) = &i.profile.encryption {
-        let key = enc
-            .passphrase_secret
-            .key
-            .clone()
-            .unwrap_or_else(|| "passphrase".into());
-        env_vars.push(env_var(
-            env::BACKUP_PASSPHRASE_FILE,
-            &format!("{PASSPHRASE_MOUNT}/passphrase"),
-        ));
-        env_vars.push(env_var(env::ENCRYPTION_ALGORITHM, "AES-256-GCM"));
-        volumes.push(json!({
-            "name": "passphrase",
-            "secret": {
-                "secretName": enc.passphrase_secret.name,
-                "items": [{ "key": key, "path": "passphrase" }],
-            },
-        }));
-        mounts.push(json!({ "name": "passphrase", "mountPath": PASSPHRASE_MOUNT, "readOnly": true }));
-    }
+    let (more_env, more_volumes, more_mounts) = storage_parts(i.profile, group)?;
+    env_vars.extend(more_env);
+    volumes.extend(more_volumes);
+    mounts.extend(more_mounts);
     if let Some(d) = &i.profile.dump {
         let options = serde_json::to_value(d).map_err(|e| {
             Failure::new(
@@ -359,12 +306,81 @@ pub fn job(i: &JobInputs<'_>) -> Result<Job, Failure> {
     })
 }
 
-fn env_var(name: &str, value: &str) -> Value {
+/// The environment, volumes and mounts that give a Job the profile's storage and passphrase (the Go names:
+/// `BLOODRAVEN_STORAGE_TYPE`, `BLOODRAVEN_S3_*`, `BLOODRAVEN_AWS_CREDS_DIR`, `BLOODRAVEN_PVC_MOUNT_PATH`,
+/// `BLOODRAVEN_BACKUP_PASSPHRASE_FILE`); credentials are files, never values in the environment.
+pub fn storage_parts(
+    profile: &BackupProfile,
+    group: &str,
+) -> Result<(Vec<Value>, Vec<Value>, Vec<Value>), Failure> {
+    let mut env_vars = Vec::new();
+    let mut volumes = Vec::new();
+    let mut mounts = Vec::new();
+    match profile.storage.type_ {
+        StorageType::S3 => {
+            let s3 = profile.storage.s3.as_ref().ok_or_else(|| {
+                Failure::new(
+                    event::BUILD_JOB_FAILED,
+                    format!(
+                        "spec.backup.profiles[{}].storage.s3 is not set but storage.type is S3",
+                        profile.name
+                    ),
+                )
+            })?;
+            env_vars.push(env_var(env::STORAGE_TYPE, "S3"));
+            env_vars.push(env_var(env::S3_BUCKET, &s3.bucket));
+            if let Some(e) = &s3.endpoint_url {
+                env_vars.push(env_var(env::S3_ENDPOINT_OVERRIDE, e));
+            }
+            if let Some(r) = &s3.region {
+                env_vars.push(env_var(env::AWS_REGION, r));
+            }
+            env_vars.push(env_var(env::AWS_CREDS_DIR, AWS_CREDS_MOUNT));
+            volumes.push(json!({ "name": "aws-creds", "secret": { "secretName": s3.credentials_secret } }));
+            mounts.push(json!({ "name": "aws-creds", "mountPath": AWS_CREDS_MOUNT, "readOnly": true }));
+        }
+        StorageType::Pvc => {
+            let claim = profile
+                .storage
+                .pvc
+                .as_ref()
+                .and_then(|p| p.claim_name.clone())
+                .unwrap_or_else(|| format!("mysql-{group}-backup-{}", profile.name));
+            env_vars.push(env_var(env::STORAGE_TYPE, "PVC"));
+            env_vars.push(env_var(env::PVC_MOUNT_PATH, PVC_MOUNT));
+            volumes.push(json!({ "name": "backups", "persistentVolumeClaim": { "claimName": claim } }));
+            mounts.push(json!({ "name": "backups", "mountPath": PVC_MOUNT }));
+        }
+    }
+    if let Some(enc) = &profile.encryption {
+        let key = enc
+            .passphrase_secret
+            .key
+            .clone()
+            .unwrap_or_else(|| "passphrase".into());
+        env_vars.push(env_var(
+            env::BACKUP_PASSPHRASE_FILE,
+            &format!("{PASSPHRASE_MOUNT}/passphrase"),
+        ));
+        env_vars.push(env_var(env::ENCRYPTION_ALGORITHM, "AES-256-GCM"));
+        volumes.push(json!({
+            "name": "passphrase",
+            "secret": {
+                "secretName": enc.passphrase_secret.name,
+                "items": [{ "key": key, "path": "passphrase" }],
+            },
+        }));
+        mounts.push(json!({ "name": "passphrase", "mountPath": PASSPHRASE_MOUNT, "readOnly": true }));
+    }
+    Ok((env_vars, volumes, mounts))
+}
+
+pub(crate) fn env_var(name: &str, value: &str) -> Value {
     json!({ "name": name, "value": value })
 }
 
 /// Hardened defaults with the user's fields laid over them.
-fn merge<T: serde::Serialize>(defaults: Value, user: Option<&T>) -> Value {
+pub(crate) fn merge<T: serde::Serialize>(defaults: Value, user: Option<&T>) -> Value {
     let mut out = defaults;
     if let Some(Value::Object(u)) = user.and_then(|u| serde_json::to_value(u).ok())
         && let Value::Object(o) = &mut out

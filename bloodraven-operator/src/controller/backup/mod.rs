@@ -22,6 +22,7 @@
 //! object at fault; a backup in a final phase is never retried, so a bad CR cannot loop.
 
 pub mod build;
+pub mod metrics;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -336,6 +337,7 @@ impl Context {
                     &now,
                 );
                 self.patch_status(backup, status).await?;
+                self.record(backup, true, Some(result.size_bytes));
                 self.event(
                     backup,
                     EventType::Normal,
@@ -545,6 +547,7 @@ impl Context {
             "conditions": conditions(backup, condition::READY, false, f.reason, &f.message, &now),
         });
         self.patch_status(backup, status).await?;
+        self.record(backup, false, None);
         self.event(backup, EventType::Warning, f.reason, &f.message)
             .await;
         if f.reason == "Failed" {
@@ -552,6 +555,24 @@ impl Context {
                 .await;
         }
         Ok(Action::requeue(Duration::from_secs(1)))
+    }
+
+    /// Records a final phase in the `bloodraven_backup_*` metrics.
+    fn record(&self, backup: &MysqlBackup, succeeded: bool, size: Option<u64>) {
+        let now = jiff_now().as_second();
+        let duration = backup
+            .status
+            .as_ref()
+            .and_then(|s| s.start_time.as_ref())
+            .map(|t| (now - t.0.as_second()).max(0) as f64);
+        metrics::global().backup_finished(
+            &backup.spec.failover_group_ref.name,
+            &backup.spec.profile_name,
+            succeeded,
+            now,
+            duration,
+            size,
+        );
     }
 
     async fn patch_status(&self, backup: &MysqlBackup, status: Value) -> Result<(), kube::Error> {
