@@ -12,11 +12,12 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use bloodraven_api::backup::MysqlBackup;
+use bloodraven_api::verification::MysqlBackupVerification;
 use bloodraven_api::failovergroup::MysqlFailoverGroup;
 use bloodraven_test_support::mariadb::MariaDb;
 use bloodraven_test_support::s3::S3Server;
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{Namespace, Pod, Secret};
+use k8s_openapi::api::core::v1::{Namespace, PersistentVolumeClaim, Pod, Secret};
 use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
@@ -103,10 +104,11 @@ fn free_port() -> u16 {
 }
 
 /// One `bloodraven` manager, reaching the sites of group `orders` at the test's servers.
-struct Operator(Child);
+struct Operator(Child, u16);
 
 impl Operator {
     fn start(kubeconfig: &Path, namespace: &str, group: &Group) -> Operator {
+        let metrics = free_port();
         let mut command = Command::new(env!("CARGO_BIN_EXE_bloodraven"));
         command
             .env("KUBECONFIG", kubeconfig)
@@ -115,7 +117,7 @@ impl Operator {
             .args(["--namespace", namespace])
             .args(["--aux-bind-address", &format!("127.0.0.1:{}", free_port())])
             .args(["--health-probe-bind-address", &format!("127.0.0.1:{}", free_port())])
-            .args(["--metrics-bind-address", &format!("127.0.0.1:{}", free_port())])
+            .args(["--metrics-bind-address", &format!("127.0.0.1:{metrics}")])
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
         for (i, site) in ["iad", "pdx"].iter().enumerate() {
@@ -124,7 +126,16 @@ impl Operator {
                 &format!("{namespace}/orders/{site}={}:{}", host(i), group.servers[i].port()),
             ]);
         }
-        Operator(command.spawn().expect("start bloodraven"))
+        Operator(command.spawn().expect("start bloodraven"), metrics)
+    }
+
+    async fn metrics(&self) -> String {
+        reqwest::get(format!("http://127.0.0.1:{}/metrics", self.1))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
     }
 
     fn is_running(&mut self) -> bool {
@@ -597,6 +608,147 @@ async fn bad_backups_fail_with_the_field_at_fault_and_the_operator_keeps_running
     backups.delete("no-profile", &DeleteParams::default()).await.unwrap();
     wait("no-profile deleted", Duration::from_secs(30), || async {
         backups.get_opt("no-profile").await.unwrap().is_none()
+    })
+    .await;
+    assert!(operator.is_running());
+}
+
+/// Group `orders` with its servers, the S3 server and a running manager, the group polled.
+async fn setup(prefix: &str) -> (Client, String, Group, S3Server, Operator) {
+    let (client, kubeconfig) = cluster().await;
+    let ns = namespace(&client, prefix).await;
+    let group = Group::start(2);
+    group.servers[0]
+        .sql("INSERT INTO d.t VALUES (1, 'a'), (2, 'b'), (3, 'c')")
+        .unwrap();
+    group.wait_caught_up(1, 0, Duration::from_secs(20));
+    let s3 = S3Server::start().unwrap();
+    create_group(&client, &ns, &s3).await;
+    let operator = Operator::start(&kubeconfig, &ns, &group);
+    let groups: Api<MysqlFailoverGroup> = Api::namespaced(client.clone(), &ns);
+    wait("pdx replicating in the group's status", Duration::from_secs(60), || async {
+        let g = groups.get("orders").await.unwrap();
+        let s = serde_json::to_value(&g.status).unwrap();
+        s["activeSite"] == "iad" && s.pointer("/sites/1/replicating") == Some(&json!(true))
+    })
+    .await;
+    (client, ns, group, s3, operator)
+}
+
+async fn create_verification(api: &Api<MysqlBackupVerification>, name: &str, spec: Value) {
+    let mut s = json!({ "failoverGroupRef": { "name": "orders" }, "profileName": "nightly", "triggeredBy": "e2e" });
+    s.as_object_mut().unwrap().extend(spec.as_object().unwrap().clone());
+    let v: MysqlBackupVerification = serde_json::from_value(json!({
+        "apiVersion": "shipstream.io/v1alpha1",
+        "kind": "MysqlBackupVerification",
+        "metadata": { "name": name },
+        "spec": s,
+    }))
+    .unwrap();
+    api.create(&PostParams::default(), &v).await.unwrap();
+}
+
+async fn wait_run(api: &Api<MysqlBackupVerification>, name: &str, what: &str, check: impl Fn(&Value) -> bool) -> Value {
+    let mut last = Value::Null;
+    let start = Instant::now();
+    loop {
+        if let Some(v) = api.get_opt(name).await.unwrap() {
+            last = serde_json::to_value(&v.status).unwrap();
+            if check(&last) {
+                return last;
+            }
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(90),
+            "timed out waiting for {name} {what}; status {last:#}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verifications_pass_fail_on_a_tampered_backup_and_refuse_a_second_run() {
+    let (client, ns, _group, s3, mut operator) = setup("e2e-verify").await;
+    let backups: Api<MysqlBackup> = Api::namespaced(client.clone(), &ns);
+    let runs: Api<MysqlBackupVerification> = Api::namespaced(client.clone(), &ns);
+    let kubelet = Kubelet::new(&client, &ns);
+    run_backup(&backups, &kubelet, "orders-1").await;
+
+    // A verification of the newest backup with a sanity query; a second one meanwhile is refused.
+    let sanity = json!({ "sanityCheck": { "query": "SELECT COUNT(*) FROM d.t", "expect": { "minRows": 3 } } });
+    create_verification(&runs, "drill-1", sanity.clone()).await;
+    let restoring = wait_run(&runs, "drill-1", "Restoring", |s| s["phase"] == "Restoring").await;
+    assert_eq!(restoring["backupRef"]["name"], "orders-1");
+    let pvcs: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), &ns);
+    let pvc = pvcs.get(restoring["pvcName"].as_str().unwrap()).await.unwrap();
+    assert_eq!(
+        serde_json::to_value(&pvc.spec.as_ref().unwrap().resources.as_ref().unwrap().requests).unwrap()["storage"],
+        "10Gi"
+    );
+    create_verification(&runs, "drill-2", sanity.clone()).await;
+    let blocked = wait_run(&runs, "drill-2", "Failed", |s| s["phase"] == "Failed").await;
+    assert_eq!(condition(&blocked, "Verified")["reason"], "BlockedByActiveVerification", "{blocked:#}");
+    assert!(blocked["message"].as_str().unwrap().contains("drill-1"), "{blocked:#}");
+    assert!(blocked["jobName"].is_null());
+
+    let job = restoring["jobName"].as_str().unwrap().to_owned();
+    let ran = kubelet.run(&job, &[]).await;
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let done = wait_run(&runs, "drill-1", "Succeeded", |s| s["phase"] == "Succeeded").await;
+    assert_eq!(condition(&done, "Verified")["status"], "True", "{done:#}");
+    assert_eq!(condition(&done, "ResourcesCleanedUp")["status"], "True", "{done:#}");
+    assert_eq!(done["sanityCheck"]["ran"], true);
+    assert_eq!(done["sanityCheck"]["resultRow"], "3", "{done:#}");
+    let jobs: Api<Job> = Api::namespaced(client.clone(), &ns);
+    wait("the verification Job and PVC removed", Duration::from_secs(60), || async {
+        jobs.get_opt(&job).await.unwrap().is_none()
+            && pvcs
+                .get_opt(done["pvcName"].as_str().unwrap())
+                .await
+                .unwrap()
+                .is_none_or(|p| p.metadata.deletion_timestamp.is_some())
+    })
+    .await;
+    let text = operator.metrics().await;
+    for line in [
+        r#"bloodraven_backup_verification_runs_total{group="orders",profile="nightly",result="success"} 1"#,
+        r#"bloodraven_backup_verification_runs_total{group="orders",profile="nightly",result="failure"} 1"#,
+        r#"bloodraven_backup_runs_total{group="orders",profile="nightly",result="success"} 1"#,
+        r#"bloodraven_backup_verified_timestamp_seconds{group="orders",profile="nightly"} "#,
+        r#"bloodraven_backup_verification_duration_seconds_count{group="orders",profile="nightly"} 1"#,
+    ] {
+        assert!(text.contains(line), "{line} missing from /metrics:\n{text}");
+    }
+
+    // A tampered backup: one data object of a second backup is changed in the bucket; its verification fails
+    // with the restore's reason and keeps the Job and the PVC for inspection.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    run_backup(&backups, &kubelet, "orders-2").await;
+    let dir = s3.root().join(s3.bucket()).join("orders/orders-2");
+    let chunk = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().contains(".tsv"))
+        .max_by_key(|p| std::fs::metadata(p).unwrap().len())
+        .expect("a data chunk in the dump");
+    let mut bytes = std::fs::read(&chunk).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    std::fs::write(&chunk, bytes).unwrap();
+    create_verification(&runs, "drill-3", json!({ "backupRef": { "name": "orders-2" } })).await;
+    let restoring = wait_run(&runs, "drill-3", "Restoring", |s| s["phase"] == "Restoring").await;
+    let job = restoring["jobName"].as_str().unwrap().to_owned();
+    let ran = kubelet.run(&job, &[]).await;
+    assert_eq!(ran.code, 1, "a verification that finds a problem exits 1: {}", ran.stderr);
+    let failed = wait_run(&runs, "drill-3", "Failed", |s| s["phase"] == "Failed").await;
+    let verified = condition(&failed, "Verified");
+    assert_eq!(verified["status"], "False", "{failed:#}");
+    assert_eq!(verified["reason"], "RestoreFailed", "{failed:#}");
+    assert_eq!(condition(&failed, "ResourcesCleanedUp")["reason"], "KeptOnFailure", "{failed:#}");
+    assert!(jobs.get_opt(&job).await.unwrap().is_some(), "the failed run's Job was deleted");
+    assert!(pvcs.get_opt(failed["pvcName"].as_str().unwrap()).await.unwrap().is_some());
+    wait("the VerificationFailed event", Duration::from_secs(30), || async {
+        warnings(&client, &ns, "drill-3").await.iter().any(|(r, n)| r == "VerificationFailed" && n.contains("RestoreFailed"))
     })
     .await;
     assert!(operator.is_running());
