@@ -12,8 +12,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use bloodraven_api::backup::MysqlBackup;
-use bloodraven_api::verification::MysqlBackupVerification;
 use bloodraven_api::failovergroup::MysqlFailoverGroup;
+use bloodraven_api::verification::MysqlBackupVerification;
 use bloodraven_test_support::mariadb::MariaDb;
 use bloodraven_test_support::s3::S3Server;
 use k8s_openapi::api::batch::v1::Job;
@@ -113,17 +113,27 @@ impl Operator {
         command
             .env("KUBECONFIG", kubeconfig)
             .env("RUST_LOG", "info,kube=warn")
-            .env("BLOODRAVEN_OPERATOR_IMAGE", "ghcr.io/shipstream/bloodraven:e2e")
+            .env(
+                "BLOODRAVEN_OPERATOR_IMAGE",
+                "ghcr.io/shipstream/bloodraven:e2e",
+            )
             .args(["--namespace", namespace])
             .args(["--aux-bind-address", &format!("127.0.0.1:{}", free_port())])
-            .args(["--health-probe-bind-address", &format!("127.0.0.1:{}", free_port())])
+            .args([
+                "--health-probe-bind-address",
+                &format!("127.0.0.1:{}", free_port()),
+            ])
             .args(["--metrics-bind-address", &format!("127.0.0.1:{metrics}")])
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
         for (i, site) in ["iad", "pdx"].iter().enumerate() {
             command.args([
                 "--site-endpoint",
-                &format!("{namespace}/orders/{site}={}:{}", host(i), group.servers[i].port()),
+                &format!(
+                    "{namespace}/orders/{site}={}:{}",
+                    host(i),
+                    group.servers[i].port()
+                ),
             ]);
         }
         Operator(command.spawn().expect("start bloodraven"), metrics)
@@ -315,7 +325,8 @@ async fn create_secret(client: &Client, namespace: &str, name: &str, data: Value
     let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
     api.create(
         &PostParams::default(),
-        &serde_json::from_value(json!({ "metadata": { "name": name }, "stringData": data })).unwrap(),
+        &serde_json::from_value(json!({ "metadata": { "name": name }, "stringData": data }))
+            .unwrap(),
     )
     .await
     .unwrap();
@@ -324,7 +335,13 @@ async fn create_secret(client: &Client, namespace: &str, name: &str, data: Value
 /// Group `orders` over the test servers with an encrypted S3 profile `nightly` (retention count 2) and a profile
 /// `broken` whose passphrase Secret does not exist.
 async fn create_group(client: &Client, namespace: &str, s3: &S3Server) {
-    create_secret(client, namespace, "orders-operator", json!({ "username": "root", "password": "" })).await;
+    create_secret(
+        client,
+        namespace,
+        "orders-operator",
+        json!({ "username": "root", "password": "" }),
+    )
+    .await;
     create_secret(
         client,
         namespace,
@@ -336,7 +353,13 @@ async fn create_group(client: &Client, namespace: &str, s3: &S3Server) {
         }),
     )
     .await;
-    create_secret(client, namespace, "backup-pass", json!({ "passphrase": "correct horse battery staple" })).await;
+    create_secret(
+        client,
+        namespace,
+        "backup-pass",
+        json!({ "passphrase": "correct horse battery staple" }),
+    )
+    .await;
     let storage = json!({ "storageClassName": "local", "size": "1Gi" });
     let s3_storage = json!({
         "type": "S3",
@@ -361,6 +384,7 @@ async fn create_group(client: &Client, namespace: &str, s3: &S3Server) {
             ],
             "backup": {
                 "maxLagSecondsForSource": 30,
+                "schedules": [{ "name": "hourly", "profileName": "nightly", "schedule": "0 * * * *" }],
                 "profiles": [
                     {
                         "name": "nightly",
@@ -398,7 +422,12 @@ fn status(b: &MysqlBackup) -> Value {
     serde_json::to_value(&b.status).unwrap()
 }
 
-async fn wait_status(api: &Api<MysqlBackup>, name: &str, what: &str, check: impl Fn(&Value) -> bool) -> Value {
+async fn wait_status(
+    api: &Api<MysqlBackup>,
+    name: &str,
+    what: &str,
+    check: impl Fn(&Value) -> bool,
+) -> Value {
     let mut last = Value::Null;
     let start = Instant::now();
     loop {
@@ -465,11 +494,15 @@ async fn scheduled_style_backups_succeed_are_restorable_and_kept_by_count() {
     create_group(&client, &ns, &s3).await;
     let mut operator = Operator::start(&kubeconfig, &ns, &group);
     let groups: Api<MysqlFailoverGroup> = Api::namespaced(client.clone(), &ns);
-    wait("pdx replicating in the group's status", Duration::from_secs(60), || async {
-        let g = groups.get("orders").await.unwrap();
-        let s = serde_json::to_value(&g.status).unwrap();
-        s["activeSite"] == "iad" && s.pointer("/sites/1/replicating") == Some(&json!(true))
-    })
+    wait(
+        "pdx replicating in the group's status",
+        Duration::from_secs(60),
+        || async {
+            let g = groups.get("orders").await.unwrap();
+            let s = serde_json::to_value(&g.status).unwrap();
+            s["activeSite"] == "iad" && s.pointer("/sites/1/replicating") == Some(&json!(true))
+        },
+    )
     .await;
     let backups: Api<MysqlBackup> = Api::namespaced(client.clone(), &ns);
     let kubelet = Kubelet::new(&client, &ns);
@@ -480,7 +513,10 @@ async fn scheduled_style_backups_succeed_are_restorable_and_kept_by_count() {
     let expected_gtid = group.servers[0].sql("SELECT @@gtid_binlog_pos").unwrap();
     assert_eq!(first["sourceSite"], "pdx", "{first:#}");
     assert_eq!(first["gtidExecuted"], expected_gtid.trim(), "{first:#}");
-    assert_eq!(first["location"], format!("s3://{}/orders/orders-1/", s3.bucket()));
+    assert_eq!(
+        first["location"],
+        format!("s3://{}/orders/orders-1/", s3.bucket())
+    );
     assert_eq!(first["encrypted"], true);
     assert_eq!(first["storageType"], "S3");
     let size = first["sizeBytes"].as_i64().unwrap();
@@ -492,7 +528,11 @@ async fn scheduled_style_backups_succeed_are_restorable_and_kept_by_count() {
     assert_eq!(condition(&first, "Ready")["reason"], "Succeeded");
     assert_eq!(condition(&first, "JobCreated")["status"], "True");
     let dir = s3.root().join(s3.bucket()).join("orders/orders-1");
-    assert!(dir.join("@.done.json").exists(), "no completion marker in {}", dir.display());
+    assert!(
+        dir.join("@.done.json").exists(),
+        "no completion marker in {}",
+        dir.display()
+    );
     let g = groups.get("orders").await.unwrap();
     assert!(g.status.unwrap().last_backup_time.is_some());
     let jobs: Api<Job> = Api::namespaced(client.clone(), &ns);
@@ -518,9 +558,15 @@ async fn scheduled_style_backups_succeed_are_restorable_and_kept_by_count() {
             .env("BLOODRAVEN_S3_BUCKET", s3.bucket())
             .env("BLOODRAVEN_S3_ENDPOINT_OVERRIDE", s3.endpoint())
             .env("AWS_REGION", s3.region())
-            .env("BLOODRAVEN_AWS_CREDS_DIR", kubelet.scratch.join("orders-1-dump/aws-creds"))
+            .env(
+                "BLOODRAVEN_AWS_CREDS_DIR",
+                kubelet.scratch.join("orders-1-dump/aws-creds"),
+            )
             .env("BLOODRAVEN_INPUT_URL", first["location"].as_str().unwrap())
-            .env("BLOODRAVEN_MYSQL_HOST", format!("127.0.0.1:{}", target.port()))
+            .env(
+                "BLOODRAVEN_MYSQL_HOST",
+                format!("127.0.0.1:{}", target.port()),
+            )
             .env("MYSQL_USER", "root")
             .env("BLOODRAVEN_BACKUP_PASSPHRASE_FILE", passphrase)
             .output()
@@ -530,13 +576,35 @@ async fn scheduled_style_backups_succeed_are_restorable_and_kept_by_count() {
     assert_eq!(refused.status.code(), Some(2));
     let why = String::from_utf8_lossy(&refused.stderr);
     assert!(why.contains("bloodraven:"), "{why}");
-    assert_eq!(target.sql("SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = 'd'").unwrap().trim(), "0");
+    assert_eq!(
+        target
+            .sql("SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = 'd'")
+            .unwrap()
+            .trim(),
+        "0"
+    );
     let restored = restore(&pass);
     let out = String::from_utf8_lossy(&restored.stdout);
-    assert!(restored.status.success(), "{}", String::from_utf8_lossy(&restored.stderr));
-    let line = out.lines().find(|l| l.starts_with("BLOODRAVEN_RESTORE_COMPLETE")).unwrap();
-    assert!(line.contains(&format!("sourceGtidExecuted={}", expected_gtid.trim())), "{line}");
-    assert_eq!(target.sql("SELECT GROUP_CONCAT(writer ORDER BY id) FROM d.t").unwrap().trim(), "a,b,c");
+    assert!(
+        restored.status.success(),
+        "{}",
+        String::from_utf8_lossy(&restored.stderr)
+    );
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("BLOODRAVEN_RESTORE_COMPLETE"))
+        .unwrap();
+    assert!(
+        line.contains(&format!("sourceGtidExecuted={}", expected_gtid.trim())),
+        "{line}"
+    );
+    assert_eq!(
+        target
+            .sql("SELECT GROUP_CONCAT(writer ORDER BY id) FROM d.t")
+            .unwrap()
+            .trim(),
+        "a,b,c"
+    );
 
     // Two more: retention (count 2) deletes the oldest CR, and its finalizer deletes its artifact.
     for name in ["orders-2", "orders-3"] {
@@ -544,15 +612,85 @@ async fn scheduled_style_backups_succeed_are_restorable_and_kept_by_count() {
         tokio::time::sleep(Duration::from_millis(1100)).await;
         run_backup(&backups, &kubelet, name).await;
     }
-    wait("orders-1 deleted by retention", Duration::from_secs(60), || async {
-        backups.get_opt("orders-1").await.unwrap().is_none()
+    wait(
+        "orders-1 deleted by retention",
+        Duration::from_secs(60),
+        || async { backups.get_opt("orders-1").await.unwrap().is_none() },
+    )
+    .await;
+    assert!(
+        !dir.exists() || std::fs::read_dir(&dir).unwrap().next().is_none(),
+        "artifact of orders-1 kept"
+    );
+    for name in ["orders-2", "orders-3"] {
+        assert_eq!(
+            status(&backups.get(name).await.unwrap())["phase"],
+            "Succeeded"
+        );
+        assert!(
+            s3.root()
+                .join(s3.bucket())
+                .join("orders")
+                .join(name)
+                .join("@.done.json")
+                .exists()
+        );
+    }
+
+    // What the schedule's CronJob runs (batch/v1 CronJobs are not served by this v1.20 control plane, so the test
+    // runs its command): the backup it creates carries the schedule and shows in the group's backupSchedules.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let trigger = Command::new(env!("CARGO_BIN_EXE_bloodraven"))
+        .args([
+            "trigger-backup",
+            "--group=orders",
+            "--profile=nightly",
+            "--schedule=hourly",
+        ])
+        .env("KUBECONFIG", &kubeconfig)
+        .env("POD_NAMESPACE", &ns)
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&trigger.stdout);
+    assert!(
+        trigger.status.success(),
+        "{}",
+        String::from_utf8_lossy(&trigger.stderr)
+    );
+    let scheduled = out.trim().rsplit('/').next().unwrap().to_owned();
+    assert!(scheduled.starts_with("orders-hourly-"), "{out}");
+    let b = backups.get(&scheduled).await.unwrap();
+    assert_eq!(b.labels()["shipstream.io/backup-schedule"], "hourly");
+    assert_eq!(b.spec.triggered_by.as_deref(), Some("hourly"));
+    let running = wait_status(&backups, &scheduled, "Running", |s| {
+        s["jobName"].is_string()
     })
     .await;
-    assert!(!dir.exists() || std::fs::read_dir(&dir).unwrap().next().is_none(), "artifact of orders-1 kept");
-    for name in ["orders-2", "orders-3"] {
-        assert_eq!(status(&backups.get(name).await.unwrap())["phase"], "Succeeded");
-        assert!(s3.root().join(s3.bucket()).join("orders").join(name).join("@.done.json").exists());
-    }
+    assert_eq!(
+        kubelet
+            .run(running["jobName"].as_str().unwrap(), &[])
+            .await
+            .code,
+        0
+    );
+    wait_status(&backups, &scheduled, "Succeeded", |s| {
+        s["phase"] == "Succeeded"
+    })
+    .await;
+    wait(
+        "the group's backupSchedules",
+        Duration::from_secs(90),
+        || async {
+            let g = groups.get("orders").await.unwrap();
+            let s = serde_json::to_value(&g.status).unwrap();
+            let h = &s["backupSchedules"][0];
+            h["name"] == "hourly"
+                && h["cronJobName"] == "mysql-orders-backup-hourly"
+                && h["lastSuccessfulBackupName"] == scheduled.as_str()
+                && h["lastBackupPhase"] == "Succeeded"
+        },
+    )
+    .await;
     assert!(operator.is_running());
 }
 
@@ -584,7 +722,11 @@ async fn bad_backups_fail_with_the_field_at_fault_and_the_operator_keeps_running
     create_backup(&backups, "no-secret", "orders", "broken").await;
     for (name, reason, names) in [
         ("no-group", "GroupNotFound", "spec.failoverGroupRef.name"),
-        ("no-profile", "ProfileNotFound", "spec.profileName \"weekly\""),
+        (
+            "no-profile",
+            "ProfileNotFound",
+            "spec.profileName \"weekly\"",
+        ),
         ("no-secret", "BuildJobFailed", "Secret"),
     ] {
         let s = wait_status(&backups, name, "Failed", |s| s["phase"] == "Failed").await;
@@ -593,19 +735,31 @@ async fn bad_backups_fail_with_the_field_at_fault_and_the_operator_keeps_running
         assert_eq!(ready["reason"], reason, "{s:#}");
         assert!(s["message"].as_str().unwrap().contains(names), "{s:#}");
         wait("the Warning event", Duration::from_secs(30), || async {
-            warnings(&client, &ns, name).await.iter().any(|(r, _)| r == reason)
+            warnings(&client, &ns, name)
+                .await
+                .iter()
+                .any(|(r, _)| r == reason)
         })
         .await;
     }
     let s = status(&backups.get("no-secret").await.unwrap());
     assert!(
         s["message"].as_str().unwrap().contains("no-such-secret")
-            && s["message"].as_str().unwrap().contains("encryption.passphraseSecret"),
+            && s["message"]
+                .as_str()
+                .unwrap()
+                .contains("encryption.passphraseSecret"),
         "{s:#}"
     );
-    assert!(s["jobName"].is_null(), "no Job for a backup that cannot be built: {s:#}");
+    assert!(
+        s["jobName"].is_null(),
+        "no Job for a backup that cannot be built: {s:#}"
+    );
     // Failed backups are final: deleting one goes through the finalizer without an artifact to remove.
-    backups.delete("no-profile", &DeleteParams::default()).await.unwrap();
+    backups
+        .delete("no-profile", &DeleteParams::default())
+        .await
+        .unwrap();
     wait("no-profile deleted", Duration::from_secs(30), || async {
         backups.get_opt("no-profile").await.unwrap().is_none()
     })
@@ -626,18 +780,24 @@ async fn setup(prefix: &str) -> (Client, String, Group, S3Server, Operator) {
     create_group(&client, &ns, &s3).await;
     let operator = Operator::start(&kubeconfig, &ns, &group);
     let groups: Api<MysqlFailoverGroup> = Api::namespaced(client.clone(), &ns);
-    wait("pdx replicating in the group's status", Duration::from_secs(60), || async {
-        let g = groups.get("orders").await.unwrap();
-        let s = serde_json::to_value(&g.status).unwrap();
-        s["activeSite"] == "iad" && s.pointer("/sites/1/replicating") == Some(&json!(true))
-    })
+    wait(
+        "pdx replicating in the group's status",
+        Duration::from_secs(60),
+        || async {
+            let g = groups.get("orders").await.unwrap();
+            let s = serde_json::to_value(&g.status).unwrap();
+            s["activeSite"] == "iad" && s.pointer("/sites/1/replicating") == Some(&json!(true))
+        },
+    )
     .await;
     (client, ns, group, s3, operator)
 }
 
 async fn create_verification(api: &Api<MysqlBackupVerification>, name: &str, spec: Value) {
     let mut s = json!({ "failoverGroupRef": { "name": "orders" }, "profileName": "nightly", "triggeredBy": "e2e" });
-    s.as_object_mut().unwrap().extend(spec.as_object().unwrap().clone());
+    s.as_object_mut()
+        .unwrap()
+        .extend(spec.as_object().unwrap().clone());
     let v: MysqlBackupVerification = serde_json::from_value(json!({
         "apiVersion": "shipstream.io/v1alpha1",
         "kind": "MysqlBackupVerification",
@@ -648,7 +808,12 @@ async fn create_verification(api: &Api<MysqlBackupVerification>, name: &str, spe
     api.create(&PostParams::default(), &v).await.unwrap();
 }
 
-async fn wait_run(api: &Api<MysqlBackupVerification>, name: &str, what: &str, check: impl Fn(&Value) -> bool) -> Value {
+async fn wait_run(
+    api: &Api<MysqlBackupVerification>,
+    name: &str,
+    what: &str,
+    check: impl Fn(&Value) -> bool,
+) -> Value {
     let mut last = Value::Null;
     let start = Instant::now();
     loop {
@@ -680,15 +845,34 @@ async fn verifications_pass_fail_on_a_tampered_backup_and_refuse_a_second_run() 
     let restoring = wait_run(&runs, "drill-1", "Restoring", |s| s["phase"] == "Restoring").await;
     assert_eq!(restoring["backupRef"]["name"], "orders-1");
     let pvcs: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), &ns);
-    let pvc = pvcs.get(restoring["pvcName"].as_str().unwrap()).await.unwrap();
+    let pvc = pvcs
+        .get(restoring["pvcName"].as_str().unwrap())
+        .await
+        .unwrap();
     assert_eq!(
-        serde_json::to_value(&pvc.spec.as_ref().unwrap().resources.as_ref().unwrap().requests).unwrap()["storage"],
+        serde_json::to_value(
+            &pvc.spec
+                .as_ref()
+                .unwrap()
+                .resources
+                .as_ref()
+                .unwrap()
+                .requests
+        )
+        .unwrap()["storage"],
         "10Gi"
     );
     create_verification(&runs, "drill-2", sanity.clone()).await;
     let blocked = wait_run(&runs, "drill-2", "Failed", |s| s["phase"] == "Failed").await;
-    assert_eq!(condition(&blocked, "Verified")["reason"], "BlockedByActiveVerification", "{blocked:#}");
-    assert!(blocked["message"].as_str().unwrap().contains("drill-1"), "{blocked:#}");
+    assert_eq!(
+        condition(&blocked, "Verified")["reason"],
+        "BlockedByActiveVerification",
+        "{blocked:#}"
+    );
+    assert!(
+        blocked["message"].as_str().unwrap().contains("drill-1"),
+        "{blocked:#}"
+    );
     assert!(blocked["jobName"].is_null());
 
     let job = restoring["jobName"].as_str().unwrap().to_owned();
@@ -696,18 +880,26 @@ async fn verifications_pass_fail_on_a_tampered_backup_and_refuse_a_second_run() 
     assert_eq!(ran.code, 0, "{}", ran.stderr);
     let done = wait_run(&runs, "drill-1", "Succeeded", |s| s["phase"] == "Succeeded").await;
     assert_eq!(condition(&done, "Verified")["status"], "True", "{done:#}");
-    assert_eq!(condition(&done, "ResourcesCleanedUp")["status"], "True", "{done:#}");
+    assert_eq!(
+        condition(&done, "ResourcesCleanedUp")["status"],
+        "True",
+        "{done:#}"
+    );
     assert_eq!(done["sanityCheck"]["ran"], true);
     assert_eq!(done["sanityCheck"]["resultRow"], "3", "{done:#}");
     let jobs: Api<Job> = Api::namespaced(client.clone(), &ns);
-    wait("the verification Job and PVC removed", Duration::from_secs(60), || async {
-        jobs.get_opt(&job).await.unwrap().is_none()
-            && pvcs
-                .get_opt(done["pvcName"].as_str().unwrap())
-                .await
-                .unwrap()
-                .is_none_or(|p| p.metadata.deletion_timestamp.is_some())
-    })
+    wait(
+        "the verification Job and PVC removed",
+        Duration::from_secs(60),
+        || async {
+            jobs.get_opt(&job).await.unwrap().is_none()
+                && pvcs
+                    .get_opt(done["pvcName"].as_str().unwrap())
+                    .await
+                    .unwrap()
+                    .is_none_or(|p| p.metadata.deletion_timestamp.is_some())
+        },
+    )
     .await;
     let text = operator.metrics().await;
     for line in [
@@ -735,21 +927,49 @@ async fn verifications_pass_fail_on_a_tampered_backup_and_refuse_a_second_run() 
     let middle = bytes.len() / 2;
     bytes[middle] ^= 0xff;
     std::fs::write(&chunk, bytes).unwrap();
-    create_verification(&runs, "drill-3", json!({ "backupRef": { "name": "orders-2" } })).await;
+    create_verification(
+        &runs,
+        "drill-3",
+        json!({ "backupRef": { "name": "orders-2" } }),
+    )
+    .await;
     let restoring = wait_run(&runs, "drill-3", "Restoring", |s| s["phase"] == "Restoring").await;
     let job = restoring["jobName"].as_str().unwrap().to_owned();
     let ran = kubelet.run(&job, &[]).await;
-    assert_eq!(ran.code, 1, "a verification that finds a problem exits 1: {}", ran.stderr);
+    assert_eq!(
+        ran.code, 1,
+        "a verification that finds a problem exits 1: {}",
+        ran.stderr
+    );
     let failed = wait_run(&runs, "drill-3", "Failed", |s| s["phase"] == "Failed").await;
     let verified = condition(&failed, "Verified");
     assert_eq!(verified["status"], "False", "{failed:#}");
     assert_eq!(verified["reason"], "RestoreFailed", "{failed:#}");
-    assert_eq!(condition(&failed, "ResourcesCleanedUp")["reason"], "KeptOnFailure", "{failed:#}");
-    assert!(jobs.get_opt(&job).await.unwrap().is_some(), "the failed run's Job was deleted");
-    assert!(pvcs.get_opt(failed["pvcName"].as_str().unwrap()).await.unwrap().is_some());
-    wait("the VerificationFailed event", Duration::from_secs(30), || async {
-        warnings(&client, &ns, "drill-3").await.iter().any(|(r, n)| r == "VerificationFailed" && n.contains("RestoreFailed"))
-    })
+    assert_eq!(
+        condition(&failed, "ResourcesCleanedUp")["reason"],
+        "KeptOnFailure",
+        "{failed:#}"
+    );
+    assert!(
+        jobs.get_opt(&job).await.unwrap().is_some(),
+        "the failed run's Job was deleted"
+    );
+    assert!(
+        pvcs.get_opt(failed["pvcName"].as_str().unwrap())
+            .await
+            .unwrap()
+            .is_some()
+    );
+    wait(
+        "the VerificationFailed event",
+        Duration::from_secs(30),
+        || async {
+            warnings(&client, &ns, "drill-3")
+                .await
+                .iter()
+                .any(|(r, n)| r == "VerificationFailed" && n.contains("RestoreFailed"))
+        },
+    )
     .await;
     assert!(operator.is_running());
 }

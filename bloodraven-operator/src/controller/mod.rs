@@ -178,6 +178,11 @@ pub async fn run(
         context.options.clone(),
         context.leader.clone(),
     ));
+    let schedules = tokio::spawn(backup::schedules::run(
+        context.client.clone(),
+        context.options.clone(),
+        context.leader.clone(),
+    ));
     let verifications = tokio::spawn(verification::run(
         context.client.clone(),
         context.options.clone(),
@@ -195,6 +200,7 @@ pub async fn run(
         .await;
     backups.abort();
     verifications.abort();
+    schedules.abort();
     context.stop_all();
     Ok(())
 }

@@ -205,13 +205,11 @@ impl Storage {
                         options.push(("aws_session_token".into(), t.expose().to_owned()));
                     }
                 }
-                let (store, _) =
-                    bloodraven_backup::object_store::parse_url_opts(&url, options).map_err(
-                        |e| Error::BadEnv {
-                            name: S3_BUCKET,
-                            reason: format!("cannot open bucket {bucket:?}: {e}"),
-                        },
-                    )?;
+                let (store, _) = bloodraven_backup::object_store::parse_url_opts(&url, options)
+                    .map_err(|e| Error::BadEnv {
+                        name: S3_BUCKET,
+                        reason: format!("cannot open bucket {bucket:?}: {e}"),
+                    })?;
                 Ok(DumpLocation::new(Arc::from(store), key.trim_matches('/')))
             }
             Storage::Pvc { mount } => {
@@ -317,8 +315,7 @@ pub fn server(vars: &dyn Vars) -> Result<ConnectOptions, Error> {
         reason: format!("{text:?}: expected host, host:port or [v6]:port"),
     })?;
     let (user, password) = credentials(vars)?;
-    Ok(ConnectOptions::new(host, port)
-        .with_credentials(user, Some(password.expose().to_owned())))
+    Ok(ConnectOptions::new(host, port).with_credentials(user, Some(password.expose().to_owned())))
 }
 
 /// `host`, `host:port`, `[v6]:port`.
@@ -389,7 +386,11 @@ pub fn parse_bytes(text: &str) -> Option<u64> {
         None => (t, ""),
     };
     let n: u64 = number.parse().ok()?;
-    let factor: u64 = match unit.trim().to_ascii_lowercase().trim_end_matches(['b', 'i']) {
+    let factor: u64 = match unit
+        .trim()
+        .to_ascii_lowercase()
+        .trim_end_matches(['b', 'i'])
+    {
         "" => 1,
         "k" => 1 << 10,
         "m" => 1 << 20,

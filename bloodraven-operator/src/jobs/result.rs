@@ -39,6 +39,8 @@ pub enum Sentinel {
     DumpComplete,
     /// `BLOODRAVEN_ENCRYPT_METRICS`: one encrypt or decrypt stage.
     EncryptMetrics,
+    /// `BLOODRAVEN_PITR_DOWNLOAD_COMPLETE`: `pitr-download` fetched the binlogs (this implementation's addition).
+    PitrDownloadComplete,
     /// `BLOODRAVEN_RESTORE_COMPLETE`: a restore (and its PITR replay) finished.
     RestoreComplete,
     /// `BLOODRAVEN_VERIFY_COMPLETE`: a verification's verdict (this implementation's addition).
@@ -55,6 +57,7 @@ impl Sentinel {
         match self {
             Sentinel::DumpComplete => "BLOODRAVEN_DUMP_COMPLETE",
             Sentinel::EncryptMetrics => "BLOODRAVEN_ENCRYPT_METRICS",
+            Sentinel::PitrDownloadComplete => "BLOODRAVEN_PITR_DOWNLOAD_COMPLETE",
             Sentinel::RestoreComplete => "BLOODRAVEN_RESTORE_COMPLETE",
             Sentinel::VerifyComplete => "BLOODRAVEN_VERIFY_COMPLETE",
             Sentinel::VerifyReplayComplete => "BLOODRAVEN_VERIFY_REPLAY_COMPLETE",
@@ -79,7 +82,9 @@ pub fn format_line(sentinel: Sentinel, fields: &[(&str, String)]) -> String {
 /// The fields of the last line of `text` that starts with `sentinel` (leading whitespace and a log prefix up to
 /// the sentinel are ignored), decoded; `None` when there is none.
 pub fn parse_last(text: &str, sentinel: Sentinel) -> Option<BTreeMap<String, String>> {
-    text.lines().rev().find_map(|line| parse_line(line, sentinel))
+    text.lines()
+        .rev()
+        .find_map(|line| parse_line(line, sentinel))
 }
 
 /// The fields of one line, if it carries `sentinel`.

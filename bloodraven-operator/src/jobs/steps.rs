@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use super::Error;
 use super::env::{self, Storage, Vars, required};
-use super::result::{DumpResult, EncryptMetrics, VerifyResult, format_line, Sentinel};
+use super::result::{DumpResult, EncryptMetrics, Sentinel, VerifyResult, format_line};
 
 /// What a step printed and how it ended.
 #[derive(Clone, Debug, Default, Eq, PartialEq)]
@@ -96,8 +96,8 @@ pub fn dump_options(
         options.threads = usize::try_from(t.max(1)).unwrap_or(1);
     }
     if let Some(b) = v.get("bytesPerChunk").and_then(Value::as_str) {
-        options.bytes_per_chunk =
-            env::parse_bytes(b).ok_or_else(|| bad(format!("bytesPerChunk {b:?}: expected e.g. 64M")))?;
+        options.bytes_per_chunk = env::parse_bytes(b)
+            .ok_or_else(|| bad(format!("bytesPerChunk {b:?}: expected e.g. 64M")))?;
     }
     if let Some(c) = v.get("compression").and_then(Value::as_str) {
         options.compression = Compression::parse(c)
@@ -106,7 +106,12 @@ pub fn dump_options(
     let list = |key: &str| -> Vec<String> {
         v.get(key)
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
             .unwrap_or_default()
     };
     options.include_schemas = list("includeSchemas");
@@ -195,7 +200,9 @@ pub async fn verify(vars: &dyn Vars) -> Result<Outcome, Error> {
             max_duration: Duration::from_secs(seconds.max(1)),
         });
     }
-    let mode = vars.var(env::VERIFY_PITR_MODE).unwrap_or_else(|| "none".into());
+    let mode = vars
+        .var(env::VERIFY_PITR_MODE)
+        .unwrap_or_else(|| "none".into());
     let target = match mode.as_str() {
         "none" => None,
         "latest" => Some(Target::Latest),
@@ -253,20 +260,15 @@ pub async fn encrypt_upload(vars: &dyn Vars) -> Result<Outcome, Error> {
     let storage = Storage::from_vars(vars)?;
     let source = PathBuf::from(required(vars, env::SOURCE_DIR)?);
     let output = required(vars, env::OUTPUT_URL)?;
-    let passphrase = env::passphrase(vars, env::BACKUP_PASSPHRASE_FILE)?.ok_or(
-        Error::MissingEnv {
+    let passphrase =
+        env::passphrase(vars, env::BACKUP_PASSPHRASE_FILE)?.ok_or(Error::MissingEnv {
             name: env::BACKUP_PASSPHRASE_FILE,
-        },
-    )?;
+        })?;
     let to = storage.open(&output)?;
     let started = Instant::now();
-    let report = bloodraven_backup::transfer::encrypt_upload(
-        &source,
-        to.store(),
-        to.prefix(),
-        &passphrase,
-    )
-    .await?;
+    let report =
+        bloodraven_backup::transfer::encrypt_upload(&source, to.store(), to.prefix(), &passphrase)
+            .await?;
     let side: Value = std::fs::read(source.join("BLOODRAVEN_DUMP_META.json"))
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
@@ -282,7 +284,10 @@ pub async fn encrypt_upload(vars: &dyn Vars) -> Result<Outcome, Error> {
     let dump = DumpResult {
         location: storage.location_text(&output, true),
         size_bytes: report.plaintext_bytes,
-        gtid_executed: side["gtidExecuted"].as_str().unwrap_or("").replace([' ', '\n'], ""),
+        gtid_executed: side["gtidExecuted"]
+            .as_str()
+            .unwrap_or("")
+            .replace([' ', '\n'], ""),
         binlog_file: side["binlogFile"].as_str().unwrap_or("").to_owned(),
         binlog_pos: side["binlogPos"].as_u64().unwrap_or(0),
         encrypted: true,
@@ -303,11 +308,10 @@ pub async fn decrypt_download(vars: &dyn Vars) -> Result<Outcome, Error> {
         vars.var(env::TARGET_DIR)
             .unwrap_or_else(|| "/restore-decrypted".into()),
     );
-    let passphrase = env::passphrase(vars, env::BACKUP_PASSPHRASE_FILE)?.ok_or(
-        Error::MissingEnv {
+    let passphrase =
+        env::passphrase(vars, env::BACKUP_PASSPHRASE_FILE)?.ok_or(Error::MissingEnv {
             name: env::BACKUP_PASSPHRASE_FILE,
-        },
-    )?;
+        })?;
     let from = storage.open(&prefix)?;
     let started = Instant::now();
     let report = bloodraven_backup::transfer::decrypt_download(
@@ -329,6 +333,104 @@ pub async fn decrypt_download(vars: &dyn Vars) -> Result<Outcome, Error> {
     Ok(Outcome::ok(vec![metrics.line()]))
 }
 
+/// The variables of `pitr-download`: `BLOODRAVEN_PITR_*` first, then the plain backup names.
+struct PitrVars<'a>(&'a dyn Vars);
+
+impl Vars for PitrVars<'_> {
+    fn var(&self, name: &str) -> Option<String> {
+        let pitr = match name {
+            env::STORAGE_TYPE => Some("BLOODRAVEN_PITR_STORAGE_TYPE"),
+            env::S3_BUCKET => Some("BLOODRAVEN_PITR_S3_BUCKET"),
+            env::S3_ENDPOINT_OVERRIDE => Some("BLOODRAVEN_PITR_S3_ENDPOINT_URL"),
+            env::AWS_REGION => Some("BLOODRAVEN_PITR_S3_REGION"),
+            env::AWS_CREDS_DIR => Some("BLOODRAVEN_PITR_AWS_CREDS_DIR"),
+            env::PVC_MOUNT_PATH => Some("BLOODRAVEN_PITR_PVC_MOUNT_PATH"),
+            _ => None,
+        };
+        pitr.and_then(|p| self.0.var(p))
+            .or_else(|| self.0.var(name))
+    }
+}
+
+/// `pitr-download` (reference-formats §2.7): every archived binlog of the sites in `BLOODRAVEN_PITR_SITES` (else
+/// every site with a manifest) whose first event is not after `BLOODRAVEN_PITR_STOP_DATETIME`, downloaded,
+/// decrypted and checked into `BLOODRAVEN_PITR_OUTPUT_DIR/<site>/<name>`.
+pub async fn pitr_download(vars: &dyn Vars) -> Result<Outcome, Error> {
+    use bloodraven_backup::bloodraven_binlog::continuity::FileRef;
+    use bloodraven_backup::bloodraven_binlog::manifest::SiteName;
+    use bloodraven_backup::bloodraven_binlog::pitr::{Plan, PlannedFile, download};
+    let stop = parse_time(&required(vars, env::PITR_STOP_DATETIME)?)?;
+    let pitr_vars = PitrVars(vars);
+    let storage = Storage::from_vars(&pitr_vars)?;
+    let prefix = required(vars, env::PITR_MANIFEST_PREFIX)?;
+    let out = PathBuf::from(
+        vars.var("BLOODRAVEN_PITR_OUTPUT_DIR")
+            .unwrap_or_else(|| "/pitr-binlogs".into()),
+    );
+    let location = storage.open(&prefix)?;
+    let mut archive = ArchiveStore::new(
+        std::sync::Arc::clone(location.store()),
+        ArchiveLayout::new(location.prefix().as_ref()),
+    );
+    if let Some(p) = env::passphrase(vars, env::PITR_PASSPHRASE_FILE)? {
+        archive = archive.with_passphrase(p);
+    }
+    let listed: Vec<String> = vars
+        .var("BLOODRAVEN_PITR_SITES")
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let sites: Vec<SiteName> = if listed.is_empty() {
+        archive
+            .sites()
+            .await
+            .map_err(bloodraven_backup::Error::from)?
+    } else {
+        listed
+            .iter()
+            .map(|s| SiteName::parse(s))
+            .collect::<Result<_, _>>()
+            .map_err(bloodraven_backup::Error::from)?
+    };
+    let mut plan = Plan::default();
+    for site in &sites {
+        let manifest = archive
+            .load_manifest(site)
+            .await
+            .map_err(bloodraven_backup::Error::from)?;
+        for entry in manifest.files {
+            if entry.first_event_time.is_some_and(|t| t > stop) {
+                continue;
+            }
+            plan.files.push(PlannedFile {
+                file: FileRef {
+                    site: site.as_str().to_owned(),
+                    name: entry.name.clone(),
+                },
+                entry,
+                adds: Default::default(),
+                mariadb_start: None,
+                stop: None,
+            });
+        }
+    }
+    let paths = download(&archive, &plan, &out)
+        .await
+        .map_err(bloodraven_backup::Error::from)?;
+    Ok(Outcome::ok(vec![format_line(
+        Sentinel::PitrDownloadComplete,
+        &[
+            ("files", paths.len().to_string()),
+            ("sites", sites.len().to_string()),
+            ("stopDatetime", stop.to_rfc3339()),
+            ("outputDir", out.to_string_lossy().into_owned()),
+        ],
+    )]))
+}
+
 /// The `BLOODRAVEN_ENCRYPT_METRICS` line of a failed stage.
 pub fn encrypt_failure_line(stage: &str, started: Instant) -> String {
     format_line(
@@ -336,7 +438,10 @@ pub fn encrypt_failure_line(stage: &str, started: Instant) -> String {
         &[
             ("stage", stage.to_owned()),
             ("result", "failure".into()),
-            ("duration", format!("{:.3}", started.elapsed().as_secs_f64())),
+            (
+                "duration",
+                format!("{:.3}", started.elapsed().as_secs_f64()),
+            ),
         ],
     )
 }

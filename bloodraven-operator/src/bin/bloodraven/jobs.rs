@@ -29,6 +29,8 @@ pub(crate) enum JobCommand {
     EncryptUpload,
     /// Download and decrypt `BLOODRAVEN_SOURCE_PREFIX` into `BLOODRAVEN_TARGET_DIR`.
     DecryptDownload,
+    /// Download the archived binlogs up to `BLOODRAVEN_PITR_STOP_DATETIME` into `BLOODRAVEN_PITR_OUTPUT_DIR`.
+    PitrDownload,
     /// Create a MysqlBackup of a group's profile (what a backup schedule's CronJob runs).
     TriggerBackup(TriggerArgs),
     /// Create a MysqlBackupVerification of a group's profile (what a verification CronJob runs).
@@ -59,8 +61,7 @@ pub(crate) struct TriggerArgs {
 pub(crate) fn run(command: JobCommand) -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -87,6 +88,9 @@ pub(crate) fn run(command: JobCommand) -> ExitCode {
             JobCommand::DecryptDownload => steps::decrypt_download(&vars)
                 .await
                 .map_err(|e| fail_stage("decrypt", started, e.into())),
+            JobCommand::PitrDownload => steps::pitr_download(&vars)
+                .await
+                .map_err(anyhow::Error::from),
             JobCommand::TriggerBackup(args) => trigger(args, false).await,
             JobCommand::TriggerVerification(args) => trigger(args, true).await,
         }

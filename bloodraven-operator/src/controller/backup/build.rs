@@ -85,7 +85,10 @@ pub fn profile<'a>(
 
 /// The site to dump: `override_` when it is a site of the group; else a replica that replicates with a known lag
 /// within `spec.backup.maxLagSecondsForSource` (the least lagging, then in spec order); else the active site.
-pub fn choose_source(group: &MysqlFailoverGroup, override_: Option<&str>) -> Result<String, Failure> {
+pub fn choose_source(
+    group: &MysqlFailoverGroup,
+    override_: Option<&str>,
+) -> Result<String, Failure> {
     let sites: Vec<&str> = group.spec.sites.iter().map(|s| s.name.as_str()).collect();
     if let Some(o) = override_.filter(|o| !o.is_empty()) {
         if sites.contains(&o) {
@@ -115,7 +118,8 @@ pub fn choose_source(group: &MysqlFailoverGroup, override_: Option<&str>) -> Res
                 && s.name != active
                 && s.state == Some(SiteState::ReadOnly)
                 && s.replicating == Some(true)
-                && s.seconds_behind_source.is_some_and(|l| l >= 0 && l <= max_lag)
+                && s.seconds_behind_source
+                    .is_some_and(|l| (0..=max_lag).contains(&l))
         })
         .min_by_key(|s| s.seconds_behind_source.unwrap_or(i64::MAX));
     if let Some(name) = replica.and_then(|s| s.name.clone()) {
@@ -218,11 +222,12 @@ pub fn job(i: &JobInputs<'_>) -> Result<Job, Failure> {
             ],
         },
     })];
-    let mut mounts = vec![json!({ "name": "mysql-creds", "mountPath": MYSQL_CREDS_MOUNT, "readOnly": true })];
-    let (more_env, more_volumes, more_mounts) = storage_parts(i.profile, group)?;
-    env_vars.extend(more_env);
-    volumes.extend(more_volumes);
-    mounts.extend(more_mounts);
+    let mut mounts =
+        vec![json!({ "name": "mysql-creds", "mountPath": MYSQL_CREDS_MOUNT, "readOnly": true })];
+    let parts = storage_parts(i.profile, group)?;
+    env_vars.extend(parts.env);
+    volumes.extend(parts.volumes);
+    mounts.extend(parts.mounts);
     if let Some(d) = &i.profile.dump {
         let options = serde_json::to_value(d).map_err(|e| {
             Failure::new(
@@ -236,7 +241,10 @@ pub fn job(i: &JobInputs<'_>) -> Result<Job, Failure> {
     let mut labels = BTreeMap::new();
     labels.insert(label::NAME.to_owned(), "mysql-backup".to_owned());
     labels.insert(label::INSTANCE.to_owned(), group.to_owned());
-    labels.insert(label::MANAGED_BY.to_owned(), label::MANAGED_BY_VALUE.to_owned());
+    labels.insert(
+        label::MANAGED_BY.to_owned(),
+        label::MANAGED_BY_VALUE.to_owned(),
+    );
     labels.insert(label::FAILOVER_GROUP.to_owned(), group.to_owned());
     labels.insert(label::BACKUP_PROFILE.to_owned(), i.profile.name.clone());
     labels.insert(label::MYSQLBACKUP.to_owned(), backup.to_owned());
@@ -309,10 +317,7 @@ pub fn job(i: &JobInputs<'_>) -> Result<Job, Failure> {
 /// The environment, volumes and mounts that give a Job the profile's storage and passphrase (the Go names:
 /// `BLOODRAVEN_STORAGE_TYPE`, `BLOODRAVEN_S3_*`, `BLOODRAVEN_AWS_CREDS_DIR`, `BLOODRAVEN_PVC_MOUNT_PATH`,
 /// `BLOODRAVEN_BACKUP_PASSPHRASE_FILE`); credentials are files, never values in the environment.
-pub fn storage_parts(
-    profile: &BackupProfile,
-    group: &str,
-) -> Result<(Vec<Value>, Vec<Value>, Vec<Value>), Failure> {
+pub fn storage_parts(profile: &BackupProfile, group: &str) -> Result<JobParts, Failure> {
     let mut env_vars = Vec::new();
     let mut volumes = Vec::new();
     let mut mounts = Vec::new();
@@ -336,8 +341,12 @@ pub fn storage_parts(
                 env_vars.push(env_var(env::AWS_REGION, r));
             }
             env_vars.push(env_var(env::AWS_CREDS_DIR, AWS_CREDS_MOUNT));
-            volumes.push(json!({ "name": "aws-creds", "secret": { "secretName": s3.credentials_secret } }));
-            mounts.push(json!({ "name": "aws-creds", "mountPath": AWS_CREDS_MOUNT, "readOnly": true }));
+            volumes.push(
+                json!({ "name": "aws-creds", "secret": { "secretName": s3.credentials_secret } }),
+            );
+            mounts.push(
+                json!({ "name": "aws-creds", "mountPath": AWS_CREDS_MOUNT, "readOnly": true }),
+            );
         }
         StorageType::Pvc => {
             let claim = profile
@@ -348,7 +357,9 @@ pub fn storage_parts(
                 .unwrap_or_else(|| format!("mysql-{group}-backup-{}", profile.name));
             env_vars.push(env_var(env::STORAGE_TYPE, "PVC"));
             env_vars.push(env_var(env::PVC_MOUNT_PATH, PVC_MOUNT));
-            volumes.push(json!({ "name": "backups", "persistentVolumeClaim": { "claimName": claim } }));
+            volumes.push(
+                json!({ "name": "backups", "persistentVolumeClaim": { "claimName": claim } }),
+            );
             mounts.push(json!({ "name": "backups", "mountPath": PVC_MOUNT }));
         }
     }
@@ -370,9 +381,25 @@ pub fn storage_parts(
                 "items": [{ "key": key, "path": "passphrase" }],
             },
         }));
-        mounts.push(json!({ "name": "passphrase", "mountPath": PASSPHRASE_MOUNT, "readOnly": true }));
+        mounts
+            .push(json!({ "name": "passphrase", "mountPath": PASSPHRASE_MOUNT, "readOnly": true }));
     }
-    Ok((env_vars, volumes, mounts))
+    Ok(JobParts {
+        env: env_vars,
+        volumes,
+        mounts,
+    })
+}
+
+/// Pieces of a Job's pod: environment entries, volumes and the container's volume mounts.
+#[derive(Clone, Debug, Default)]
+pub struct JobParts {
+    /// `env` entries.
+    pub env: Vec<Value>,
+    /// `volumes`.
+    pub volumes: Vec<Value>,
+    /// `volumeMounts`.
+    pub mounts: Vec<Value>,
 }
 
 pub(crate) fn env_var(name: &str, value: &str) -> Value {
@@ -555,19 +582,113 @@ pub fn cron_job(
     service_account: &str,
 ) -> Value {
     let g = group.metadata.name.as_deref().unwrap_or_default();
-    let name = cron_job_name(g, &schedule.name);
-    let labels = json!({
-        (label::INSTANCE): g,
-        (label::MANAGED_BY): label::MANAGED_BY_VALUE,
-        (label::FAILOVER_GROUP): g,
-        (label::BACKUP_PROFILE): schedule.profile_name,
-        (label::BACKUP_SCHEDULE): schedule.name,
-    });
+    let concurrency = schedule
+        .concurrency_policy
+        .and_then(|p| serde_json::to_value(p).ok())
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_else(|| "Forbid".into());
+    trigger_cron(
+        group,
+        &Trigger {
+            name: cron_job_name(g, &schedule.name),
+            schedule_label: (label::BACKUP_SCHEDULE, schedule.name.clone()),
+            profile: schedule.profile_name.clone(),
+            schedule: schedule.schedule.clone(),
+            time_zone: schedule.time_zone.clone(),
+            suspend: schedule.suspend,
+            starting_deadline_seconds: schedule.starting_deadline_seconds,
+            concurrency,
+            successful_history: schedule.successful_jobs_history_limit,
+            failed_history: schedule.failed_jobs_history_limit,
+            command: vec![
+                "bloodraven".into(),
+                "trigger-backup".into(),
+                format!("--group={g}"),
+                format!("--profile={}", schedule.profile_name),
+                format!("--schedule={}", schedule.name),
+            ],
+        },
+        image,
+        service_account,
+    )
+}
+
+/// The verification CronJob `mysql-<group>-verify-<profile>` of a profile with `verification.enabled`, running
+/// `bloodraven trigger-verification --group=<group> --profile=<profile>` (backup-verification.txt).
+pub fn verification_cron_job(
+    group: &MysqlFailoverGroup,
+    profile: &str,
+    schedule: &str,
+    v: &bloodraven_api::failovergroup::backup::VerificationSpec,
+    image: &str,
+    service_account: &str,
+) -> Value {
+    let g = group.metadata.name.as_deref().unwrap_or_default();
+    let concurrency = v
+        .concurrency_policy
+        .and_then(|p| serde_json::to_value(p).ok())
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_else(|| "Forbid".into());
+    let mut name = format!("mysql-{g}-verify-{profile}");
+    name.truncate(52);
+    trigger_cron(
+        group,
+        &Trigger {
+            name: name.trim_end_matches('-').to_owned(),
+            schedule_label: (label::VERIFICATION_SCHEDULE, profile.to_owned()),
+            profile: profile.to_owned(),
+            schedule: schedule.to_owned(),
+            time_zone: v.time_zone.clone(),
+            suspend: v.suspend,
+            starting_deadline_seconds: v.starting_deadline_seconds,
+            concurrency,
+            successful_history: v.successful_jobs_history_limit,
+            failed_history: v.failed_jobs_history_limit,
+            command: vec![
+                "bloodraven".into(),
+                "trigger-verification".into(),
+                format!("--group={g}"),
+                format!("--profile={profile}"),
+                format!("--schedule={profile}"),
+            ],
+        },
+        image,
+        service_account,
+    )
+}
+
+struct Trigger {
+    name: String,
+    schedule_label: (&'static str, String),
+    profile: String,
+    schedule: String,
+    time_zone: Option<String>,
+    suspend: Option<bool>,
+    starting_deadline_seconds: Option<i64>,
+    concurrency: String,
+    successful_history: Option<i32>,
+    failed_history: Option<i32>,
+    command: Vec<String>,
+}
+
+fn trigger_cron(
+    group: &MysqlFailoverGroup,
+    t: &Trigger,
+    image: &str,
+    service_account: &str,
+) -> Value {
+    let g = group.metadata.name.as_deref().unwrap_or_default();
+    let mut labels = BTreeMap::new();
+    labels.insert(label::INSTANCE, g.to_owned());
+    labels.insert(label::MANAGED_BY, label::MANAGED_BY_VALUE.to_owned());
+    labels.insert(label::FAILOVER_GROUP, g.to_owned());
+    labels.insert(label::BACKUP_PROFILE, t.profile.clone());
+    labels.insert(t.schedule_label.0, t.schedule_label.1.clone());
     json!({
         "apiVersion": "batch/v1",
         "kind": "CronJob",
         "metadata": {
-            "name": name,
+            "name": t.name,
             "namespace": group.metadata.namespace,
             "labels": labels,
             "ownerReferences": [{
@@ -580,15 +701,13 @@ pub fn cron_job(
             }],
         },
         "spec": {
-            "schedule": schedule.schedule,
-            "timeZone": schedule.time_zone.as_deref().unwrap_or("Etc/UTC"),
-            "suspend": schedule.suspend.unwrap_or(false),
-            "startingDeadlineSeconds": schedule.starting_deadline_seconds,
-            "concurrencyPolicy": schedule.concurrency_policy.map_or("Forbid".into(), |p| {
-                serde_json::to_value(p).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_else(|| "Forbid".into())
-            }),
-            "successfulJobsHistoryLimit": schedule.successful_jobs_history_limit.unwrap_or(3),
-            "failedJobsHistoryLimit": schedule.failed_jobs_history_limit.unwrap_or(3),
+            "schedule": t.schedule,
+            "timeZone": t.time_zone.as_deref().unwrap_or("Etc/UTC"),
+            "suspend": t.suspend.unwrap_or(false),
+            "startingDeadlineSeconds": t.starting_deadline_seconds,
+            "concurrencyPolicy": t.concurrency,
+            "successfulJobsHistoryLimit": t.successful_history.unwrap_or(3),
+            "failedJobsHistoryLimit": t.failed_history.unwrap_or(3),
             "jobTemplate": {
                 "metadata": { "labels": labels },
                 "spec": {
@@ -606,12 +725,7 @@ pub fn cron_job(
                             "containers": [{
                                 "name": "trigger",
                                 "image": image,
-                                "command": [
-                                    "bloodraven", "trigger-backup",
-                                    format!("--group={g}"),
-                                    format!("--profile={}", schedule.profile_name),
-                                    format!("--schedule={}", schedule.name),
-                                ],
+                                "command": t.command,
                                 "env": [{
                                     "name": "POD_NAMESPACE",
                                     "valueFrom": { "fieldRef": { "fieldPath": "metadata.namespace" } },

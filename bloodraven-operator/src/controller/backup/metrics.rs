@@ -94,7 +94,10 @@ impl BackupMetrics {
                         .observe(d);
                 }
             }
-            l.push(("result", if succeeded { "success" } else { "failure" }.into()));
+            l.push((
+                "result",
+                if succeeded { "success" } else { "failure" }.into(),
+            ));
             *s.counters
                 .entry(name::BACKUP_RUNS_TOTAL)
                 .or_default()
@@ -139,7 +142,10 @@ impl BackupMetrics {
                     .or_insert_with(|| Histogram::new(BACKUP_BUCKETS.iter().copied()))
                     .observe(d);
             }
-            l.push(("result", if succeeded { "success" } else { "failure" }.into()));
+            l.push((
+                "result",
+                if succeeded { "success" } else { "failure" }.into(),
+            ));
             *s.counters
                 .entry(name::BACKUP_VERIFICATION_RUNS_TOTAL)
                 .or_default()
@@ -150,7 +156,10 @@ impl BackupMetrics {
 }
 
 const COUNTERS: &[(&str, &str)] = &[
-    (name::BACKUP_RUNS_TOTAL, "Backups that reached a final phase, by result."),
+    (
+        name::BACKUP_RUNS_TOTAL,
+        "Backups that reached a final phase, by result.",
+    ),
     (
         name::BACKUP_VERIFICATION_RUNS_TOTAL,
         "Verifications that reached a final phase, by result.",
@@ -166,7 +175,10 @@ const GAUGES: &[(&str, &str)] = &[
         name::BACKUP_LAST_ATTEMPT_TIMESTAMP_SECONDS,
         "Unix time of the last backup that reached a final phase.",
     ),
-    (name::BACKUP_LAST_SIZE_BYTES, "Size of the last Succeeded backup."),
+    (
+        name::BACKUP_LAST_SIZE_BYTES,
+        "Size of the last Succeeded backup.",
+    ),
     (
         name::BACKUP_VERIFIED_TIMESTAMP_SECONDS,
         "Unix time of the last Succeeded verification.",
@@ -182,7 +194,10 @@ const GAUGES: &[(&str, &str)] = &[
 ];
 
 const HISTOGRAMS: &[(&str, &str)] = &[
-    (name::BACKUP_DURATION_SECONDS, "Duration of Succeeded backups."),
+    (
+        name::BACKUP_DURATION_SECONDS,
+        "Duration of Succeeded backups.",
+    ),
     (
         name::BACKUP_VERIFICATION_DURATION_SECONDS,
         "Duration of verifications from start to completion.",
@@ -223,7 +238,14 @@ mod tests {
     #[test]
     fn families_render_with_group_and_profile() {
         let m = BackupMetrics::default();
-        m.backup_finished("orders", "nightly", true, 1_700_000_000, Some(20.0), Some(4096));
+        m.backup_finished(
+            "orders",
+            "nightly",
+            true,
+            1_700_000_000,
+            Some(20.0),
+            Some(4096),
+        );
         m.verification_finished("orders", "nightly", false, 1_700_000_100, Some(3.0), None);
         let mut registry = Registry::default();
         registry.register_collector(Box::new(m));
@@ -238,6 +260,9 @@ mod tests {
         ] {
             assert!(text.contains(line), "{line} missing from\n{text}");
         }
-        assert!(!text.contains("bloodraven_backup_verified_timestamp_seconds{"), "{text}");
+        assert!(
+            !text.contains("bloodraven_backup_verified_timestamp_seconds{"),
+            "{text}"
+        );
     }
 }

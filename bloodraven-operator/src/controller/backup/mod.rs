@@ -23,6 +23,7 @@
 
 pub mod build;
 pub mod metrics;
+pub mod schedules;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -40,6 +41,7 @@ use kube::runtime::watcher;
 use kube::{Api, Client, Resource, ResourceExt};
 use serde_json::{Value, json};
 use tokio::sync::watch;
+use tracing::Instrument;
 
 use bloodraven_api::backup::{BackupPhase, MysqlBackup};
 use bloodraven_api::failovergroup::MysqlFailoverGroup;
@@ -117,7 +119,6 @@ async fn reconcile(backup: Arc<MysqlBackup>, ctx: Arc<Context>) -> Result<Action
     let namespace = backup.namespace().unwrap_or_default();
     let name = backup.name_any();
     let span = tracing::info_span!("reconcile", kind = "MysqlBackup", %namespace, %name);
-    let _guard = span.enter();
     if !*ctx.leader.borrow() {
         return Ok(Action::requeue(Duration::from_secs(30)));
     }
@@ -128,6 +129,7 @@ async fn reconcile(backup: Arc<MysqlBackup>, ctx: Arc<Context>) -> Result<Action
             Finalizer::Cleanup(b) => ctx.cleanup(&b).await,
         }
     })
+    .instrument(span)
     .await
     .map_err(|e| Error::Finalizer(e.to_string()))
 }
@@ -196,14 +198,20 @@ impl Context {
         if let Some(s3) = &profile.storage.s3 {
             needed.push((
                 s3.credentials_secret.clone(),
-                format!("spec.backup.profiles[{}].storage.s3.credentialsSecret", profile.name),
+                format!(
+                    "spec.backup.profiles[{}].storage.s3.credentialsSecret",
+                    profile.name
+                ),
                 None,
             ));
         }
         if let Some(enc) = &profile.encryption {
             needed.push((
                 enc.passphrase_secret.name.clone(),
-                format!("spec.backup.profiles[{}].encryption.passphraseSecret", profile.name),
+                format!(
+                    "spec.backup.profiles[{}].encryption.passphraseSecret",
+                    profile.name
+                ),
                 Some(
                     enc.passphrase_secret
                         .key
@@ -216,9 +224,9 @@ impl Context {
         for (secret, field, key) in needed {
             let problem = match secrets.get_opt(&secret).await? {
                 None => Some(format!("{field}: Secret {namespace}/{secret} not found")),
-                Some(s) => key.filter(|k| !has_key(&s, k)).map(|k| {
-                    format!("{field}: Secret {namespace}/{secret} has no key {k:?}")
-                }),
+                Some(s) => key
+                    .filter(|k| !has_key(&s, k))
+                    .map(|k| format!("{field}: Secret {namespace}/{secret} has no key {k:?}")),
             };
             if let Some(message) = problem {
                 let f = Failure {
@@ -326,7 +334,9 @@ impl Context {
                 status["completionTime"] = json!(now);
                 status["message"] = json!(format!(
                     "dumped {} ({}) at GTID set {:?}",
-                    result.location, status["size"].as_str().unwrap_or(""), result.gtid_executed
+                    result.location,
+                    status["size"].as_str().unwrap_or(""),
+                    result.gtid_executed
                 ));
                 status["conditions"] = conditions(
                     backup,
@@ -349,7 +359,11 @@ impl Context {
                     Api::namespaced(self.client.clone(), &namespace);
                 let patch = json!({ "status": { "lastBackupTime": now } });
                 if let Err(e) = groups
-                    .patch_status(&group.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
+                    .patch_status(
+                        &group.name_any(),
+                        &PatchParams::default(),
+                        &Patch::Merge(&patch),
+                    )
                     .await
                 {
                     tracing::warn!(error = %e, "cannot stamp the group's status.lastBackupTime");
@@ -595,11 +609,7 @@ impl Context {
             action: reason.into(),
             secondary: None,
         };
-        if let Err(err) = self
-            .recorder
-            .publish(&e, &backup.object_ref(&()))
-            .await
-        {
+        if let Err(err) = self.recorder.publish(&e, &backup.object_ref(&())).await {
             tracing::debug!(error = %err, reason, "cannot publish event");
         }
     }

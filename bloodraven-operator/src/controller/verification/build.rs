@@ -33,7 +33,10 @@ pub fn choose_backup<'a>(
         b.spec.failover_group_ref.name == v.spec.failover_group_ref.name
             && b.spec.profile_name == v.spec.profile_name
             && b.status.as_ref().and_then(|s| s.phase) == Some(BackupPhase::Succeeded)
-            && b.status.as_ref().and_then(|s| s.location.as_ref()).is_some()
+            && b.status
+                .as_ref()
+                .and_then(|s| s.location.as_ref())
+                .is_some()
     };
     if let Some(name) = v.spec.backup_ref.as_ref().map(|r| r.name.as_str()) {
         return backups
@@ -120,11 +123,20 @@ pub fn names(v: &str) -> (String, String) {
 fn labels(v: &MysqlBackupVerification) -> BTreeMap<String, String> {
     let group = &v.spec.failover_group_ref.name;
     let mut l = BTreeMap::new();
-    l.insert(label::NAME.to_owned(), "mysql-backup-verification".to_owned());
+    l.insert(
+        label::NAME.to_owned(),
+        "mysql-backup-verification".to_owned(),
+    );
     l.insert(label::INSTANCE.to_owned(), group.clone());
-    l.insert(label::MANAGED_BY.to_owned(), label::MANAGED_BY_VALUE.to_owned());
+    l.insert(
+        label::MANAGED_BY.to_owned(),
+        label::MANAGED_BY_VALUE.to_owned(),
+    );
     l.insert(label::FAILOVER_GROUP.to_owned(), group.clone());
-    l.insert(label::BACKUP_PROFILE.to_owned(), v.spec.profile_name.clone());
+    l.insert(
+        label::BACKUP_PROFILE.to_owned(),
+        v.spec.profile_name.clone(),
+    );
     l.insert(
         label::MYSQLBACKUP_VERIFICATION.to_owned(),
         v.metadata.name.clone().unwrap_or_default(),
@@ -205,13 +217,19 @@ pub fn job(
         .as_ref()
         .and_then(|s| s.location.clone())
         .unwrap_or_default();
-    let (mut env_vars, mut volumes, mut mounts) = storage_parts(profile, group)?;
+    let parts = storage_parts(profile, group)?;
+    let (mut env_vars, mut volumes, mut mounts) = (parts.env, parts.volumes, parts.mounts);
     env_vars.push(env_var(env::INPUT_URL, &location));
     env_vars.push(env_var(env::DATA_DIR, DATA_MOUNT));
     let keep = v
         .spec
         .keep_on_failure
-        .or_else(|| profile.verification.as_ref().and_then(|p| p.keep_on_failure))
+        .or_else(|| {
+            profile
+                .verification
+                .as_ref()
+                .and_then(|p| p.keep_on_failure)
+        })
         .unwrap_or(true);
     env_vars.push(env_var(env::VERIFY_KEEP_ON_FAILURE, &keep.to_string()));
     let pit = v.spec.point_in_time.as_ref().or_else(|| {

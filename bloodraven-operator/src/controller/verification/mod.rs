@@ -35,6 +35,7 @@ use kube::runtime::watcher;
 use kube::{Api, Client, Resource, ResourceExt};
 use serde_json::{Value, json};
 use tokio::sync::watch;
+use tracing::Instrument;
 
 use bloodraven_api::backup::MysqlBackup;
 use bloodraven_api::failovergroup::MysqlFailoverGroup;
@@ -107,8 +108,8 @@ pub async fn run(client: Client, options: ManagerOptions, leader: watch::Receive
 async fn reconcile(v: Arc<MysqlBackupVerification>, ctx: Arc<Context>) -> Result<Action, Error> {
     let namespace = v.namespace().unwrap_or_default();
     let name = v.name_any();
-    let span = tracing::info_span!("reconcile", kind = "MysqlBackupVerification", %namespace, %name);
-    let _guard = span.enter();
+    let span =
+        tracing::info_span!("reconcile", kind = "MysqlBackupVerification", %namespace, %name);
     if !*ctx.leader.borrow() {
         return Ok(Action::requeue(Duration::from_secs(30)));
     }
@@ -120,6 +121,7 @@ async fn reconcile(v: Arc<MysqlBackupVerification>, ctx: Arc<Context>) -> Result
             Finalizer::Cleanup(_) => Ok::<_, kube::Error>(Action::await_change()),
         }
     })
+    .instrument(span)
     .await
     .map_err(|e| Error::Finalizer(e.to_string()))
 }
@@ -140,7 +142,10 @@ impl Context {
         let group_name = &v.spec.failover_group_ref.name;
         let phase = v.status.as_ref().and_then(|s| s.phase);
         let Some(group) = groups.get_opt(group_name).await? else {
-            if matches!(phase, Some(VerificationPhase::Succeeded | VerificationPhase::Failed)) {
+            if matches!(
+                phase,
+                Some(VerificationPhase::Succeeded | VerificationPhase::Failed)
+            ) {
                 return Ok(Action::await_change());
             }
             let f = Failure {
@@ -154,7 +159,10 @@ impl Context {
         let profile = match super::backup::build::profile(&v.spec.profile_name, &group) {
             Ok(p) => p.clone(),
             Err(f) => {
-                if matches!(phase, Some(VerificationPhase::Succeeded | VerificationPhase::Failed)) {
+                if matches!(
+                    phase,
+                    Some(VerificationPhase::Succeeded | VerificationPhase::Failed)
+                ) {
                     return Ok(Action::await_change());
                 }
                 return self.fail(v, &f).await;
@@ -257,13 +265,7 @@ impl Context {
             };
             return self.fail(v, &f).await;
         };
-        let job = match build::job(
-            v,
-            group.spec.backup.as_ref(),
-            profile,
-            &backup,
-            &self.image,
-        ) {
+        let job = match build::job(v, group.spec.backup.as_ref(), profile, &backup, &self.image) {
             Ok(j) => j,
             Err(f) => return self.fail(v, &f).await,
         };
@@ -312,14 +314,18 @@ impl Context {
         }
         let text = termination_messages(&self.client, &namespace, &job_name).await?;
         let result = VerifyResult::parse_last(&text);
-        let passed = outcome == JobOutcome::Complete && result.as_ref().is_some_and(|r| r.succeeded);
+        let passed =
+            outcome == JobOutcome::Complete && result.as_ref().is_some_and(|r| r.succeeded);
         let (reason, message) = match &result {
             Some(r) => (r.reason.clone(), r.message.clone()),
             None => (
                 "JobFailed".to_owned(),
                 format!(
                     "Job {job_name} ended without a BLOODRAVEN_VERIFY_COMPLETE line: {}",
-                    text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no message")
+                    text.lines()
+                        .rev()
+                        .find(|l| !l.trim().is_empty())
+                        .unwrap_or("no message")
                 ),
             ),
         };
@@ -347,9 +353,10 @@ impl Context {
                 });
             }
             if let Some(file) = &r.replayed_file {
-                let ts = r.replayed_timestamp.as_deref().and_then(|t| {
-                    t.parse::<k8s_openapi::jiff::Timestamp>().ok()
-                });
+                let ts = r
+                    .replayed_timestamp
+                    .as_deref()
+                    .and_then(|t| t.parse::<k8s_openapi::jiff::Timestamp>().ok());
                 replay_lag = ts.map(|t| completed.0.as_second() - t.as_second());
                 status["replayedThroughBinlog"] = json!({
                     "file": file,
@@ -361,7 +368,12 @@ impl Context {
         let keep = v
             .spec
             .keep_on_failure
-            .or_else(|| profile.verification.as_ref().and_then(|p| p.keep_on_failure))
+            .or_else(|| {
+                profile
+                    .verification
+                    .as_ref()
+                    .and_then(|p| p.keep_on_failure)
+            })
             .unwrap_or(true);
         if !passed && keep {
             status["phase"] = json!("Failed");
@@ -390,8 +402,13 @@ impl Context {
             self.event(v, EventType::Normal, VERIFICATION_SUCCEEDED, &message)
                 .await;
         } else {
-            self.event(v, EventType::Warning, VERIFICATION_FAILED, &format!("{reason}: {message}"))
-                .await;
+            self.event(
+                v,
+                EventType::Warning,
+                VERIFICATION_FAILED,
+                &format!("{reason}: {message}"),
+            )
+            .await;
         }
         Ok(Action::requeue(Duration::from_millis(500)))
     }
@@ -407,7 +424,12 @@ impl Context {
         let ttl = v
             .spec
             .ttl_seconds_after_finished
-            .or_else(|| profile.verification.as_ref().and_then(|p| p.ttl_seconds_after_finished))
+            .or_else(|| {
+                profile
+                    .verification
+                    .as_ref()
+                    .and_then(|p| p.ttl_seconds_after_finished)
+            })
             .unwrap_or(0);
         if let Some(done) = &status.completion_time {
             let due = done.0.as_second() + i64::from(ttl.max(0));
@@ -521,18 +543,26 @@ impl Context {
         if let Some(s3) = &profile.storage.s3 {
             needed.push((
                 s3.credentials_secret.clone(),
-                format!("spec.backup.profiles[{}].storage.s3.credentialsSecret", profile.name),
+                format!(
+                    "spec.backup.profiles[{}].storage.s3.credentialsSecret",
+                    profile.name
+                ),
             ));
         }
         if let Some(e) = &profile.encryption {
             needed.push((
                 e.passphrase_secret.name.clone(),
-                format!("spec.backup.profiles[{}].encryption.passphraseSecret", profile.name),
+                format!(
+                    "spec.backup.profiles[{}].encryption.passphraseSecret",
+                    profile.name
+                ),
             ));
         }
         for (secret, field) in needed {
             if secrets.get_opt(&secret).await?.is_none() {
-                return Ok(Some(format!("{field}: Secret {namespace}/{secret} not found")));
+                return Ok(Some(format!(
+                    "{field}: Secret {namespace}/{secret} not found"
+                )));
             }
         }
         Ok(None)
@@ -559,11 +589,16 @@ impl Context {
             None,
             None,
         );
-        self.event(v, EventType::Warning, f.reason, &f.message).await;
+        self.event(v, EventType::Warning, f.reason, &f.message)
+            .await;
         Ok(Action::await_change())
     }
 
-    async fn patch_status(&self, v: &MysqlBackupVerification, status: Value) -> Result<(), kube::Error> {
+    async fn patch_status(
+        &self,
+        v: &MysqlBackupVerification,
+        status: Value,
+    ) -> Result<(), kube::Error> {
         let api: Api<MysqlBackupVerification> =
             Api::namespaced(self.client.clone(), &v.namespace().unwrap_or_default());
         api.patch_status(

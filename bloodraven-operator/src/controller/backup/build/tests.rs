@@ -31,6 +31,7 @@ fn group(status: serde_json::Value) -> MysqlFailoverGroup {
                     "dump": { "threads": 2, "compression": "zstd" },
                     "retentionPolicy": { "count": 2 },
                     "encryption": { "passphraseSecret": { "name": "backup-pass" } },
+                    "verification": { "enabled": true, "schedule": "0 5 * * *", "concurrencyPolicy": "Replace" },
                 }],
                 "schedules": [{ "name": "hourly", "profileName": "nightly", "schedule": "0 * * * *" }],
             },
@@ -62,14 +63,33 @@ fn sites(pdx_lag: Option<i64>, pdx_state: &str) -> serde_json::Value {
 
 #[test]
 fn a_replica_within_the_lag_is_chosen_else_the_primary_else_nothing() {
-    assert_eq!(choose_source(&group(sites(Some(5), "read-only")), None).unwrap(), "pdx");
-    assert_eq!(choose_source(&group(sites(Some(61), "read-only")), None).unwrap(), "iad");
-    assert_eq!(choose_source(&group(sites(None, "read-only")), None).unwrap(), "iad");
-    assert_eq!(choose_source(&group(sites(Some(5), "unreachable")), None).unwrap(), "iad");
-    assert_eq!(choose_source(&group(sites(Some(5), "read-only")), Some("iad")).unwrap(), "iad");
+    assert_eq!(
+        choose_source(&group(sites(Some(5), "read-only")), None).unwrap(),
+        "pdx"
+    );
+    assert_eq!(
+        choose_source(&group(sites(Some(61), "read-only")), None).unwrap(),
+        "iad"
+    );
+    assert_eq!(
+        choose_source(&group(sites(None, "read-only")), None).unwrap(),
+        "iad"
+    );
+    assert_eq!(
+        choose_source(&group(sites(Some(5), "unreachable")), None).unwrap(),
+        "iad"
+    );
+    assert_eq!(
+        choose_source(&group(sites(Some(5), "read-only")), Some("iad")).unwrap(),
+        "iad"
+    );
     let e = choose_source(&group(sites(Some(5), "read-only")), Some("sfo")).unwrap_err();
     assert_eq!(e.reason, "NoHealthySource");
-    assert!(e.message.contains("spec.sourceSiteOverride"), "{}", e.message);
+    assert!(
+        e.message.contains("spec.sourceSiteOverride"),
+        "{}",
+        e.message
+    );
     let e = choose_source(&group(json!({})), None).unwrap_err();
     assert_eq!(e.reason, "NoHealthySource");
 }
@@ -78,7 +98,11 @@ fn a_replica_within_the_lag_is_chosen_else_the_primary_else_nothing() {
 fn a_missing_profile_names_the_field_and_the_known_profiles() {
     let e = profile("weekly", &group(json!({}))).unwrap_err();
     assert_eq!(e.reason, "ProfileNotFound");
-    assert!(e.message.contains("spec.profileName \"weekly\""), "{}", e.message);
+    assert!(
+        e.message.contains("spec.profileName \"weekly\""),
+        "{}",
+        e.message
+    );
     assert!(e.message.contains("has: nightly"), "{}", e.message);
 }
 
@@ -104,7 +128,12 @@ fn the_dump_job() {
 fn the_schedule_cron_job() {
     let g = group(json!({}));
     let s = &g.spec.backup.as_ref().unwrap().schedules.as_ref().unwrap()[0];
-    insta::assert_json_snapshot!(cron_job(&g, s, "ghcr.io/shipstream/bloodraven:test", "bloodraven"));
+    insta::assert_json_snapshot!(cron_job(
+        &g,
+        s,
+        "ghcr.io/shipstream/bloodraven:test",
+        "bloodraven"
+    ));
 }
 
 #[test]
@@ -122,12 +151,27 @@ fn retention_by_count_age_min_keep_and_failed() {
         e("f1", false, 1),
         e("f2", false, 2),
     ];
-    let by_count = Retention { count: Some(2), max_age_days: None, min_keep: 1, max_failed_keep: 1 };
+    let by_count = Retention {
+        count: Some(2),
+        max_age_days: None,
+        min_keep: 1,
+        max_failed_keep: 1,
+    };
     let names = |v: Vec<(String, String)>| v.into_iter().map(|(n, _)| n).collect::<Vec<_>>();
     assert_eq!(names(retention(by_count, &entries, 4)), vec!["a", "f1"]);
-    let by_age = Retention { count: None, max_age_days: Some(1), min_keep: 2, max_failed_keep: 10 };
+    let by_age = Retention {
+        count: None,
+        max_age_days: Some(1),
+        min_keep: 2,
+        max_failed_keep: 10,
+    };
     assert_eq!(names(retention(by_age, &entries, 3 + 2 * day)), vec!["a"]);
-    let keep_all = Retention { count: Some(0), max_age_days: None, min_keep: 3, max_failed_keep: 10 };
+    let keep_all = Retention {
+        count: Some(0),
+        max_age_days: None,
+        min_keep: 3,
+        max_failed_keep: 10,
+    };
     assert!(retention(keep_all, &entries, 4).is_empty());
 }
 
@@ -142,4 +186,19 @@ fn status_from_a_result_line() {
         ..Default::default()
     };
     insta::assert_json_snapshot!(succeeded_status(&r, StorageType::S3));
+}
+
+#[test]
+fn the_verification_cron_job() {
+    let g = group(json!({}));
+    let p = &g.spec.backup.as_ref().unwrap().profiles.as_ref().unwrap()[0];
+    let v = p.verification.as_ref().unwrap();
+    insta::assert_json_snapshot!(verification_cron_job(
+        &g,
+        "nightly",
+        "0 5 * * *",
+        v,
+        "ghcr.io/shipstream/bloodraven:test",
+        "bloodraven"
+    ));
 }

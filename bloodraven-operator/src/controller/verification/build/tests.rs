@@ -41,7 +41,9 @@ fn backup(name: &str, phase: &str, done: &str, size: i64) -> MysqlBackup {
 
 fn run(name: &str, spec: serde_json::Value, phase: Option<&str>) -> MysqlBackupVerification {
     let mut s = json!({ "failoverGroupRef": { "name": "orders" }, "profileName": "nightly" });
-    s.as_object_mut().unwrap().extend(spec.as_object().unwrap().clone());
+    s.as_object_mut()
+        .unwrap()
+        .extend(spec.as_object().unwrap().clone());
     serde_json::from_value(json!({
         "apiVersion": "shipstream.io/v1alpha1",
         "kind": "MysqlBackupVerification",
@@ -59,20 +61,44 @@ fn the_newest_succeeded_backup_or_the_named_one() {
         backup("new", "Succeeded", "2026-01-02T00:00:00Z", 1),
         backup("broken", "Failed", "2026-01-03T00:00:00Z", 1),
     ];
-    assert_eq!(choose_backup(&run("v", json!({}), None), &backups).unwrap().metadata.name.as_deref(), Some("new"));
+    assert_eq!(
+        choose_backup(&run("v", json!({}), None), &backups)
+            .unwrap()
+            .metadata
+            .name
+            .as_deref(),
+        Some("new")
+    );
     let named = run("v", json!({ "backupRef": { "name": "old" } }), None);
-    assert_eq!(choose_backup(&named, &backups).unwrap().metadata.name.as_deref(), Some("old"));
+    assert_eq!(
+        choose_backup(&named, &backups)
+            .unwrap()
+            .metadata
+            .name
+            .as_deref(),
+        Some("old")
+    );
     let bad = run("v", json!({ "backupRef": { "name": "broken" } }), None);
     let e = choose_backup(&bad, &backups).unwrap_err();
     assert_eq!(e.reason, "BackupNotFound");
-    assert!(e.message.starts_with("spec.backupRef.name"), "{}", e.message);
+    assert!(
+        e.message.starts_with("spec.backupRef.name"),
+        "{}",
+        e.message
+    );
 }
 
 #[test]
 fn a_running_verification_of_the_profile_blocks_another() {
-    let all = vec![run("a", json!({}), Some("Restoring")), run("b", json!({}), None)];
+    let all = vec![
+        run("a", json!({}), Some("Restoring")),
+        run("b", json!({}), None),
+    ];
     assert_eq!(blocked_by(&all[1], &all), Some("a"));
-    let done = vec![run("a", json!({}), Some("Failed")), run("b", json!({}), None)];
+    let done = vec![
+        run("a", json!({}), Some("Failed")),
+        run("b", json!({}), None),
+    ];
     assert_eq!(blocked_by(&done[1], &done), None);
 }
 
@@ -88,8 +114,18 @@ fn pvc_sizes_follow_the_documented_formula() {
 
 #[test]
 fn retention_keeps_the_newest_of_each_outcome() {
-    let f = |n: &str, ok: bool, t: i64| Finished { name: n.into(), succeeded: ok, time: t };
-    let runs = vec![f("s1", true, 1), f("s2", true, 2), f("f1", false, 1), f("f2", false, 2), f("f3", false, 3)];
+    let f = |n: &str, ok: bool, t: i64| Finished {
+        name: n.into(),
+        succeeded: ok,
+        time: t,
+    };
+    let runs = vec![
+        f("s1", true, 1),
+        f("s2", true, 2),
+        f("f1", false, 1),
+        f("f2", false, 2),
+        f("f3", false, 3),
+    ];
     assert_eq!(retention(1, 2, &runs), vec!["s1", "f1"]);
 }
 
@@ -97,7 +133,12 @@ fn retention_keeps_the_newest_of_each_outcome() {
 fn the_scratch_pvc_and_the_verification_job() {
     let g = group();
     let p = crate::controller::backup::build::profile("nightly", &g).unwrap();
-    let b = backup("orders-1", "Succeeded", "2026-01-02T00:00:00Z", 8 * 1024 * 1024 * 1024);
+    let b = backup(
+        "orders-1",
+        "Succeeded",
+        "2026-01-02T00:00:00Z",
+        8 * 1024 * 1024 * 1024,
+    );
     let v = run(
         "orders-nightly-drill",
         json!({
@@ -107,5 +148,15 @@ fn the_scratch_pvc_and_the_verification_job() {
         None,
     );
     insta::assert_json_snapshot!("pvc", pvc(&v, p, &b));
-    insta::assert_json_snapshot!("job", job(&v, g.spec.backup.as_ref(), p, &b, "ghcr.io/shipstream/bloodraven:test").unwrap());
+    insta::assert_json_snapshot!(
+        "job",
+        job(
+            &v,
+            g.spec.backup.as_ref(),
+            p,
+            &b,
+            "ghcr.io/shipstream/bloodraven:test"
+        )
+        .unwrap()
+    );
 }
