@@ -104,11 +104,11 @@ fn free_port() -> u16 {
 }
 
 /// One `bloodraven` manager, reaching the sites of group `orders` at the test's servers.
-struct Operator(Child, u16);
+struct Operator(Child, u16, u16);
 
 impl Operator {
     fn start(kubeconfig: &Path, namespace: &str, group: &Group) -> Operator {
-        let metrics = free_port();
+        let (metrics, aux) = (free_port(), free_port());
         let mut command = Command::new(env!("CARGO_BIN_EXE_bloodraven"));
         command
             .env("KUBECONFIG", kubeconfig)
@@ -118,7 +118,7 @@ impl Operator {
                 "ghcr.io/shipstream/bloodraven:e2e",
             )
             .args(["--namespace", namespace])
-            .args(["--aux-bind-address", &format!("127.0.0.1:{}", free_port())])
+            .args(["--aux-bind-address", &format!("127.0.0.1:{aux}")])
             .args([
                 "--health-probe-bind-address",
                 &format!("127.0.0.1:{}", free_port()),
@@ -136,7 +136,22 @@ impl Operator {
                 ),
             ]);
         }
-        Operator(command.spawn().expect("start bloodraven"), metrics)
+        Operator(command.spawn().expect("start bloodraven"), metrics, aux)
+    }
+
+    /// `/pitr-cutoff` of group `orders`, profile `nightly`: status code and body.
+    async fn pitr_cutoff(&self, namespace: &str) -> (u16, Value) {
+        let r = reqwest::get(format!(
+            "http://127.0.0.1:{}/pitr-cutoff?namespace={namespace}&group=orders&profile=nightly",
+            self.2
+        ))
+        .await
+        .unwrap();
+        let code = r.status().as_u16();
+        (
+            code,
+            serde_json::from_str(&r.text().await.unwrap()).unwrap_or(Value::Null),
+        )
     }
 
     async fn metrics(&self) -> String {
@@ -533,14 +548,28 @@ async fn scheduled_style_backups_succeed_are_restorable_and_kept_by_count() {
     );
     assert_eq!(condition(&first, "Ready")["reason"], "Succeeded");
     assert_eq!(condition(&first, "JobCreated")["status"], "True");
+    // The sidecar's archive pruning asks for the earliest completion of the profile's Succeeded backups.
+    wait("the cutoff of orders-1", Duration::from_secs(30), || async {
+        operator.pitr_cutoff(&ns).await == (200, json!({
+            "namespace": ns, "group": "orders", "profile": "nightly", "cutoffTime": first["completionTime"],
+        }))
+    })
+    .await;
     let dir = s3.root().join(s3.bucket()).join("orders/orders-1");
     assert!(
         dir.join("@.done.json").exists(),
         "no completion marker in {}",
         dir.display()
     );
-    let g = groups.get("orders").await.unwrap();
-    assert!(g.status.unwrap().last_backup_time.is_some());
+    wait(
+        "the group's lastBackupTime",
+        Duration::from_secs(30),
+        || async {
+            let g = groups.get("orders").await.unwrap();
+            g.status.and_then(|s| s.last_backup_time).is_some()
+        },
+    )
+    .await;
     let jobs: Api<Job> = Api::namespaced(client.clone(), &ns);
     let job = jobs.get(first["jobName"].as_str().unwrap()).await.unwrap();
     assert_eq!(job.owner_references()[0].name, "orders-1");
@@ -628,6 +657,13 @@ async fn scheduled_style_backups_succeed_are_restorable_and_kept_by_count() {
         !dir.exists() || std::fs::read_dir(&dir).unwrap().next().is_none(),
         "artifact of orders-1 kept"
     );
+    let second = status(&backups.get("orders-2").await.unwrap());
+    wait(
+        "the cutoff moves to orders-2",
+        Duration::from_secs(30),
+        || async { operator.pitr_cutoff(&ns).await.1["cutoffTime"] == second["completionTime"] },
+    )
+    .await;
     for name in ["orders-2", "orders-3"] {
         assert_eq!(
             status(&backups.get(name).await.unwrap())["phase"],

@@ -123,6 +123,9 @@ async fn reconcile(backup: Arc<MysqlBackup>, ctx: Arc<Context>) -> Result<Action
         return Ok(Action::requeue(Duration::from_secs(30)));
     }
     let api: Api<MysqlBackup> = Api::namespaced(ctx.client.clone(), &namespace);
+    if let Err(e) = publish_cutoffs(&api, &namespace).await {
+        tracing::debug!(error = %e, "cannot list backups for the PITR cutoff");
+    }
     finalizer(&api, MYSQLBACKUP, backup, |step| async {
         match step {
             Finalizer::Apply(b) => ctx.apply(&b).await,
@@ -132,6 +135,39 @@ async fn reconcile(backup: Arc<MysqlBackup>, ctx: Arc<Context>) -> Result<Action
     .instrument(span)
     .await
     .map_err(|e| Error::Finalizer(e.to_string()))
+}
+
+/// Publishes, for `/pitr-cutoff`, the earliest `completionTime` of the Succeeded backups of each group and profile
+/// of `namespace` that are not being deleted (reference-formats §2.6).
+async fn publish_cutoffs(api: &Api<MysqlBackup>, namespace: &str) -> Result<(), kube::Error> {
+    let mut cutoffs: BTreeMap<(String, String), Time> = BTreeMap::new();
+    for b in api.list(&ListParams::default()).await? {
+        let Some(done) = b
+            .status
+            .as_ref()
+            .filter(|s| s.phase == Some(BackupPhase::Succeeded))
+            .and_then(|s| s.completion_time.clone())
+        else {
+            continue;
+        };
+        if b.metadata.deletion_timestamp.is_some() {
+            continue;
+        }
+        let key = (
+            b.spec.failover_group_ref.name.clone(),
+            b.spec.profile_name.clone(),
+        );
+        let slot = cutoffs.entry(key).or_insert_with(|| done.clone());
+        if done.0 < slot.0 {
+            *slot = done;
+        }
+    }
+    let text = cutoffs
+        .into_iter()
+        .filter_map(|(k, t)| Some((k, serde_json::to_value(&t).ok()?.as_str()?.to_owned())))
+        .collect();
+    crate::http::PitrCutoffs::global().publish(namespace, text);
+    Ok(())
 }
 
 fn error_policy(backup: Arc<MysqlBackup>, error: &Error, _ctx: Arc<Context>) -> Action {
