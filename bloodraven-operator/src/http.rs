@@ -301,7 +301,10 @@ async fn pitr_cutoff(query: Query<GroupQuery>) -> Response {
 /// which the MysqlBackup controller publishes and `/pitr-cutoff` answers from (process-wide: one manager per
 /// process).
 #[derive(Debug, Default)]
-pub struct PitrCutoffs(RwLock<Option<BTreeMap<String, BTreeMap<(String, String), String>>>>);
+pub struct PitrCutoffs(RwLock<Option<BTreeMap<String, Cutoffs>>>);
+
+/// One namespace's cutoffs: (group, profile) → RFC 3339 time.
+type Cutoffs = BTreeMap<(String, String), String>;
 
 impl PitrCutoffs {
     /// The process's cutoffs.
