@@ -9,11 +9,12 @@
 //! rendered (mysqlsh scripts) is still understood.
 //!
 //! ```
-//! use bloodraven_operator::jobs::result::{DumpResult, Sentinel};
+//! use bloodraven_operator::jobs::result::DumpResult;
 //!
 //! let dump = DumpResult {
 //!     location: "orders/nightly 1".into(),
 //!     size_bytes: 2048,
+//!     size: "2.0 KiB".into(),
 //!     gtid_executed: "0-1-42".into(),
 //!     binlog_file: "mysql-bin.000003".into(),
 //!     binlog_pos: 1234,
