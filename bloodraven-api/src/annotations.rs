@@ -129,7 +129,7 @@ impl fmt::Display for PlannedFailoverRequest {
 /// [`parse`](Self::parse) checks the grammar; [`authorize`](Self::authorize) applies the
 /// reference's interlock against the group: the site must be configured, a site with recorded
 /// divergent transactions needs at least [`MIN_GTID_PREFIX_LEN`] leading characters of its
-/// `divergentGtid`, and a site without may be recloned cold, bare (`iad`) or confirmed with the
+/// `divergentGtid` (or all of it, when it is shorter), and a site without may be recloned cold, bare (`iad`) or confirmed with the
 /// group's name (`iad:confirm=orders`).
 ///
 /// ```
@@ -261,6 +261,8 @@ impl RecloneRequest {
         };
         let hint: String = gtid.chars().take(MIN_GTID_PREFIX_LEN).collect();
         match &self.confirmation {
+            // A set shorter than the minimum (one MariaDB GTID such as `0-2-490`) is confirmed by writing it whole.
+            RecloneConfirmation::GtidPrefix(prefix) if prefix == gtid => Ok(()),
             RecloneConfirmation::GtidPrefix(prefix)
                 if prefix.chars().count() < MIN_GTID_PREFIX_LEN =>
             {
@@ -455,6 +457,15 @@ mod tests {
             ),
             "{err}"
         );
+    }
+
+    /// One MariaDB GTID can be shorter than the minimum prefix: written whole, it confirms the reclone; any shorter
+    /// part of it is still refused.
+    #[test]
+    fn reclone_hot_accepts_a_short_divergent_set_written_whole() {
+        assert!(authorize("iad:0-2-490", Some("0-2-490")).is_ok());
+        let err = authorize("iad:0-2-49", Some("0-2-490")).unwrap_err();
+        assert!(err.contains("shorter than 8 characters"), "{err}");
     }
 
     #[test]

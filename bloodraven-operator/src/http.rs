@@ -476,7 +476,9 @@ async fn active_site(State(topology): State<Topology>, query: Query<GroupQuery>)
     .into_response()
 }
 
-/// `/pitr-cutoff?namespace=&group=&profile=`: 400 without all three; 503 while no Kubernetes client is wired.
+/// `/pitr-cutoff?namespace=&group=&profile=`: 400 without all three; 503 until the MysqlBackup controller has
+/// published [`PitrCutoffs`]; else 200 with `cutoffTime` (the earliest `completionTime` of the Succeeded backups of
+/// that group and profile) when there is one.
 async fn pitr_cutoff(query: Query<GroupQuery>) -> Response {
     let complete = [&query.namespace, &query.group, &query.profile]
         .iter()
@@ -487,8 +489,59 @@ async fn pitr_cutoff(query: Query<GroupQuery>) -> Response {
             "namespace, group and profile query parameters are required",
         );
     }
-    error(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "no Kubernetes client to resolve the PITR cutoff",
-    )
+    let (namespace, group, profile) = (
+        query.namespace.clone().unwrap_or_default(),
+        query.group.clone().unwrap_or_default(),
+        query.profile.clone().unwrap_or_default(),
+    );
+    match PitrCutoffs::global().lookup(&namespace, &group, &profile) {
+        None => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no Kubernetes client to resolve the PITR cutoff",
+        ),
+        Some(cutoff) => {
+            let mut body = json!({ "namespace": namespace, "group": group, "profile": profile });
+            if let Some(t) = cutoff {
+                body["cutoffTime"] = json!(t);
+            }
+            axum::Json(body).into_response()
+        }
+    }
+}
+
+/// Per namespace, the earliest `completionTime` (RFC 3339) of the Succeeded MysqlBackups of each group and profile,
+/// which the MysqlBackup controller publishes and `/pitr-cutoff` answers from (process-wide: one manager per
+/// process).
+#[derive(Debug, Default)]
+pub struct PitrCutoffs(RwLock<Option<BTreeMap<String, Cutoffs>>>);
+
+/// One namespace's cutoffs: (group, profile) → RFC 3339 time.
+type Cutoffs = BTreeMap<(String, String), String>;
+
+impl PitrCutoffs {
+    /// The process's cutoffs.
+    pub fn global() -> &'static PitrCutoffs {
+        static CUTOFFS: std::sync::OnceLock<PitrCutoffs> = std::sync::OnceLock::new();
+        CUTOFFS.get_or_init(PitrCutoffs::default)
+    }
+
+    /// Replaces the cutoffs of `namespace` ((group, profile) → earliest completion time).
+    pub fn publish(&self, namespace: &str, cutoffs: BTreeMap<(String, String), String>) {
+        self.0
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get_or_insert_with(BTreeMap::new)
+            .insert(namespace.to_owned(), cutoffs);
+    }
+
+    /// `None` while nothing was published; else the cutoff of the group and profile, if any.
+    pub fn lookup(&self, namespace: &str, group: &str, profile: &str) -> Option<Option<String>> {
+        let all = self.0.read().unwrap_or_else(PoisonError::into_inner);
+        let all = all.as_ref()?;
+        Some(
+            all.get(namespace)
+                .and_then(|m| m.get(&(group.to_owned(), profile.to_owned())))
+                .cloned(),
+        )
+    }
 }

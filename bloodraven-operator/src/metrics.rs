@@ -89,6 +89,11 @@ impl Exporter {
         &self.registry
     }
 
+    /// The registry, to register more collectors before serving (the backup controllers' families).
+    pub fn registry_mut(&mut self) -> &mut Registry {
+        &mut self.registry
+    }
+
     /// The metrics in the OpenMetrics text format, ending with `# EOF`.
     pub fn render(&self) -> String {
         let mut text = String::new();

@@ -23,11 +23,13 @@
 //! server-side applied when they change; every poll labels the pods the `-primary` and `-replicas` Services select
 //! ([`labels`]). Not yet here (later issues): credential rotation and TLS to MySQL.
 
+pub mod backup;
 mod credentials;
 pub mod labels;
 pub mod render;
 pub mod spec;
 pub mod status;
+pub mod verification;
 
 mod platform;
 
@@ -183,6 +185,21 @@ pub async fn run(
         leader.changed().await.ok()?;
         Some(((), leader))
     });
+    let backups = tokio::spawn(backup::run(
+        context.client.clone(),
+        context.options.clone(),
+        context.leader.clone(),
+    ));
+    let schedules = tokio::spawn(backup::schedules::run(
+        context.client.clone(),
+        context.options.clone(),
+        context.leader.clone(),
+    ));
+    let verifications = tokio::spawn(verification::run(
+        context.client.clone(),
+        context.options.clone(),
+        context.leader.clone(),
+    ));
     controller
         .reconcile_all_on(leadership)
         .graceful_shutdown_on(shutdown)
@@ -193,6 +210,9 @@ pub async fn run(
             }
         })
         .await;
+    backups.abort();
+    verifications.abort();
+    schedules.abort();
     context.stop_all();
     Ok(())
 }

@@ -5,10 +5,14 @@
 //!            [--metrics-bind-address :8080] [--health-probe-bind-address :8081] [--aux-bind-address :8082]
 //! bloodraven crds
 //! bloodraven playground [--sites 2|3] [--port 8090] [--scenario failover|switchover|partition|all] [--keep DIR]
+//! bloodraven dump | restore | verify | encrypt-upload | decrypt-download     # Job steps, configured by env
+//! bloodraven trigger-backup | trigger-verification --group G --profile P  # what the CronJobs run
 //! ```
 //!
 //! With no sub-command it runs the manager, as the Go image's entrypoint does: the kubeconfig comes from
 //! `KUBECONFIG` or the in-cluster service account.
+
+mod jobs;
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -63,6 +67,8 @@ struct Cli {
 enum Command {
     /// Print the CustomResourceDefinitions as YAML.
     Crds,
+    #[command(flatten)]
+    Job(jobs::JobCommand),
     /// Run a whole failover group on this machine (local MariaDB servers, the engine, a sidecar per site, a write
     /// load) with a live web dashboard; or, with --scenario, a scripted story with a report.
     #[cfg(feature = "playground")]
@@ -101,6 +107,7 @@ fn main() -> ExitCode {
         Some(Command::Crds) => crds(),
         #[cfg(feature = "playground")]
         Some(Command::Playground(args)) => playground(args),
+        Some(Command::Job(job)) => return jobs::run(job),
         None => manager(cli),
     };
     match result {
@@ -196,7 +203,9 @@ fn manager(cli: Cli) -> anyhow::Result<()> {
             .await
             .context("cannot reach Kubernetes (KUBECONFIG or the in-cluster service account)")?;
         let topology = Topology::new();
-        let exporter = Arc::new(Exporter::new());
+        let mut exporter = Exporter::new();
+        controller::backup::metrics::register(exporter.registry_mut());
+        let exporter = Arc::new(exporter);
         let readiness = Readiness::new();
         for (address, router) in [
             (metrics_at, metrics_router(Arc::clone(&exporter))),
