@@ -63,7 +63,7 @@ impl Lab {
             lease_timeout: Duration::from_secs(24 * 3600),
             peer_check_interval: Duration::from_secs(5),
         };
-        let world = Arc::new(Mutex::new(World::new(&names, params, Rng::new(1))));
+        let world = Arc::new(Mutex::new(World::new(names, params, Rng::new(1))));
         let ticking = Arc::clone(&world);
         let ticker = tokio::spawn(async move {
             loop {
