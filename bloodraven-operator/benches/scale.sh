@@ -17,6 +17,7 @@
 #                  stopped and cleaned at the end. shared: the machine's shared one (counts include other users).
 #   K8S_DEB_BIN_CACHE  the control plane's binary cache (default /var/cache/bloodraven/k8s)
 #   CARGO_TARGET_DIR   where the release binary is built (default: the workspace's target/)
+#   SCALE_BIN      an already built `bloodraven` with feature sim (skips the build)
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -29,12 +30,14 @@ SCALE_SETTLE=${SCALE_SETTLE:-15}
 SCALE_K8S=${SCALE_K8S:-private}
 export K8S_DEB_BIN_CACHE=${K8S_DEB_BIN_CACHE:-/var/cache/bloodraven/k8s}
 target=${CARGO_TARGET_DIR:-$root/target}
-bin=$target/release/bloodraven
+bin=${SCALE_BIN:-$target/release/bloodraven}
 work=$(mktemp -d /tmp/bloodraven-scale.XXXXXX)
 log() { printf '[scale %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 
-log "building $bin (release, feature sim)"
-(cd "$root" && cargo build --release -p bloodraven-operator --features sim --bin bloodraven >&2)
+if [[ -z ${SCALE_BIN:-} ]]; then
+  log "building $bin (release, feature sim)"
+  (cd "$root" && cargo build --release -p bloodraven-operator --features sim --bin bloodraven >&2)
+fi
 
 case $SCALE_K8S in
 private)
@@ -98,9 +101,10 @@ api_requests() {
     }
     END { for (k in n) print k, n[k] }' | sort
 }
+# Polls of all groups so far: bloodraven_poll_latency_seconds has one series per site, and every group has two.
 polls() {
   curl -sf "http://127.0.0.1:$1/metrics" |
-    awk '/^bloodraven_poll_latency_seconds_count/ { s += $NF } END { print s + 0 }'
+    awk '/^bloodraven_poll_latency_seconds_count/ { s += $NF } END { print s / 2 }'
 }
 
 groups_yaml() { # namespace n
@@ -135,7 +139,7 @@ for n in $SCALE_N; do
   groups_yaml "$namespace" "$n" >"$work/groups.yaml"
   kc create -f "$work/groups.yaml" >/dev/null
   metrics_port=$(free_port)
-  RUST_LOG=${RUST_LOG:-warn} "$bin" --namespace "$namespace" --simulate-sites \
+  KUBECONFIG=$kubeconfig RUST_LOG=${RUST_LOG:-warn} "$bin" --namespace "$namespace" --simulate-sites \
     --metrics-bind-address "127.0.0.1:$metrics_port" --health-probe-bind-address 0 --aux-bind-address 0 \
     2>"$work/manager-$n.log" &
   manager_pid=$!
@@ -172,7 +176,7 @@ for n in $SCALE_N; do
     sort -k3,3nr >"$work/api-delta"
   awk -v n="$n" -v w="$SCALE_WINDOW" -v c0="$cpu_before" -v c1="$cpu_after" -v t0="$t0" -v t1="$t1" \
     -v p0="$polls_before" -v p1="$polls_after" -v rss="$rss_kib" -v hwm="$hwm_kib" -v ready="$ready_after" \
-    -v load="$load" -v threads="$threads" -v api="$work/api-delta" '
+    -v loadavg="$load" -v threads="$threads" -v api="$work/api-delta" '
     BEGIN {
       secs = t1 - t0; cpu = c1 - c0; polls = p1 - p0
       while ((getline line < api) > 0) {
@@ -181,15 +185,15 @@ for n in $SCALE_N; do
         if (f[2] == "mysqlfailovergroups/status" && (f[1] == "PATCH" || f[1] == "UPDATE")) status += f[3]
         rows = rows sprintf("    %-7s %-36s %6d  %8.4f/poll\n", f[1], f[2], f[3], polls ? f[3] / polls : 0)
       }
-      printf "\n== N = %d groups (2 simulated sites each, pollInterval 2s): window %.1f s, Ready after %d s, load average %s\n", n, secs, ready, load
+      printf "\n== N = %d groups (2 simulated sites each, pollInterval 2s): window %.1f s, Ready after %d s, load average %s\n", n, secs, ready, loadavg
       printf "  manager CPU      %.2f s = %.3f cores; per group %.2f millicores\n", cpu, cpu / secs, 1000 * cpu / secs / n
       printf "  manager RSS      steady %.1f MiB, peak %.1f MiB; per group %.1f KiB (steady RSS / N); %d threads\n", rss / 1024, hwm / 1024, rss / n, threads
       printf "  polls            %d (%.1f/s; expected %.1f/s)\n", polls, polls / secs, n / 2
-      printf "  API requests     %d non-watch = %.4f per poll; status writes %d\n", total, polls ? total / polls : 0, status
+      printf "  API requests     %d non-watch = %.4f per poll; status writes %d (PATCH/UPDATE of mysqlfailovergroups/status)\n", total, polls ? total / polls : 0, status
       printf "  by verb and resource (all clients of this API server):\n%s", rows
       ok = (n < 500) || (cpu / secs <= 1.0 && hwm / 1024 <= 256 && status == 0)
       if (n >= 500) printf "  verdict          %s (target: 500 groups in <= 1 core, <= 256 MiB, no status write when nothing changed)\n", ok ? "MET" : "NOT MET"
-      printf "SUMMARY %d %.3f %.2f %.1f %.1f %.4f %d %s\n", n, cpu / secs, 1000 * cpu / secs / n, rss / 1024, hwm / 1024, polls ? total / polls : 0, status, load > "/dev/stderr"
+      printf "SUMMARY %d %.3f %.2f %.1f %.1f %.4f %d %s\n", n, cpu / secs, 1000 * cpu / secs / n, rss / 1024, hwm / 1024, polls ? total / polls : 0, status, loadavg > "/dev/stderr"
     }' 2>>"$work/summary"
   cleanup
 done
