@@ -65,7 +65,13 @@ cleanup() {
     done
   fi
   [[ -n $manager_pid ]] && kill "$manager_pid" 2>/dev/null && wait "$manager_pid" 2>/dev/null
-  [[ -n $namespace ]] && kc delete namespace "$namespace" --wait=false >/dev/null 2>&1
+  # This control plane runs no PVC-protection controller: clear its finalizer, or the namespace never goes.
+  if [[ -n $namespace ]]; then
+    for pvc in $(kc -n "$namespace" get pvc -o name 2>/dev/null); do
+      kc -n "$namespace" patch "$pvc" --type=merge -p '{"metadata":{"finalizers":null}}' >/dev/null 2>&1
+    done
+    kc delete namespace "$namespace" --wait=false >/dev/null 2>&1
+  fi
   manager_pid= namespace=
 }
 finish() {

@@ -19,9 +19,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use bloodraven_api::failovergroup::MysqlFailoverGroup;
-use k8s_openapi::api::core::v1::{Namespace, Secret};
+use k8s_openapi::api::core::v1::{Namespace, PersistentVolumeClaim, Secret};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{Api, DeleteParams, ListParams, PostParams};
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, ResourceExt};
 use live_support::{Group, host};
@@ -139,6 +139,18 @@ async fn one_failover(
     .await;
     op.kill().unwrap();
     op.wait().unwrap();
+    // This control plane runs no PVC-protection controller: without clearing its finalizer the namespace never goes.
+    let claims: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), &ns);
+    for claim in claims.list(&ListParams::default()).await.unwrap() {
+        let clear = json!({ "metadata": { "finalizers": null } });
+        let _ = claims
+            .patch(
+                &claim.name_any(),
+                &PatchParams::default(),
+                &Patch::Merge(&clear),
+            )
+            .await;
+    }
     let _ = Api::<Namespace>::all(client.clone())
         .delete(&ns, &DeleteParams::default())
         .await;
