@@ -96,6 +96,21 @@ pub struct ManagerOptions {
     /// Where sidecars reach this operator's auxiliary server (`BLOODRAVEN_ADDRESS` of the rendered pods, unless
     /// `spec.sidecar.bloodravenAddress` says otherwise).
     pub operator_address: String,
+    /// What the runners drive: each site's MySQL server (the default) or simulated servers.
+    pub sites: SiteSource,
+}
+
+/// What a manager's runners drive.
+#[derive(Clone, Copy, Debug, Default, Eq, PartialEq)]
+#[non_exhaustive]
+pub enum SiteSource {
+    /// Each site's MySQL server, through the drivers.
+    #[default]
+    Driver,
+    /// In-process simulated servers (feature `sim`, `sim::Lab::for_group`): a healthy primary and its replicas per
+    /// group. A benchmark and development aid (`bloodraven --simulate-sites`), never a production mode.
+    #[cfg(feature = "sim")]
+    Simulated,
 }
 
 /// The state every reconcile shares.
@@ -712,9 +727,28 @@ impl Context {
         let (config, runner_config) = (inputs.config, inputs.runner);
         let (exporter, topology) = (Arc::clone(&self.exporter), self.topology.clone());
         let span = tracing::info_span!("group", namespace = %namespace, group = %name);
+        #[cfg(feature = "sim")]
+        let simulated = (self.options.sites == SiteSource::Simulated).then_some(inputs.flavor);
         let task = tokio::spawn(tracing::Instrument::instrument(
             async move {
                 tracing::info!("runner started");
+                #[cfg(feature = "sim")]
+                if let Some(flavor) = simulated {
+                    let lab = crate::sim::Lab::for_group(&config.sites, flavor);
+                    let runner = Runner::new(
+                        config,
+                        lab.sites(),
+                        platform,
+                        runner_config,
+                        Clock::system(),
+                    );
+                    return runner
+                        .await
+                        .with_metrics(exporter)
+                        .with_topology(topology)
+                        .run()
+                        .await;
+                }
                 Runner::new(config, sites, platform, runner_config, Clock::system())
                     .await
                     .with_metrics(exporter)

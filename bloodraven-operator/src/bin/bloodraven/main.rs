@@ -26,7 +26,7 @@ use tokio::sync::watch;
 
 use bloodraven_api::crd;
 use bloodraven_api::names::LEADER_ELECTION_ID;
-use bloodraven_operator::controller::{self, ManagerOptions, spec::SiteEndpoints};
+use bloodraven_operator::controller::{self, ManagerOptions, SiteSource, spec::SiteEndpoints};
 use bloodraven_operator::http::{Readiness, Topology, aux_router, health_router, metrics_router};
 use bloodraven_operator::metrics::Exporter;
 
@@ -61,6 +61,11 @@ struct Cli {
     /// cluster.
     #[arg(long = "site-endpoint", value_name = "NAMESPACE/GROUP/SITE=HOST:PORT")]
     site_endpoints: Vec<String>,
+    /// Run every group on in-process simulated servers (a healthy primary and replicas) instead of MySQL: a
+    /// benchmark and development aid (`benches/scale.sh`), hidden from help.
+    #[cfg(feature = "sim")]
+    #[arg(long, hide = true)]
+    simulate_sites: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -178,6 +183,16 @@ fn bind_address(flag: &str, text: &str) -> anyhow::Result<Option<SocketAddr>> {
         .with_context(|| format!("--{flag} {text:?}: expected HOST:PORT, :PORT or 0"))
 }
 
+/// `--simulate-sites` (feature `sim`) or the drivers.
+fn site_source(cli: &Cli) -> SiteSource {
+    #[cfg(feature = "sim")]
+    if cli.simulate_sites {
+        return SiteSource::Simulated;
+    }
+    let _ = cli;
+    SiteSource::Driver
+}
+
 fn manager(cli: Cli) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -186,6 +201,7 @@ fn manager(cli: Cli) -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
+    let sites = site_source(&cli);
     let mut endpoints = SiteEndpoints::new();
     for e in &cli.site_endpoints {
         endpoints.add(e).map_err(anyhow::Error::msg)?;
@@ -261,6 +277,7 @@ fn manager(cli: Cli) -> anyhow::Result<()> {
             site_endpoints: endpoints,
             runner: Default::default(),
             operator_address,
+            sites,
         };
         let shutdown = async {
             let mut term =
