@@ -52,6 +52,36 @@ pub(crate) fn dns_endpoint_resource() -> ApiResource {
     }
 }
 
+/// How often a status that differs from the last one written only in `status.sites[].lastSeen` is written anyway:
+/// every poll refreshes `lastSeen`, and writing it each time would write every group's status every poll.
+const LAST_SEEN_REFRESH: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// `patch` without the sites' `lastSeen`.
+fn without_last_seen(patch: &Value) -> Value {
+    let mut patch = patch.clone();
+    if let Some(sites) = patch
+        .pointer_mut("/status/sites")
+        .and_then(Value::as_array_mut)
+    {
+        for site in sites.iter_mut().filter_map(Value::as_object_mut) {
+            site.remove("lastSeen");
+        }
+    }
+    patch
+}
+
+/// Whether `patch` needs writing after `previous` (written `age` ago): anything but `lastSeen` changed, or
+/// `lastSeen` is [`LAST_SEEN_REFRESH`] old.
+fn status_due(patch: &Value, previous: Option<&Value>, age: std::time::Duration) -> bool {
+    match previous {
+        None => true,
+        Some(previous) if previous == patch => false,
+        Some(previous) => {
+            age >= LAST_SEEN_REFRESH || without_last_seen(previous) != without_last_seen(patch)
+        }
+    }
+}
+
 /// What the platform knows of a site besides its name.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct SiteTargets {
@@ -80,8 +110,8 @@ pub(crate) struct KubePlatform {
     dns_served: Arc<AtomicBool>,
     /// The `DNSPublished` condition: what the last DNS write did.
     dns_condition: Mutex<Option<Condition>>,
-    /// The status patch last written, to skip writes that change nothing.
-    last_status: Mutex<Option<Value>>,
+    /// The status patch last written and when, to skip writes that change nothing (see [`LAST_SEEN_REFRESH`]).
+    last_status: Mutex<Option<(Value, std::time::Instant)>>,
     /// The epoch of the record this process last loaded or saved.
     epoch: AtomicU64,
     /// The engine configuration (roles and hosts decide the pod labels) and `readOnlyMaxLagSeconds`.
@@ -378,11 +408,15 @@ impl Platform for KubePlatform {
 
     async fn write_status(&self, status: &Status) -> Result<(), PlatformError> {
         let now = now();
-        let previous = self
+        let last = self
             .last_status
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone();
+        let (previous, age) = match last {
+            Some((value, at)) => (Some(value), at.elapsed()),
+            None => (None, std::time::Duration::ZERO),
+        };
         if let Err(e) = self.sync_pod_labels(status).await {
             tracing::warn!(error = %e, "could not label the group's pods");
         }
@@ -399,7 +433,7 @@ impl Platform for KubePlatform {
             }
             None => status_patch(status, previous.as_ref(), now),
         };
-        if previous.as_ref() == Some(&patch) {
+        if !status_due(&patch, previous.as_ref(), age) {
             return Ok(());
         }
         self.groups
@@ -409,7 +443,7 @@ impl Platform for KubePlatform {
         *self
             .last_status
             .lock()
-            .unwrap_or_else(PoisonError::into_inner) = Some(patch);
+            .unwrap_or_else(PoisonError::into_inner) = Some((patch, std::time::Instant::now()));
         Ok(())
     }
 
@@ -522,4 +556,29 @@ pub(crate) fn now() -> std::time::Duration {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn patch(last_seen: &str, state: &str) -> Value {
+        json!({ "status": { "activeSite": "iad", "sites": [
+            { "name": "iad", "state": state, "lastSeen": last_seen },
+        ]}})
+    }
+
+    /// Every poll moves `lastSeen`; that alone is written every 30 s, any other change at once.
+    #[test]
+    fn a_status_that_only_moved_last_seen_is_written_every_30_s() {
+        let first = patch("2026-12-07T10:00:00Z", "writable");
+        assert!(status_due(&first, None, Duration::ZERO));
+        assert!(!status_due(&first, Some(&first), Duration::from_secs(60)));
+        let later = patch("2026-12-07T10:00:02Z", "writable");
+        assert!(!status_due(&later, Some(&first), Duration::from_secs(2)));
+        assert!(status_due(&later, Some(&first), LAST_SEEN_REFRESH));
+        let changed = patch("2026-12-07T10:00:02Z", "unreachable");
+        assert!(status_due(&changed, Some(&first), Duration::from_secs(2)));
+    }
 }
