@@ -66,7 +66,7 @@
 //! - [`crd`]: the CRDs as the API server should receive them (also `bloodraven-api crds`).
 //! - [`validate`] and [`manifest`]: validation and reading YAML (also `bloodraven-api lint`).
 //! - [`annotations`]: the parsed grammars of the `planned-failover` and `reclone-site` annotations.
-//! - [`reference`]: the CRD reference in Markdown (also `bloodraven-api crd-reference`).
+//! - [`reference`](mod@reference): the CRD reference in Markdown (also `bloodraven-api crd-reference`).
 //! - [`names`]: every label, annotation, finalizer, taint, Event reason and metric name.
 //! - [`conditions`]: `metav1.Condition` helpers with Kubernetes semantics.
 //! - [`duration`]: Go-style durations.

@@ -6,10 +6,10 @@
 //! 2. the dashboard's listener on `127.0.0.1` (a taken port is refused before any server starts);
 //! 3. two or three MariaDB servers (`mariadbd` from the `PATH`, or `/usr/sbin`) with the durability settings of
 //!    durability-and-rpo.txt, each seeded with the same schema under the same GTIDs, the first one writable;
-//! 4. a fault-injecting TCP proxy per site ([`proxy`]): the site's address as the operator and the other sites'
+//! 4. a fault-injecting TCP proxy per site (module `proxy`): the site's address as the operator and the other sites'
 //!    replication see it, so a partition cuts the operator's probes and the replication streams;
-//! 5. the real [`Runner`](crate::runner::Runner) and engine over the real MariaDB drivers and a local platform
-//!    ([`platform`]: `record.json`, `events.log`); the engine's own source convergence sets up GTID replication;
+//! 5. the real [`crate::runner::Runner`] and engine over the real MariaDB drivers and a local platform
+//!    (module `platform`: `record.json`, `events.log`); the engine's own source convergence sets up GTID replication;
 //! 6. a `bloodraven-sidecar` process per site (fencing against the operator's `/active-site`, the binlog archiver
 //!    into `archive/` as a local directory object store);
 //! 7. a write load following the client endpoint (the DNS record), counting acknowledged writes.
