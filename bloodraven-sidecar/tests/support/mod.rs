@@ -139,8 +139,17 @@ pub fn server_with_data(id: u32) -> MariaDb {
     db
 }
 
+/// `@@global.read_only`. A fence kills every client session, this probe's own included ("Lost connection", 2013):
+/// such a probe is asked again.
 pub fn read_only(db: &MariaDb) -> bool {
-    db.sql("SELECT @@global.read_only").unwrap().trim() == "1"
+    let mut attempts = 0;
+    loop {
+        match db.sql("SELECT @@global.read_only") {
+            Ok(value) => return value.trim() == "1",
+            Err(e) if attempts < 5 && e.to_string().contains("ERROR 2013") => attempts += 1,
+            Err(e) => panic!("read_only on port {}: {e}", db.port()),
+        }
+    }
 }
 
 /// Polls `f` every 50 ms until it holds or `timeout` passes; returns the time it took.
