@@ -72,6 +72,9 @@ pub(crate) enum Rotation {
     NoSuchUser,
 }
 
+/// How long one rotation (logins and `ALTER USER`) may take.
+const ROTATION_DEADLINE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Where and how to reach the primary for a rotation.
 pub(crate) struct Primary {
     pub(crate) site: String,
@@ -94,8 +97,25 @@ impl Primary {
         DriverSite::new(config, crate::site::Flavor::Mysql)
     }
 
-    /// Makes MySQL accept `account`'s password, setting it through `admin` when it does not.
+    /// Makes MySQL accept `account`'s password, setting it through `admin` when it does not. The driver sets no
+    /// deadline of its own, so the whole exchange gets [`ROTATION_DEADLINE`]: a black-holed primary must not hold
+    /// the group's reconcile.
     pub(crate) async fn rotate(
+        &self,
+        account: &Credentials,
+        admin: &Credentials,
+    ) -> Result<Rotation, String> {
+        tokio::time::timeout(ROTATION_DEADLINE, self.rotate_now(account, admin))
+            .await
+            .unwrap_or_else(|_| {
+                Err(format!(
+                    "no answer from the primary {} within {ROTATION_DEADLINE:?}",
+                    self.site
+                ))
+            })
+    }
+
+    async fn rotate_now(
         &self,
         account: &Credentials,
         admin: &Credentials,
