@@ -20,6 +20,30 @@ pub fn kubeconfig() -> io::Result<PathBuf> {
     PATH.get_or_init(up).clone().map_err(io::Error::other)
 }
 
+/// The settings this workspace's tests need where the environment does not set them (`.ci/run` sets the same):
+/// a Service IP range larger than the script's /24, which about thirty failover groups fill, and the
+/// pvc-protection controller, without which a namespace holding PVCs never finishes deleting.
+fn control_plane_defaults() -> Vec<(&'static str, String)> {
+    [
+        (
+            "K8S_DEB_APISERVER_ARGS",
+            "--service-cluster-ip-range=10.96.0.0/16",
+        ),
+        (
+            "K8S_DEB_CONTROLLERS",
+            "garbagecollector,namespace,serviceaccount,serviceaccount-token,pvc-protection",
+        ),
+    ]
+    .into_iter()
+    .map(|(name, default)| {
+        (
+            name,
+            std::env::var(name).unwrap_or_else(|_| default.to_owned()),
+        )
+    })
+    .collect()
+}
+
 fn up() -> Result<PathBuf, String> {
     let script = concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -37,6 +61,7 @@ fn up() -> Result<PathBuf, String> {
             "up",
         ])
         .env("K8S_DEB_BIN_CACHE", &cache)
+        .envs(control_plane_defaults())
         .output()
         .map_err(|e| format!("cannot run {script}: {e}"))?;
     let stdout = String::from_utf8_lossy(&output.stdout);
