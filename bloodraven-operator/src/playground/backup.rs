@@ -19,12 +19,21 @@ pub(crate) struct BackupView {
 
 /// Runs `bloodraven-backup ARGS --json`; returns the JSON it printed, or why it failed.
 pub(crate) async fn tool(args: &[String]) -> Result<Value, String> {
+    tool_with_env(args, &[]).await
+}
+
+/// [`tool`] with `env` added to its environment (an S3 archive's `AWS_*` settings).
+pub(crate) async fn tool_with_env(
+    args: &[String],
+    env: &[(&'static str, String)],
+) -> Result<Value, String> {
     let Some(bin) = find_tool("bloodraven-backup") else {
         return Err("bloodraven-backup not built (cargo build -p bloodraven-backup)".into());
     };
     let out = tokio::process::Command::new(&bin)
         .args(args)
         .arg("--json")
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .kill_on_drop(true)
         .output()
         .await

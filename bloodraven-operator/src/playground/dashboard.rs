@@ -3,7 +3,7 @@
 //! TopologyMessage does not carry: processes, partitions, the write counter, the timeline, the failover history
 //! with measured RTO, the archive check) and `POST /api/chaos?action=&site=`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 use tokio::sync::watch;
 
 use crate::http::{Topology, aux_router};
+use crate::playground::archive::ArchiveLocation;
 use crate::playground::platform::{LocalPlatform, now};
 use crate::playground::server::Server;
 use crate::playground::workload::Workload;
@@ -263,31 +264,32 @@ async fn chaos(
 }
 
 /// Checks the archive's continuity every 15 s with the `bloodraven-binlog` tool (when it is built).
-pub(crate) async fn archive_checker(dir: PathBuf, view: Arc<Mutex<ArchiveView>>) {
+pub(crate) async fn archive_checker(at: ArchiveLocation, view: Arc<Mutex<ArchiveView>>) {
     loop {
         tokio::time::sleep(Duration::from_secs(15)).await;
-        let result = check_archive(&dir).await;
+        let result = check_archive(&at).await;
         *view.lock().unwrap_or_else(PoisonError::into_inner) = result;
     }
 }
 
-/// Runs `bloodraven-binlog archive-check --json` on `dir/archive`.
-pub(crate) async fn check_archive(dir: &Path) -> ArchiveView {
+/// Runs `bloodraven-binlog archive-check --json` on the archive.
+pub(crate) async fn check_archive(at: &ArchiveLocation) -> ArchiveView {
     let mut view = ArchiveView {
         checked_at: Some(format_rfc3339(now())),
         ..ArchiveView::default()
     };
-    let archive = dir.join("archive");
     let Some(tool) = find_tool("bloodraven-binlog") else {
         view.detail = "bloodraven-binlog not built (cargo build -p bloodraven-binlog)".into();
         return view;
     };
-    view.files = count_files(&archive.join("binlogs"));
     let output = tokio::process::Command::new(&tool)
         .arg("archive-check")
         .arg("--store")
-        .arg(format!("file://{}", archive.display()))
+        .arg(at.store_url())
+        .arg("--prefix")
+        .arg(at.binlogs_prefix())
         .arg("--json")
+        .envs(at.tool_env())
         .kill_on_drop(true)
         .output()
         .await;
@@ -298,6 +300,10 @@ pub(crate) async fn check_archive(dir: &Path) -> ArchiveView {
                 Ok(v) => {
                     view.continuous = v["continuous"].as_bool();
                     view.covered = v["covered"].as_str().unwrap_or_default().to_owned();
+                    view.files = v["files"]
+                        .as_u64()
+                        .and_then(|n| usize::try_from(n).ok())
+                        .unwrap_or(0);
                     view.detail = v.to_string();
                 }
                 Err(_) => {
@@ -312,22 +318,6 @@ pub(crate) async fn check_archive(dir: &Path) -> ArchiveView {
         Err(e) => view.detail = format!("{}: {e}", tool.display()),
     }
     view
-}
-
-fn count_files(dir: &Path) -> usize {
-    std::fs::read_dir(dir)
-        .map(|d| {
-            d.filter_map(Result::ok)
-                .map(|e| {
-                    if e.path().is_dir() {
-                        count_files(&e.path())
-                    } else {
-                        usize::from(!e.file_name().to_string_lossy().starts_with("manifest"))
-                    }
-                })
-                .sum()
-        })
-        .unwrap_or(0)
 }
 
 /// A workspace tool next to this executable (or one directory up), else on `PATH`.

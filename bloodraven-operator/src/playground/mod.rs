@@ -33,6 +33,7 @@ use crate::http::Topology;
 use crate::runner::{Clock, Runner, RunnerConfig};
 use crate::site::Flavor;
 
+mod archive;
 mod backup;
 pub mod dashboard;
 mod platform;
@@ -50,6 +51,7 @@ use server::{Binaries, Server};
 use sidecar::Sidecar;
 use workload::Workload;
 
+pub use archive::S3Archive;
 pub use run::run;
 pub use scenario::{Report, ScenarioName};
 pub use server::MARIADB_PACKAGE;
@@ -109,6 +111,17 @@ pub enum Error {
     /// A chaos action that cannot run (unknown site, server not running).
     #[error("{0}")]
     Chaos(String),
+    /// `--s3-endpoint` without the bucket's credentials.
+    #[error(
+        "--s3-endpoint needs {variable} in the environment: export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY \
+         (and AWS_REGION, default us-east-1) for the bucket {bucket}"
+    )]
+    S3Credentials {
+        /// The missing variable.
+        variable: &'static str,
+        /// The bucket.
+        bucket: String,
+    },
     /// The group did not reach the expected state in time.
     #[error("timed out waiting for {0}")]
     Timeout(String),
@@ -144,6 +157,8 @@ pub struct Options {
     pub poll_interval: Duration,
     /// Pause between two writes of the workload.
     pub write_pause: Duration,
+    /// Archive binlogs into this S3 bucket instead of the work directory's `archive/`.
+    pub s3: Option<archive::S3Archive>,
 }
 
 impl Default for Options {
@@ -156,6 +171,7 @@ impl Default for Options {
             sidecars: true,
             poll_interval: Duration::from_secs(1),
             write_pause: Duration::from_millis(20),
+            s3: None,
         }
     }
 }
@@ -229,6 +245,8 @@ pub struct Playground {
     /// The dashboard's address.
     pub addr: std::net::SocketAddr,
     pub(crate) archive: Arc<Mutex<dashboard::ArchiveView>>,
+    /// Where the binlog archive is.
+    pub(crate) archive_at: archive::ArchiveLocation,
     pub(crate) backup: Arc<Mutex<backup::BackupView>>,
     pub(crate) bin: Option<Binaries>,
     stopped: bool,
@@ -270,6 +288,8 @@ impl Playground {
             None
         };
         let bin = Binaries::find().map_err(cleanup)?;
+        let archive_at =
+            archive::ArchiveLocation::new(&dir, options.s3.as_ref()).map_err(cleanup)?;
         let mut pg = Playground {
             dir: dir.clone(),
             keep,
@@ -287,6 +307,7 @@ impl Playground {
                 .local_addr()
                 .map_err(|e| Error::io("reading the dashboard address", e))?,
             archive: Arc::default(),
+            archive_at,
             backup: Arc::default(),
             bin: Some(bin.clone()),
             stopped: false,
@@ -297,7 +318,7 @@ impl Playground {
             pg.start_sidecars(&bin, &options).await?;
         }
         pg.tasks.push(tokio::spawn(dashboard::archive_checker(
-            pg.dir.clone(),
+            pg.archive_at.clone(),
             Arc::clone(&pg.archive),
         )));
         pg.platform.note(
@@ -412,9 +433,7 @@ impl Playground {
     }
 
     async fn start_sidecars(&mut self, bin: &Path, options: &Options) -> Result<(), Error> {
-        let archive = self.dir.join("archive");
-        std::fs::create_dir_all(&archive)
-            .map_err(|e| Error::io(format!("creating {}", archive.display()), e))?;
+        let archive = self.archive_at.sidecar_env(&self.dir.join("aws-creds"))?;
         let listen: Vec<u16> = (0..self.names.len())
             .map(|_| server::free_port(std::net::Ipv4Addr::LOCALHOST))
             .collect::<Result<_, _>>()?;
@@ -443,7 +462,7 @@ impl Playground {
         println!(
             "  {} sidecars running (archive in {})",
             self.sidecars.len(),
-            archive.display()
+            self.archive_at.describe()
         );
         Ok(())
     }

@@ -1,6 +1,6 @@
 //! A `bloodraven-sidecar` process per site, configured through the Go sidecar's environment (reference-api.md
 //! §13.5) as the rendered Deployment configures it: the local server, the operator's auxiliary server, the peer
-//! sidecars, and the binlog archiver into a local directory object store (`PVC` storage).
+//! sidecars, and the binlog archiver into a local directory object store (`PVC` storage) or an S3 bucket.
 //!
 //! The operator crate cannot depend on the sidecar crate (the sidecar depends on it), so the binary is spawned.
 
@@ -62,7 +62,8 @@ pub(crate) struct SidecarConfig<'a> {
     pub(crate) peers: &'a str,
     pub(crate) operator: &'a str,
     pub(crate) binlog_dir: &'a Path,
-    pub(crate) archive: &'a Path,
+    /// The archiver's storage settings ([`super::archive::ArchiveLocation::sidecar_env`]).
+    pub(crate) archive: &'a [(&'static str, String)],
     pub(crate) log: &'a Path,
     pub(crate) check_interval: Duration,
 }
@@ -95,9 +96,7 @@ impl Sidecar {
             .env("PEER_CHECK_INTERVAL", &interval)
             .env("LEASE_TIMEOUT", "20s")
             .env("BLOODRAVEN_PITR_ENABLED", "true")
-            .env("BLOODRAVEN_PITR_STORAGE_TYPE", "PVC")
-            .env("BLOODRAVEN_PITR_PVC_MOUNT_PATH", c.archive)
-            .env("BLOODRAVEN_PITR_MANIFEST_PREFIX", "binlogs")
+            .envs(c.archive.iter().map(|(k, v)| (*k, v.as_str())))
             .env("BLOODRAVEN_PITR_BINLOG_DIR", c.binlog_dir)
             .env("BLOODRAVEN_PITR_BINLOG_INDEX", "mysql-bin.index")
             .env("BLOODRAVEN_PITR_POLL_INTERVAL", "2s")

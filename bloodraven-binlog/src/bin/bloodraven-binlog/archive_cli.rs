@@ -65,8 +65,11 @@ pub(crate) fn check(out: &mut impl Write, args: &StoreArgs) -> anyhow::Result<bo
                        "missing": b.missing.to_string(), "unexpected": b.unexpected.to_string()})
             })
             .collect();
+        let files: usize = manifests.iter().map(|m| m.files.len()).sum();
         let value = json!({
             "continuous": report.is_continuous(),
+            "sites": manifests.len(),
+            "files": files,
             "chain_breaks": breaks,
             "gaps": report.gaps.iter().map(ToString::to_string).collect::<Vec<_>>(),
             "unverifiable": report.unverifiable.iter().map(ToString::to_string).collect::<Vec<_>>(),

@@ -115,6 +115,16 @@ struct PlaygroundArgs {
     /// The engine's poll interval in milliseconds.
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(100..=60_000))]
     poll_ms: u64,
+    /// Archive binlogs into an S3 bucket at this endpoint (http(s)://HOST:PORT) instead of the work directory;
+    /// credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (AWS_REGION, default us-east-1).
+    #[arg(long, value_name = "URL", requires = "s3_bucket")]
+    s3_endpoint: Option<String>,
+    /// The bucket for --s3-endpoint (it must exist).
+    #[arg(long, value_name = "NAME", requires = "s3_endpoint")]
+    s3_bucket: Option<String>,
+    /// The key prefix in the bucket: the archive goes under PREFIX/binlogs.
+    #[arg(long, value_name = "PREFIX", default_value = "playground")]
+    s3_prefix: String,
 }
 
 fn main() -> ExitCode {
@@ -159,6 +169,14 @@ fn playground(args: PlaygroundArgs) -> anyhow::Result<()> {
         sidecar: args.sidecar,
         sidecars: !args.no_sidecars,
         poll_interval: Duration::from_millis(args.poll_ms),
+        s3: args
+            .s3_endpoint
+            .zip(args.s3_bucket)
+            .map(|(endpoint, bucket)| playground::S3Archive {
+                endpoint,
+                bucket,
+                prefix: args.s3_prefix,
+            }),
         ..playground::Options::default()
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -657,7 +657,7 @@ async fn archive_check(pg: &Playground, r: &mut ScenarioReport) {
         let _ = c.disconnect().await;
     }
     tokio::time::sleep(Duration::from_secs(6)).await;
-    let view = crate::playground::dashboard::check_archive(&pg.dir).await;
+    let view = crate::playground::dashboard::check_archive(&pg.archive_at).await;
     *pg.archive
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner) = view.clone();

@@ -75,15 +75,18 @@ pub(super) async fn pitr(pg: &Playground) -> Result<ScenarioReport, Error> {
             "the bad migration archived",
             Duration::from_secs(60),
             || {
-                let dir = pg.dir.clone();
-                async move { archived_through(&dir).await >= seq }
+                let at = pg.archive_at.clone();
+                async move { archived_through(&at).await >= seq }
             },
         )
         .await;
     r.check(
         "the archive holds the bad migration's binary log",
         shipped.is_ok(),
-        format!("through sequence {}", archived_through(&pg.dir).await),
+        format!(
+            "through sequence {}",
+            archived_through(&pg.archive_at).await
+        ),
     );
     let Some(bin) = pg.bin.clone() else {
         r.check(
@@ -107,21 +110,21 @@ pub(super) async fn pitr(pg: &Playground) -> Result<ScenarioReport, Error> {
     .map_err(|e| Error::Chaos(e.to_string()))??;
     r.say(format!("fresh server on 127.0.0.1:{}", fresh.port));
     let restore_started = now();
-    let restored = backup::tool(&[
-        "restore".into(),
-        "--from".into(),
-        url,
-        "--port".into(),
-        fresh.port.to_string(),
-        "--no-progress".into(),
-        "--binlog-archive".into(),
-        format!(
-            "file://{}",
-            pg.dir.join("archive").join("binlogs").display()
-        ),
-        "--stop-gtid".into(),
-        stop.clone(),
-    ])
+    let restored = backup::tool_with_env(
+        &[
+            "restore".into(),
+            "--from".into(),
+            url,
+            "--port".into(),
+            fresh.port.to_string(),
+            "--no-progress".into(),
+            "--binlog-archive".into(),
+            pg.archive_at.binlogs_url(),
+            "--stop-gtid".into(),
+            stop.clone(),
+        ],
+        &pg.archive_at.tool_env(),
+    )
     .await;
     match restored {
         Ok(v) => {
@@ -152,8 +155,8 @@ pub(super) async fn pitr(pg: &Playground) -> Result<ScenarioReport, Error> {
 }
 
 /// The highest sequence number the archive covers without a gap (the playground writes one GTID domain).
-async fn archived_through(dir: &std::path::Path) -> u64 {
-    let view = crate::playground::dashboard::check_archive(dir).await;
+async fn archived_through(at: &crate::playground::archive::ArchiveLocation) -> u64 {
+    let view = crate::playground::dashboard::check_archive(at).await;
     view.covered
         .rsplit('-')
         .next()
