@@ -142,10 +142,15 @@ pub async fn restore(vars: &dyn Vars) -> Result<Outcome, Error> {
     if vars.var(env::PITR_EXCLUDE_GTIDS).is_some() {
         return Err(Error::BadEnv {
             name: env::PITR_EXCLUDE_GTIDS,
-            reason: "excluding GTIDs from the replay is not supported; remove pointInTime.excludeGtids".into(),
+            reason:
+                "excluding GTIDs from the replay is not supported; remove pointInTime.excludeGtids"
+                    .into(),
         });
     }
-    let pitr = match (vars.var(env::PITR_STOP_DATETIME), vars.var(env::PITR_LOCAL_DIR)) {
+    let pitr = match (
+        vars.var(env::PITR_STOP_DATETIME),
+        vars.var(env::PITR_LOCAL_DIR),
+    ) {
         (Some(t), Some(dir)) => Some(local_pitr_options(&dir, Target::Time(parse_time(&t)?))?),
         (Some(t), None) => pitr_options(vars, &storage, Target::Time(parse_time(&t)?))?,
         (None, _) => None,
