@@ -126,17 +126,14 @@ pub async fn restore(vars: &dyn Vars) -> Result<Outcome, Error> {
     let storage = Storage::from_vars(vars)?;
     let input = required(vars, env::INPUT_URL)?;
     let target = env::server(vars)?;
-    let from = open_input(&storage, &input)?;
-    // The decrypt-download init container has already decrypted the dump when the input is its staging folder.
-    let staged = vars.var(env::BACKUP_PASSPHRASE_FILE).is_some()
-        && input.trim_end_matches('/') == DECRYPTED_DIR;
+    let (from, local) = open_input(&storage, &input)?;
+    let passphrase = env::passphrase(vars, env::BACKUP_PASSPHRASE_FILE)?;
     let options = RestoreOptions {
         threads: load_threads(vars)?,
-        passphrase: if staged {
-            None
-        } else {
-            env::passphrase(vars, env::BACKUP_PASSPHRASE_FILE)?
-        },
+        // A local folder read without a passphrase may be the plaintext copy `decrypt-download` made of an
+        // encrypted dump (the Go Job's `/restore-decrypted`): its objects were checked against the marker there.
+        decrypted_copy: local && passphrase.is_none(),
+        passphrase,
         ..RestoreOptions::default()
     };
     if vars.var(env::PITR_EXCLUDE_GTIDS).is_some() {
@@ -175,15 +172,18 @@ pub const DECRYPTED_DIR: &str = "/restore-decrypted";
 
 /// Opens the restore's input: a key in the bucket, a path below the PVC mount, or (the decrypted staging folder, a
 /// mounted source PVC at `/restore`) any other absolute local folder.
-fn open_input(storage: &Storage, input: &str) -> Result<bloodraven_backup::DumpLocation, Error> {
+/// Says whether it is such a local folder.
+fn open_input(
+    storage: &Storage,
+    input: &str,
+) -> Result<(bloodraven_backup::DumpLocation, bool), Error> {
     let path = std::path::Path::new(input);
     let below_mount = matches!(storage, Storage::Pvc { mount } if path.starts_with(mount));
     if path.is_absolute() && !below_mount {
-        return Ok(bloodraven_backup::DumpLocation::parse(
-            input.trim_end_matches('/'),
-        )?);
+        let location = bloodraven_backup::DumpLocation::parse(input.trim_end_matches('/'))?;
+        return Ok((location, true));
     }
-    storage.open(input)
+    Ok((storage.open(input)?, false))
 }
 
 /// The archive `pitr-download` left in `dir`: the downloaded (already decrypted) binlogs under `<site>/` and the
