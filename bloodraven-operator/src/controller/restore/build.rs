@@ -351,7 +351,7 @@ pub fn job(i: &Inputs<'_>) -> Result<Rendered, Failure> {
         ));
     };
 
-    if !matches!(&spec.source.mysql_backup_ref, Some(_))
+    if spec.source.mysql_backup_ref.is_none()
         && i.source_encrypted == Some(true)
         && passphrase.is_none()
     {
