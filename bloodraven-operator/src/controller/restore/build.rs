@@ -666,14 +666,7 @@ fn pitr_parts(
     ];
     let mut mounts = vec![json!({ "name": "pitr-binlogs", "mountPath": PITR_LOCAL_DIR })];
     let mut volumes = vec![json!({ "name": "pitr-binlogs", "emptyDir": {} })];
-    let archive = |prefix: Option<&str>| {
-        let p = prefix.unwrap_or("").trim_matches('/');
-        if p.is_empty() {
-            "binlogs".to_owned()
-        } else {
-            format!("{p}/binlogs")
-        }
-    };
+    let archive = crate::controller::render::pitr_archive_prefix(profile);
     match profile.storage.type_ {
         StorageType::S3 => {
             let s3 = profile.storage.s3.as_ref().ok_or_else(|| {
@@ -681,10 +674,7 @@ fn pitr_parts(
                     "spec.backup.profiles[{name}].storage.s3 is not set but storage.type is S3"
                 ))
             })?;
-            env_vars.push(env_var(
-                env::PITR_MANIFEST_PREFIX,
-                &archive(s3.prefix.as_deref()),
-            ));
+            env_vars.push(env_var(env::PITR_MANIFEST_PREFIX, &archive));
             env_vars.push(env_var("BLOODRAVEN_PITR_S3_BUCKET", &s3.bucket));
             if let Some(e) = &s3.endpoint_url {
                 env_vars.push(env_var("BLOODRAVEN_PITR_S3_ENDPOINT_URL", e));
@@ -709,10 +699,7 @@ fn pitr_parts(
             let claim = pvc
                 .and_then(|p| p.claim_name.clone())
                 .unwrap_or_else(|| format!("mysql-{group_name}-backup-{name}"));
-            env_vars.push(env_var(
-                env::PITR_MANIFEST_PREFIX,
-                &archive(pvc.and_then(|p| p.sub_path.as_deref())),
-            ));
+            env_vars.push(env_var(env::PITR_MANIFEST_PREFIX, &archive));
             env_vars.push(env_var("BLOODRAVEN_PITR_PVC_MOUNT_PATH", PITR_PVC_MOUNT));
             volumes.push(json!({ "name": "pitr-archive", "persistentVolumeClaim": { "claimName": claim, "readOnly": true } }));
             mounts.push(
