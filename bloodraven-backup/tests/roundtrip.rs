@@ -184,7 +184,7 @@ async fn encrypted_dump_in_s3_restores_and_refuses_a_wrong_passphrase() {
         &conn_opts(&target),
         &location,
         &RestoreOptions {
-            passphrase: Some(passphrase),
+            passphrase: Some(passphrase.clone()),
             threads: 2,
             ..RestoreOptions::default()
         },
@@ -194,4 +194,33 @@ async fn encrypted_dump_in_s3_restores_and_refuses_a_wrong_passphrase() {
     assert_eq!(restored.gtid_executed, report.meta.gtid_executed);
     assert_eq!(checksums(&target).await, checksums(&source).await);
     assert_eq!(objects(&target), objects(&source));
+
+    // The plaintext copy decrypt-download makes (the marker left out) loads only when it is declared one.
+    let copy = tempfile::tempdir().unwrap();
+    bloodraven_backup::transfer::decrypt_download(
+        location.store(),
+        location.prefix(),
+        copy.path(),
+        &passphrase,
+        false,
+    )
+    .await
+    .unwrap();
+    let copied = dir_location(copy.path());
+    let fresh = server(3);
+    let err = restore::restore(&conn_opts(&fresh), &copied, &RestoreOptions::default())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("encrypted is true"), "{err}");
+    restore::restore(
+        &conn_opts(&fresh),
+        &copied,
+        &RestoreOptions {
+            decrypted_copy: true,
+            ..RestoreOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(checksums(&fresh).await, checksums(&source).await);
 }

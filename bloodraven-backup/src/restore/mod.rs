@@ -18,7 +18,7 @@ use crate::gtid;
 use crate::progress::Progress;
 use crate::store::DumpLocation;
 
-pub use open::{OpenDump, open_dump};
+pub use open::{OpenDump, open_dump, open_dump_with};
 
 /// How to restore.
 #[derive(Clone, Debug)]
@@ -33,6 +33,9 @@ pub struct RestoreOptions {
     pub check_rows: bool,
     /// Counters to update while loading.
     pub progress: Option<Arc<Progress>>,
+    /// The dump is a plaintext copy of an encrypted dump, made by `decrypt_download` (see
+    /// [`open_dump_with`]); default false.
+    pub decrypted_copy: bool,
 }
 
 impl Default for RestoreOptions {
@@ -43,6 +46,7 @@ impl Default for RestoreOptions {
             users: true,
             check_rows: true,
             progress: None,
+            decrypted_copy: false,
         }
     }
 }
@@ -111,7 +115,7 @@ pub async fn restore(
     if options.threads == 0 {
         return Err(Error::Options("threads must be at least 1".into()));
     }
-    let dump = open_dump(from, options.passphrase.as_ref()).await?;
+    let dump = open_dump_with(from, options.passphrase.as_ref(), options.decrypted_copy).await?;
     let meta = &dump.meta;
     let mut control = target.connect().await?;
     check_target(&mut control, meta).await?;

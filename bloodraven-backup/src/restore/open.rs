@@ -65,6 +65,17 @@ pub async fn open_dump(
     location: &DumpLocation,
     passphrase: Option<&Passphrase>,
 ) -> Result<OpenDump, Error> {
+    open_dump_with(location, passphrase, false).await
+}
+
+/// [`open_dump`]; with `decrypted_copy`, `location` may be a plaintext copy of an encrypted dump made by
+/// [`crate::transfer::decrypt_download`] (which checked every object against the marker and leaves the marker
+/// out): its `@.json` says `encrypted: true`, no marker is there, and no passphrase is given.
+pub async fn open_dump_with(
+    location: &DumpLocation,
+    passphrase: Option<&Passphrase>,
+    decrypted_copy: bool,
+) -> Result<OpenDump, Error> {
     let marker = location.get_small(ENCRYPTION_MARKER, None, None).await?;
     let marker: Option<EncryptionMarker> = match marker {
         Some(body) => Some(serde_json::from_slice(&body).map_err(|e| {
@@ -136,7 +147,8 @@ pub async fn open_dump(
             ),
         ));
     }
-    if meta.encrypted != passphrase.is_some() {
+    let decrypted = decrypted_copy && meta.encrypted && marker.is_none() && passphrase.is_none();
+    if meta.encrypted != passphrase.is_some() && !decrypted {
         return Err(Error::metadata(
             location.key(DUMP_META).as_ref(),
             format!(

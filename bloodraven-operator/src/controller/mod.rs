@@ -28,6 +28,7 @@ pub mod backup;
 mod credentials;
 pub mod labels;
 pub mod render;
+pub mod restore;
 pub mod spec;
 pub mod status;
 pub mod verification;
@@ -230,6 +231,11 @@ pub async fn run(
             every => every,
         },
     ));
+    let restores = tokio::spawn(restore::run(
+        context.client.clone(),
+        context.options.clone(),
+        context.leader.clone(),
+    ));
     controller
         .reconcile_all_on(leadership)
         .graceful_shutdown_on(shutdown)
@@ -243,6 +249,7 @@ pub async fn run(
     backups.abort();
     archiver.abort();
     verifications.abort();
+    restores.abort();
     schedules.abort();
     context.stop_all();
     Ok(())

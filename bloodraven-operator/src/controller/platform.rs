@@ -538,6 +538,8 @@ impl Platform for KubePlatform {
             ordered_update: status
                 .and_then(|s| s.update_phase.as_deref())
                 .is_some_and(|p| !p.is_empty()),
+            // An initFromBackup restore that has not Succeeded: no auto-clone into the empty group meanwhile.
+            bootstrap_suppressed: super::restore::build::in_flight(&group),
             ..Gates::default()
         };
         Ok(GroupObservation {

@@ -54,6 +54,11 @@ pub const ALLOW_PLAINTEXT_FALLBACK: &str = "BLOODRAVEN_ALLOW_PLAINTEXT_FALLBACK"
 pub const PITR_STOP_DATETIME: &str = "BLOODRAVEN_PITR_STOP_DATETIME";
 /// `BLOODRAVEN_PITR_MANIFEST_PREFIX`: the binlog archive's key prefix (`<profile prefix>/binlogs`).
 pub const PITR_MANIFEST_PREFIX: &str = "BLOODRAVEN_PITR_MANIFEST_PREFIX";
+/// `BLOODRAVEN_PITR_LOCAL_DIR`: where the restore Job's `pitr-download` init container left the binlogs to replay
+/// (`/pitr-binlogs`).
+pub const PITR_LOCAL_DIR: &str = "BLOODRAVEN_PITR_LOCAL_DIR";
+/// `BLOODRAVEN_PITR_EXCLUDE_GTIDS`: GTIDs the replay skips (not supported here: the step refuses it).
+pub const PITR_EXCLUDE_GTIDS: &str = "BLOODRAVEN_PITR_EXCLUDE_GTIDS";
 /// `BLOODRAVEN_PITR_PASSPHRASE_FILE`: the archive's passphrase.
 pub const PITR_PASSPHRASE_FILE: &str = "BLOODRAVEN_PITR_PASSPHRASE_FILE";
 /// `BLOODRAVEN_VERIFY_PITR_MODE`: `none`, `latest` or `timestamp`.

@@ -126,15 +126,31 @@ pub async fn restore(vars: &dyn Vars) -> Result<Outcome, Error> {
     let storage = Storage::from_vars(vars)?;
     let input = required(vars, env::INPUT_URL)?;
     let target = env::server(vars)?;
-    let from = storage.open(&input)?;
+    let (from, local) = open_input(&storage, &input)?;
+    let passphrase = env::passphrase(vars, env::BACKUP_PASSPHRASE_FILE)?;
     let options = RestoreOptions {
         threads: load_threads(vars)?,
-        passphrase: env::passphrase(vars, env::BACKUP_PASSPHRASE_FILE)?,
+        // A local folder read without a passphrase may be the plaintext copy `decrypt-download` made of an
+        // encrypted dump (the Go Job's `/restore-decrypted`): its objects were checked against the marker there.
+        decrypted_copy: local && passphrase.is_none(),
+        passphrase,
         ..RestoreOptions::default()
     };
-    let pitr = match vars.var(env::PITR_STOP_DATETIME) {
-        Some(t) => pitr_options(vars, &storage, Target::Time(parse_time(&t)?))?,
-        None => None,
+    if vars.var(env::PITR_EXCLUDE_GTIDS).is_some() {
+        return Err(Error::BadEnv {
+            name: env::PITR_EXCLUDE_GTIDS,
+            reason:
+                "excluding GTIDs from the replay is not supported; remove pointInTime.excludeGtids"
+                    .into(),
+        });
+    }
+    let pitr = match (
+        vars.var(env::PITR_STOP_DATETIME),
+        vars.var(env::PITR_LOCAL_DIR),
+    ) {
+        (Some(t), Some(dir)) => Some(local_pitr_options(&dir, Target::Time(parse_time(&t)?))?),
+        (Some(t), None) => pitr_options(vars, &storage, Target::Time(parse_time(&t)?))?,
+        (None, _) => None,
     };
     let mut report = bloodraven_backup::restore::restore(&target, &from, &options).await?;
     if let Some(p) = &pitr {
@@ -149,6 +165,36 @@ pub async fn restore(vars: &dyn Vars) -> Result<Outcome, Error> {
         report.replay = Some(replayed);
     }
     Ok(Outcome::ok(vec![report.log_line()]))
+}
+
+/// Where the restore Job's `decrypt-download` init container writes the decrypted dump (as the Go Job).
+pub const DECRYPTED_DIR: &str = "/restore-decrypted";
+
+/// Opens the restore's input: a key in the bucket, a path below the PVC mount, or (the decrypted staging folder, a
+/// mounted source PVC at `/restore`) any other absolute local folder.
+/// Says whether it is such a local folder.
+fn open_input(
+    storage: &Storage,
+    input: &str,
+) -> Result<(bloodraven_backup::DumpLocation, bool), Error> {
+    let path = std::path::Path::new(input);
+    let below_mount = matches!(storage, Storage::Pvc { mount } if path.starts_with(mount));
+    if path.is_absolute() && !below_mount {
+        let location = bloodraven_backup::DumpLocation::parse(input.trim_end_matches('/'))?;
+        return Ok((location, true));
+    }
+    Ok((storage.open(input)?, false))
+}
+
+/// The archive `pitr-download` left in `dir`: the downloaded (already decrypted) binlogs under `<site>/` and the
+/// manifests of what it downloaded.
+fn local_pitr_options(dir: &str, target: Target) -> Result<PitrOptions, Error> {
+    let location = bloodraven_backup::DumpLocation::parse(dir.trim_end_matches('/'))?;
+    let archive = ArchiveStore::new(
+        std::sync::Arc::clone(location.store()),
+        ArchiveLayout::new(location.prefix().as_ref()),
+    );
+    Ok(PitrOptions::new(archive, target))
 }
 
 /// `verify`: restores `BLOODRAVEN_INPUT_URL` into a throwaway server under `BLOODRAVEN_DATA_DIR` (127.0.0.1
@@ -396,15 +442,18 @@ pub async fn pitr_download(vars: &dyn Vars) -> Result<Outcome, Error> {
             .map_err(bloodraven_backup::Error::from)?
     };
     let mut plan = Plan::default();
+    let mut kept = Vec::new();
     for site in &sites {
         let manifest = archive
             .load_manifest(site)
             .await
             .map_err(bloodraven_backup::Error::from)?;
+        let mut local = bloodraven_backup::bloodraven_binlog::manifest::Manifest::new(site);
         for entry in manifest.files {
             if entry.first_event_time.is_some_and(|t| t > stop) {
                 continue;
             }
+            local.upsert(entry.clone());
             plan.files.push(PlannedFile {
                 file: FileRef {
                     site: site.as_str().to_owned(),
@@ -416,10 +465,21 @@ pub async fn pitr_download(vars: &dyn Vars) -> Result<Outcome, Error> {
                 stop: None,
             });
         }
+        kept.push((site.clone(), local));
     }
+    std::fs::create_dir_all(&out).map_err(|cause| Error::File {
+        path: out.clone(),
+        cause,
+    })?;
     let paths = download(&archive, &plan, &out)
         .await
         .map_err(bloodraven_backup::Error::from)?;
+    // The manifests of what was downloaded, in plaintext beside the files: the restore step plans its replay from
+    // them (`BLOODRAVEN_PITR_LOCAL_DIR`) as it would from the archive itself.
+    for (site, manifest) in kept {
+        let path = out.join(format!("manifest-{site}.json"));
+        std::fs::write(&path, manifest.encode()).map_err(|cause| Error::File { path, cause })?;
+    }
     Ok(Outcome::ok(vec![format_line(
         Sentinel::PitrDownloadComplete,
         &[

@@ -187,6 +187,21 @@ impl Operator {
             aux_port,
         }
     }
+
+    /// The manager's `/metrics` text.
+    pub async fn metrics(&self) -> String {
+        reqwest::get(format!("http://127.0.0.1:{}/metrics", self.metrics_port))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
+    /// Whether the manager process is still running (it never crash-loops on bad input).
+    pub fn is_running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
 }
 
 /// The `bloodraven-sidecar` binary, built once per test process (the operator crate cannot depend on the sidecar

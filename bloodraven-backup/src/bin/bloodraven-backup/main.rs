@@ -387,6 +387,7 @@ async fn run_restore(args: RestoreArgs) -> anyhow::Result<()> {
         users: !args.skip_users,
         check_rows: true,
         progress: Some(Arc::clone(&progress)),
+        decrypted_copy: false,
     };
     let pitr = args.pitr.options(options.passphrase.as_ref())?;
     if args.dry_run {

@@ -1,5 +1,6 @@
 //! The `bloodraven_backup_*` families (reference-api §12), per `group` and `profile`: backup runs, durations, last
-//! success / attempt / size, and the five verification families. One process-wide set, which the `bloodraven`
+//! success / attempt / size, and the five verification families; and the three `bloodraven_restore_*` families per
+//! `namespace`, `group`, `restore_kind` and `target_site`. One process-wide set, which the `bloodraven`
 //! binary registers in its exporter ([`register`]) and the backup and verification controllers record into.
 
 use std::collections::BTreeMap;
@@ -155,6 +156,53 @@ impl BackupMetrics {
     }
 }
 
+impl BackupMetrics {
+    /// A restore (`restore_kind` `init_from_backup` or `in_place`) Succeeded: its duration, the time, and the
+    /// source's size when known (the size family is dropped for the labels when it is not).
+    #[allow(clippy::too_many_arguments)]
+    pub fn restore_succeeded(
+        &self,
+        namespace: &str,
+        group: &str,
+        kind: &str,
+        target_site: &str,
+        now: i64,
+        duration_seconds: f64,
+        source_size_bytes: Option<u64>,
+    ) {
+        self.with(|s| {
+            let l: Labels = vec![
+                ("namespace", namespace.to_owned()),
+                ("group", group.to_owned()),
+                ("restore_kind", kind.to_owned()),
+                ("target_site", target_site.to_owned()),
+            ];
+            s.histograms
+                .entry(name::RESTORE_DURATION_SECONDS)
+                .or_default()
+                .entry(l.clone())
+                .or_insert_with(|| Histogram::new(BACKUP_BUCKETS.iter().copied()))
+                .observe(duration_seconds);
+            s.gauges
+                .entry(name::RESTORE_LAST_SUCCESS_TIMESTAMP_SECONDS)
+                .or_default()
+                .insert(l.clone(), now);
+            let sizes = s
+                .gauges
+                .entry(name::RESTORE_LAST_SOURCE_SIZE_BYTES)
+                .or_default();
+            match source_size_bytes.filter(|b| *b > 0) {
+                Some(b) => {
+                    sizes.insert(l, i64::try_from(b).unwrap_or(i64::MAX));
+                }
+                None => {
+                    sizes.remove(&l);
+                }
+            }
+        });
+    }
+}
+
 const COUNTERS: &[(&str, &str)] = &[
     (
         name::BACKUP_RUNS_TOTAL,
@@ -191,6 +239,14 @@ const GAUGES: &[(&str, &str)] = &[
         name::BACKUP_VERIFICATION_REPLAY_LAG_SECONDS,
         "completionTime minus replayedThroughBinlog.timestamp of the last Succeeded verification.",
     ),
+    (
+        name::RESTORE_LAST_SUCCESS_TIMESTAMP_SECONDS,
+        "Unix time of the last Succeeded restore.",
+    ),
+    (
+        name::RESTORE_LAST_SOURCE_SIZE_BYTES,
+        "Size of the source artifact of the last Succeeded restore (absent when unknown).",
+    ),
 ];
 
 const HISTOGRAMS: &[(&str, &str)] = &[
@@ -201,6 +257,10 @@ const HISTOGRAMS: &[(&str, &str)] = &[
     (
         name::BACKUP_VERIFICATION_DURATION_SECONDS,
         "Duration of verifications from start to completion.",
+    ),
+    (
+        name::RESTORE_DURATION_SECONDS,
+        "Duration of Succeeded restores from Job creation to completion.",
     ),
 ];
 
@@ -247,6 +307,15 @@ mod tests {
             Some(4096),
         );
         m.verification_finished("orders", "nightly", false, 1_700_000_100, Some(3.0), None);
+        m.restore_succeeded(
+            "dr",
+            "orders",
+            "init_from_backup",
+            "iad",
+            1_700_000_200,
+            42.0,
+            None,
+        );
         let mut registry = Registry::default();
         registry.register_collector(Box::new(m));
         let mut text = String::new();
@@ -257,12 +326,18 @@ mod tests {
             r#"bloodraven_backup_verification_runs_total{group="orders",profile="nightly",result="failure"} 1"#,
             r#"bloodraven_backup_verification_last_attempt_timestamp_seconds{group="orders",profile="nightly"} 1700000100"#,
             r#"bloodraven_backup_duration_seconds_count{group="orders",profile="nightly"} 1"#,
+            r#"bloodraven_restore_last_success_timestamp_seconds{namespace="dr",group="orders",restore_kind="init_from_backup",target_site="iad"} 1700000200"#,
+            r#"bloodraven_restore_duration_seconds_count{namespace="dr",group="orders",restore_kind="init_from_backup",target_site="iad"} 1"#,
         ] {
             assert!(text.contains(line), "{line} missing from\n{text}");
         }
         assert!(
             !text.contains("bloodraven_backup_verified_timestamp_seconds{"),
             "{text}"
+        );
+        assert!(
+            !text.contains("bloodraven_restore_last_source_size_bytes{"),
+            "an unknown size is not exported: {text}"
         );
     }
 }

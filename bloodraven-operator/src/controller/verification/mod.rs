@@ -624,7 +624,7 @@ impl Context {
     }
 }
 
-/// The termination messages of a Job's pods (current and last state), joined.
+/// The termination messages of a Job's pods (init containers, then containers; last state, then current), joined.
 pub(crate) async fn termination_messages(
     client: &Client,
     namespace: &str,
@@ -636,11 +636,14 @@ pub(crate) async fn termination_messages(
         .await?;
     let mut text = String::new();
     for pod in list {
-        for c in pod
-            .status
-            .and_then(|s| s.container_statuses)
+        // Init containers first (a failed `decrypt-download` or `pitr-download` says why), then the main ones.
+        let status = pod.status.unwrap_or_default();
+        let all = status
+            .init_container_statuses
             .unwrap_or_default()
-        {
+            .into_iter()
+            .chain(status.container_statuses.unwrap_or_default());
+        for c in all {
             for state in [c.last_state, c.state].into_iter().flatten() {
                 if let Some(m) = state.terminated.and_then(|t| t.message) {
                     text.push_str(&m);

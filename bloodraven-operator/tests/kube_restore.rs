@@ -1,0 +1,687 @@
+//! `spec.initFromBackup` end to end on the real Kubernetes API server (v1.20, no kubelet) with real MariaDB servers
+//! and the loopback S3 server: a DR group restores an encrypted dump of another server and replays its encrypted
+//! binlog archive up to `pointInTime.stopDatetime`. The manager renders the restore Job; the test plays the kubelet
+//! and the Job controller: it runs the Job's init containers and then its container as local processes (the same
+//! binary; Secret volumes written to folders at the mount paths' place, emptyDirs shared folders), then records
+//! the pod's termination messages and the Job's outcome in their status. Bad input (a missing Secret, an
+//! unreadable bucket, an encrypted source without a passphrase, a wrong passphrase) ends in a Failed restore whose
+//! message and Warning event name the field or object, and the manager keeps running.
+
+mod kube_support;
+mod live_support;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use bloodraven_api::failovergroup::MysqlFailoverGroup;
+use bloodraven_backup::bloodraven_binlog::archive::{ArchiveStore, Archiver};
+use bloodraven_backup::bloodraven_binlog::manifest::{ArchiveLayout, SiteName};
+use bloodraven_test_support::mariadb::MariaDb;
+use bloodraven_test_support::s3::S3Server;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{Container, Pod, Secret};
+use k8s_openapi::api::events::v1::Event;
+use kube::Client;
+use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
+use kube_support::{Operator, cluster, delete_namespace, namespace};
+use live_support::host;
+use serde_json::{Value, json};
+
+const PASSPHRASE: &str = "correct horse battery staple";
+
+/// Two empty sites for a DR group: `iad` writable, `pdx` its read-only replica.
+fn dr_servers() -> Vec<MariaDb> {
+    let servers: Vec<MariaDb> = (0..2)
+        .map(|i| {
+            MariaDb::builder()
+                .server_id(i as u32 + 11)
+                .arg(format!("--bind-address=127.0.0.1,{}", host(i)))
+                .arg("--read-only=1")
+                .start()
+                .expect("start mariadbd")
+        })
+        .collect();
+    servers[0].sql("SET GLOBAL read_only = OFF").unwrap();
+    servers[1]
+        .sql(&format!(
+            "CHANGE MASTER TO MASTER_HOST='{}', MASTER_PORT={}, MASTER_USER='root', MASTER_PASSWORD='', \
+             MASTER_CONNECT_RETRY=1, MASTER_USE_GTID=slave_pos; START SLAVE",
+            host(0),
+            servers[0].port()
+        ))
+        .unwrap();
+    servers
+}
+
+/// The S3 server's store, opened as the operator does.
+fn s3_root(s3: &S3Server) -> bloodraven_backup::DumpLocation {
+    use bloodraven_operator::jobs::env::{S3Keys, Storage};
+    Storage::S3 {
+        bucket: s3.bucket().into(),
+        endpoint: Some(s3.endpoint()),
+        region: Some(s3.region().into()),
+        creds_dir: None,
+        keys: Some(S3Keys {
+            access_key_id: s3.access_key().into(),
+            secret_access_key: s3.secret_key().into(),
+            session_token: None,
+        }),
+    }
+    .open("")
+    .unwrap()
+}
+
+/// The source side: a server with rows 1–3, an encrypted dump of it at `orders/west/orders-1`, rows 4–5, the
+/// stop time, row 6, and its binlogs archived (encrypted) under `orders/west/binlogs` as site `iad`. Returns the
+/// stop time.
+async fn source_artifacts(s3: &S3Server, scratch: &std::path::Path) -> (MariaDb, String) {
+    let source = MariaDb::builder()
+        .server_id(21)
+        .start()
+        .expect("start the source server");
+    source
+        .sql(
+            "CREATE DATABASE d; CREATE TABLE d.t (id BIGINT PRIMARY KEY, v VARCHAR(16) NOT NULL); \
+             INSERT INTO d.t VALUES (1, 'a'), (2, 'b'), (3, 'c')",
+        )
+        .unwrap();
+    let creds = scratch.join("source-creds");
+    std::fs::create_dir_all(creds.join("mysql")).unwrap();
+    std::fs::create_dir_all(creds.join("aws")).unwrap();
+    std::fs::write(creds.join("mysql/MYSQL_USER"), "root").unwrap();
+    std::fs::write(creds.join("mysql/MYSQL_PASSWORD"), "").unwrap();
+    std::fs::write(creds.join("aws/AWS_ACCESS_KEY_ID"), s3.access_key()).unwrap();
+    std::fs::write(creds.join("aws/AWS_SECRET_ACCESS_KEY"), s3.secret_key()).unwrap();
+    std::fs::write(creds.join("passphrase"), PASSPHRASE).unwrap();
+    let dump = Command::new(env!("CARGO_BIN_EXE_bloodraven"))
+        .arg("dump")
+        .env("BLOODRAVEN_STORAGE_TYPE", "S3")
+        .env("BLOODRAVEN_S3_BUCKET", s3.bucket())
+        .env("BLOODRAVEN_S3_ENDPOINT_OVERRIDE", s3.endpoint())
+        .env("AWS_REGION", s3.region())
+        .env("BLOODRAVEN_AWS_CREDS_DIR", creds.join("aws"))
+        .env(
+            "BLOODRAVEN_MYSQL_HOST",
+            format!("127.0.0.1:{}", source.port()),
+        )
+        .env("BLOODRAVEN_MYSQL_CREDS_DIR", creds.join("mysql"))
+        .env("BLOODRAVEN_OUTPUT_URL", "orders/west/orders-1")
+        .env(
+            "BLOODRAVEN_BACKUP_PASSPHRASE_FILE",
+            creds.join("passphrase"),
+        )
+        .env("BLOODRAVEN_RESULT_FILE", creds.join("dump-result"))
+        .output()
+        .unwrap();
+    assert!(
+        dump.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dump.stderr)
+    );
+    source
+        .sql("INSERT INTO d.t VALUES (4, 'd'), (5, 'e')")
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let stop = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    source
+        .sql("INSERT INTO d.t VALUES (6, 'late'); FLUSH BINARY LOGS")
+        .unwrap();
+    let root = s3_root(s3);
+    let archive = ArchiveStore::new(
+        std::sync::Arc::clone(root.store()),
+        ArchiveLayout::for_profile_prefix("orders/west"),
+    )
+    .with_passphrase(bloodraven_backup::Passphrase::new(PASSPHRASE).unwrap());
+    let cycle = Archiver::new(
+        archive,
+        SiteName::parse("iad").unwrap(),
+        source.binlog_dir(),
+    )
+    .run_cycle(&true)
+    .await
+    .unwrap();
+    assert!(
+        cycle.failed.is_empty() && !cycle.archived.is_empty(),
+        "{cycle:?}"
+    );
+    (source, stop)
+}
+
+async fn create_secret(client: &Client, namespace: &str, name: &str, data: Value) {
+    let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
+    api.create(
+        &PostParams::default(),
+        &serde_json::from_value(json!({ "metadata": { "name": name }, "stringData": data }))
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+}
+
+async fn create_secrets(client: &Client, ns: &str, s3: &S3Server) {
+    create_secret(
+        client,
+        ns,
+        "orders-operator",
+        json!({ "username": "root", "password": "" }),
+    )
+    .await;
+    create_secret(
+        client,
+        ns,
+        "s3-dr-creds",
+        json!({
+            "AWS_ACCESS_KEY_ID": s3.access_key(),
+            "AWS_SECRET_ACCESS_KEY": s3.secret_key(),
+            "AWS_REGION": s3.region(),
+        }),
+    )
+    .await;
+    create_secret(
+        client,
+        ns,
+        "orders-backup-passphrase",
+        json!({ "passphrase": PASSPHRASE }),
+    )
+    .await;
+    create_secret(
+        client,
+        ns,
+        "wrong-passphrase",
+        json!({ "passphrase": "not the passphrase" }),
+    )
+    .await;
+}
+
+/// A DR group `name` whose archive profile reads the source's bucket, with `spec.initFromBackup` = `init`.
+async fn create_group(client: &Client, ns: &str, s3: &S3Server, name: &str, init: Value) {
+    let storage = json!({ "storageClassName": "local", "size": "1Gi" });
+    let group: MysqlFailoverGroup = serde_json::from_value(json!({
+        "apiVersion": "shipstream.io/v1alpha1",
+        "kind": "MysqlFailoverGroup",
+        "metadata": { "name": name },
+        "spec": {
+            "image": "mariadb:11.4",
+            "credentials": { "operatorSecret": "orders-operator" },
+            "dns": { "hostname": format!("{name}.example.test") },
+            "pollInterval": "1s",
+            "failoverCooldown": "1m",
+            "sites": [
+                { "name": "iad", "zone": "a", "lbIP": "192.0.2.1", "storage": storage },
+                { "name": "pdx", "zone": "b", "lbIP": "192.0.2.2", "storage": storage },
+            ],
+            "backup": {
+                "pitr": { "enabled": true, "profileName": "archive" },
+                "profiles": [{
+                    "name": "archive",
+                    "storage": { "type": "S3", "s3": {
+                        "bucket": s3.bucket(), "prefix": "orders/west", "region": s3.region(),
+                        "endpointURL": s3.endpoint(), "credentialsSecret": "s3-dr-creds",
+                    }},
+                    "encryption": { "passphraseSecret": { "name": "orders-backup-passphrase" } },
+                }],
+            },
+            "initFromBackup": init,
+        },
+    }))
+    .unwrap();
+    let api: Api<MysqlFailoverGroup> = Api::namespaced(client.clone(), ns);
+    api.create(&PostParams::default(), &group).await.unwrap();
+}
+
+fn s3_source(s3: &S3Server, bucket: &str, creds: &str) -> Value {
+    json!({
+        "bucket": bucket, "prefix": "orders/west/orders-1", "region": s3.region(),
+        "endpointURL": s3.endpoint(), "credentialsSecret": creds,
+    })
+}
+
+async fn restore_status(client: &Client, ns: &str, group: &str) -> Value {
+    let api: Api<MysqlFailoverGroup> = Api::namespaced(client.clone(), ns);
+    let g = api.get(group).await.unwrap();
+    serde_json::to_value(&g.status)
+        .unwrap()
+        .get("restore")
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
+async fn wait_restore(client: &Client, ns: &str, group: &str, phase: &str) -> Value {
+    let mut last = Value::Null;
+    let found = tokio::time::timeout(Duration::from_secs(90), async {
+        loop {
+            last = restore_status(client, ns, group).await;
+            if last["phase"] == phase {
+                return last.clone();
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    })
+    .await;
+    match found {
+        Ok(s) => s,
+        Err(_) => panic!("status.restore of {group} never reached {phase}; last: {last:#}"),
+    }
+}
+
+/// Warning events about `object`: (reason, note).
+async fn warnings(client: &Client, ns: &str, object: &str) -> Vec<(String, String)> {
+    let api: Api<Event> = Api::namespaced(client.clone(), ns);
+    api.list(&ListParams::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(object))
+        .filter(|e| e.type_.as_deref() == Some("Warning"))
+        .map(|e| (e.reason.unwrap_or_default(), e.note.unwrap_or_default()))
+        .collect()
+}
+
+/// The kubelet and the Job controller of this control plane, for Jobs with init containers.
+struct Kubelet {
+    client: Client,
+    namespace: String,
+    scratch: PathBuf,
+}
+
+/// How one container ended.
+struct Ran {
+    name: String,
+    code: i32,
+    message: String,
+    stderr: String,
+}
+
+impl Kubelet {
+    /// Runs the Job's init containers in order, then its container (unless an init container failed), as local
+    /// processes; records the pod's container statuses and the Job's outcome.
+    async fn run(&self, job_name: &str) -> Vec<Ran> {
+        let jobs: Api<Job> = Api::namespaced(self.client.clone(), &self.namespace);
+        let job = jobs.get(job_name).await.unwrap();
+        let pod_spec = job.spec.as_ref().unwrap().template.spec.clone().unwrap();
+        let dir = self.scratch.join(job_name);
+        std::fs::create_dir_all(&dir).unwrap();
+        let secrets: Api<Secret> = Api::namespaced(self.client.clone(), &self.namespace);
+        // Every volume is a folder named after it, so emptyDirs are shared between containers.
+        for volume in pod_spec.volumes.as_deref().unwrap_or_default() {
+            let local = dir.join(&volume.name);
+            std::fs::create_dir_all(&local).unwrap();
+            if let Some(s) = &volume.secret {
+                let secret = secrets
+                    .get(s.secret_name.as_deref().unwrap())
+                    .await
+                    .unwrap();
+                let data: BTreeMap<String, Vec<u8>> = secret
+                    .data
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|(k, v)| (k, v.0))
+                    .collect();
+                match &s.items {
+                    Some(items) => {
+                        for item in items {
+                            std::fs::write(local.join(&item.path), &data[&item.key]).unwrap();
+                        }
+                    }
+                    None => {
+                        for (k, v) in &data {
+                            std::fs::write(local.join(k), v).unwrap();
+                        }
+                    }
+                }
+            }
+        }
+        let mut ran = Vec::new();
+        let inits = pod_spec.init_containers.clone().unwrap_or_default();
+        for c in inits.iter().chain(pod_spec.containers.iter()) {
+            let r = self.run_container(c, &dir).await;
+            let failed = r.code != 0;
+            ran.push(r);
+            if failed {
+                break;
+            }
+        }
+        let status = |c: &Container| {
+            let now = "2026-01-01T00:00:00Z";
+            match ran.iter().find(|r| r.name == c.name) {
+                Some(r) => json!({
+                    "name": c.name, "image": c.image, "imageID": "", "ready": false, "restartCount": 0,
+                    "state": { "terminated": {
+                        "exitCode": r.code, "reason": if r.code == 0 { "Completed" } else { "Error" },
+                        "message": r.message, "startedAt": now, "finishedAt": now,
+                    }},
+                }),
+                None => json!({
+                    "name": c.name, "image": c.image, "imageID": "", "ready": false, "restartCount": 0,
+                    "state": { "waiting": { "reason": "PodInitializing" } },
+                }),
+            }
+        };
+        let ok = ran.iter().all(|r| r.code == 0);
+        let pods: Api<Pod> = Api::namespaced(self.client.clone(), &self.namespace);
+        let pod_name = format!("{job_name}-run");
+        let mut labels = job
+            .spec
+            .as_ref()
+            .unwrap()
+            .template
+            .metadata
+            .as_ref()
+            .and_then(|m| m.labels.clone())
+            .unwrap_or_default();
+        labels.insert("job-name".into(), job_name.into());
+        let slim = |c: &Container| json!({ "name": c.name, "image": c.image });
+        pods.create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({
+                "metadata": { "name": pod_name, "labels": labels },
+                "spec": {
+                    "restartPolicy": "Never",
+                    "initContainers": inits.iter().map(slim).collect::<Vec<_>>(),
+                    "containers": pod_spec.containers.iter().map(slim).collect::<Vec<_>>(),
+                },
+            }))
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+        pods.patch_status(
+            &pod_name,
+            &PatchParams::default(),
+            &Patch::Merge(&json!({ "status": {
+                "phase": if ok { "Succeeded" } else { "Failed" },
+                "initContainerStatuses": inits.iter().map(status).collect::<Vec<_>>(),
+                "containerStatuses": pod_spec.containers.iter().map(status).collect::<Vec<_>>(),
+            }})),
+        )
+        .await
+        .unwrap();
+        let job_status = if ok {
+            json!({ "succeeded": 1, "conditions": [{ "type": "Complete", "status": "True" }] })
+        } else {
+            json!({ "failed": 1, "conditions": [{ "type": "Failed", "status": "True", "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit" }] })
+        };
+        jobs.patch_status(
+            job_name,
+            &PatchParams::default(),
+            &Patch::Merge(&json!({ "status": job_status })),
+        )
+        .await
+        .unwrap();
+        ran
+    }
+
+    async fn run_container(&self, c: &Container, dir: &std::path::Path) -> Ran {
+        let termination_log = dir.join(format!("{}.termination-log", c.name));
+        let mut mounts: Vec<(String, PathBuf)> = c
+            .volume_mounts
+            .iter()
+            .flatten()
+            .map(|m| (m.mount_path.clone(), dir.join(&m.name)))
+            .collect();
+        mounts.push(("/dev/termination-log".into(), termination_log.clone()));
+        let localize = |value: &str| {
+            for (mount, local) in &mounts {
+                if let Some(rest) = value.strip_prefix(mount.as_str()) {
+                    return format!("{}{rest}", local.display());
+                }
+            }
+            value.to_owned()
+        };
+        let command = c.command.clone().unwrap();
+        assert_eq!(command[0], "bloodraven");
+        let mut process = Command::new(env!("CARGO_BIN_EXE_bloodraven"));
+        process.args(&command[1..]);
+        for e in c.env.as_deref().unwrap_or_default() {
+            process.env(&e.name, localize(e.value.as_deref().unwrap_or_default()));
+        }
+        let output = tokio::task::spawn_blocking(move || process.output().unwrap())
+            .await
+            .unwrap();
+        Ran {
+            name: c.name.clone(),
+            code: output.status.code().unwrap_or(-1),
+            message: std::fs::read_to_string(&termination_log).unwrap_or_default(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+}
+
+fn kubelet(client: &Client, ns: &str) -> Kubelet {
+    let scratch = std::env::temp_dir().join(format!("kr{}-{ns}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&scratch);
+    std::fs::create_dir_all(&scratch).unwrap();
+    Kubelet {
+        client: client.clone(),
+        namespace: ns.to_owned(),
+        scratch,
+    }
+}
+
+fn endpoints<'a>(
+    groups: &[&'a str],
+    servers: &[MariaDb],
+) -> Vec<(&'a str, &'static str, String, u16)> {
+    groups
+        .iter()
+        .flat_map(|g| {
+            [
+                (*g, "iad", host(0), servers[0].port()),
+                (*g, "pdx", host(1), servers[1].port()),
+            ]
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dr_group_restores_the_encrypted_dump_and_replays_to_the_stop_time() {
+    let (client, kubeconfig) = cluster().await;
+    let ns = namespace(&client, "e2e-restore").await;
+    let k = kubelet(&client, &ns);
+    let s3 = S3Server::start().unwrap();
+    let (_source, stop) = source_artifacts(&s3, &k.scratch).await;
+    let dr = dr_servers();
+    create_secrets(&client, &ns, &s3).await;
+    let mut operator = Operator::start(&kubeconfig, &ns, &endpoints(&["orders"], &dr));
+    create_group(
+        &client,
+        &ns,
+        &s3,
+        "orders",
+        json!({
+            "source": { "s3": s3_source(&s3, s3.bucket(), "s3-dr-creds") },
+            "decryption": { "passphraseSecret": { "name": "orders-backup-passphrase" } },
+            "pointInTime": { "stopDatetime": stop },
+        }),
+    )
+    .await;
+    let running = wait_restore(&client, &ns, "orders", "Running").await;
+    assert_eq!(
+        running["jobName"], "mysql-orders-iad-restore",
+        "{running:#}"
+    );
+    assert_eq!(running["targetSite"], "iad");
+    // Nothing is loaded before the Job runs.
+    assert_eq!(dr[0].sql("SHOW DATABASES LIKE 'd'").unwrap().trim(), "");
+    let ran = k.run("mysql-orders-iad-restore").await;
+    let names: Vec<&str> = ran.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["pitr-download", "decrypt-download", "mysqlsh"]);
+    for r in &ran {
+        assert_eq!(r.code, 0, "{}: {}\n{}", r.name, r.message, r.stderr);
+    }
+    let done = wait_restore(&client, &ns, "orders", "Succeeded").await;
+    // The data is what it was at the stop time: the dump's rows and the archived ones before it, not row 6.
+    assert_eq!(
+        dr[0]
+            .sql("SELECT GROUP_CONCAT(id ORDER BY id) FROM d.t")
+            .unwrap()
+            .trim(),
+        "1,2,3,4,5"
+    );
+    assert!(
+        done["pitrReplayedBinlogCount"].as_i64().unwrap_or(0) >= 1,
+        "{done:#}"
+    );
+    assert!(
+        done["pitrStopDatetime"]
+            .as_str()
+            .is_some_and(|t| !t.is_empty()),
+        "{done:#}"
+    );
+    assert!(
+        done["targetGtidExecuted"]
+            .as_str()
+            .is_some_and(|g| !g.is_empty()),
+        "{done:#}"
+    );
+    assert!(
+        done["completionTime"].is_string() && done["startTime"].is_string(),
+        "{done:#}"
+    );
+    let events: Api<Event> = Api::namespaced(client.clone(), &ns);
+    let reasons: Vec<String> = events
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|e| e.reason)
+        .collect();
+    for r in ["RestoreStarted", "RestoreSucceeded"] {
+        assert!(
+            reasons.iter().any(|x| x == r),
+            "{r} missing from {reasons:?}"
+        );
+    }
+    let metrics = operator.metrics().await;
+    let labels = format!(
+        "{{namespace=\"{ns}\",group=\"orders\",restore_kind=\"init_from_backup\",target_site=\"iad\"}}"
+    );
+    for family in [
+        "bloodraven_restore_last_success_timestamp_seconds",
+        "bloodraven_restore_duration_seconds_count",
+    ] {
+        assert!(
+            metrics.contains(&format!("{family}{labels}")),
+            "{family}{labels} missing from\n{metrics}"
+        );
+    }
+    assert!(operator.is_running());
+    delete_namespace(&client, &ns).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_restore_input_fails_naming_the_field_and_the_operator_keeps_running() {
+    let (client, kubeconfig) = cluster().await;
+    let ns = namespace(&client, "e2e-restore-bad").await;
+    let k = kubelet(&client, &ns);
+    let s3 = S3Server::start().unwrap();
+    let (_source, _stop) = source_artifacts(&s3, &k.scratch).await;
+    let dr = dr_servers();
+    create_secrets(&client, &ns, &s3).await;
+    let groups = ["no-creds", "no-bucket", "no-pass", "wrong-pass"];
+    let mut operator = Operator::start(&kubeconfig, &ns, &endpoints(&groups, &dr));
+    create_group(
+        &client,
+        &ns,
+        &s3,
+        "no-creds",
+        json!({ "source": { "s3": s3_source(&s3, s3.bucket(), "missing-creds") } }),
+    )
+    .await;
+    create_group(
+        &client,
+        &ns,
+        &s3,
+        "no-bucket",
+        json!({ "source": { "s3": s3_source(&s3, "no-such-bucket", "s3-dr-creds") } }),
+    )
+    .await;
+    create_group(
+        &client,
+        &ns,
+        &s3,
+        "no-pass",
+        json!({ "source": { "s3": s3_source(&s3, s3.bucket(), "s3-dr-creds") } }),
+    )
+    .await;
+    create_group(
+        &client,
+        &ns,
+        &s3,
+        "wrong-pass",
+        json!({
+            "source": { "s3": s3_source(&s3, s3.bucket(), "s3-dr-creds") },
+            "decryption": { "passphraseSecret": { "name": "wrong-passphrase" } },
+        }),
+    )
+    .await;
+
+    let failed = wait_restore(&client, &ns, "no-creds", "Failed").await;
+    let message = failed["message"].as_str().unwrap();
+    assert!(
+        message.starts_with(&format!(
+            "spec.initFromBackup.source.s3.credentialsSecret: Secret {ns}/missing-creds not found"
+        )),
+        "{failed:#}"
+    );
+    let failed = wait_restore(&client, &ns, "no-bucket", "Failed").await;
+    let message = failed["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("spec.initFromBackup.source.s3") && message.contains("no-such-bucket"),
+        "{failed:#}"
+    );
+    let failed = wait_restore(&client, &ns, "no-pass", "Failed").await;
+    assert_eq!(
+        failed["message"],
+        "initFromBackup source is encrypted but no passphrase is available; set \
+         initFromBackup.decryption.passphraseSecret or restore the profile's encryption.passphraseSecret"
+    );
+    for g in ["no-creds", "no-bucket", "no-pass"] {
+        let w = warnings(&client, &ns, g).await;
+        assert!(
+            w.iter()
+                .any(|(r, n)| r == "RestoreBuildFailed" && !n.is_empty()),
+            "{g}: {w:?}"
+        );
+        let jobs: Api<Job> = Api::namespaced(client.clone(), &ns);
+        assert!(
+            jobs.get_opt(&format!("mysql-{g}-iad-restore"))
+                .await
+                .unwrap()
+                .is_none(),
+            "{g}: no Job for a restore that cannot start"
+        );
+    }
+
+    // A wrong passphrase: the Job starts, its decrypt step fails, the restore is Failed and not retried.
+    let running = wait_restore(&client, &ns, "wrong-pass", "Running").await;
+    let ran = k.run(running["jobName"].as_str().unwrap()).await;
+    assert_eq!(ran.len(), 1, "the load never runs after a failed decrypt");
+    assert_eq!(ran[0].name, "decrypt-download");
+    assert_ne!(ran[0].code, 0);
+    let failed = wait_restore(&client, &ns, "wrong-pass", "Failed").await;
+    let message = failed["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("restore Job mysql-wrong-pass-iad-restore failed: ")
+            && message.contains("delete the Job"),
+        "{failed:#}"
+    );
+    let w = warnings(&client, &ns, "wrong-pass").await;
+    assert!(w.iter().any(|(r, _)| r == "RestoreFailed"), "{w:?}");
+    assert_eq!(dr[0].sql("SHOW DATABASES LIKE 'd'").unwrap().trim(), "");
+    // Nothing loops: the failed restore stays Failed, one RestoreFailed event.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let again = restore_status(&client, &ns, "wrong-pass").await;
+    assert_eq!(again["phase"], "Failed");
+    let n = warnings(&client, &ns, "wrong-pass")
+        .await
+        .iter()
+        .filter(|(r, _)| r == "RestoreFailed")
+        .count();
+    assert_eq!(n, 1);
+    assert!(operator.is_running());
+    delete_namespace(&client, &ns).await;
+}
