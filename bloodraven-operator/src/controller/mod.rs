@@ -28,6 +28,7 @@ mod credentials;
 pub mod labels;
 pub mod render;
 pub mod spec;
+pub mod standby;
 pub mod status;
 pub mod verification;
 
@@ -215,6 +216,11 @@ pub async fn run(
         context.options.clone(),
         context.leader.clone(),
     ));
+    let standbys = tokio::spawn(standby::run(
+        context.client.clone(),
+        context.options.clone(),
+        context.leader.clone(),
+    ));
     controller
         .reconcile_all_on(leadership)
         .graceful_shutdown_on(shutdown)
@@ -227,6 +233,7 @@ pub async fn run(
         .await;
     backups.abort();
     verifications.abort();
+    standbys.abort();
     schedules.abort();
     context.stop_all();
     Ok(())

@@ -106,6 +106,22 @@ impl BackupMetrics {
         });
     }
 
+    /// A standby's restore drill passed at `now` (`bloodraven_dr_restorable_timestamp_seconds`).
+    pub fn dr_restorable(&self, namespace: &str, standby: &str, now: i64) {
+        self.with(|s| {
+            s.gauges
+                .entry(name::DR_RESTORABLE_TIMESTAMP_SECONDS)
+                .or_default()
+                .insert(
+                    vec![
+                        ("namespace", namespace.to_owned()),
+                        ("standby", standby.to_owned()),
+                    ],
+                    now,
+                );
+        });
+    }
+
     /// A verification reached a final phase.
     pub fn verification_finished(
         &self,
@@ -191,6 +207,10 @@ const GAUGES: &[(&str, &str)] = &[
         name::BACKUP_VERIFICATION_REPLAY_LAG_SECONDS,
         "completionTime minus replayedThroughBinlog.timestamp of the last Succeeded verification.",
     ),
+    (
+        name::DR_RESTORABLE_TIMESTAMP_SECONDS,
+        "Unix time of the last passing restore drill of a MysqlStandbyCluster's discovered dump and binlog window.",
+    ),
 ];
 
 const HISTOGRAMS: &[(&str, &str)] = &[
@@ -247,6 +267,7 @@ mod tests {
             Some(4096),
         );
         m.verification_finished("orders", "nightly", false, 1_700_000_100, Some(3.0), None);
+        m.dr_restorable("dr", "orders-dr", 1_700_000_200);
         let mut registry = Registry::default();
         registry.register_collector(Box::new(m));
         let mut text = String::new();
@@ -257,6 +278,7 @@ mod tests {
             r#"bloodraven_backup_verification_runs_total{group="orders",profile="nightly",result="failure"} 1"#,
             r#"bloodraven_backup_verification_last_attempt_timestamp_seconds{group="orders",profile="nightly"} 1700000100"#,
             r#"bloodraven_backup_duration_seconds_count{group="orders",profile="nightly"} 1"#,
+            r#"bloodraven_dr_restorable_timestamp_seconds{namespace="dr",standby="orders-dr"} 1700000200"#,
         ] {
             assert!(text.contains(line), "{line} missing from\n{text}");
         }
