@@ -5,6 +5,8 @@
 //! The same approach as `tests/kube_operator.rs` (which keeps its own copy so its behaviour does not move).
 #![allow(dead_code, unreachable_pub)]
 
+pub mod kubelet;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -113,6 +115,8 @@ pub fn free_port() -> u16 {
 /// port)`.
 pub struct Operator {
     child: Child,
+    /// The port of its `/metrics` (127.0.0.1).
+    pub metrics_port: u16,
 }
 
 impl Operator {
@@ -153,6 +157,7 @@ impl Operator {
         extra: &[&str],
         stderr: Stdio,
     ) -> Operator {
+        let metrics_port = free_port();
         let mut command = Command::new(env!("CARGO_BIN_EXE_bloodraven"));
         command
             .env("KUBECONFIG", kubeconfig)
@@ -165,7 +170,7 @@ impl Operator {
             ])
             .args([
                 "--metrics-bind-address",
-                &format!("127.0.0.1:{}", free_port()),
+                &format!("127.0.0.1:{metrics_port}"),
             ])
             .args(extra)
             .stdout(Stdio::null())
@@ -178,7 +183,15 @@ impl Operator {
         }
         Operator {
             child: command.spawn().expect("start bloodraven"),
+            metrics_port,
         }
+    }
+}
+
+impl Operator {
+    /// Whether the process is still running (no crash).
+    pub fn is_running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
     }
 }
 

@@ -463,11 +463,13 @@ fn owner(s: &MysqlStandbyCluster) -> Value {
     })
 }
 
-/// The drill's scratch PVC, sized as a MysqlBackupVerification's from the discovered dump size.
+/// The drill's scratch PVC, sized as a MysqlBackupVerification's from the discovered dump size and owned by the
+/// drill's `job` (the operator never deletes PVCs; deleting the Job lets the garbage collector remove it).
 pub fn drill_pvc(
     s: &MysqlStandbyCluster,
     name: &str,
     discovered: &Discovered,
+    job: &Job,
 ) -> PersistentVolumeClaim {
     let storage = s
         .spec
@@ -496,7 +498,14 @@ pub fn drill_pvc(
             "name": name,
             "namespace": s.metadata.namespace,
             "labels": labels(s),
-            "ownerReferences": [owner(s)],
+            "ownerReferences": [{
+                "apiVersion": "batch/v1",
+                "kind": "Job",
+                "name": job.metadata.name,
+                "uid": job.metadata.uid,
+                "controller": true,
+                "blockOwnerDeletion": true,
+            }],
         },
         "spec": spec,
     }))

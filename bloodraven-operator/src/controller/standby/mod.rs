@@ -15,7 +15,8 @@
 //!     drill due (new dump, or interval after the last) ─▶ PVC <name>-drill-<n>-data + Job <name>-drill-<n>
 //!       (`bloodraven verify`: restore the dump, replay the archive to its newest transaction, sanity query)
 //!     Job done ─▶ Restorable True (VerificationPassed) │ False (VerificationFailed, the drill's reason),
-//!       status.lastVerified, bloodraven_dr_restorable_timestamp_seconds; the PVC is deleted, a failed Job kept
+//!       status.lastVerified, bloodraven_dr_restorable_timestamp_seconds; a passed drill's Job is deleted (its PVC
+//!       with it, by owner reference), a failed one kept for inspection until the next drill
 //! ```
 //!
 //! The pure decisions are in [`build`]; this module only talks to the object store and the API server.
@@ -562,16 +563,12 @@ impl Context {
                 )
                 .await;
             }
-            let params = DeleteParams {
-                propagation_policy: Some(PropagationPolicy::Background),
-                ..DeleteParams::default()
-            };
-            if let Some(pvc) = &active.pvc_name {
-                let pvcs: Api<PersistentVolumeClaim> =
-                    Api::namespaced(self.client.clone(), &namespace);
-                ignore_not_found(pvcs.delete(pvc, &params).await)?;
-            }
             if passed && job.is_some() {
+                // The scratch PVC is the Job's: the garbage collector removes it with the Job.
+                let params = DeleteParams {
+                    propagation_policy: Some(PropagationPolicy::Background),
+                    ..DeleteParams::default()
+                };
                 ignore_not_found(jobs.delete(&job_name, &params).await)?;
             }
             return Ok(Duration::from_millis(500));
@@ -612,15 +609,19 @@ impl Context {
         for j in old {
             ignore_not_found(jobs.delete(&j.name_any(), &params).await)?;
         }
+        let created = match jobs.create(&PostParams::default(), &job).await {
+            Ok(j) => j,
+            Err(kube::Error::Api(e)) if e.code == 409 => jobs.get(&job_name).await?,
+            Err(e) => return Err(e),
+        };
         let pvcs: Api<PersistentVolumeClaim> = Api::namespaced(self.client.clone(), &namespace);
         ignore_conflict(
             pvcs.create(
                 &PostParams::default(),
-                &build::drill_pvc(s, &pvc_name, discovered),
+                &build::drill_pvc(s, &pvc_name, discovered, &created),
             )
             .await,
         )?;
-        ignore_conflict(jobs.create(&PostParams::default(), &job).await)?;
         let dump = discovered.dump_name.clone().unwrap_or_default();
         self.patch_status(
             s,

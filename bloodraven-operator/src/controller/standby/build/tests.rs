@@ -284,7 +284,9 @@ fn the_drill_job() {
     )
     .unwrap();
     insta::assert_json_snapshot!("the_drill_job", rendered);
-    let claim = drill_pvc(&s, &pvc, &discovered("nightly-a"));
+    let mut created = rendered.clone();
+    created.metadata.uid = Some("job-uid".into());
+    let claim = drill_pvc(&s, &pvc, &discovered("nightly-a"), &created);
     insta::assert_json_snapshot!("the_drill_pvc", claim);
     let e = drill_job(&s, &Discovered::default(), &job, &pvc, "i").unwrap_err();
     assert!(
