@@ -90,8 +90,11 @@ struct Context {
     /// Parsed `@.json` per key (dumps do not change once written), as the Go reconciler's cache.
     dump_cache: Mutex<BTreeMap<String, DumpJson>>,
     /// Per standby, the generation and time of the last scan.
-    last_scan: Mutex<BTreeMap<(String, String), (Option<i64>, std::time::Instant)>>,
+    last_scan: Mutex<BTreeMap<(String, String), LastScan>>,
 }
+
+/// The generation a standby had at its last scan, and when that scan ran.
+type LastScan = (Option<i64>, std::time::Instant);
 
 /// The source bucket, opened with the standby's credentials.
 struct Source {
