@@ -376,10 +376,9 @@ async fn a_standby_discovers_the_bucket_and_a_drill_sets_restorable() {
     .await;
     let restorable = condition(&s, "Restorable");
     assert_eq!(restorable["reason"], "VerificationFailed", "{s:#}");
-    assert!(
-        restorable["message"].as_str().unwrap().contains(&second),
-        "{restorable}"
-    );
+    let message = restorable["message"].as_str().unwrap();
+    eprintln!("Restorable after tampering: {message}");
+    assert!(message.contains(&second), "{restorable}");
     let jobs: Api<Job> = Api::namespaced(client.clone(), &ns);
     assert!(
         jobs.get_opt(&second).await.unwrap().is_some(),
@@ -423,6 +422,7 @@ async fn a_standby_discovers_the_bucket_and_a_drill_sets_restorable() {
         .as_str()
         .unwrap()
         .to_owned();
+    eprintln!("Restorable after deletion: {message}");
     assert!(message.contains(&fourth), "{message}");
     assert!(operator.is_running());
 }
