@@ -681,7 +681,8 @@ pub fn restorable_pending(s: &MysqlStandbyCluster) -> Option<Verdict> {
             "set spec.verification to run scheduled restore drills of the discovered dump and binlog window",
         ));
     }
-    current.is_none().then(|| {
+    let stale = current.is_none_or(|c| c.reason == "VerificationNotConfigured");
+    stale.then(|| {
         Verdict::new(
             condition::RESTORABLE,
             ConditionStatus::Unknown,

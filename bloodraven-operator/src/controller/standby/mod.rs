@@ -236,6 +236,12 @@ impl Context {
             all.extend(build::restorable_pending(s));
             self.publish(s, all, discovered.clone()).await?;
             if !ok {
+                // A drill already running is still followed to its verdict; none starts.
+                if s.spec.verification.is_some() && status.active_verification.is_some() {
+                    let d = status.discovered.clone().unwrap_or_default();
+                    let next = self.drill(s, &d).await?;
+                    return Ok(Action::requeue(interval.min(next)));
+                }
                 return Ok(Action::requeue(interval));
             }
             discovered.unwrap_or_default()

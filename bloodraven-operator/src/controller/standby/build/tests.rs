@@ -354,6 +354,21 @@ fn restorable_follows_the_drill() {
             .reason,
         "VerificationPending"
     );
+    // Drills configured later: no longer "not configured"; a verdict already there stays.
+    let was_off = json!({ "conditions": [{ "type": "Restorable", "status": "Unknown", "reason": "VerificationNotConfigured",
+        "message": "", "lastTransitionTime": "2026-05-21T00:00:00Z" }] });
+    assert_eq!(
+        restorable_pending(&standby(Some(json!({})), Some(was_off)))
+            .unwrap()
+            .reason,
+        "VerificationPending"
+    );
+    let passed = json!({ "conditions": [{ "type": "Restorable", "status": "True", "reason": "VerificationPassed",
+        "message": "", "lastTransitionTime": "2026-05-21T00:00:00Z" }] });
+    assert_eq!(
+        restorable_pending(&standby(Some(json!({})), Some(passed))),
+        None
+    );
 }
 
 #[test]
