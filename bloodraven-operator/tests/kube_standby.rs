@@ -149,6 +149,24 @@ async fn events(client: &Client, namespace: &str, object: &str) -> Vec<(String, 
         .collect()
 }
 
+/// Waits (the recorder publishes after the status write) for an event of `object` that `matches`.
+async fn wait_event(
+    client: &Client,
+    namespace: &str,
+    object: &str,
+    matches: impl Fn(&(String, String, String)) -> bool,
+) {
+    let mut seen = Vec::new();
+    for _ in 0..100 {
+        seen = events(client, namespace, object).await;
+        if seen.iter().any(&matches) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{object}: no such event in {seen:?}");
+}
+
 /// The drill in progress (waits for one other than `previous`), run to its end by the test's kubelet.
 async fn run_drill(
     api: &Api<MysqlStandbyCluster>,
@@ -291,12 +309,10 @@ async fn a_standby_discovers_the_bucket_and_a_drill_sets_restorable() {
     assert_eq!(d["manifestCount"], 1, "{s:#}");
     assert_eq!(d["archivedBinlogCount"], binlogs.len(), "{s:#}");
     assert!(d["newestArchivedBinlogTime"].is_string(), "{s:#}");
-    let ev = events(&client, &ns, "orders-dr").await;
-    assert!(
-        ev.iter()
-            .any(|(t, r, _)| t == "Normal" && r == "BucketScanned"),
-        "{ev:?}"
-    );
+    wait_event(&client, &ns, "orders-dr", |(t, r, _)| {
+        t == "Normal" && r == "BucketScanned"
+    })
+    .await;
     // The DR cursor that holds the source's retention back.
     let cursor = store
         .get(&ObjectPath::from(
@@ -384,12 +400,10 @@ async fn a_standby_discovers_the_bucket_and_a_drill_sets_restorable() {
         jobs.get_opt(&second).await.unwrap().is_some(),
         "a failed drill's Job is kept"
     );
-    let ev = events(&client, &ns, "orders-dr").await;
-    assert!(
-        ev.iter()
-            .any(|(t, r, _)| t == "Warning" && r == "RestoreDrillFailed"),
-        "{ev:?}"
-    );
+    wait_event(&client, &ns, "orders-dr", |(t, r, _)| {
+        t == "Warning" && r == "RestoreDrillFailed"
+    })
+    .await;
 
     // Repaired: Restorable again. Then the binlog deleted: Restorable=False again.
     store.put(&key, PutPayload::from(original)).await.unwrap();
@@ -493,13 +507,10 @@ async fn bad_sources_set_conditions_naming_the_field_and_the_operator_keeps_runn
             && c["message"].as_str().unwrap().contains("s3-creds-missing"),
         "{c}"
     );
-    let ev = events(&client, &ns, "no-secret").await;
-    assert!(
-        ev.iter().any(|(t, r, n)| t == "Warning"
-            && r == "ConfigError"
-            && n.contains("s3-creds-missing")),
-        "{ev:?}"
-    );
+    wait_event(&client, &ns, "no-secret", |(t, r, n)| {
+        t == "Warning" && r == "ConfigError" && n.contains("s3-creds-missing")
+    })
+    .await;
 
     let s = wait_status(
         &api,
