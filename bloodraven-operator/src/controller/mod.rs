@@ -23,6 +23,7 @@
 //! server-side applied when they change; every poll labels the pods the `-primary` and `-replicas` Services select
 //! ([`labels`]). Not yet here (later issues): credential rotation and TLS to MySQL.
 
+pub mod archiver;
 pub mod backup;
 mod credentials;
 pub mod labels;
@@ -91,6 +92,10 @@ pub struct ManagerOptions {
     pub namespace: Option<String>,
     /// `--site-endpoint` overrides for a manager running outside the cluster.
     pub site_endpoints: SiteEndpoints,
+    /// `--sidecar-endpoint` overrides: where a site's sidecar is reached by a manager outside the cluster.
+    pub sidecar_endpoints: SiteEndpoints,
+    /// How often the sidecars' `/archiver/status` is polled ([`archiver::POLL_INTERVAL`] when zero).
+    pub archiver_poll_interval: Duration,
     /// Deadlines and replication settings every runner starts from (namespace and credentials are filled in per
     /// group).
     pub runner: RunnerConfig,
@@ -221,6 +226,16 @@ pub async fn run(
         context.options.clone(),
         context.leader.clone(),
     ));
+    let archiver = tokio::spawn(archiver::run(
+        context.client.clone(),
+        context.store.clone(),
+        context.options.sidecar_endpoints.clone(),
+        context.leader.clone(),
+        match context.options.archiver_poll_interval {
+            Duration::ZERO => archiver::POLL_INTERVAL,
+            every => every,
+        },
+    ));
     controller
         .reconcile_all_on(leadership)
         .graceful_shutdown_on(shutdown)
@@ -232,6 +247,7 @@ pub async fn run(
         })
         .await;
     backups.abort();
+    archiver.abort();
     verifications.abort();
     standbys.abort();
     schedules.abort();

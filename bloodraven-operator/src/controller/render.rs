@@ -20,6 +20,7 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 
 use serde_json::{Value, json};
 
+use bloodraven_api::failovergroup::backup::{BackupProfile, StorageType};
 use bloodraven_api::failovergroup::{MysqlFailoverGroup, ServiceType, SiteRole};
 use bloodraven_api::names::{annotation, label};
 
@@ -184,6 +185,16 @@ pub fn my_cnf(group: &MysqlFailoverGroup, site: &str) -> String {
         .unwrap_or(0);
     keys.insert("server_id".into(), (index + 1).to_string());
     keys.insert("report_host".into(), site.to_owned());
+    if pitr_profile(group).is_some() {
+        let size = group
+            .spec
+            .backup
+            .as_ref()
+            .and_then(|b| b.pitr.as_ref())
+            .and_then(|p| p.max_binlog_size.clone())
+            .unwrap_or_else(|| "100M".into());
+        keys.insert("max_binlog_size".into(), size);
+    }
     if group.spec.tls.is_some() {
         for (key, file) in [
             ("ssl_ca", "ca.crt"),
@@ -211,6 +222,136 @@ pub fn my_cnf(group: &MysqlFailoverGroup, site: &str) -> String {
         text.push_str(&format!("{k} = {v}\n"));
     }
     text
+}
+
+/// Where the sidecar finds what its archiver needs (the Go operator's paths, reference-formats.md §2.1, §2.4).
+pub mod pitr_paths {
+    /// The data PVC, read-only: the binlogs and their index.
+    pub const BINLOG_DIR: &str = "/var/lib/mysql";
+    /// A PVC profile's claim.
+    pub const ARCHIVE: &str = "/run/bloodraven/pitr-archive";
+    /// An S3 profile's credentials Secret (files `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, ...).
+    pub const AWS_CREDS: &str = "/run/bloodraven/pitr-aws-creds";
+    /// An encrypted profile's passphrase Secret, its key remapped to the file `passphrase`.
+    pub const PASSPHRASE: &str = "/run/bloodraven/backup-passphrase";
+}
+
+/// The profile that receives the binlogs when `spec.backup.pitr.enabled` names one that exists.
+pub fn pitr_profile(group: &MysqlFailoverGroup) -> Option<&BackupProfile> {
+    let backup = group.spec.backup.as_ref()?;
+    let pitr = backup.pitr.as_ref().filter(|p| p.enabled == Some(true))?;
+    let name = pitr.profile_name.as_deref()?;
+    backup.profiles.as_ref()?.iter().find(|p| p.name == name)
+}
+
+/// The archive prefix inside a profile's storage: its S3 prefix or PVC sub-path, then `binlogs`.
+pub fn pitr_archive_prefix(profile: &BackupProfile) -> String {
+    let base = match profile.storage.type_ {
+        StorageType::S3 => profile.storage.s3.as_ref().and_then(|s| s.prefix.clone()),
+        StorageType::Pvc => profile
+            .storage
+            .pvc
+            .as_ref()
+            .and_then(|p| p.sub_path.clone()),
+    }
+    .unwrap_or_default();
+    let base = base.trim_matches('/');
+    if base.is_empty() {
+        "binlogs".to_owned()
+    } else {
+        format!("{base}/binlogs")
+    }
+}
+
+/// The sidecar's environment, mounts and the pod's volumes for the binlog archiver.
+struct PitrParts {
+    env: Vec<Value>,
+    mounts: Vec<Value>,
+    volumes: Vec<Value>,
+}
+
+fn pitr_parts(group: &MysqlFailoverGroup, name: &str, profile: &BackupProfile) -> PitrParts {
+    use pitr_paths::*;
+    let env = |k: &str, v: &str| json!({ "name": k, "value": v });
+    let pitr = group.spec.backup.as_ref().and_then(|b| b.pitr.as_ref());
+    let interval = pitr
+        .and_then(|p| p.archive_poll_interval.as_ref())
+        .map_or_else(|| "60s".to_owned(), ToString::to_string);
+    let mut parts = PitrParts {
+        env: vec![
+            env("BLOODRAVEN_PITR_ENABLED", "true"),
+            env("BLOODRAVEN_PITR_BINLOG_DIR", BINLOG_DIR),
+            env("BLOODRAVEN_PITR_BINLOG_INDEX", "mysql-bin.index"),
+            env("BLOODRAVEN_PITR_POLL_INTERVAL", &interval),
+            env(
+                "BLOODRAVEN_PITR_MANIFEST_PREFIX",
+                &pitr_archive_prefix(profile),
+            ),
+            env("BLOODRAVEN_PITR_PROFILE_NAME", &profile.name),
+        ],
+        mounts: vec![json!({ "name": "data", "mountPath": BINLOG_DIR, "readOnly": true })],
+        volumes: Vec::new(),
+    };
+    match (profile.storage.type_, &profile.storage.s3) {
+        (StorageType::S3, Some(s3)) => {
+            parts.env.push(env("BLOODRAVEN_PITR_STORAGE_TYPE", "S3"));
+            parts.env.push(env("BLOODRAVEN_PITR_S3_BUCKET", &s3.bucket));
+            if let Some(r) = &s3.region {
+                parts.env.push(env("BLOODRAVEN_PITR_S3_REGION", r));
+            }
+            if let Some(e) = &s3.endpoint_url {
+                parts.env.push(env("BLOODRAVEN_PITR_S3_ENDPOINT_URL", e));
+            }
+            parts
+                .env
+                .push(env("BLOODRAVEN_PITR_AWS_CREDS_DIR", AWS_CREDS));
+            parts.mounts.push(
+                json!({ "name": "pitr-aws-creds", "mountPath": AWS_CREDS, "readOnly": true }),
+            );
+            parts.volumes.push(json!({ "name": "pitr-aws-creds", "secret": { "secretName": s3.credentials_secret } }));
+        }
+        _ => {
+            let claim = profile
+                .storage
+                .pvc
+                .as_ref()
+                .and_then(|p| p.claim_name.clone())
+                .unwrap_or_else(|| format!("mysql-{name}-backup-{}", profile.name));
+            parts.env.push(env("BLOODRAVEN_PITR_STORAGE_TYPE", "PVC"));
+            parts
+                .env
+                .push(env("BLOODRAVEN_PITR_PVC_MOUNT_PATH", ARCHIVE));
+            parts
+                .mounts
+                .push(json!({ "name": "pitr-archive", "mountPath": ARCHIVE }));
+            parts.volumes.push(
+                json!({ "name": "pitr-archive", "persistentVolumeClaim": { "claimName": claim } }),
+            );
+        }
+    }
+    if let Some(enc) = &profile.encryption {
+        let key = enc
+            .passphrase_secret
+            .key
+            .clone()
+            .unwrap_or_else(|| "passphrase".into());
+        parts.env.push(env(
+            "BLOODRAVEN_PITR_PASSPHRASE_FILE",
+            &format!("{PASSPHRASE}/passphrase"),
+        ));
+        parts
+            .mounts
+            .push(json!({ "name": "pitr-passphrase", "mountPath": PASSPHRASE, "readOnly": true }));
+        parts.volumes.push(json!({
+            "name": "pitr-passphrase",
+            "secret": {
+                "secretName": enc.passphrase_secret.name,
+                "items": [{ "key": key, "path": "passphrase" }],
+                "defaultMode": 0o400,
+            },
+        }));
+    }
+    parts
 }
 
 /// Drops `null` fields (unset optional spec parts): an apply body names only the fields this manager owns.
@@ -388,7 +529,16 @@ fn deployment(
         "resources": spec.sidecar_resources,
         "securityContext": spec.container_security_context,
     });
-    // Added only when there is one, so the spec hash of a group without TLS is what it always was.
+    if let Some(profile) = pitr_profile(group) {
+        let pitr = pitr_parts(group, name, profile);
+        let vars = sidecar["env"]
+            .as_array_mut()
+            .expect("the sidecar env is a list");
+        vars.extend(pitr.env);
+        sidecar_mounts.extend(pitr.mounts);
+        volumes.extend(pitr.volumes);
+    }
+    // Added only when there is one, so the spec hash of a group without TLS or PITR is what it always was.
     if !sidecar_mounts.is_empty() {
         sidecar["volumeMounts"] = json!(sidecar_mounts);
     }
@@ -542,6 +692,91 @@ mod tests {
             iad_deployment(&group())["spec"]["template"]["spec"]["containers"][1]
                 .get("volumeMounts")
                 .is_none()
+        );
+    }
+
+    #[test]
+    fn pitr_configures_the_sidecar_archiver_as_the_go_operator() {
+        let with_pitr = |profile: Value| {
+            let mut g = group();
+            g.spec.backup = Some(
+                serde_json::from_value(json!({
+                    "profiles": [profile],
+                    "pitr": { "enabled": true, "profileName": "nightly", "archivePollInterval": "30s" },
+                }))
+                .unwrap(),
+            );
+            g
+        };
+        let s3 = with_pitr(json!({
+            "name": "nightly",
+            "storage": { "type": "S3", "s3": {
+                "bucket": "orders-backups", "prefix": "/prod/orders/", "region": "eu-west-1",
+                "endpointURL": "https://s3.example.test", "credentialsSecret": "s3-creds" } },
+            "encryption": { "passphraseSecret": { "name": "orders-passphrase", "key": "key" } },
+        }));
+        let d = iad_deployment(&s3);
+        let pod = &d["spec"]["template"]["spec"];
+        let sidecar = &pod["containers"][1];
+        let pitr_env: Vec<&Value> = sidecar["env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["name"].as_str().unwrap().starts_with("BLOODRAVEN_PITR_"))
+            .collect();
+        insta::assert_json_snapshot!(
+            "pitr_s3_encrypted",
+            json!({
+                "env": pitr_env,
+                "sidecarMounts": sidecar["volumeMounts"],
+                "volumes": pod["volumes"],
+            })
+        );
+        assert!(my_cnf(&s3, "iad").contains("max_binlog_size = 100M\n"));
+        assert!(!my_cnf(&group(), "iad").contains("max_binlog_size"));
+
+        let pvc = with_pitr(json!({
+            "name": "nightly",
+            "storage": { "type": "PVC", "pvc": { "subPath": "orders" } },
+        }));
+        let d = iad_deployment(&pvc);
+        let sidecar = &d["spec"]["template"]["spec"]["containers"][1];
+        let env: BTreeMap<String, String> = sidecar["env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|e| {
+                Some((
+                    e["name"].as_str()?.to_owned(),
+                    e["value"].as_str()?.to_owned(),
+                ))
+            })
+            .collect();
+        assert_eq!(env["BLOODRAVEN_PITR_STORAGE_TYPE"], "PVC");
+        assert_eq!(env["BLOODRAVEN_PITR_PVC_MOUNT_PATH"], pitr_paths::ARCHIVE);
+        assert_eq!(env["BLOODRAVEN_PITR_MANIFEST_PREFIX"], "orders/binlogs");
+        assert!(!env.contains_key("BLOODRAVEN_PITR_PASSPHRASE_FILE"));
+        assert!(
+            d["spec"]["template"]["spec"]["volumes"]
+                .as_array()
+                .unwrap()
+                .contains(&json!({ "name": "pitr-archive", "persistentVolumeClaim": { "claimName": "mysql-orders-backup-nightly" } }))
+        );
+
+        // Archiving off (or naming no profile): the pods are what they were.
+        let mut off =
+            with_pitr(json!({ "name": "nightly", "storage": { "type": "PVC", "pvc": {} } }));
+        off.spec
+            .backup
+            .as_mut()
+            .unwrap()
+            .pitr
+            .as_mut()
+            .unwrap()
+            .enabled = Some(false);
+        assert_eq!(
+            iad_deployment(&off)["metadata"],
+            iad_deployment(&group())["metadata"]
         );
     }
 }

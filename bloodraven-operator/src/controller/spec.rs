@@ -265,7 +265,7 @@ impl SiteEndpoints {
 
     /// Parses and adds one `NAMESPACE/GROUP/SITE=HOST:PORT`.
     pub fn add(&mut self, text: &str) -> Result<(), String> {
-        let usage = || format!("--site-endpoint {text:?}: expected NAMESPACE/GROUP/SITE=HOST:PORT");
+        let usage = || format!("{text:?}: expected NAMESPACE/GROUP/SITE=HOST:PORT");
         let (key, address) = text.split_once('=').ok_or_else(usage)?;
         let mut parts = key.splitn(3, '/');
         let (Some(ns), Some(group), Some(site)) = (parts.next(), parts.next(), parts.next()) else {
@@ -285,10 +285,15 @@ impl SiteEndpoints {
 
     /// Where the server of `site` of `group` in `namespace` is dialled.
     pub fn resolve(&self, namespace: &str, group: &str, site: &str) -> (String, u16) {
+        self.get(namespace, group, site)
+            .unwrap_or_else(|| (internal_host(group, site, namespace), 3306))
+    }
+
+    /// The override for `site` of `group` in `namespace`, if any.
+    pub fn get(&self, namespace: &str, group: &str, site: &str) -> Option<(String, u16)> {
         self.0
             .get(&(namespace.to_owned(), group.to_owned(), site.to_owned()))
             .cloned()
-            .unwrap_or_else(|| (internal_host(group, site, namespace), 3306))
     }
 
     /// The overridden host:port of a group's internal host, if any (how replicas reach each other outside the

@@ -115,8 +115,10 @@ pub fn free_port() -> u16 {
 /// port)`.
 pub struct Operator {
     child: Child,
-    /// The port of its `/metrics` (127.0.0.1).
+    /// The port of its `/metrics` on 127.0.0.1.
     pub metrics_port: u16,
+    /// The port of its auxiliary server (`/active-site`, `/status`, `/pitr-cutoff`) on 127.0.0.1.
+    pub aux_port: u16,
 }
 
 impl Operator {
@@ -157,13 +159,13 @@ impl Operator {
         extra: &[&str],
         stderr: Stdio,
     ) -> Operator {
-        let metrics_port = free_port();
+        let (metrics_port, aux_port) = (free_port(), free_port());
         let mut command = Command::new(env!("CARGO_BIN_EXE_bloodraven"));
         command
             .env("KUBECONFIG", kubeconfig)
             .env("RUST_LOG", "info,kube=warn")
             .args(["--namespace", namespace])
-            .args(["--aux-bind-address", &format!("127.0.0.1:{}", free_port())])
+            .args(["--aux-bind-address", &format!("127.0.0.1:{aux_port}")])
             .args([
                 "--health-probe-bind-address",
                 &format!("127.0.0.1:{}", free_port()),
@@ -184,8 +186,31 @@ impl Operator {
         Operator {
             child: command.spawn().expect("start bloodraven"),
             metrics_port,
+            aux_port,
         }
     }
+}
+
+/// The `bloodraven-sidecar` binary, built once per test process (the operator crate cannot depend on the sidecar
+/// crate, which depends on it): it lands beside `bloodraven` in the target directory.
+pub fn sidecar_binary() -> PathBuf {
+    static BUILT: std::sync::Once = std::sync::Once::new();
+    BUILT.call_once(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .args([
+                "build",
+                "-p",
+                "bloodraven-sidecar",
+                "--bin",
+                "bloodraven-sidecar",
+            ])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .expect("run cargo build");
+        assert!(status.success(), "building bloodraven-sidecar");
+    });
+    Path::new(env!("CARGO_BIN_EXE_bloodraven")).with_file_name("bloodraven-sidecar")
 }
 
 impl Operator {

@@ -61,6 +61,17 @@ struct Cli {
     /// cluster.
     #[arg(long = "site-endpoint", value_name = "NAMESPACE/GROUP/SITE=HOST:PORT")]
     site_endpoints: Vec<String>,
+    /// Reach a site's sidecar at HOST:PORT instead of its internal Service on 8080 (repeatable), for a manager
+    /// outside the cluster.
+    #[arg(
+        long = "sidecar-endpoint",
+        value_name = "NAMESPACE/GROUP/SITE=HOST:PORT"
+    )]
+    sidecar_endpoints: Vec<String>,
+    /// How often every sidecar's `/archiver/status` is polled into `status.pitr` and the `bloodraven_archiver_*`
+    /// gauges (groups with `spec.backup.pitr.enabled`).
+    #[arg(long, default_value = "30s", value_parser = go_duration)]
+    archiver_poll_interval: std::time::Duration,
     /// Run every group on in-process simulated servers (a healthy primary and replicas) instead of MySQL: a
     /// benchmark and development aid (`benches/scale.sh`), hidden from help.
     #[cfg(feature = "sim")]
@@ -193,6 +204,15 @@ fn site_source(cli: &Cli) -> SiteSource {
     SiteSource::Driver
 }
 
+/// A Go duration (`30s`, `1m30s`) of at least a second.
+fn go_duration(text: &str) -> Result<std::time::Duration, String> {
+    bloodraven_api::duration::Duration::parse(text)
+        .ok()
+        .and_then(|d| d.to_std())
+        .filter(|d| *d >= std::time::Duration::from_secs(1))
+        .ok_or_else(|| format!("{text:?}: expected a duration of at least 1s, such as 30s or 2m"))
+}
+
 fn manager(cli: Cli) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -204,7 +224,15 @@ fn manager(cli: Cli) -> anyhow::Result<()> {
     let sites = site_source(&cli);
     let mut endpoints = SiteEndpoints::new();
     for e in &cli.site_endpoints {
-        endpoints.add(e).map_err(anyhow::Error::msg)?;
+        endpoints
+            .add(e)
+            .map_err(|e| anyhow::anyhow!("--site-endpoint {e}"))?;
+    }
+    let mut sidecar_endpoints = SiteEndpoints::new();
+    for e in &cli.sidecar_endpoints {
+        sidecar_endpoints
+            .add(e)
+            .map_err(|e| anyhow::anyhow!("--sidecar-endpoint {e}"))?;
     }
     let metrics_at = bind_address("metrics-bind-address", &cli.metrics_bind_address)?;
     let health_at = bind_address("health-probe-bind-address", &cli.health_probe_bind_address)?;
@@ -221,6 +249,7 @@ fn manager(cli: Cli) -> anyhow::Result<()> {
         let topology = Topology::new();
         let mut exporter = Exporter::new();
         controller::backup::metrics::register(exporter.registry_mut());
+        controller::archiver::register(exporter.registry_mut());
         let exporter = Arc::new(exporter);
         let readiness = Readiness::new();
         for (address, router) in [
@@ -275,6 +304,8 @@ fn manager(cli: Cli) -> anyhow::Result<()> {
         let options = ManagerOptions {
             namespace: cli.namespace,
             site_endpoints: endpoints,
+            sidecar_endpoints,
+            archiver_poll_interval: cli.archiver_poll_interval,
             runner: Default::default(),
             operator_address,
             sites,

@@ -7,6 +7,7 @@
 //! kubectl bloodraven reclone GROUP SITE [--yes] [--cold]
 //! kubectl bloodraven backup GROUP PROFILE [--wait]
 //! kubectl bloodraven verify-backup GROUP PROFILE [--backup NAME] [--pitr latest|TIME] [--wait]
+//! kubectl bloodraven pitr-plan GROUP|--bucket URL [--to TIME | --to-gtid SET [--exclusive]] [--from-backup NAME]
 //! kubectl bloodraven dr-status [STANDBY]
 //! kubectl bloodraven version
 //! ```
@@ -17,6 +18,7 @@
 
 mod cluster;
 mod commands;
+mod pitr;
 mod request;
 mod standby;
 mod view;
@@ -135,6 +137,36 @@ enum Command {
         #[arg(long, value_name = "DURATION", default_value = "2h")]
         timeout: String,
     },
+    /// Report whether a point-in-time recovery can reach a target: the base backup, the archived binlogs to
+    /// replay, what they recover and what stands in the way. Exit 1 when the target cannot be fully recovered.
+    PitrPlan {
+        /// The MysqlFailoverGroup whose PITR profile holds the archive (its credentials and passphrase Secrets
+        /// are read from the cluster).
+        #[arg(required_unless_present = "bucket", conflicts_with = "bucket")]
+        group: Option<String>,
+        /// Read this archive instead: s3://BUCKET[/PREFIX] (AWS_* variables for credentials and endpoint) or
+        /// file:///DIR.
+        #[arg(long, value_name = "URL")]
+        bucket: Option<String>,
+        /// With --bucket: the archive prefix below the URL.
+        #[arg(long, default_value = "binlogs", requires = "bucket")]
+        prefix: String,
+        /// With --bucket: the BRV1 passphrase file of an encrypted archive.
+        #[arg(long, value_name = "FILE", requires = "bucket")]
+        passphrase_file: Option<PathBuf>,
+        /// Recover up to (not including) this time: RFC 3339, or YYYY-MM-DD HH:MM:SS in UTC (default: latest).
+        #[arg(long, value_name = "TIME", conflicts_with = "to_gtid")]
+        to: Option<String>,
+        /// Recover through this GTID set.
+        #[arg(long, value_name = "SET")]
+        to_gtid: Option<String>,
+        /// With --to-gtid: stop just before the set (a bad DROP) instead of through it.
+        #[arg(long, requires = "to_gtid")]
+        exclusive: bool,
+        /// Start from this MysqlBackup (default: the newest Succeeded one of the profile before the target).
+        #[arg(long, value_name = "NAME", conflicts_with = "bucket")]
+        from_backup: Option<String>,
+    },
     /// Show standby clusters: what the bucket scan found and whether they are restorable.
     DrStatus {
         /// The MysqlStandbyCluster (all in the namespace without it).
@@ -183,6 +215,21 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     // Arguments are checked before any connection is made.
     preflight(&cli.command)?;
+    // A bucket named directly needs no cluster.
+    if let Command::PitrPlan {
+        bucket: Some(url),
+        prefix,
+        passphrase_file,
+        to,
+        to_gtid,
+        exclusive,
+        ..
+    } = &cli.command
+    {
+        let target = pitr::target(to.as_deref(), to_gtid.as_deref(), *exclusive)?;
+        let archive = pitr::bucket(url, prefix, passphrase_file.as_deref())?;
+        return pitr::run(archive, target, cli.output).await;
+    }
     let cluster = Cluster::connect(
         cli.kubeconfig.as_deref(),
         cli.context.as_deref(),
@@ -244,6 +291,19 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 out,
             )
             .await
+        }
+        Command::PitrPlan {
+            group,
+            to,
+            to_gtid,
+            exclusive,
+            from_backup,
+            ..
+        } => {
+            let target = pitr::target(to.as_deref(), to_gtid.as_deref(), exclusive)?;
+            let group = cluster.group(group.as_deref().unwrap_or_default()).await?;
+            let archive = pitr::of_group(&cluster, &group, &target, from_backup.as_deref()).await?;
+            pitr::run(archive, target, out).await
         }
         Command::DrStatus { standby } => {
             commands::dr_status(&cluster, standby.as_deref(), out).await
@@ -314,6 +374,22 @@ fn preflight(command: &Command) -> anyhow::Result<()> {
                 pitr.as_deref(),
             )?;
             duration("--timeout", timeout)?;
+        }
+        Command::PitrPlan {
+            group,
+            to,
+            to_gtid,
+            exclusive,
+            from_backup,
+            ..
+        } => {
+            if let Some(g) = group {
+                request::check_name("group", g)?;
+            }
+            if let Some(b) = from_backup {
+                request::check_name("backup", b)?;
+            }
+            pitr::target(to.as_deref(), to_gtid.as_deref(), *exclusive)?;
         }
         Command::Version => {}
     }

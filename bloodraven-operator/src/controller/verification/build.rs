@@ -8,7 +8,7 @@ use k8s_openapi::api::core::v1::PersistentVolumeClaim;
 use serde_json::{Value, json};
 
 use bloodraven_api::backup::{BackupPhase, MysqlBackup};
-use bloodraven_api::failovergroup::backup::{BackupProfile, BackupSpec, StorageType};
+use bloodraven_api::failovergroup::backup::{BackupProfile, BackupSpec};
 use bloodraven_api::names::{event, label};
 use bloodraven_api::verification::{MysqlBackupVerification, PointInTimeMode, VerificationPhase};
 
@@ -253,26 +253,7 @@ pub fn job(
             })?;
             env_vars.push(env_var(env::PITR_STOP_DATETIME, &t));
         }
-        let prefix = match profile.storage.type_ {
-            StorageType::S3 => profile
-                .storage
-                .s3
-                .as_ref()
-                .and_then(|s| s.prefix.clone())
-                .unwrap_or_default(),
-            StorageType::Pvc => profile
-                .storage
-                .pvc
-                .as_ref()
-                .and_then(|p| p.sub_path.clone())
-                .unwrap_or_default(),
-        };
-        let prefix = prefix.trim_matches('/');
-        let archive = if prefix.is_empty() {
-            "binlogs".to_owned()
-        } else {
-            format!("{prefix}/binlogs")
-        };
+        let archive = crate::controller::render::pitr_archive_prefix(profile);
         env_vars.push(env_var(env::PITR_MANIFEST_PREFIX, &archive));
     }
     let sanity = v.spec.sanity_check.as_ref().or_else(|| {
