@@ -540,10 +540,9 @@ pub fn drill_job(
     env_vars.push(env_var(env::DATA_DIR, DATA_MOUNT));
     env_vars.push(env_var(env::VERIFY_KEEP_ON_FAILURE, "false"));
     env_vars.push(env_var(env::VERIFY_PITR_MODE, "latest"));
-    let prefix = source_prefix(&s.spec.source.storage);
     env_vars.push(env_var(
         env::PITR_MANIFEST_PREFIX,
-        &format!("{prefix}/binlogs"),
+        &crate::controller::render::pitr_archive_prefix(&profile),
     ));
     if let Some(sanity) = s
         .spec
