@@ -480,7 +480,7 @@ pub mod condition {
     pub const BUCKET_READABLE: &str = "BucketReadable";
     /// `MysqlStandbyCluster`: a usable dump and binlog manifests were found.
     pub const SOURCE_CONFIG_KNOWN: &str = "SourceConfigKnown";
-    /// `MysqlStandbyCluster` (reserved).
+    /// `MysqlStandbyCluster`: the last restore drill of the discovered dump and binlog window passed.
     pub const RESTORABLE: &str = "Restorable";
     /// `MysqlStandbyCluster` (reserved).
     pub const ACTIVATION_IN_PROGRESS: &str = "ActivationInProgress";
@@ -617,6 +617,10 @@ pub mod metric {
     pub const ENCRYPTION_COVERAGE: &str = "bloodraven_encryption_coverage";
     /// `bloodraven_license_info`.
     pub const LICENSE_INFO: &str = "bloodraven_license_info";
+    /// `bloodraven_dr_restorable_timestamp_seconds` (this implementation's; the Go operator's Phase 2 wishlist):
+    /// per `namespace` and `standby`, when the last passing restore drill of the standby's discovered dump and
+    /// binlog window finished.
+    pub const DR_RESTORABLE_TIMESTAMP_SECONDS: &str = "bloodraven_dr_restorable_timestamp_seconds";
     /// `bloodraven_license_updates_expiry_timestamp_seconds`.
     pub const LICENSE_UPDATES_EXPIRY_TIMESTAMP_SECONDS: &str =
         "bloodraven_license_updates_expiry_timestamp_seconds";
@@ -681,8 +685,9 @@ pub mod metric {
         ENCRYPTION_COVERAGE,
         LICENSE_INFO,
         LICENSE_UPDATES_EXPIRY_TIMESTAMP_SECONDS,
+        DR_RESTORABLE_TIMESTAMP_SECONDS,
     ];
 
     /// The metrics in [`ALL`] that the reference does not have.
-    pub const ADDITIONS: &[&str] = &[AUTO_CLONE_OPERATIONS_TOTAL];
+    pub const ADDITIONS: &[&str] = &[AUTO_CLONE_OPERATIONS_TOTAL, DR_RESTORABLE_TIMESTAMP_SECONDS];
 }

@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::duration::Duration;
 use crate::failovergroup::MysqlFailoverGroupSpec;
-use crate::failovergroup::backup::{BackupDecryptionSpec, BackupStorage};
-use crate::verification::ReplayedThroughBinlog;
+use crate::failovergroup::backup::{BackupDecryptionSpec, BackupStorage, VerificationStorage};
+use crate::verification::{ReplayedThroughBinlog, SanityCheckSpec};
 
 /// A standby that discovers the source region's dumps and binlogs and, on activation,
 /// materialises a MysqlFailoverGroup from `template`.
@@ -57,6 +57,36 @@ pub struct MysqlStandbyClusterSpec {
     /// Bucket re-scan settings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub freshness: Option<Freshness>,
+    /// Scheduled restore drills of the discovered dump and binlog window, which set the `Restorable` condition
+    /// (this implementation's; absent: no drills and `Restorable` stays `Unknown`). The Go operator ignores
+    /// the field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verification: Option<StandbyVerification>,
+}
+
+/// Scheduled restore drills of a standby's discovered dump and binlog window.
+#[derive(Clone, Debug, Default, Deserialize, JsonSchema, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StandbyVerification {
+    /// Time between the end of one drill and the start of the next (a newly discovered dump starts one at
+    /// once).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("default" = "24h", "x-kubernetes-validations" = [{
+        "rule": "duration(self) >= duration('10s')",
+        "message": "verification.interval must be at least 10s"
+    }]))]
+    pub interval: Option<Duration>,
+    /// Query run against the restored instance after the replay.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sanity_check: Option<SanityCheckSpec>,
+    /// Scratch PVC of the throwaway server (default size from the dump size, as MysqlBackupVerification).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage: Option<VerificationStorage>,
+    /// How long a claim in `<prefix>/dr-cursors/` holds the source's binlog retention back after the standby
+    /// last refreshed it (it is refreshed at every scan).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("default" = "72h"))]
+    pub cursor_ttl: Option<Duration>,
 }
 
 /// How a standby receives data.
@@ -135,7 +165,10 @@ pub struct MysqlStandbyClusterStatus {
     /// Name of the created group.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub materialized_failover_group: Option<String>,
-    /// `BucketReadable`, `SourceConfigKnown`, and reserved `Restorable`, `ActivationInProgress`, `Active`.
+    /// The restore drill in progress (this implementation's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active_verification: Option<ActiveVerification>,
+    /// `BucketReadable`, `SourceConfigKnown`, `Restorable`, and reserved `ActivationInProgress`, `Active`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "crate::schema::conditions")]
     pub conditions: Option<Vec<Condition>>,
@@ -183,14 +216,32 @@ pub struct Discovered {
     pub message: Option<String>,
 }
 
-/// Last verification of the standby's data (reserved).
+/// A restore drill in progress.
+#[derive(Clone, Debug, Default, Deserialize, JsonSchema, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ActiveVerification {
+    /// The drill's Job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_name: Option<String>,
+    /// Its scratch PVC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pvc_name: Option<String>,
+    /// The dump it restores.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dump_name: Option<String>,
+    /// Start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_time: Option<Time>,
+}
+
+/// Last verification of the standby's data.
 #[derive(Clone, Debug, Default, Deserialize, JsonSchema, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LastVerified {
-    /// MysqlBackupVerification name.
+    /// MysqlBackupVerification name (this implementation: the drill's Job).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verification_name: Option<String>,
-    /// Backup name.
+    /// Backup name (this implementation: the dump's name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backup_name: Option<String>,
     /// Start.

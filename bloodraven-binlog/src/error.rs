@@ -48,6 +48,19 @@ pub enum Error {
         /// What is wrong, naming the offending value.
         what: String,
     },
+    /// A DR cursor (`<prefix>/dr-cursors/*.json`) cannot be decoded; retention stops rather than risk the
+    /// window a disaster-recovery standby verifies. Fix or delete the object.
+    #[error(
+        "cannot decode DR cursor {key} at {path}: {what} (fix or delete the object; retention is paused until then)"
+    )]
+    DrCursorDecode {
+        /// Storage key of the cursor.
+        key: String,
+        /// JSON field (`keepFrom`; `$` for the whole document).
+        path: String,
+        /// What is wrong.
+        what: String,
+    },
     /// The manifest changed under us on every attempt of a conditional read-modify-write.
     #[error(
         "manifest {key} changed concurrently {attempts} times in a row (another archiver writes this site?)"

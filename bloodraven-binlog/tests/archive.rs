@@ -275,6 +275,83 @@ async fn retention_prunes_manifest_then_objects(store: Arc<dyn ObjectStore>) {
     );
 }
 
+/// A live DR cursor holds retention back to its `keepFrom`; an expired one does not; a corrupt one stops the prune.
+async fn retention_respects_dr_cursors(store: Arc<dyn ObjectStore>) {
+    use bloodraven_binlog::archive::cursor::DrCursor;
+    let mut dir = BinlogDir::new();
+    let f1 = dir.push(CHAIN[0]);
+    let f2 = dir.push(CHAIN[1]);
+    dir.push(CHAIN[1]);
+    let archive = ArchiveStore::new(store.clone(), layout());
+    let archiver = Archiver::new(archive.clone(), site("iad"), dir.path());
+    archiver.run_cycle(&true).await.unwrap();
+    let m = archive.load_manifest(&site("iad")).await.unwrap();
+    let t1 = m.get(&f1).unwrap().last_event_time.unwrap();
+    let t2 = m.get(&f2).unwrap().last_event_time.unwrap();
+    let now = Utc::now();
+    let key = archive
+        .put_dr_cursor(
+            "dr/orders-dr",
+            &DrCursor {
+                standby: "dr/orders-dr".into(),
+                keep_from: t1,
+                written_at: now,
+                expires_at: Some(now + chrono::Duration::hours(1)),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(key, "orders/dr-cursors/dr.orders-dr.json");
+    // The cutoff would drop f1; the cursor keeps it (its last event is at keepFrom).
+    let report = archiver.prune(t2).await.unwrap();
+    assert!(report.removed.is_empty(), "{report:?}");
+    assert!(
+        object(store.as_ref(), &format!("orders/binlogs/iad/{f1}"))
+            .await
+            .is_some()
+    );
+    // An expired claim no longer holds retention back.
+    archive
+        .put_dr_cursor(
+            "dr/orders-dr",
+            &DrCursor {
+                standby: "dr/orders-dr".into(),
+                keep_from: t1,
+                written_at: now - chrono::Duration::hours(2),
+                expires_at: Some(now - chrono::Duration::hours(1)),
+            },
+        )
+        .await
+        .unwrap();
+    let report = archiver.prune(t2).await.unwrap();
+    assert_eq!(report.removed, std::slice::from_ref(&f1));
+    // A cursor nobody can read stops retention, naming the object.
+    store
+        .put(
+            &object_store::path::Path::from("orders/dr-cursors/broken.json"),
+            object_store::PutPayload::from_static(b"{not json"),
+        )
+        .await
+        .unwrap();
+    let e = archiver
+        .prune(Utc.with_ymd_and_hms(2100, 1, 1, 0, 0, 0).unwrap())
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("orders/dr-cursors/broken.json"),
+        "{e}"
+    );
+    assert_eq!(
+        archive
+            .load_manifest(&site("iad"))
+            .await
+            .unwrap()
+            .files
+            .len(),
+        1
+    );
+}
+
 /// Concurrent writers of one manifest lose no entry (conditional writes).
 async fn concurrent_manifest_writers_lose_nothing(store: Arc<dyn ObjectStore>) {
     let archive = ArchiveStore::new(store.clone(), layout());
@@ -334,6 +411,12 @@ macro_rules! suite {
             async fn retention_prunes_manifest_then_objects() {
                 let (store, _guard) = $store;
                 super::retention_prunes_manifest_then_objects(store).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn retention_respects_dr_cursors() {
+                let (store, _guard) = $store;
+                super::retention_respects_dr_cursors(store).await;
             }
         }
     };

@@ -125,13 +125,6 @@ fn group_json(s3: &S3Server) -> Value {
     })
 }
 
-async fn metrics(port: u16) -> String {
-    match reqwest::get(format!("http://127.0.0.1:{port}/metrics")).await {
-        Ok(r) => r.text().await.unwrap_or_default(),
-        Err(_) => String::new(),
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sidecars_archive_the_operator_reports_and_the_plugin_plans_a_recovery() {
     let (client, kubeconfig) = cluster().await;
@@ -261,7 +254,7 @@ async fn sidecars_archive_the_operator_reports_and_the_plugin_plans_a_recovery()
         pitr.get("message").is_none(),
         "healthy archive, no message: {pitr}"
     );
-    let text = metrics(operator.metrics_port).await;
+    let text = operator.metrics().await;
     for series in [
         format!(
             r#"bloodraven_archiver_backlog_files{{namespace="{ns}",group="orders",site="iad"}} 0"#

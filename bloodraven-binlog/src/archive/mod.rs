@@ -25,6 +25,7 @@
 //!
 //! [`Archiver::prune`] applies retention: manifest first, objects second.
 
+pub mod cursor;
 mod identity;
 mod status;
 mod store;
@@ -302,7 +303,16 @@ impl Archiver {
 
     /// Retention: drops entries whose non-zero last event time is before `cutoff` from the manifest,
     /// then deletes their objects. Only objects under `<prefix>/<site>/` are deleted.
+    ///
+    /// The live DR cursors under [`ArchiveLayout::dr_cursor_dir`] move `cutoff` back to their oldest
+    /// `keepFrom` ([`cursor::retention_cutoff`]); an undecodable cursor stops the prune with an error.
     pub async fn prune(&self, cutoff: DateTime<Utc>) -> Result<PruneReport, Error> {
+        let cursors = self.store.dr_cursors().await?;
+        let effective = cursor::retention_cutoff(cutoff, &cursors, Utc::now());
+        if effective < cutoff {
+            tracing::info!(%cutoff, %effective, cursors = cursors.len(), "DR cursors hold retention back");
+        }
+        let cutoff = effective;
         let (manifest, removed) = self
             .store
             .update_manifest(&self.site, |m| m.prune_before(cutoff))

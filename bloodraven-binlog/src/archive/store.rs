@@ -90,6 +90,71 @@ impl ArchiveStore {
         Ok(sites)
     }
 
+    /// The DR cursors under [`ArchiveLayout::dr_cursor_dir`], in key order; an undecodable one is an error
+    /// naming its key.
+    pub async fn dr_cursors(&self) -> Result<Vec<crate::archive::cursor::DrCursor>, Error> {
+        use futures::TryStreamExt;
+        let dir = self.layout.dr_cursor_dir();
+        let path = ArchiveLayout::path(dir.trim_end_matches('/'));
+        let mut metas: Vec<_> =
+            self.store
+                .list(Some(&path))
+                .try_collect()
+                .await
+                .map_err(|cause| Error::Store {
+                    op: "list",
+                    key: dir.clone(),
+                    cause,
+                })?;
+        metas.sort_by(|a, b| a.location.cmp(&b.location));
+        let mut out = Vec::new();
+        for m in metas {
+            let key = m.location.to_string();
+            if !key.ends_with(".json") {
+                continue;
+            }
+            let bytes = match self.store.get(&m.location).await {
+                Ok(r) => r.bytes().await,
+                Err(e) => Err(e),
+            };
+            let bytes = match bytes {
+                Ok(b) => b,
+                // Deleted between the listing and the read: the claim is gone.
+                Err(object_store::Error::NotFound { .. }) => continue,
+                Err(cause) => {
+                    return Err(Error::Store {
+                        op: "get",
+                        key,
+                        cause,
+                    });
+                }
+            };
+            out.push(crate::archive::cursor::DrCursor::parse(&key, &bytes)?);
+        }
+        Ok(out)
+    }
+
+    /// Writes (or replaces) the DR cursor `name` ([`ArchiveLayout::dr_cursor_key`]), in plaintext.
+    pub async fn put_dr_cursor(
+        &self,
+        name: &str,
+        cursor: &crate::archive::cursor::DrCursor,
+    ) -> Result<String, Error> {
+        let key = self.layout.dr_cursor_key(name);
+        self.store
+            .put(
+                &ArchiveLayout::path(&key),
+                PutPayload::from(cursor.to_json().into_bytes()),
+            )
+            .await
+            .map_err(|cause| Error::Store {
+                op: "put",
+                key: key.clone(),
+                cause,
+            })?;
+        Ok(key)
+    }
+
     /// Applies `change` to `site`'s manifest with a conditional write, re-reading and re-applying on a
     /// concurrent change. Returns what the last `change` returned.
     pub async fn update_manifest<T>(

@@ -30,6 +30,7 @@ pub mod labels;
 pub mod render;
 pub mod restore;
 pub mod spec;
+pub mod standby;
 pub mod status;
 pub mod verification;
 
@@ -221,6 +222,11 @@ pub async fn run(
         context.options.clone(),
         context.leader.clone(),
     ));
+    let standbys = tokio::spawn(standby::run(
+        context.client.clone(),
+        context.options.clone(),
+        context.leader.clone(),
+    ));
     let archiver = tokio::spawn(archiver::run(
         context.client.clone(),
         context.store.clone(),
@@ -250,6 +256,7 @@ pub async fn run(
     archiver.abort();
     verifications.abort();
     restores.abort();
+    standbys.abort();
     schedules.abort();
     context.stop_all();
     Ok(())

@@ -5,6 +5,8 @@
 //! The same approach as `tests/kube_operator.rs` (which keeps its own copy so its behaviour does not move).
 #![allow(dead_code, unreachable_pub)]
 
+pub mod kubelet;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};

@@ -107,6 +107,22 @@ impl BackupMetrics {
         });
     }
 
+    /// A standby's restore drill passed at `now` (`bloodraven_dr_restorable_timestamp_seconds`).
+    pub fn dr_restorable(&self, namespace: &str, standby: &str, now: i64) {
+        self.with(|s| {
+            s.gauges
+                .entry(name::DR_RESTORABLE_TIMESTAMP_SECONDS)
+                .or_default()
+                .insert(
+                    vec![
+                        ("namespace", namespace.to_owned()),
+                        ("standby", standby.to_owned()),
+                    ],
+                    now,
+                );
+        });
+    }
+
     /// A verification reached a final phase.
     pub fn verification_finished(
         &self,
@@ -247,6 +263,10 @@ const GAUGES: &[(&str, &str)] = &[
         name::RESTORE_LAST_SOURCE_SIZE_BYTES,
         "Size of the source artifact of the last Succeeded restore (absent when unknown).",
     ),
+    (
+        name::DR_RESTORABLE_TIMESTAMP_SECONDS,
+        "Unix time of the last passing restore drill of a MysqlStandbyCluster's discovered dump and binlog window.",
+    ),
 ];
 
 const HISTOGRAMS: &[(&str, &str)] = &[
@@ -316,6 +336,7 @@ mod tests {
             42.0,
             None,
         );
+        m.dr_restorable("dr", "orders-dr", 1_700_000_200);
         let mut registry = Registry::default();
         registry.register_collector(Box::new(m));
         let mut text = String::new();
@@ -328,6 +349,7 @@ mod tests {
             r#"bloodraven_backup_duration_seconds_count{group="orders",profile="nightly"} 1"#,
             r#"bloodraven_restore_last_success_timestamp_seconds{namespace="dr",group="orders",restore_kind="init_from_backup",target_site="iad"} 1700000200"#,
             r#"bloodraven_restore_duration_seconds_count{namespace="dr",group="orders",restore_kind="init_from_backup",target_site="iad"} 1"#,
+            r#"bloodraven_dr_restorable_timestamp_seconds{namespace="dr",standby="orders-dr"} 1700000200"#,
         ] {
             assert!(text.contains(line), "{line} missing from\n{text}");
         }

@@ -687,7 +687,7 @@ fn has_key(secret: &Secret, key: &str) -> bool {
             .is_some_and(|d| d.contains_key(key))
 }
 
-fn secret_value(secret: &Secret, key: &str) -> Option<String> {
+pub(crate) fn secret_value(secret: &Secret, key: &str) -> Option<String> {
     let data: BTreeMap<String, Vec<u8>> = secret
         .data
         .clone()
