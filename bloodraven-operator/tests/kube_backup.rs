@@ -4,11 +4,11 @@
 //! written to temporary folders at the mount paths' place, `/dev/termination-log` a temporary file), then records
 //! the pod's termination message and the Job's completion in their status, as those controllers would.
 
+mod kube_support;
 mod live_support;
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use bloodraven_api::backup::MysqlBackup;
@@ -17,329 +17,38 @@ use bloodraven_api::verification::MysqlBackupVerification;
 use bloodraven_test_support::mariadb::MariaDb;
 use bloodraven_test_support::s3::S3Server;
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{Namespace, PersistentVolumeClaim, Pod, Secret};
+use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Secret};
 use k8s_openapi::api::events::v1::Event;
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
-use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::api::{Api, DeleteParams, ListParams, PostParams};
 use kube::{Client, ResourceExt};
+use kube_support::kubelet::Kubelet;
+use kube_support::{Operator, cluster, namespace, wait};
 use live_support::{Group, host};
 use serde_json::{Value, json};
 
-async fn cluster() -> (Client, PathBuf) {
-    bloodraven_operator::controller::install_crypto_provider();
-    let path = bloodraven_test_support::kube::kubeconfig().expect("the test Kubernetes API server");
-    let config = kube::Config::from_custom_kubeconfig(
-        Kubeconfig::read_from(&path).unwrap(),
-        &KubeConfigOptions::default(),
-    )
-    .await
-    .unwrap();
-    let client = Client::try_from(config).unwrap();
-    install_crds(&client).await;
-    (client, path)
-}
-
-async fn install_crds(client: &Client) {
-    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
-    for crd in bloodraven_api::crd::crds() {
-        let name = crd.name_any();
-        match api.get_opt(&name).await.unwrap() {
-            Some(existing) => {
-                let mut crd = crd.clone();
-                crd.metadata.resource_version = existing.resource_version();
-                // Another test process may replace it at the same time; either copy is the same.
-                let _ = api.replace(&name, &PostParams::default(), &crd).await;
-            }
-            None => match api.create(&PostParams::default(), &crd).await {
-                Ok(_) => {}
-                Err(kube::Error::Api(e)) if e.code == 409 => {}
-                Err(e) => panic!("create CRD {name}: {e}"),
-            },
-        }
-    }
-    let backups: Api<MysqlBackup> = Api::all(client.clone());
-    wait("the CRDs are served", Duration::from_secs(30), || async {
-        backups.list(&ListParams::default().limit(1)).await.is_ok()
-    })
-    .await;
-}
-
-async fn namespace(client: &Client, prefix: &str) -> String {
-    let name = format!("{prefix}-{}", std::process::id());
-    let api: Api<Namespace> = Api::all(client.clone());
-    api.create(
-        &PostParams::default(),
-        &serde_json::from_value(json!({ "metadata": { "name": name } })).unwrap(),
-    )
-    .await
-    .unwrap();
-    name
-}
-
-async fn wait<F, Fut>(what: &str, timeout: Duration, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let start = Instant::now();
-    loop {
-        if check().await {
-            return;
-        }
-        assert!(
-            start.elapsed() < timeout,
-            "timed out after {timeout:?} waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// One `bloodraven` manager, reaching the sites of group `orders` at the test's servers.
-struct Operator(Child, u16, u16);
-
-impl Operator {
-    fn start(kubeconfig: &Path, namespace: &str, group: &Group) -> Operator {
-        let (metrics, aux) = (free_port(), free_port());
-        let mut command = Command::new(env!("CARGO_BIN_EXE_bloodraven"));
-        command
-            .env("KUBECONFIG", kubeconfig)
-            .env("RUST_LOG", "info,kube=warn")
-            .env(
-                "BLOODRAVEN_OPERATOR_IMAGE",
-                "ghcr.io/shipstream/bloodraven:e2e",
-            )
-            .args(["--namespace", namespace])
-            .args(["--aux-bind-address", &format!("127.0.0.1:{aux}")])
-            .args([
-                "--health-probe-bind-address",
-                &format!("127.0.0.1:{}", free_port()),
-            ])
-            .args(["--metrics-bind-address", &format!("127.0.0.1:{metrics}")])
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit());
-        for (i, site) in ["iad", "pdx"].iter().enumerate() {
-            command.args([
-                "--site-endpoint",
-                &format!(
-                    "{namespace}/orders/{site}={}:{}",
-                    host(i),
-                    group.servers[i].port()
-                ),
-            ]);
-        }
-        Operator(command.spawn().expect("start bloodraven"), metrics, aux)
-    }
-
-    /// `/pitr-cutoff` of group `orders`, profile `nightly`: status code and body.
-    async fn pitr_cutoff(&self, namespace: &str) -> (u16, Value) {
-        let r = reqwest::get(format!(
-            "http://127.0.0.1:{}/pitr-cutoff?namespace={namespace}&group=orders&profile=nightly",
-            self.2
-        ))
-        .await
-        .unwrap();
-        let code = r.status().as_u16();
-        (
-            code,
-            serde_json::from_str(&r.text().await.unwrap()).unwrap_or(Value::Null),
-        )
-    }
-
-    async fn metrics(&self) -> String {
-        reqwest::get(format!("http://127.0.0.1:{}/metrics", self.1))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-    }
-
-    fn is_running(&mut self) -> bool {
-        self.0.try_wait().unwrap().is_none()
-    }
+fn start_operator(kubeconfig: &Path, namespace: &str, group: &Group) -> Operator {
+    let endpoints: Vec<(&str, &str, String, u16)> = ["iad", "pdx"]
+        .iter()
+        .enumerate()
+        .map(|(i, site)| ("orders", *site, host(i), group.servers[i].port()))
+        .collect();
+    Operator::start(kubeconfig, namespace, &endpoints)
 }
 
-impl Drop for Operator {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// The kubelet and the Job controller of this control plane.
-struct Kubelet {
-    client: Client,
-    namespace: String,
-    scratch: PathBuf,
-}
-
-/// What a Job's process did.
-struct Ran {
-    code: i32,
-    termination_message: String,
-    stderr: String,
-}
-
-impl Kubelet {
-    fn new(client: &Client, namespace: &str) -> Kubelet {
-        // Short: the throwaway server's socket path below it must stay under 108 bytes.
-        let tag: String = namespace
-            .split('-')
-            .filter(|p| !p.chars().all(|c| c.is_ascii_digit()))
-            .filter_map(|p| p.chars().next())
-            .collect();
-        let scratch = std::env::temp_dir().join(format!("kb{}{tag}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&scratch);
-        std::fs::create_dir_all(&scratch).unwrap();
-        Kubelet {
-            client: client.clone(),
-            namespace: namespace.to_owned(),
-            scratch,
-        }
-    }
-
-    /// Runs the Job's (only) container as a local process and records the outcome as the kubelet and the Job
-    /// controller would: a Pod with the container's termination message, then the Job's status.
-    async fn run(&self, job_name: &str, extra_env: &[(&str, &str)]) -> Ran {
-        let jobs: Api<Job> = Api::namespaced(self.client.clone(), &self.namespace);
-        let job = jobs.get(job_name).await.unwrap();
-        let pod_spec = job.spec.as_ref().unwrap().template.spec.clone().unwrap();
-        let container = &pod_spec.containers[0];
-        let dir = self.scratch.join(job_name);
-        std::fs::create_dir_all(&dir).unwrap();
-        // Secret volumes, materialized where the kubelet would mount them.
-        let secrets: Api<Secret> = Api::namespaced(self.client.clone(), &self.namespace);
-        let mut mounts: Vec<(String, PathBuf)> = Vec::new();
-        for m in container.volume_mounts.as_deref().unwrap_or_default() {
-            let volume = pod_spec
-                .volumes
-                .as_deref()
-                .unwrap_or_default()
-                .iter()
-                .find(|v| v.name == m.name)
-                .unwrap();
-            let local = dir.join(&m.name);
-            std::fs::create_dir_all(&local).unwrap();
-            if let Some(s) = &volume.secret {
-                let secret = secrets
-                    .get(s.secret_name.as_deref().unwrap())
-                    .await
-                    .unwrap();
-                let data: BTreeMap<String, Vec<u8>> = secret
-                    .data
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|(k, v)| (k, v.0))
-                    .collect();
-                match &s.items {
-                    Some(items) => {
-                        for item in items {
-                            std::fs::write(local.join(&item.path), &data[&item.key]).unwrap();
-                        }
-                    }
-                    None => {
-                        for (k, v) in &data {
-                            std::fs::write(local.join(k), v).unwrap();
-                        }
-                    }
-                }
-            }
-            mounts.push((m.mount_path.clone(), local));
-        }
-        let termination_log = dir.join("termination-log");
-        mounts.push(("/dev/termination-log".into(), termination_log.clone()));
-        let localize = |value: &str| {
-            for (mount, local) in &mounts {
-                if let Some(rest) = value.strip_prefix(mount.as_str()) {
-                    return format!("{}{rest}", local.display());
-                }
-            }
-            value.to_owned()
-        };
-        let command = container.command.clone().unwrap();
-        assert_eq!(command[0], "bloodraven");
-        let mut process = Command::new(env!("CARGO_BIN_EXE_bloodraven"));
-        process.args(&command[1..]);
-        for e in container.env.as_deref().unwrap_or_default() {
-            process.env(&e.name, localize(e.value.as_deref().unwrap_or_default()));
-        }
-        for (k, v) in extra_env {
-            process.env(k, v);
-        }
-        let output = tokio::task::spawn_blocking(move || process.output().unwrap())
-            .await
-            .unwrap();
-        let code = output.status.code().unwrap_or(-1);
-        let termination_message = std::fs::read_to_string(&termination_log).unwrap_or_default();
-        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-        // The Job controller's pod and the kubelet's report of its container.
-        let pods: Api<Pod> = Api::namespaced(self.client.clone(), &self.namespace);
-        let pod_name = format!("{job_name}-run");
-        let mut labels = job
-            .spec
-            .as_ref()
-            .unwrap()
-            .template
-            .metadata
-            .as_ref()
-            .and_then(|m| m.labels.clone())
-            .unwrap_or_default();
-        labels.insert("job-name".into(), job_name.into());
-        pods.create(
-            &PostParams::default(),
-            &serde_json::from_value(json!({
-                "metadata": { "name": pod_name, "labels": labels },
-                "spec": { "restartPolicy": "Never", "containers": [{ "name": container.name, "image": container.image }] },
-            }))
-            .unwrap(),
-        )
-        .await
-        .unwrap();
-        let now = "2026-01-01T00:00:00Z";
-        pods.patch_status(
-            &pod_name,
-            &PatchParams::default(),
-            &Patch::Merge(&json!({ "status": {
-                "phase": if code == 0 { "Succeeded" } else { "Failed" },
-                "containerStatuses": [{
-                    "name": container.name, "image": container.image, "imageID": "", "ready": false,
-                    "restartCount": 0,
-                    "state": { "terminated": {
-                        "exitCode": code, "reason": if code == 0 { "Completed" } else { "Error" },
-                        "message": termination_message, "startedAt": now, "finishedAt": now,
-                    }},
-                }],
-            }})),
-        )
-        .await
-        .unwrap();
-        let status = if code == 0 {
-            json!({ "succeeded": 1, "conditions": [{ "type": "Complete", "status": "True" }] })
-        } else {
-            json!({ "failed": 1, "conditions": [{ "type": "Failed", "status": "True", "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit" }] })
-        };
-        jobs.patch_status(
-            job_name,
-            &PatchParams::default(),
-            &Patch::Merge(&json!({ "status": status })),
-        )
-        .await
-        .unwrap();
-        Ran {
-            code,
-            termination_message,
-            stderr,
-        }
-    }
+/// `/pitr-cutoff` of group `orders`, profile `nightly`: status code and body.
+async fn pitr_cutoff(operator: &Operator, namespace: &str) -> (u16, Value) {
+    let r = reqwest::get(format!(
+        "http://127.0.0.1:{}/pitr-cutoff?namespace={namespace}&group=orders&profile=nightly",
+        operator.aux_port
+    ))
+    .await
+    .unwrap();
+    let code = r.status().as_u16();
+    (
+        code,
+        serde_json::from_str(&r.text().await.unwrap()).unwrap_or(Value::Null),
+    )
 }
 
 async fn create_secret(client: &Client, namespace: &str, name: &str, data: Value) {
@@ -513,7 +222,7 @@ async fn scheduled_style_backups_succeed_are_restorable_and_kept_by_count() {
     group.wait_caught_up(1, 0, Duration::from_secs(20));
     let s3 = S3Server::start().unwrap();
     create_group(&client, &ns, &s3).await;
-    let mut operator = Operator::start(&kubeconfig, &ns, &group);
+    let mut operator = start_operator(&kubeconfig, &ns, &group);
     let groups: Api<MysqlFailoverGroup> = Api::namespaced(client.clone(), &ns);
     wait(
         "pdx replicating in the group's status",
@@ -550,7 +259,7 @@ async fn scheduled_style_backups_succeed_are_restorable_and_kept_by_count() {
     assert_eq!(condition(&first, "JobCreated")["status"], "True");
     // The sidecar's archive pruning asks for the earliest completion of the profile's Succeeded backups.
     wait("the cutoff of orders-1", Duration::from_secs(30), || async {
-        operator.pitr_cutoff(&ns).await == (200, json!({
+        pitr_cutoff(&operator, &ns).await == (200, json!({
             "namespace": ns, "group": "orders", "profile": "nightly", "cutoffTime": first["completionTime"],
         }))
     })
@@ -661,7 +370,7 @@ async fn scheduled_style_backups_succeed_are_restorable_and_kept_by_count() {
     wait(
         "the cutoff moves to orders-2",
         Duration::from_secs(30),
-        || async { operator.pitr_cutoff(&ns).await.1["cutoffTime"] == second["completionTime"] },
+        || async { pitr_cutoff(&operator, &ns).await.1["cutoffTime"] == second["completionTime"] },
     )
     .await;
     for name in ["orders-2", "orders-3"] {
@@ -757,7 +466,7 @@ async fn bad_backups_fail_with_the_field_at_fault_and_the_operator_keeps_running
     let group = Group::start(2);
     let s3 = S3Server::start().unwrap();
     create_group(&client, &ns, &s3).await;
-    let mut operator = Operator::start(&kubeconfig, &ns, &group);
+    let mut operator = start_operator(&kubeconfig, &ns, &group);
     let backups: Api<MysqlBackup> = Api::namespaced(client.clone(), &ns);
     create_backup(&backups, "no-group", "carts", "nightly").await;
     create_backup(&backups, "no-profile", "orders", "weekly").await;
@@ -820,7 +529,7 @@ async fn setup(prefix: &str) -> (Client, String, Group, S3Server, Operator) {
     group.wait_caught_up(1, 0, Duration::from_secs(20));
     let s3 = S3Server::start().unwrap();
     create_group(&client, &ns, &s3).await;
-    let operator = Operator::start(&kubeconfig, &ns, &group);
+    let operator = start_operator(&kubeconfig, &ns, &group);
     let groups: Api<MysqlFailoverGroup> = Api::namespaced(client.clone(), &ns);
     wait(
         "pdx replicating in the group's status",

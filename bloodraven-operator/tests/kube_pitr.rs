@@ -20,7 +20,7 @@ use bloodraven_test_support::s3::S3Server;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube_support::{
-    Operator, cluster, delete_namespace, free_port, namespace, sidecar_binary, wait,
+    Operator, cluster, delete_namespace, free_port, namespace, plugin, sidecar_binary, wait,
 };
 use live_support::{Group, SITES, host};
 use serde_json::{Value, json};
@@ -454,38 +454,4 @@ async fn sidecars_archive_the_operator_reports_and_the_plugin_plans_a_recovery()
     drop(operator);
     delete_namespace(&client, &ns).await;
     let _ = std::fs::remove_dir_all(scratch);
-}
-
-/// What one run of the plugin printed.
-#[derive(Debug)]
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-async fn plugin(kubeconfig: &Path, ns: &str, args: &[&str]) -> Run {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_kubectl-bloodraven"));
-    command
-        .arg("--kubeconfig")
-        .arg(kubeconfig)
-        .args(["-n", ns])
-        .args(args)
-        .stdin(Stdio::null());
-    let output = tokio::task::spawn_blocking(move || command.output().unwrap())
-        .await
-        .unwrap();
-    let run = Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    };
-    eprintln!(
-        "$ kubectl bloodraven {}\n{}{}(exit {})",
-        args.join(" "),
-        run.stdout,
-        run.stderr,
-        run.code
-    );
-    run
 }

@@ -8,8 +8,7 @@
 mod kube_support;
 mod live_support;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use bloodraven_api::backup::MysqlBackup;
@@ -20,45 +19,9 @@ use bloodraven_operator::record::{FailoverRecord, Record, Trigger};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use kube::{Client, ResourceExt};
-use kube_support::{Operator, cluster, delete_namespace, namespace, wait};
+use kube_support::{Operator, Run, cluster, delete_namespace, namespace, plugin, wait};
 use live_support::{Group, host};
 use serde_json::{Value, json};
-
-/// What one run of the plugin printed.
-#[derive(Debug)]
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-/// Runs the plugin with `--kubeconfig` and `-n`, stdin closed (never a terminal).
-async fn plugin(kubeconfig: &Path, ns: &str, args: &[&str]) -> Run {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_kubectl-bloodraven"));
-    command
-        .arg("--kubeconfig")
-        .arg(kubeconfig)
-        .args(["-n", ns])
-        .args(args)
-        .stdin(Stdio::null());
-    let output =
-        tokio::task::spawn_blocking(move || command.output().expect("run kubectl-bloodraven"))
-            .await
-            .unwrap();
-    let run = Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    };
-    eprintln!(
-        "$ kubectl bloodraven {}\n{}{}(exit {})",
-        args.join(" "),
-        run.stdout,
-        run.stderr,
-        run.code
-    );
-    run
-}
 
 /// Asserts a refusal: exit 2 and the three parts of the explanation.
 fn assert_refused(run: &Run, what: &str) {

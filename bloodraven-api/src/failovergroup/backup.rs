@@ -210,6 +210,18 @@ pub struct PvcStorage {
     pub sub_path: Option<String>,
 }
 
+impl BackupProfile {
+    /// The PVC a `PVC` profile writes into: `storage.pvc.claimName`, else the one the operator creates,
+    /// `mysql-<group>-backup-<profile>`.
+    pub fn claim_name(&self, group: &str) -> String {
+        self.storage
+            .pvc
+            .as_ref()
+            .and_then(|p| p.claim_name.clone())
+            .unwrap_or_else(|| format!("mysql-{group}-backup-{}", self.name))
+    }
+}
+
 /// mysqlsh `util.dumpInstance` options.
 #[derive(Clone, Debug, Default, Deserialize, JsonSchema, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -457,4 +469,11 @@ pub struct PassphraseSecretRef {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1), extend("default" = "passphrase"))]
     pub key: Option<String>,
+}
+
+impl PassphraseSecretRef {
+    /// The key holding the passphrase: `key`, else `passphrase`.
+    pub fn key_or_default(&self) -> &str {
+        self.key.as_deref().unwrap_or("passphrase")
+    }
 }

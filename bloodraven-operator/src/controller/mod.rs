@@ -185,12 +185,8 @@ pub async fn run(
             }
         }
     });
-    let reporter = Reporter {
-        controller: "bloodraven".into(),
-        instance: std::env::var("POD_NAME").ok(),
-    };
     let context = Arc::new(Context {
-        recorder: Recorder::new(client.clone(), reporter),
+        recorder: recorder(&client),
         client,
         options,
         topology,
@@ -260,6 +256,37 @@ pub async fn run(
     schedules.abort();
     context.stop_all();
     Ok(())
+}
+
+/// `Api` over `namespace`, or over all namespaces (`--namespace` unset).
+pub(crate) fn scoped<K>(client: &Client, namespace: Option<&str>) -> Api<K>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+    K::DynamicType: Default,
+{
+    match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
+}
+
+/// The Event recorder every controller of this manager uses (`reportingController: bloodraven`, the pod as
+/// instance).
+pub(crate) fn recorder(client: &Client) -> Recorder {
+    let reporter = Reporter {
+        controller: "bloodraven".into(),
+        instance: std::env::var("POD_NAME").ok(),
+    };
+    Recorder::new(client.clone(), reporter)
+}
+
+/// The image the Job-running controllers give their Jobs: `BLOODRAVEN_OPERATOR_IMAGE`, else
+/// [`backup::DEFAULT_IMAGE`].
+pub(crate) fn job_image() -> String {
+    std::env::var("BLOODRAVEN_OPERATOR_IMAGE")
+        .ok()
+        .filter(|i| !i.is_empty())
+        .unwrap_or_else(|| backup::DEFAULT_IMAGE.into())
 }
 
 async fn reconcile(group: Arc<MysqlFailoverGroup>, ctx: Arc<Context>) -> Result<Action, Error> {

@@ -311,12 +311,7 @@ fn pitr_parts(group: &MysqlFailoverGroup, name: &str, profile: &BackupProfile) -
             parts.volumes.push(json!({ "name": "pitr-aws-creds", "secret": { "secretName": s3.credentials_secret } }));
         }
         _ => {
-            let claim = profile
-                .storage
-                .pvc
-                .as_ref()
-                .and_then(|p| p.claim_name.clone())
-                .unwrap_or_else(|| format!("mysql-{name}-backup-{}", profile.name));
+            let claim = profile.claim_name(name);
             parts.env.push(env("BLOODRAVEN_PITR_STORAGE_TYPE", "PVC"));
             parts
                 .env
@@ -330,11 +325,7 @@ fn pitr_parts(group: &MysqlFailoverGroup, name: &str, profile: &BackupProfile) -
         }
     }
     if let Some(enc) = &profile.encryption {
-        let key = enc
-            .passphrase_secret
-            .key
-            .clone()
-            .unwrap_or_else(|| "passphrase".into());
+        let key = enc.passphrase_secret.key_or_default();
         parts.env.push(env(
             "BLOODRAVEN_PITR_PASSPHRASE_FILE",
             &format!("{PASSPHRASE}/passphrase"),

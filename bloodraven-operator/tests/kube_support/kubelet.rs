@@ -1,7 +1,7 @@
 //! The kubelet and the Job controller of the test control plane (which has neither): run a Job's container as a
 //! local process (the same `bloodraven` binary, Secret volumes written to temporary folders at the mount paths'
 //! place, `/dev/termination-log` a temporary file), then record the pod's termination message and the Job's outcome
-//! in their status as those controllers would. `tests/kube_backup.rs` keeps its own copy.
+//! in their status as those controllers would.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

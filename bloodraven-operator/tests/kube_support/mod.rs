@@ -234,3 +234,39 @@ impl Drop for Operator {
         let _ = self.child.wait();
     }
 }
+
+/// What one run of the plugin printed.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs the plugin with `--kubeconfig` and `-n`, stdin closed (never a terminal).
+pub async fn plugin(kubeconfig: &Path, ns: &str, args: &[&str]) -> Run {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_kubectl-bloodraven"));
+    command
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .args(["-n", ns])
+        .args(args)
+        .stdin(Stdio::null());
+    let output =
+        tokio::task::spawn_blocking(move || command.output().expect("run kubectl-bloodraven"))
+            .await
+            .unwrap();
+    let run = Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    };
+    eprintln!(
+        "$ kubectl bloodraven {}\n{}{}(exit {})",
+        args.join(" "),
+        run.stdout,
+        run.stderr,
+        run.code
+    );
+    run
+}

@@ -363,7 +363,7 @@ pub(crate) async fn of_group(
         ArchiveLayout::new(opened.prefix().as_ref()),
     );
     if let Some(enc) = &profile.encryption {
-        let key = enc.passphrase_secret.key.as_deref().unwrap_or("passphrase");
+        let key = enc.passphrase_secret.key_or_default();
         let bytes = secret_key(
             cluster,
             &enc.passphrase_secret.name,
@@ -433,12 +433,7 @@ async fn storage(
             ))
         }
         _ => {
-            let claim = profile
-                .storage
-                .pvc
-                .as_ref()
-                .and_then(|p| p.claim_name.clone())
-                .unwrap_or_else(|| format!("mysql-{group}-backup-{}", profile.name));
+            let claim = profile.claim_name(group);
             Err(Refusal::new(
                 format!(
                     "profile {} keeps its archive on the PVC {claim}, which cannot be read from outside the cluster",

@@ -349,12 +349,7 @@ pub fn storage_parts(profile: &BackupProfile, group: &str) -> Result<JobParts, F
             );
         }
         StorageType::Pvc => {
-            let claim = profile
-                .storage
-                .pvc
-                .as_ref()
-                .and_then(|p| p.claim_name.clone())
-                .unwrap_or_else(|| format!("mysql-{group}-backup-{}", profile.name));
+            let claim = profile.claim_name(group);
             env_vars.push(env_var(env::STORAGE_TYPE, "PVC"));
             env_vars.push(env_var(env::PVC_MOUNT_PATH, PVC_MOUNT));
             volumes.push(
@@ -364,11 +359,7 @@ pub fn storage_parts(profile: &BackupProfile, group: &str) -> Result<JobParts, F
         }
     }
     if let Some(enc) = &profile.encryption {
-        let key = enc
-            .passphrase_secret
-            .key
-            .clone()
-            .unwrap_or_else(|| "passphrase".into());
+        let key = enc.passphrase_secret.key_or_default();
         env_vars.push(env_var(
             env::BACKUP_PASSPHRASE_FILE,
             &format!("{PASSPHRASE_MOUNT}/passphrase"),

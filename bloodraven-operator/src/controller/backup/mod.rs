@@ -35,7 +35,7 @@ use k8s_openapi::api::core::v1::{Pod, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::events::{Event as KubeEvent, EventType, Recorder, Reporter};
+use kube::runtime::events::{Event as KubeEvent, EventType, Recorder};
 use kube::runtime::finalizer::{Event as Finalizer, finalizer};
 use kube::runtime::watcher;
 use kube::{Api, Client, Resource, ResourceExt};
@@ -83,26 +83,14 @@ struct Context {
 
 /// Runs the MysqlBackup controller until the process ends (the manager aborts it on shutdown).
 pub async fn run(client: Client, options: ManagerOptions, leader: watch::Receiver<bool>) {
-    let (backups, jobs): (Api<MysqlBackup>, Api<Job>) = match &options.namespace {
-        Some(ns) => (
-            Api::namespaced(client.clone(), ns),
-            Api::namespaced(client.clone(), ns),
-        ),
-        None => (Api::all(client.clone()), Api::all(client.clone())),
-    };
-    let reporter = Reporter {
-        controller: "bloodraven".into(),
-        instance: std::env::var("POD_NAME").ok(),
-    };
+    let backups: Api<MysqlBackup> = super::scoped(&client, options.namespace.as_deref());
+    let jobs: Api<Job> = super::scoped(&client, options.namespace.as_deref());
     let context = Arc::new(Context {
-        recorder: Recorder::new(client.clone(), reporter),
+        recorder: super::recorder(&client),
         client,
         options,
         leader,
-        image: std::env::var("BLOODRAVEN_OPERATOR_IMAGE")
-            .ok()
-            .filter(|i| !i.is_empty())
-            .unwrap_or_else(|| DEFAULT_IMAGE.into()),
+        image: super::job_image(),
     });
     Controller::new(backups, watcher::Config::default())
         .owns(jobs, watcher::Config::default())
@@ -248,12 +236,7 @@ impl Context {
                     "spec.backup.profiles[{}].encryption.passphraseSecret",
                     profile.name
                 ),
-                Some(
-                    enc.passphrase_secret
-                        .key
-                        .clone()
-                        .unwrap_or_else(|| "passphrase".into()),
-                ),
+                Some(enc.passphrase_secret.key_or_default().to_owned()),
             ));
         }
         let secrets: Api<Secret> = Api::namespaced(self.client.clone(), &namespace);

@@ -52,20 +52,13 @@ fn cron_jobs() -> ApiResource {
 
 /// Runs the schedules reconciler until the process ends.
 pub async fn run(client: Client, options: ManagerOptions, leader: watch::Receiver<bool>) {
-    let (groups, backups): (Api<MysqlFailoverGroup>, Api<MysqlBackup>) = match &options.namespace {
-        Some(ns) => (
-            Api::namespaced(client.clone(), ns),
-            Api::namespaced(client.clone(), ns),
-        ),
-        None => (Api::all(client.clone()), Api::all(client.clone())),
-    };
+    let groups: Api<MysqlFailoverGroup> =
+        super::super::scoped(&client, options.namespace.as_deref());
+    let backups: Api<MysqlBackup> = super::super::scoped(&client, options.namespace.as_deref());
     let context = Arc::new(Context {
         client,
         leader,
-        image: std::env::var("BLOODRAVEN_OPERATOR_IMAGE")
-            .ok()
-            .filter(|i| !i.is_empty())
-            .unwrap_or_else(|| super::DEFAULT_IMAGE.into()),
+        image: super::super::job_image(),
         service_account: std::env::var("BLOODRAVEN_OPERATOR_SA")
             .ok()
             .filter(|s| !s.is_empty())

@@ -179,7 +179,7 @@ fn passphrase_volume(name: &str, secret: &PassphraseSecretRef) -> Value {
 }
 
 fn key_of(secret: &PassphraseSecretRef) -> String {
-    secret.key.clone().unwrap_or_else(|| "passphrase".into())
+    secret.key_or_default().to_owned()
 }
 
 /// `BLOODRAVEN_LOAD_OPTIONS`: only the keys that are set, as the Go operator writes them.
@@ -312,12 +312,7 @@ pub fn job(i: &Inputs<'_>) -> Result<Rendered, Failure> {
                 let pvc = p
                     .filter(|p| p.storage.type_ == StorageType::Pvc)
                     .ok_or_else(|| missing("PVC", "pvc"))?;
-                let claim = pvc
-                    .storage
-                    .pvc
-                    .as_ref()
-                    .and_then(|c| c.claim_name.clone())
-                    .unwrap_or_else(|| format!("mysql-{group}-backup-{}", pvc.name));
+                let claim = pvc.claim_name(group);
                 Source::Pvc {
                     claim,
                     path: location,
@@ -695,10 +690,7 @@ fn pitr_parts(
             });
         }
         StorageType::Pvc => {
-            let pvc = profile.storage.pvc.as_ref();
-            let claim = pvc
-                .and_then(|p| p.claim_name.clone())
-                .unwrap_or_else(|| format!("mysql-{group_name}-backup-{name}"));
+            let claim = profile.claim_name(group_name);
             env_vars.push(env_var(env::PITR_MANIFEST_PREFIX, &archive));
             env_vars.push(env_var("BLOODRAVEN_PITR_PVC_MOUNT_PATH", PITR_PVC_MOUNT));
             volumes.push(json!({ "name": "pitr-archive", "persistentVolumeClaim": { "claimName": claim, "readOnly": true } }));

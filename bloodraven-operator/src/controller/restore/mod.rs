@@ -32,7 +32,7 @@ use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Patch, PatchParams, PostParams};
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::events::{Event as KubeEvent, EventType, Recorder, Reporter};
+use kube::runtime::events::{Event as KubeEvent, EventType, Recorder};
 use kube::runtime::watcher;
 use kube::{Api, Client, Resource, ResourceExt};
 use serde_json::{Value, json};
@@ -68,26 +68,14 @@ struct Context {
 
 /// Runs the restore reconciler until the process ends (the manager aborts it on shutdown).
 pub async fn run(client: Client, options: ManagerOptions, leader: watch::Receiver<bool>) {
-    let (groups, jobs): (Api<MysqlFailoverGroup>, Api<Job>) = match &options.namespace {
-        Some(ns) => (
-            Api::namespaced(client.clone(), ns),
-            Api::namespaced(client.clone(), ns),
-        ),
-        None => (Api::all(client.clone()), Api::all(client.clone())),
-    };
-    let reporter = Reporter {
-        controller: "bloodraven".into(),
-        instance: std::env::var("POD_NAME").ok(),
-    };
+    let groups: Api<MysqlFailoverGroup> = super::scoped(&client, options.namespace.as_deref());
+    let jobs: Api<Job> = super::scoped(&client, options.namespace.as_deref());
     let context = Arc::new(Context {
-        recorder: Recorder::new(client.clone(), reporter),
+        recorder: super::recorder(&client),
         client,
         options,
         leader,
-        image: std::env::var("BLOODRAVEN_OPERATOR_IMAGE")
-            .ok()
-            .filter(|i| !i.is_empty())
-            .unwrap_or_else(|| super::backup::DEFAULT_IMAGE.into()),
+        image: super::job_image(),
     });
     Controller::new(groups, watcher::Config::default())
         .owns(jobs, watcher::Config::default())

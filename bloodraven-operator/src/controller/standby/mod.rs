@@ -34,7 +34,7 @@ use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams, PropagationPolicy};
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::events::{Event as KubeEvent, EventType, Recorder, Reporter};
+use kube::runtime::events::{Event as KubeEvent, EventType, Recorder};
 use kube::runtime::watcher;
 use kube::{Api, Client, Resource, ResourceExt};
 use serde_json::{Value, json};
@@ -107,25 +107,13 @@ struct Source {
 
 /// Runs the MysqlStandbyCluster controller until the process ends (the manager aborts it on shutdown).
 pub async fn run(client: Client, options: ManagerOptions, leader: watch::Receiver<bool>) {
-    let (standbys, jobs): (Api<MysqlStandbyCluster>, Api<Job>) = match &options.namespace {
-        Some(ns) => (
-            Api::namespaced(client.clone(), ns),
-            Api::namespaced(client.clone(), ns),
-        ),
-        None => (Api::all(client.clone()), Api::all(client.clone())),
-    };
-    let reporter = Reporter {
-        controller: "bloodraven".into(),
-        instance: std::env::var("POD_NAME").ok(),
-    };
+    let standbys: Api<MysqlStandbyCluster> = super::scoped(&client, options.namespace.as_deref());
+    let jobs: Api<Job> = super::scoped(&client, options.namespace.as_deref());
     let context = Arc::new(Context {
-        recorder: Recorder::new(client.clone(), reporter),
+        recorder: super::recorder(&client),
         client,
         leader,
-        image: std::env::var("BLOODRAVEN_OPERATOR_IMAGE")
-            .ok()
-            .filter(|i| !i.is_empty())
-            .unwrap_or_else(|| super::backup::DEFAULT_IMAGE.into()),
+        image: super::job_image(),
         dump_cache: Mutex::new(BTreeMap::new()),
         last_scan: Mutex::new(BTreeMap::new()),
     });
@@ -295,11 +283,7 @@ impl Context {
         let (mut passphrase, mut passphrase_ref) = (None, String::new());
         if let Some(d) = &s.spec.source.decryption {
             let name = &d.passphrase_secret.name;
-            let key = d
-                .passphrase_secret
-                .key
-                .clone()
-                .unwrap_or_else(|| "passphrase".into());
+            let key = d.passphrase_secret.key_or_default();
             passphrase_ref = format!("Secret {namespace}/{name} key {key}");
             let Some(secret) = secrets.get_opt(name).await? else {
                 return Ok(Err(format!(
@@ -309,7 +293,7 @@ impl Context {
             let bytes = secret
                 .data
                 .as_ref()
-                .and_then(|d| d.get(&key))
+                .and_then(|d| d.get(key))
                 .map(|b| b.0.clone())
                 .unwrap_or_default();
             match Passphrase::new(bytes) {

@@ -29,7 +29,7 @@ use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams, PropagationPolicy};
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::events::{Event as KubeEvent, EventType, Recorder, Reporter};
+use kube::runtime::events::{Event as KubeEvent, EventType, Recorder};
 use kube::runtime::finalizer::{Event as Finalizer, finalizer};
 use kube::runtime::watcher;
 use kube::{Api, Client, Resource, ResourceExt};
@@ -74,25 +74,13 @@ struct Context {
 
 /// Runs the MysqlBackupVerification controller until the process ends (the manager aborts it on shutdown).
 pub async fn run(client: Client, options: ManagerOptions, leader: watch::Receiver<bool>) {
-    let (runs, jobs): (Api<MysqlBackupVerification>, Api<Job>) = match &options.namespace {
-        Some(ns) => (
-            Api::namespaced(client.clone(), ns),
-            Api::namespaced(client.clone(), ns),
-        ),
-        None => (Api::all(client.clone()), Api::all(client.clone())),
-    };
-    let reporter = Reporter {
-        controller: "bloodraven".into(),
-        instance: std::env::var("POD_NAME").ok(),
-    };
+    let runs: Api<MysqlBackupVerification> = super::scoped(&client, options.namespace.as_deref());
+    let jobs: Api<Job> = super::scoped(&client, options.namespace.as_deref());
     let context = Arc::new(Context {
-        recorder: Recorder::new(client.clone(), reporter),
+        recorder: super::recorder(&client),
         client,
         leader,
-        image: std::env::var("BLOODRAVEN_OPERATOR_IMAGE")
-            .ok()
-            .filter(|i| !i.is_empty())
-            .unwrap_or_else(|| super::backup::DEFAULT_IMAGE.into()),
+        image: super::job_image(),
     });
     Controller::new(runs, watcher::Config::default())
         .owns(jobs, watcher::Config::default())
