@@ -280,6 +280,51 @@ pub(crate) fn recorder(client: &Client) -> Recorder {
     Recorder::new(client.clone(), reporter)
 }
 
+/// Merge-patches `status` into `object`'s status subresource.
+pub(crate) async fn patch_status<K>(
+    client: &Client,
+    object: &K,
+    status: serde_json::Value,
+) -> Result<(), kube::Error>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+    K::DynamicType: Default,
+{
+    let api: Api<K> = Api::namespaced(client.clone(), &object.namespace().unwrap_or_default());
+    api.patch_status(
+        &object.name_any(),
+        &PatchParams::default(),
+        &Patch::Merge(&serde_json::json!({ "status": status })),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Publishes an Event about `object` (its note cut to the API's 1000 characters); a failure is only logged.
+pub(crate) async fn publish<K>(
+    recorder: &Recorder,
+    object: &K,
+    type_: KubeEventType,
+    reason: &str,
+    note: &str,
+) where
+    K: kube::Resource<DynamicType = ()>,
+{
+    let e = KubeEvent {
+        type_,
+        reason: reason.into(),
+        note: Some(note.chars().take(1000).collect()),
+        action: reason.into(),
+        secondary: None,
+    };
+    if let Err(err) = recorder.publish(&e, &object.object_ref(&())).await {
+        tracing::debug!(error = %err, reason, "cannot publish event");
+    }
+}
+
 /// The image the Job-running controllers give their Jobs: `BLOODRAVEN_OPERATOR_IMAGE`, else
 /// [`backup::DEFAULT_IMAGE`].
 pub(crate) fn job_image() -> String {

@@ -35,10 +35,10 @@ use k8s_openapi::api::core::v1::{Pod, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::events::{Event as KubeEvent, EventType, Recorder};
+use kube::runtime::events::{EventType, Recorder};
 use kube::runtime::finalizer::{Event as Finalizer, finalizer};
 use kube::runtime::watcher;
-use kube::{Api, Client, Resource, ResourceExt};
+use kube::{Api, Client, ResourceExt};
 use serde_json::{Value, json};
 use tokio::sync::watch;
 use tracing::Instrument;
@@ -609,28 +609,11 @@ impl Context {
     }
 
     async fn patch_status(&self, backup: &MysqlBackup, status: Value) -> Result<(), kube::Error> {
-        let api: Api<MysqlBackup> =
-            Api::namespaced(self.client.clone(), &backup.namespace().unwrap_or_default());
-        api.patch_status(
-            &backup.name_any(),
-            &PatchParams::default(),
-            &Patch::Merge(&json!({ "status": status })),
-        )
-        .await?;
-        Ok(())
+        super::patch_status(&self.client, backup, status).await
     }
 
     async fn event(&self, backup: &MysqlBackup, type_: EventType, reason: &str, note: &str) {
-        let e = KubeEvent {
-            type_,
-            reason: reason.into(),
-            note: Some(note.chars().take(1000).collect()),
-            action: reason.into(),
-            secondary: None,
-        };
-        if let Err(err) = self.recorder.publish(&e, &backup.object_ref(&())).await {
-            tracing::debug!(error = %err, reason, "cannot publish event");
-        }
+        super::publish(&self.recorder, backup, type_, reason, note).await;
     }
 }
 

@@ -32,9 +32,9 @@ use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Patch, PatchParams, PostParams};
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::events::{Event as KubeEvent, EventType, Recorder};
+use kube::runtime::events::{EventType, Recorder};
 use kube::runtime::watcher;
-use kube::{Api, Client, Resource, ResourceExt};
+use kube::{Api, Client, ResourceExt};
 use serde_json::{Value, json};
 use tokio::sync::watch;
 use tracing::Instrument;
@@ -541,16 +541,7 @@ impl Context {
     }
 
     async fn event(&self, group: &MysqlFailoverGroup, type_: EventType, reason: &str, note: &str) {
-        let e = KubeEvent {
-            type_,
-            reason: reason.into(),
-            note: Some(note.chars().take(1000).collect()),
-            action: reason.into(),
-            secondary: None,
-        };
-        if let Err(err) = self.recorder.publish(&e, &group.object_ref(&())).await {
-            tracing::debug!(error = %err, reason, "cannot publish event");
-        }
+        super::publish(&self.recorder, group, type_, reason, note).await;
     }
 }
 

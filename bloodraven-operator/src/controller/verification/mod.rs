@@ -27,12 +27,12 @@ use futures::StreamExt;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams, PropagationPolicy};
+use kube::api::{DeleteParams, ListParams, PostParams, PropagationPolicy};
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::events::{Event as KubeEvent, EventType, Recorder};
+use kube::runtime::events::{EventType, Recorder};
 use kube::runtime::finalizer::{Event as Finalizer, finalizer};
 use kube::runtime::watcher;
-use kube::{Api, Client, Resource, ResourceExt};
+use kube::{Api, Client, ResourceExt};
 use serde_json::{Value, json};
 use tokio::sync::watch;
 use tracing::Instrument;
@@ -587,28 +587,11 @@ impl Context {
         v: &MysqlBackupVerification,
         status: Value,
     ) -> Result<(), kube::Error> {
-        let api: Api<MysqlBackupVerification> =
-            Api::namespaced(self.client.clone(), &v.namespace().unwrap_or_default());
-        api.patch_status(
-            &v.name_any(),
-            &PatchParams::default(),
-            &Patch::Merge(&json!({ "status": status })),
-        )
-        .await?;
-        Ok(())
+        super::patch_status(&self.client, v, status).await
     }
 
     async fn event(&self, v: &MysqlBackupVerification, type_: EventType, reason: &str, note: &str) {
-        let e = KubeEvent {
-            type_,
-            reason: reason.into(),
-            note: Some(note.chars().take(1000).collect()),
-            action: reason.into(),
-            secondary: None,
-        };
-        if let Err(err) = self.recorder.publish(&e, &v.object_ref(&())).await {
-            tracing::debug!(error = %err, reason, "cannot publish event");
-        }
+        super::publish(&self.recorder, v, type_, reason, note).await;
     }
 }
 
