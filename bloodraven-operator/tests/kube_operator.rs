@@ -718,16 +718,25 @@ async fn with_leader_election_one_manager_acts_and_the_other_takes_over() {
         Api::namespaced(client.clone(), &ns);
     assert!(lease.get("bloodraven.shipstream.io").await.is_ok());
     leader.kill();
+    // While the new leader warms up, the status keeps naming iad: no poll without a verdict blanks it.
+    let blanked = std::sync::atomic::AtomicBool::new(false);
     let took = wait(
         "the standby takes over",
         Duration::from_secs(40),
         || async {
+            if status_field(&orders.get("orders").await.unwrap(), "/activeSite") != "iad" {
+                blanked.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
             standby.active_site(&ns).await.is_some_and(|(code, body)| {
                 code == 200 && serde_json::from_str::<Value>(&body).unwrap()["activeSite"] == "iad"
             })
         },
     )
     .await;
+    assert!(
+        !blanked.load(std::sync::atomic::Ordering::Relaxed),
+        "status.activeSite changed during the takeover"
+    );
     eprintln!("e2e: leader SIGKILLed -> standby confirms iad active after {took:?}");
     // The new leader keeps the topology: no failover happened on the way.
     let g = orders.get("orders").await.unwrap();

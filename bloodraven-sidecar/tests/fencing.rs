@@ -116,8 +116,10 @@ async fn lease_expiry_fences_then_only_the_operator_unfences_and_the_lease_rearm
         stats.last_reason.as_deref(),
         Some("Bloodraven and every peer unreachable beyond lease timeout")
     );
+    // The bound the fencing promises: within two checks (1 s apart) of the lease being lost, plus a second for the
+    // fence statement itself (a loaded machine can miss one tick).
     assert!(
-        stats.last_lease_latency.unwrap() < Duration::from_secs(1),
+        stats.last_lease_latency.unwrap() < Duration::from_secs(3),
         "{stats:?}"
     );
     assert!(

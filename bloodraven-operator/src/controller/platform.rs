@@ -29,7 +29,7 @@ use serde_json::{Value, json};
 use bloodraven_api::failovergroup::MysqlFailoverGroup;
 use bloodraven_api::names::{annotation, condition, event as reason, taint};
 
-use crate::engine::{Condition, Config, Event, EventType, Gates, Status, Taint};
+use crate::engine::{Condition, Config, Event, EventType, Gates, SiteState, Status, Taint};
 use crate::platform::{
     AdminAnnotations, Annotation, GroupObservation, Platform, PlatformError, StoredRecord,
 };
@@ -407,6 +407,13 @@ impl Platform for KubePlatform {
     }
 
     async fn write_status(&self, status: &Status) -> Result<(), PlatformError> {
+        // A runner that just started (a new group, a restarted or newly elected operator) has no verdict on a site
+        // until its thresholds pass: writing that would blank `activeSite` and take the primary's role label (and
+        // with it the `-primary` Service's endpoint) away for a few polls. The status and labels on the server stay
+        // as the last runner left them until every site has a state.
+        if status.sites.iter().any(|s| s.state == SiteState::Unknown) {
+            return Ok(());
+        }
         let now = now();
         let last = self
             .last_status
