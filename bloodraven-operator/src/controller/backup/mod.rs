@@ -347,6 +347,10 @@ impl Context {
         }
         let messages = self.termination_messages(&namespace, job_name).await?;
         let now = Time(jiff_now());
+        if let Some(note) = in_flight_failover(backup, group) {
+            self.event(backup, EventType::Normal, event::IN_FLIGHT_FAILOVER, &note)
+                .await;
+        }
         match (outcome, DumpResult::parse_last(&messages)) {
             (JobOutcome::Complete, Some(result)) => {
                 let mut status = build::succeeded_status(&result, profile.storage.type_);
@@ -617,6 +621,24 @@ impl Context {
     }
 }
 
+/// When the group's active site is no longer the one the backup started under, what to tell the backup owner: the
+/// dump is consistent at its own GTID set, but it was taken while the primary moved.
+pub fn in_flight_failover(backup: &MysqlBackup, group: &MysqlFailoverGroup) -> Option<String> {
+    let at_start = backup.status.as_ref()?.active_site_at_start.as_deref()?;
+    let now = group.status.as_ref()?.active_site.as_deref()?;
+    (at_start != now).then(|| {
+        let source = backup
+            .status
+            .as_ref()
+            .and_then(|s| s.source_site.as_deref())
+            .unwrap_or("?");
+        format!(
+            "the primary moved from {at_start} to {now} while this backup ran from {source}; the dump is \
+             consistent at its own GTID set, and the next backup will follow {now}"
+        )
+    })
+}
+
 /// The backup's conditions with `type_` set (the others kept).
 fn conditions(
     backup: &MysqlBackup,
@@ -668,4 +690,43 @@ pub(crate) fn secret_value(secret: &Secret, key: &str) -> Option<String> {
 
 fn jiff_now() -> k8s_openapi::jiff::Timestamp {
     k8s_openapi::jiff::Timestamp::now()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn backup(at_start: Option<&str>) -> MysqlBackup {
+        serde_json::from_value(json!({
+            "apiVersion": "shipstream.io/v1alpha1", "kind": "MysqlBackup",
+            "metadata": { "name": "orders-1", "namespace": "shop" },
+            "spec": { "failoverGroupRef": { "name": "orders" }, "profileName": "nightly" },
+            "status": { "phase": "Running", "sourceSite": "pdx", "activeSiteAtStart": at_start },
+        }))
+        .unwrap()
+    }
+
+    fn group(active: &str) -> MysqlFailoverGroup {
+        serde_json::from_value(json!({
+            "apiVersion": "shipstream.io/v1alpha1", "kind": "MysqlFailoverGroup",
+            "metadata": { "name": "orders", "namespace": "shop" },
+            "spec": { "credentials": { "operatorSecret": "s" }, "dns": { "hostname": "h" }, "sites": [] },
+            "status": { "activeSite": active },
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_failover_during_the_backup_is_reported_once_it_ends() {
+        let note = in_flight_failover(&backup(Some("iad")), &group("pdx")).unwrap();
+        assert!(
+            note.contains("from iad to pdx") && note.contains("ran from pdx"),
+            "{note}"
+        );
+        assert_eq!(
+            in_flight_failover(&backup(Some("iad")), &group("iad")),
+            None
+        );
+        assert_eq!(in_flight_failover(&backup(None), &group("pdx")), None);
+    }
 }
