@@ -42,6 +42,8 @@ fi
 case $SCALE_K8S in
 private)
   export K8S_DEB_HOME=/tmp/bloodraven-bench-k8s K8S_DEB_API_PORT=26443 K8S_DEB_ETCD_PORT=33790
+  # Each group takes three Service IPs: 500 groups need more than the script's default /24.
+  export K8S_DEB_APISERVER_ARGS=${K8S_DEB_APISERVER_ARGS:---service-cluster-ip-range=10.96.0.0/16}
   lock=/tmp/bloodraven-bench-k8s.lock
   ;;
 shared) lock=/tmp/bloodraven-k8s-from-debian.lock ;;
