@@ -73,7 +73,8 @@ pub struct SiteStatus {
     /// Last polled state.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<SiteState>,
-    /// Last successful poll.
+    /// Last successful poll, as of the last status write: the operator writes the status when the topology changes,
+    /// never for this field alone (the auxiliary server's `/status` has the live value).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_seen: Option<Time>,
     /// `@@gtid_executed`.
