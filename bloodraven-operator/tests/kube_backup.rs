@@ -848,3 +848,81 @@ async fn a_verification_replays_the_binlog_archive_to_the_latest_transaction() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("BLOODRAVEN_PITR_STOP_DATETIME"));
     assert!(operator.is_running());
 }
+
+/// The first object of `api` with a `status.jobName`, once there is one: (its name, the Job's name).
+async fn first_with_a_job<K>(api: &Api<K>, what: &str) -> (String, String)
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + serde::Serialize + std::fmt::Debug,
+    K::DynamicType: Default,
+{
+    let start = Instant::now();
+    loop {
+        let items = api.list(&ListParams::default()).await.unwrap().items;
+        for item in &items {
+            let v = serde_json::to_value(item).unwrap();
+            if let Some(job) = v.pointer("/status/jobName").and_then(Value::as_str) {
+                return (item.name_any(), job.to_owned());
+            }
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(90),
+            "timed out waiting for {what} with a Job"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_plugin_waits_for_a_backup_and_a_verification_to_their_end() {
+    let (client, ns, _group, _s3, _operator) = setup("e2e-plugin-wait").await;
+    let kubeconfig = bloodraven_test_support::kube::kubeconfig().unwrap();
+    let kubelet = Kubelet::new(&client, &ns);
+    let backups: Api<MysqlBackup> = Api::namespaced(client.clone(), &ns);
+    let runs: Api<MysqlBackupVerification> = Api::namespaced(client.clone(), &ns);
+    let plugin_in_background = |args: &'static [&'static str]| {
+        let (kubeconfig, ns) = (kubeconfig.clone(), ns.clone());
+        tokio::spawn(async move { kube_support::plugin(&kubeconfig, &ns, args).await })
+    };
+
+    // `backup --wait` creates the MysqlBackup and follows it while the Job runs, to Succeeded: exit 0.
+    let waiting =
+        plugin_in_background(&["backup", "orders", "nightly", "--wait", "--timeout", "3m"]);
+    let (name, job) = first_with_a_job(&backups, "the plugin's MysqlBackup").await;
+    let ran = kubelet.run(&job, &[]).await;
+    assert_eq!(ran.code, 0, "the dump Job failed: {}", ran.stderr);
+    let run = waiting.await.unwrap();
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stdout
+            .contains(&format!("mysqlbackup.shipstream.io/{name} created"))
+            && run.stdout.contains(&format!("{name}: Running"))
+            && run
+                .stdout
+                .trim_end()
+                .ends_with(&format!("{name}: Succeeded")),
+        "{run:?}"
+    );
+
+    // `verify-backup --wait` on that backup: followed through its phases to Succeeded.
+    let waiting = plugin_in_background(&[
+        "verify-backup",
+        "orders",
+        "nightly",
+        "--wait",
+        "--timeout",
+        "3m",
+    ]);
+    let (name, job) = first_with_a_job(&runs, "the plugin's MysqlBackupVerification").await;
+    let ran = kubelet.run(&job, &[]).await;
+    assert_eq!(ran.code, 0, "{}\n{}", ran.termination_message, ran.stderr);
+    let run = waiting.await.unwrap();
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stdout.contains(&format!("{name}: Restoring"))
+            && run
+                .stdout
+                .trim_end()
+                .ends_with(&format!("{name}: Succeeded")),
+        "{run:?}"
+    );
+}
