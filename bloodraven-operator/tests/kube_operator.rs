@@ -637,6 +637,43 @@ async fn a_planned_failover_by_annotation_succeeds_with_nothing_lost() {
     group.servers[0]
         .sql("INSERT INTO d.t VALUES (1, 'before'), (2, 'before')")
         .unwrap();
+    // A malformed request first: refused with a Warning that names the annotation, removed, nothing moves.
+    let malformed: BTreeMap<&str, &str> = [(
+        "bloodraven.shipstream.io/planned-failover",
+        "pdx:maxLagWait=soon",
+    )]
+    .into();
+    orders
+        .patch(
+            "orders",
+            &PatchParams::default(),
+            &Patch::Merge(json!({ "metadata": { "annotations": malformed } })),
+        )
+        .await
+        .unwrap();
+    wait(
+        "the malformed annotation refused and removed",
+        Duration::from_secs(30),
+        || async {
+            let g = orders.get("orders").await.unwrap();
+            let gone = !g
+                .annotations()
+                .contains_key("bloodraven.shipstream.io/planned-failover");
+            let warned = events(&client, &ns, "orders")
+                .await
+                .iter()
+                .any(|(r, t, m)| {
+                    r == "PlannedFailoverRejected" && t == "Warning" && m.contains("maxLagWait")
+                });
+            gone && warned
+        },
+    )
+    .await;
+    assert_eq!(
+        status_field(&orders.get("orders").await.unwrap(), "/activeSite"),
+        "iad",
+        "a refused request moves nothing"
+    );
     let annotations: BTreeMap<&str, &str> = [(
         "bloodraven.shipstream.io/planned-failover",
         "pdx:maxLagWait=30s",
