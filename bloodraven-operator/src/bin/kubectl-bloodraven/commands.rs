@@ -204,19 +204,57 @@ pub(crate) async fn backup(
     let group = cluster.group(name).await?;
     request::check_profile(&group, profile)?;
     let object = request::backup(name, &cluster.namespace, profile)?;
+    create_and_follow(
+        cluster,
+        &object,
+        timeout,
+        out,
+        |b: &MysqlBackup| b.status.as_ref()?.phase,
+        |p| match p {
+            BackupPhase::Succeeded => Some(true),
+            BackupPhase::Failed => Some(false),
+            _ => None,
+        },
+        |b| b.status.as_ref().and_then(|s| s.message.clone()),
+    )
+    .await
+}
+
+/// What `backup` and `verify-backup` do with their object: create it, print it, and with a `timeout` (`--wait`)
+/// follow its phase to the end; `outcome` says which phases end it and whether that is a success. Exit 1 when it
+/// failed, with its `status.message`.
+async fn create_and_follow<K, P>(
+    cluster: &Cluster,
+    object: &K,
+    timeout: Option<Duration>,
+    out: Output,
+    phase: impl Fn(&K) -> Option<P>,
+    outcome: impl Fn(P) -> Option<bool>,
+    message: impl Fn(&K) -> Option<String>,
+) -> anyhow::Result<ExitCode>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + Serialize
+        + std::fmt::Debug
+        + Send
+        + 'static,
+    P: Copy + PartialEq + Serialize,
+{
+    let kind = K::kind(&());
     let created = cluster
-        .api::<MysqlBackup>()
-        .create(&PostParams::default(), &object)
+        .api::<K>()
+        .create(&PostParams::default(), object)
         .await
-        .with_context(|| {
-            format!(
-                "cannot create a MysqlBackup in namespace {}",
-                cluster.namespace
-            )
-        })?;
+        .with_context(|| format!("cannot create a {kind} in namespace {}", cluster.namespace))?;
     let created_name = created.name_any();
     if out == Output::Table {
-        println!("mysqlbackup.shipstream.io/{created_name} created");
+        println!(
+            "{}.{}/{created_name} created",
+            kind.to_lowercase(),
+            K::group(&())
+        );
     } else if timeout.is_none() {
         emit(out, &created)?;
     }
@@ -224,27 +262,26 @@ pub(crate) async fn backup(
         return Ok(ExitCode::SUCCESS);
     };
     let mut seen = None;
-    let end = cluster
-        .follow::<MysqlBackup, _>(&created_name, timeout, |b| {
-            let b = b?;
-            let phase = b.status.as_ref()?.phase?;
-            if seen != Some(phase) && out == Output::Table {
-                println!("{created_name}: {}", phase_text(&phase));
+    let (end, succeeded) = cluster
+        .follow::<K, _>(&created_name, timeout, |o| {
+            let o = o?;
+            let p = phase(o)?;
+            if seen != Some(p) && out == Output::Table {
+                println!("{created_name}: {}", phase_text(&p));
             }
-            seen = Some(phase);
-            matches!(phase, BackupPhase::Succeeded | BackupPhase::Failed).then(|| b.clone())
+            seen = Some(p);
+            outcome(p).map(|ok| (o.clone(), ok))
         })
         .await?;
     if out != Output::Table {
         emit(out, &end)?;
     }
-    let status = end.status.unwrap_or_default();
-    if status.phase == Some(BackupPhase::Succeeded) {
+    if succeeded {
         return Ok(ExitCode::SUCCESS);
     }
     eprintln!(
-        "kubectl-bloodraven: MysqlBackup {created_name} failed: {}",
-        status.message.unwrap_or_default()
+        "kubectl-bloodraven: {kind} {created_name} failed: {}",
+        message(&end).unwrap_or_default()
     );
     Ok(ExitCode::FAILURE)
 }
@@ -292,53 +329,20 @@ pub(crate) async fn verify_backup(
         }
     }
     let object = request::verification(name, &cluster.namespace, profile, backup, pitr)?;
-    let created = cluster
-        .api::<MysqlBackupVerification>()
-        .create(&PostParams::default(), &object)
-        .await
-        .with_context(|| {
-            format!(
-                "cannot create a MysqlBackupVerification in namespace {}",
-                cluster.namespace
-            )
-        })?;
-    let created_name = created.name_any();
-    if out == Output::Table {
-        println!("mysqlbackupverification.shipstream.io/{created_name} created");
-    } else if timeout.is_none() {
-        emit(out, &created)?;
-    }
-    let Some(timeout) = timeout else {
-        return Ok(ExitCode::SUCCESS);
-    };
-    let mut seen = None;
-    let end = cluster
-        .follow::<MysqlBackupVerification, _>(&created_name, timeout, |v| {
-            let v = v?;
-            let phase = v.status.as_ref()?.phase?;
-            if seen != Some(phase) && out == Output::Table {
-                println!("{created_name}: {}", phase_text(&phase));
-            }
-            seen = Some(phase);
-            matches!(
-                phase,
-                VerificationPhase::Succeeded | VerificationPhase::Failed
-            )
-            .then(|| v.clone())
-        })
-        .await?;
-    if out != Output::Table {
-        emit(out, &end)?;
-    }
-    let status = end.status.unwrap_or_default();
-    if status.phase == Some(VerificationPhase::Succeeded) {
-        return Ok(ExitCode::SUCCESS);
-    }
-    eprintln!(
-        "kubectl-bloodraven: MysqlBackupVerification {created_name} failed: {}",
-        status.message.unwrap_or_default()
-    );
-    Ok(ExitCode::FAILURE)
+    create_and_follow(
+        cluster,
+        &object,
+        timeout,
+        out,
+        |v: &MysqlBackupVerification| v.status.as_ref()?.phase,
+        |p| match p {
+            VerificationPhase::Succeeded => Some(true),
+            VerificationPhase::Failed => Some(false),
+            _ => None,
+        },
+        |v| v.status.as_ref().and_then(|s| s.message.clone()),
+    )
+    .await
 }
 
 pub(crate) async fn dr_status(
