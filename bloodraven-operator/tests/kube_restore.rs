@@ -10,8 +10,6 @@
 mod kube_support;
 mod live_support;
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
@@ -21,10 +19,11 @@ use bloodraven_backup::bloodraven_binlog::manifest::{ArchiveLayout, SiteName};
 use bloodraven_test_support::mariadb::MariaDb;
 use bloodraven_test_support::s3::S3Server;
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{Container, Pod, Secret};
+use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::events::v1::Event;
 use kube::Client;
-use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{Api, ListParams, PostParams};
+use kube_support::kubelet::Kubelet;
 use kube_support::{Operator, cluster, delete_namespace, namespace};
 use live_support::host;
 use serde_json::{Value, json};
@@ -280,187 +279,6 @@ async fn warnings(client: &Client, ns: &str, object: &str) -> Vec<(String, Strin
         .collect()
 }
 
-/// The kubelet and the Job controller of this control plane, for Jobs with init containers.
-struct Kubelet {
-    client: Client,
-    namespace: String,
-    scratch: PathBuf,
-}
-
-/// How one container ended.
-struct Ran {
-    name: String,
-    code: i32,
-    message: String,
-    stderr: String,
-}
-
-impl Kubelet {
-    /// Runs the Job's init containers in order, then its container (unless an init container failed), as local
-    /// processes; records the pod's container statuses and the Job's outcome.
-    async fn run(&self, job_name: &str) -> Vec<Ran> {
-        let jobs: Api<Job> = Api::namespaced(self.client.clone(), &self.namespace);
-        let job = jobs.get(job_name).await.unwrap();
-        let pod_spec = job.spec.as_ref().unwrap().template.spec.clone().unwrap();
-        let dir = self.scratch.join(job_name);
-        std::fs::create_dir_all(&dir).unwrap();
-        let secrets: Api<Secret> = Api::namespaced(self.client.clone(), &self.namespace);
-        // Every volume is a folder named after it, so emptyDirs are shared between containers.
-        for volume in pod_spec.volumes.as_deref().unwrap_or_default() {
-            let local = dir.join(&volume.name);
-            std::fs::create_dir_all(&local).unwrap();
-            if let Some(s) = &volume.secret {
-                let secret = secrets
-                    .get(s.secret_name.as_deref().unwrap())
-                    .await
-                    .unwrap();
-                let data: BTreeMap<String, Vec<u8>> = secret
-                    .data
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|(k, v)| (k, v.0))
-                    .collect();
-                match &s.items {
-                    Some(items) => {
-                        for item in items {
-                            std::fs::write(local.join(&item.path), &data[&item.key]).unwrap();
-                        }
-                    }
-                    None => {
-                        for (k, v) in &data {
-                            std::fs::write(local.join(k), v).unwrap();
-                        }
-                    }
-                }
-            }
-        }
-        let mut ran = Vec::new();
-        let inits = pod_spec.init_containers.clone().unwrap_or_default();
-        for c in inits.iter().chain(pod_spec.containers.iter()) {
-            let r = self.run_container(c, &dir).await;
-            let failed = r.code != 0;
-            ran.push(r);
-            if failed {
-                break;
-            }
-        }
-        let status = |c: &Container| {
-            let now = "2026-01-01T00:00:00Z";
-            match ran.iter().find(|r| r.name == c.name) {
-                Some(r) => json!({
-                    "name": c.name, "image": c.image, "imageID": "", "ready": false, "restartCount": 0,
-                    "state": { "terminated": {
-                        "exitCode": r.code, "reason": if r.code == 0 { "Completed" } else { "Error" },
-                        "message": r.message, "startedAt": now, "finishedAt": now,
-                    }},
-                }),
-                None => json!({
-                    "name": c.name, "image": c.image, "imageID": "", "ready": false, "restartCount": 0,
-                    "state": { "waiting": { "reason": "PodInitializing" } },
-                }),
-            }
-        };
-        let ok = ran.iter().all(|r| r.code == 0);
-        let pods: Api<Pod> = Api::namespaced(self.client.clone(), &self.namespace);
-        let pod_name = format!("{job_name}-run");
-        let mut labels = job
-            .spec
-            .as_ref()
-            .unwrap()
-            .template
-            .metadata
-            .as_ref()
-            .and_then(|m| m.labels.clone())
-            .unwrap_or_default();
-        labels.insert("job-name".into(), job_name.into());
-        let slim = |c: &Container| json!({ "name": c.name, "image": c.image });
-        pods.create(
-            &PostParams::default(),
-            &serde_json::from_value(json!({
-                "metadata": { "name": pod_name, "labels": labels },
-                "spec": {
-                    "restartPolicy": "Never",
-                    "initContainers": inits.iter().map(slim).collect::<Vec<_>>(),
-                    "containers": pod_spec.containers.iter().map(slim).collect::<Vec<_>>(),
-                },
-            }))
-            .unwrap(),
-        )
-        .await
-        .unwrap();
-        pods.patch_status(
-            &pod_name,
-            &PatchParams::default(),
-            &Patch::Merge(&json!({ "status": {
-                "phase": if ok { "Succeeded" } else { "Failed" },
-                "initContainerStatuses": inits.iter().map(status).collect::<Vec<_>>(),
-                "containerStatuses": pod_spec.containers.iter().map(status).collect::<Vec<_>>(),
-            }})),
-        )
-        .await
-        .unwrap();
-        let job_status = if ok {
-            json!({ "succeeded": 1, "conditions": [{ "type": "Complete", "status": "True" }] })
-        } else {
-            json!({ "failed": 1, "conditions": [{ "type": "Failed", "status": "True", "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit" }] })
-        };
-        jobs.patch_status(
-            job_name,
-            &PatchParams::default(),
-            &Patch::Merge(&json!({ "status": job_status })),
-        )
-        .await
-        .unwrap();
-        ran
-    }
-
-    async fn run_container(&self, c: &Container, dir: &std::path::Path) -> Ran {
-        let termination_log = dir.join(format!("{}.termination-log", c.name));
-        let mut mounts: Vec<(String, PathBuf)> = c
-            .volume_mounts
-            .iter()
-            .flatten()
-            .map(|m| (m.mount_path.clone(), dir.join(&m.name)))
-            .collect();
-        mounts.push(("/dev/termination-log".into(), termination_log.clone()));
-        let localize = |value: &str| {
-            for (mount, local) in &mounts {
-                if let Some(rest) = value.strip_prefix(mount.as_str()) {
-                    return format!("{}{rest}", local.display());
-                }
-            }
-            value.to_owned()
-        };
-        let command = c.command.clone().unwrap();
-        assert_eq!(command[0], "bloodraven");
-        let mut process = Command::new(env!("CARGO_BIN_EXE_bloodraven"));
-        process.args(&command[1..]);
-        for e in c.env.as_deref().unwrap_or_default() {
-            process.env(&e.name, localize(e.value.as_deref().unwrap_or_default()));
-        }
-        let output = tokio::task::spawn_blocking(move || process.output().unwrap())
-            .await
-            .unwrap();
-        Ran {
-            name: c.name.clone(),
-            code: output.status.code().unwrap_or(-1),
-            message: std::fs::read_to_string(&termination_log).unwrap_or_default(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        }
-    }
-}
-
-fn kubelet(client: &Client, ns: &str) -> Kubelet {
-    let scratch = std::env::temp_dir().join(format!("kr{}-{ns}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&scratch);
-    std::fs::create_dir_all(&scratch).unwrap();
-    Kubelet {
-        client: client.clone(),
-        namespace: ns.to_owned(),
-        scratch,
-    }
-}
-
 fn endpoints<'a>(
     groups: &[&'a str],
     servers: &[MariaDb],
@@ -480,7 +298,7 @@ fn endpoints<'a>(
 async fn a_dr_group_restores_the_encrypted_dump_and_replays_to_the_stop_time() {
     let (client, kubeconfig) = cluster().await;
     let ns = namespace(&client, "e2e-restore").await;
-    let k = kubelet(&client, &ns);
+    let k = Kubelet::new(&client, &ns);
     let s3 = S3Server::start().unwrap();
     let (_source, stop) = source_artifacts(&s3, &k.scratch).await;
     let dr = dr_servers();
@@ -506,11 +324,15 @@ async fn a_dr_group_restores_the_encrypted_dump_and_replays_to_the_stop_time() {
     assert_eq!(running["targetSite"], "iad");
     // Nothing is loaded before the Job runs.
     assert_eq!(dr[0].sql("SHOW DATABASES LIKE 'd'").unwrap().trim(), "");
-    let ran = k.run("mysql-orders-iad-restore").await;
+    let ran = k.run_pod("mysql-orders-iad-restore", &[]).await;
     let names: Vec<&str> = ran.iter().map(|r| r.name.as_str()).collect();
     assert_eq!(names, ["pitr-download", "decrypt-download", "mysqlsh"]);
     for r in &ran {
-        assert_eq!(r.code, 0, "{}: {}\n{}", r.name, r.message, r.stderr);
+        assert_eq!(
+            r.code, 0,
+            "{}: {}\n{}",
+            r.name, r.termination_message, r.stderr
+        );
     }
     let done = wait_restore(&client, &ns, "orders", "Succeeded").await;
     // The data is what it was at the stop time: the dump's rows and the archived ones before it, not row 6.
@@ -576,7 +398,7 @@ async fn a_dr_group_restores_the_encrypted_dump_and_replays_to_the_stop_time() {
 async fn bad_restore_input_fails_naming_the_field_and_the_operator_keeps_running() {
     let (client, kubeconfig) = cluster().await;
     let ns = namespace(&client, "e2e-restore-bad").await;
-    let k = kubelet(&client, &ns);
+    let k = Kubelet::new(&client, &ns);
     let s3 = S3Server::start().unwrap();
     let (_source, _stop) = source_artifacts(&s3, &k.scratch).await;
     let dr = dr_servers();
@@ -658,7 +480,7 @@ async fn bad_restore_input_fails_naming_the_field_and_the_operator_keeps_running
 
     // A wrong passphrase: the Job starts, its decrypt step fails, the restore is Failed and not retried.
     let running = wait_restore(&client, &ns, "wrong-pass", "Running").await;
-    let ran = k.run(running["jobName"].as_str().unwrap()).await;
+    let ran = k.run_pod(running["jobName"].as_str().unwrap(), &[]).await;
     assert_eq!(ran.len(), 1, "the load never runs after a failed decrypt");
     assert_eq!(ran[0].name, "decrypt-download");
     assert_ne!(ran[0].code, 0);

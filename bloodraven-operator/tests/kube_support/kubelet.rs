@@ -1,14 +1,14 @@
-//! The kubelet and the Job controller of the test control plane (which has neither): run a Job's container as a
-//! local process (the same `bloodraven` binary, Secret volumes written to temporary folders at the mount paths'
-//! place, `/dev/termination-log` a temporary file), then record the pod's termination message and the Job's outcome
-//! in their status as those controllers would.
+//! The kubelet and the Job controller of the test control plane (which has neither): run a Job's init containers and
+//! container as local processes (the same `bloodraven` binary; every volume a folder, shared between containers,
+//! Secret volumes written into theirs; `/dev/termination-log` a file per container), then record the pod's container
+//! statuses and the Job's outcome in their status as those controllers would.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Command;
 
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{Pod, Secret};
+use k8s_openapi::api::core::v1::{Container, Pod, Secret};
 use kube::Client;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::json;
@@ -21,8 +21,9 @@ pub struct Kubelet {
     pub scratch: PathBuf,
 }
 
-/// What a Job's process did.
+/// How one container's process ended.
 pub struct Ran {
+    pub name: String,
     pub code: i32,
     pub termination_message: String,
     pub stderr: String,
@@ -46,27 +47,27 @@ impl Kubelet {
         }
     }
 
-    /// Runs the Job's (only) container as a local process and records the outcome as the kubelet and the Job
-    /// controller would: a Pod with the container's termination message, then the Job's status.
+    /// Runs the Job's pod and returns how its main container ended (see [`Kubelet::run_pod`]).
     pub async fn run(&self, job_name: &str, extra_env: &[(&str, &str)]) -> Ran {
+        self.run_pod(job_name, extra_env)
+            .await
+            .pop()
+            .expect("a pod runs at least one container")
+    }
+
+    /// Runs the Job's init containers in order, then its container (unless an init container failed), as local
+    /// processes with `extra_env` added; records the pod's container statuses and the Job's outcome as the kubelet
+    /// and the Job controller would. Returns how each container that ran ended, in order.
+    pub async fn run_pod(&self, job_name: &str, extra_env: &[(&str, &str)]) -> Vec<Ran> {
         let jobs: Api<Job> = Api::namespaced(self.client.clone(), &self.namespace);
         let job = jobs.get(job_name).await.unwrap();
         let pod_spec = job.spec.as_ref().unwrap().template.spec.clone().unwrap();
-        let container = &pod_spec.containers[0];
         let dir = self.scratch.join(job_name);
         std::fs::create_dir_all(&dir).unwrap();
-        // Secret volumes, materialized where the kubelet would mount them.
         let secrets: Api<Secret> = Api::namespaced(self.client.clone(), &self.namespace);
-        let mut mounts: Vec<(String, PathBuf)> = Vec::new();
-        for m in container.volume_mounts.as_deref().unwrap_or_default() {
-            let volume = pod_spec
-                .volumes
-                .as_deref()
-                .unwrap_or_default()
-                .iter()
-                .find(|v| v.name == m.name)
-                .unwrap();
-            let local = dir.join(&m.name);
+        // Every volume is a folder named after it, so emptyDirs are shared between containers.
+        for volume in pod_spec.volumes.as_deref().unwrap_or_default() {
+            let local = dir.join(&volume.name);
             std::fs::create_dir_all(&local).unwrap();
             if let Some(s) = &volume.secret {
                 let secret = secrets
@@ -92,35 +93,34 @@ impl Kubelet {
                     }
                 }
             }
-            mounts.push((m.mount_path.clone(), local));
         }
-        let termination_log = dir.join("termination-log");
-        mounts.push(("/dev/termination-log".into(), termination_log.clone()));
-        let localize = |value: &str| {
-            for (mount, local) in &mounts {
-                if let Some(rest) = value.strip_prefix(mount.as_str()) {
-                    return format!("{}{rest}", local.display());
-                }
+        let mut ran = Vec::new();
+        let inits = pod_spec.init_containers.clone().unwrap_or_default();
+        for c in inits.iter().chain(pod_spec.containers.iter()) {
+            let r = self.run_container(c, &dir, extra_env).await;
+            let failed = r.code != 0;
+            ran.push(r);
+            if failed {
+                break;
             }
-            value.to_owned()
+        }
+        let status = |c: &Container| {
+            let now = "2026-01-01T00:00:00Z";
+            match ran.iter().find(|r| r.name == c.name) {
+                Some(r) => json!({
+                    "name": c.name, "image": c.image, "imageID": "", "ready": false, "restartCount": 0,
+                    "state": { "terminated": {
+                        "exitCode": r.code, "reason": if r.code == 0 { "Completed" } else { "Error" },
+                        "message": r.termination_message, "startedAt": now, "finishedAt": now,
+                    }},
+                }),
+                None => json!({
+                    "name": c.name, "image": c.image, "imageID": "", "ready": false, "restartCount": 0,
+                    "state": { "waiting": { "reason": "PodInitializing" } },
+                }),
+            }
         };
-        let command = container.command.clone().unwrap();
-        assert_eq!(command[0], "bloodraven");
-        let mut process = Command::new(env!("CARGO_BIN_EXE_bloodraven"));
-        process.args(&command[1..]);
-        for e in container.env.as_deref().unwrap_or_default() {
-            process.env(&e.name, localize(e.value.as_deref().unwrap_or_default()));
-        }
-        for (k, v) in extra_env {
-            process.env(k, v);
-        }
-        let output = tokio::task::spawn_blocking(move || process.output().unwrap())
-            .await
-            .unwrap();
-        let code = output.status.code().unwrap_or(-1);
-        let termination_message = std::fs::read_to_string(&termination_log).unwrap_or_default();
-        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-        // The Job controller's pod and the kubelet's report of its container.
+        let ok = ran.iter().all(|r| r.code == 0);
         let pods: Api<Pod> = Api::namespaced(self.client.clone(), &self.namespace);
         let pod_name = format!("{job_name}-run");
         let mut labels = job
@@ -133,35 +133,33 @@ impl Kubelet {
             .and_then(|m| m.labels.clone())
             .unwrap_or_default();
         labels.insert("job-name".into(), job_name.into());
+        let slim = |c: &Container| json!({ "name": c.name, "image": c.image });
         pods.create(
             &PostParams::default(),
             &serde_json::from_value(json!({
                 "metadata": { "name": pod_name, "labels": labels },
-                "spec": { "restartPolicy": "Never", "containers": [{ "name": container.name, "image": container.image }] },
+                "spec": {
+                    "restartPolicy": "Never",
+                    "initContainers": inits.iter().map(slim).collect::<Vec<_>>(),
+                    "containers": pod_spec.containers.iter().map(slim).collect::<Vec<_>>(),
+                },
             }))
             .unwrap(),
         )
         .await
         .unwrap();
-        let now = "2026-01-01T00:00:00Z";
         pods.patch_status(
             &pod_name,
             &PatchParams::default(),
             &Patch::Merge(&json!({ "status": {
-                "phase": if code == 0 { "Succeeded" } else { "Failed" },
-                "containerStatuses": [{
-                    "name": container.name, "image": container.image, "imageID": "", "ready": false,
-                    "restartCount": 0,
-                    "state": { "terminated": {
-                        "exitCode": code, "reason": if code == 0 { "Completed" } else { "Error" },
-                        "message": termination_message, "startedAt": now, "finishedAt": now,
-                    }},
-                }],
+                "phase": if ok { "Succeeded" } else { "Failed" },
+                "initContainerStatuses": inits.iter().map(status).collect::<Vec<_>>(),
+                "containerStatuses": pod_spec.containers.iter().map(status).collect::<Vec<_>>(),
             }})),
         )
         .await
         .unwrap();
-        let status = if code == 0 {
+        let job_status = if ok {
             json!({ "succeeded": 1, "conditions": [{ "type": "Complete", "status": "True" }] })
         } else {
             json!({ "failed": 1, "conditions": [{ "type": "Failed", "status": "True", "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit" }] })
@@ -169,14 +167,53 @@ impl Kubelet {
         jobs.patch_status(
             job_name,
             &PatchParams::default(),
-            &Patch::Merge(&json!({ "status": status })),
+            &Patch::Merge(&json!({ "status": job_status })),
         )
         .await
         .unwrap();
+        ran
+    }
+
+    async fn run_container(
+        &self,
+        c: &Container,
+        dir: &std::path::Path,
+        extra_env: &[(&str, &str)],
+    ) -> Ran {
+        let termination_log = dir.join(format!("{}.termination-log", c.name));
+        let mut mounts: Vec<(String, PathBuf)> = c
+            .volume_mounts
+            .iter()
+            .flatten()
+            .map(|m| (m.mount_path.clone(), dir.join(&m.name)))
+            .collect();
+        mounts.push(("/dev/termination-log".into(), termination_log.clone()));
+        let localize = |value: &str| {
+            for (mount, local) in &mounts {
+                if let Some(rest) = value.strip_prefix(mount.as_str()) {
+                    return format!("{}{rest}", local.display());
+                }
+            }
+            value.to_owned()
+        };
+        let command = c.command.clone().unwrap();
+        assert_eq!(command[0], "bloodraven");
+        let mut process = Command::new(env!("CARGO_BIN_EXE_bloodraven"));
+        process.args(&command[1..]);
+        for e in c.env.as_deref().unwrap_or_default() {
+            process.env(&e.name, localize(e.value.as_deref().unwrap_or_default()));
+        }
+        for (k, v) in extra_env {
+            process.env(k, v);
+        }
+        let output = tokio::task::spawn_blocking(move || process.output().unwrap())
+            .await
+            .unwrap();
         Ran {
-            code,
-            termination_message,
-            stderr,
+            name: c.name.clone(),
+            code: output.status.code().unwrap_or(-1),
+            termination_message: std::fs::read_to_string(&termination_log).unwrap_or_default(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
         }
     }
 }
