@@ -3,11 +3,12 @@
 //! annotation and deleted; a group with a missing Secret is refused with the field at fault while the other group
 //! keeps running; with `--leader-elect` only one of two managers acts and the other takes over when it is killed.
 
+mod kube_support;
 mod live_support;
 
 use std::collections::BTreeMap;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bloodraven_api::failovergroup::MysqlFailoverGroup;
 use k8s_openapi::api::apps::v1::Deployment;
@@ -17,53 +18,10 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
-use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, ResourceExt};
+use kube_support::{cluster, free_port, namespace, wait};
 use live_support::{Group, host};
 use serde_json::{Value, json};
-
-/// A client for the test control plane (started on first use).
-async fn cluster() -> (Client, std::path::PathBuf) {
-    bloodraven_operator::controller::install_crypto_provider();
-    let path = bloodraven_test_support::kube::kubeconfig().expect("the test Kubernetes API server");
-    let config = kube::Config::from_custom_kubeconfig(
-        Kubeconfig::read_from(&path).unwrap(),
-        &KubeConfigOptions::default(),
-    )
-    .await
-    .unwrap();
-    let client = Client::try_from(config).unwrap();
-    install_crds(&client).await;
-    (client, path)
-}
-
-/// Creates or replaces the CRDs `bloodraven crds` prints, and waits until they are served.
-async fn install_crds(client: &Client) {
-    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
-    for crd in bloodraven_api::crd::crds() {
-        let name = crd.name_any();
-        match api.get_opt(&name).await.unwrap() {
-            Some(existing) => {
-                let mut crd = crd.clone();
-                crd.metadata.resource_version = existing.resource_version();
-                api.replace(&name, &PostParams::default(), &crd)
-                    .await
-                    .unwrap();
-            }
-            None => match api.create(&PostParams::default(), &crd).await {
-                Ok(_) => {}
-                // Another test process created it meanwhile.
-                Err(kube::Error::Api(e)) if e.code == 409 => {}
-                Err(e) => panic!("create CRD {name}: {e}"),
-            },
-        }
-    }
-    let groups: Api<MysqlFailoverGroup> = Api::all(client.clone());
-    wait("the CRDs are served", Duration::from_secs(30), || async {
-        groups.list(&ListParams::default().limit(1)).await.is_ok()
-    })
-    .await;
-}
 
 /// external-dns's `DNSEndpoint` CRD (the parts the operator writes), installed or removed by the failover test.
 fn dns_endpoint_crd() -> CustomResourceDefinition {
@@ -121,45 +79,6 @@ fn dns_condition(group: &MysqlFailoverGroup) -> (String, String) {
             )
         })
         .unwrap_or_default()
-}
-
-/// A fresh namespace for one test.
-async fn namespace(client: &Client, prefix: &str) -> String {
-    let name = format!("{prefix}-{}", std::process::id());
-    let api: Api<Namespace> = Api::all(client.clone());
-    api.create(
-        &PostParams::default(),
-        &serde_json::from_value(json!({ "metadata": { "name": name } })).unwrap(),
-    )
-    .await
-    .unwrap();
-    name
-}
-
-async fn wait<F, Fut>(what: &str, timeout: Duration, mut check: F) -> Duration
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let start = Instant::now();
-    loop {
-        if check().await {
-            return start.elapsed();
-        }
-        assert!(
-            start.elapsed() < timeout,
-            "timed out after {timeout:?} waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// One `bloodraven` manager process.

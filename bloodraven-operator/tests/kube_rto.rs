@@ -13,6 +13,7 @@
 //! `RTO_RUNS` (default 10) runs per setting; `RTO_POLL` the settings, comma-separated (default `default,500ms`:
 //! `default` leaves `spec.pollInterval` unset).
 
+mod kube_support;
 mod live_support;
 
 use std::process::{Child, Command, Stdio};
@@ -20,10 +21,9 @@ use std::time::{Duration, Instant};
 
 use bloodraven_api::failovergroup::MysqlFailoverGroup;
 use k8s_openapi::api::core::v1::{Namespace, PersistentVolumeClaim, Secret};
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
-use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, ResourceExt};
+use kube_support::{cluster, wait};
 use live_support::{Group, host};
 use mysql_async::prelude::Queryable;
 use serde_json::{Value, json};
@@ -202,43 +202,6 @@ fn distribution(samples: &mut [Duration]) -> String {
     )
 }
 
-/// A client for the test control plane (started on first use), with the CRDs installed.
-async fn cluster() -> (Client, std::path::PathBuf) {
-    bloodraven_operator::controller::install_crypto_provider();
-    let path = bloodraven_test_support::kube::kubeconfig().expect("the test Kubernetes API server");
-    let config = kube::Config::from_custom_kubeconfig(
-        Kubeconfig::read_from(&path).unwrap(),
-        &KubeConfigOptions::default(),
-    )
-    .await
-    .unwrap();
-    let client = Client::try_from(config).unwrap();
-    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
-    for crd in bloodraven_api::crd::crds() {
-        let name = crd.name_any();
-        match api.get_opt(&name).await.unwrap() {
-            Some(existing) => {
-                let mut crd = crd.clone();
-                crd.metadata.resource_version = existing.resource_version();
-                api.replace(&name, &PostParams::default(), &crd)
-                    .await
-                    .unwrap();
-            }
-            None => match api.create(&PostParams::default(), &crd).await {
-                Ok(_) => {}
-                Err(kube::Error::Api(e)) if e.code == 409 => {}
-                Err(e) => panic!("create CRD {name}: {e}"),
-            },
-        }
-    }
-    let groups: Api<MysqlFailoverGroup> = Api::all(client.clone());
-    wait("the CRDs are served", Duration::from_secs(30), || async {
-        groups.list(&ListParams::default().limit(1)).await.is_ok()
-    })
-    .await;
-    (client, path)
-}
-
 /// The operator's Secret and the group `orders` over `iad` and `pdx`.
 async fn create_group(client: &Client, ns: &str, poll: Option<&str>) -> Api<MysqlFailoverGroup> {
     Api::<Secret>::namespaced(client.clone(), ns)
@@ -304,19 +267,4 @@ fn status_field(group: &MysqlFailoverGroup, pointer: &str) -> Value {
         .pointer(pointer)
         .cloned()
         .unwrap_or(Value::Null)
-}
-
-async fn wait<F, Fut>(what: &str, timeout: Duration, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let start = Instant::now();
-    while !check().await {
-        assert!(
-            start.elapsed() < timeout,
-            "timed out after {timeout:?} waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }

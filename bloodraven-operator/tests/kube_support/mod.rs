@@ -2,7 +2,7 @@
 //! `bloodraven_test_support::kube`): a client with the CRDs installed, a fresh namespace per test, a poller, and one
 //! `bloodraven` manager process reaching real MariaDB servers through `--site-endpoint`.
 //!
-//! The same approach as `tests/kube_operator.rs` (which keeps its own copy so its behaviour does not move).
+//! `tests/kube_operator.rs` keeps its own `Operator` (with the health port and `/active-site` helpers it needs).
 #![allow(dead_code, unreachable_pub)]
 
 pub mod kubelet;
