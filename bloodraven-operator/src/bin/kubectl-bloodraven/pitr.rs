@@ -3,6 +3,7 @@
 //! what they recover, the last time a recovery can reach, and what stands in the way (a gap, a file whose
 //! transactions are unknown, a target beyond the archive).
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -364,16 +365,13 @@ pub(crate) async fn of_group(
     );
     if let Some(enc) = &profile.encryption {
         let key = enc.passphrase_secret.key_or_default();
-        let bytes = secret_key(
-            cluster,
-            &enc.passphrase_secret.name,
-            key,
-            &format!(
-                "spec.backup.profiles[{}].encryption.passphraseSecret",
-                profile.name
-            ),
-        )
-        .await?;
+        let at = format!(
+            "spec.backup.profiles[{}].encryption.passphraseSecret",
+            profile.name
+        );
+        let secret = &enc.passphrase_secret.name;
+        let mut data = secret_data(cluster, secret, &at).await?;
+        let bytes = required_key(&mut data, secret, key, &at)?;
         let passphrase = Passphrase::from_file_contents(bytes).map_err(|e| {
             Refusal::new(
                 format!(
@@ -409,12 +407,23 @@ async fn storage(
         (StorageType::S3, Some(s3)) => {
             let secret = &s3.credentials_secret;
             let at = format!("{field}.s3.credentialsSecret");
-            let read = |key: &'static str| secret_key(cluster, secret, key, &at);
-            let access_key_id = String::from_utf8(read("AWS_ACCESS_KEY_ID").await?)
-                .context("AWS_ACCESS_KEY_ID is not UTF-8")?;
-            let secret_access_key = String::from_utf8(read("AWS_SECRET_ACCESS_KEY").await?)
-                .context("AWS_SECRET_ACCESS_KEY is not UTF-8")?;
-            let session_token = optional_key(cluster, secret, "AWS_SESSION_TOKEN").await?;
+            let mut data = secret_data(cluster, secret, &at).await?;
+            let mut text = |key: &str| -> anyhow::Result<String> {
+                let bytes = required_key(&mut data, secret, key, &at)?;
+                String::from_utf8(bytes).map_err(|_| {
+                    Refusal::new(
+                        format!("key {key} of Secret {secret} is not UTF-8 text"),
+                        at.clone(),
+                        format!("store {key} as plain text"),
+                    )
+                    .into()
+                })
+            };
+            let access_key_id = text("AWS_ACCESS_KEY_ID")?;
+            let secret_access_key = text("AWS_SECRET_ACCESS_KEY")?;
+            let session_token = text("AWS_SESSION_TOKEN")
+                .ok()
+                .filter(|t| !t.trim().is_empty());
             let keys = S3Keys {
                 access_key_id: access_key_id.trim().to_owned(),
                 secret_access_key: secret_access_key.trim().to_owned().into(),
@@ -450,13 +459,12 @@ async fn storage(
     }
 }
 
-/// A key of a Secret in the command's namespace, refusing with `at` when the Secret or key is missing.
-async fn secret_key(
+/// The data of a Secret in the command's namespace (one read), refusing with `at` when it is missing.
+async fn secret_data(
     cluster: &Cluster,
     secret: &str,
-    key: &str,
     at: &str,
-) -> anyhow::Result<Vec<u8>> {
+) -> anyhow::Result<BTreeMap<String, Vec<u8>>> {
     let found = cluster
         .api::<Secret>()
         .get_opt(secret)
@@ -478,31 +486,28 @@ async fn secret_key(
         )
         .into());
     };
-    found
+    Ok(found
         .data
-        .and_then(|mut d| d.remove(key))
-        .map(|b| b.0)
-        .ok_or_else(|| {
-            Refusal::new(
-                format!("Secret {secret} has no key {key}"),
-                at.to_owned(),
-                format!("add {key} to the Secret"),
-            )
-            .into()
-        })
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| (k, v.0))
+        .collect())
 }
 
-async fn optional_key(
-    cluster: &Cluster,
+/// `key` of `data` (the Secret `secret`), refusing with `at` when it is missing.
+fn required_key(
+    data: &mut BTreeMap<String, Vec<u8>>,
     secret: &str,
     key: &str,
-) -> anyhow::Result<Option<String>> {
-    let found = cluster.api::<Secret>().get_opt(secret).await?;
-    Ok(found
-        .and_then(|s| s.data)
-        .and_then(|mut d| d.remove(key))
-        .and_then(|b| String::from_utf8(b.0).ok())
-        .filter(|t| !t.trim().is_empty()))
+    at: &str,
+) -> Result<Vec<u8>, Refusal> {
+    data.remove(key).ok_or_else(|| {
+        Refusal::new(
+            format!("Secret {secret} has no key {key}"),
+            at.to_owned(),
+            format!("add {key} to the Secret"),
+        )
+    })
 }
 
 /// `--from-backup`, else the newest Succeeded MysqlBackup of `group`/`profile` that completed before the target
