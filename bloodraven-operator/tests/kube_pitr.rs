@@ -426,6 +426,10 @@ async fn sidecars_archive_the_operator_reports_and_the_plugin_plans_a_recovery()
     );
     let direct: Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(direct["recovered"], report["recovered"], "{direct}");
+    assert_eq!(
+        direct["archive"], report["archive"],
+        "the same archive, named the same way"
+    );
 
     // Refusals name the field at fault: a wrong passphrase, then no credentials.
     secrets

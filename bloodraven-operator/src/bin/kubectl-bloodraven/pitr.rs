@@ -325,12 +325,9 @@ pub(crate) fn bucket(
     Ok(Archive {
         store,
         location: format!(
-            "{}/{full}",
-            url.trim_end_matches('/')
-                .split('/')
-                .take(3)
-                .collect::<Vec<_>>()
-                .join("/")
+            "{}://{}/{full}",
+            parsed.scheme(),
+            parsed.host_str().unwrap_or_default()
         ),
         base: None,
         group: None,
