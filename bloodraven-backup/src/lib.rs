@@ -25,7 +25,8 @@
 //!             TSV ─► zstd ─► SHA-256 ─► [BRV1] ─► store (multipart)      @.json, @.done.json last
 //!
 //!   store ──► open_dump: marker, sizes ──► DDL ──► N × LOAD DATA LOCAL INFILE (stream: [BRV1] ─►
-//!             SHA-256 check ─► unzstd), one transaction per chunk ──► triggers, views, routines, events,
+//!             SHA-256 check ─► unzstd), one transaction per chunk ──► secondary indexes (per table, once
+//!             its last chunk is in) ──► triggers, views, routines, events,
 //!             users ──► gtid_slave_pos / gtid_binlog_state / gtid_purged ──► GTID and row-count check
 //! ```
 //!
@@ -46,8 +47,10 @@
 //! stream of statements, and [`transfer`] encrypts any dump directory into a store (and back) in the Go
 //! implementation's layout, with its `BLOODRAVEN_ENCRYPTION.json` marker.
 //!
-//! Not yet: secondary indexes are created with the tables (not deferred until after the data), and the
-//! throwaway verification server is MariaDB only; dumps and restores of MySQL use the same code paths
+//! Plain secondary indexes of InnoDB tables are created after their table's data (the server builds them
+//! by sorting, which is faster; [`RestoreOptions::defer_indexes`] turns it off).
+//!
+//! Not yet: the throwaway verification server is MariaDB only; dumps and restores of MySQL use the same code paths
 //! (`FLUSH TABLES WITH READ LOCK`, `gtid_executed`, `gtid_purged`) but are not tested against a MySQL
 //! server here.
 //!

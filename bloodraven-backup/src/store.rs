@@ -27,6 +27,9 @@ use crate::format::{Compression, FileEntry, hex};
 const UPLOAD_BUFFER: usize = 8 * 1024 * 1024;
 /// Parts of one object uploaded at the same time.
 const UPLOAD_CONCURRENCY: usize = 2;
+/// zstd level of data chunks. Level 1 took half the CPU time of zstd's default level 3 on the benchmark's
+/// TSV at about the same size (docs/benchmarks.md), and compression is most of a dump's client time.
+const ZSTD_LEVEL: async_compression::Level = async_compression::Level::Precise(1);
 
 /// A dump directory: an object store and the key prefix of the dump's objects.
 #[derive(Clone, Debug)]
@@ -216,7 +219,7 @@ impl DumpLocation {
             digest: Arc::clone(&digest),
         };
         let out: Box<dyn AsyncWrite + Send + Unpin> = match compression {
-            Compression::Zstd => Box::new(ZstdEncoder::new(hashed)),
+            Compression::Zstd => Box::new(ZstdEncoder::with_quality(hashed, ZSTD_LEVEL)),
             Compression::Gzip => Box::new(GzipEncoder::new(hashed)),
             Compression::None => Box::new(hashed),
         };

@@ -20,7 +20,16 @@ use crate::store;
 pub(crate) struct LoadJob {
     pub(crate) table: Arc<TableMeta>,
     pub(crate) chunk: ChunkMeta,
-    pub(crate) last_of_table: Arc<Mutex<usize>>,
+    pub(crate) finish: Arc<TableFinish>,
+}
+
+/// What happens when the last chunk of a table is in.
+#[derive(Debug)]
+pub(crate) struct TableFinish {
+    /// Chunks of the table not loaded yet.
+    pub(crate) left: Mutex<usize>,
+    /// `ALTER TABLE … ADD KEY …` of the secondary indexes deferred until after the data.
+    pub(crate) add_indexes: Option<String>,
 }
 
 /// Loads every job on the given sessions; returns the rows loaded.
@@ -58,7 +67,8 @@ pub(crate) async fn load_all(
                 rows += loaded;
                 progress.add(job.chunk.rows, job.chunk.data_bytes);
                 let table_done = job
-                    .last_of_table
+                    .finish
+                    .left
                     .lock()
                     .map(|mut left| {
                         *left -= 1;
@@ -66,6 +76,15 @@ pub(crate) async fn load_all(
                     })
                     .unwrap_or(false);
                 if table_done {
+                    if let Some(alter) = &job.finish.add_indexes {
+                        tracing::debug!(table = %job.table.table, "adding the deferred indexes");
+                        if let Err(e) = session.exec(alter).await {
+                            if let Ok(mut q) = queue.lock() {
+                                q.clear();
+                            }
+                            return Err(e);
+                        }
+                    }
                     progress.table_done();
                 }
             }

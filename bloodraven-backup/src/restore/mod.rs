@@ -1,6 +1,7 @@
 //! The restore: into an empty server, schemas first, then data chunks in parallel, then triggers, views,
 //! routines, events and users; then the dump's GTID state; then a check of GTIDs and row counts.
 
+mod indexes;
 mod load;
 pub(crate) mod open;
 
@@ -36,6 +37,9 @@ pub struct RestoreOptions {
     /// The dump is a plaintext copy of an encrypted dump, made by `decrypt_download` (see
     /// [`open_dump_with`]); default false.
     pub decrypted_copy: bool,
+    /// Create plain secondary indexes of InnoDB tables after their data is loaded, which the server does
+    /// faster by sorting (default true; the rules are in the crate's format docs).
+    pub defer_indexes: bool,
 }
 
 impl Default for RestoreOptions {
@@ -47,6 +51,7 @@ impl Default for RestoreOptions {
             check_rows: true,
             progress: None,
             decrypted_copy: false,
+            defer_indexes: true,
         }
     }
 }
@@ -66,6 +71,8 @@ pub struct RestoreReport {
     pub gtid_executed: String,
     /// Per table (`schema.table`): rows counted after the load (empty without `check_rows`).
     pub row_counts: BTreeMap<String, u64>,
+    /// Secondary indexes created after their table's data ([`RestoreOptions::defer_indexes`]).
+    pub deferred_indexes: usize,
     /// The point-in-time replay done after the restore, if any (set by the caller of [`crate::pitr::replay`];
     /// [`RestoreReport::log_line`] reports it).
     pub replay: Option<crate::pitr::ReplayReport>,
@@ -127,17 +134,18 @@ pub async fn restore(
     if old_local_infile != "1" {
         let _ = control.exec("SET GLOBAL local_infile = 0").await;
     }
-    let (tables, rows, row_counts) = result?;
+    let loaded = result?;
     let gtid_executed = gtid::read_state(&mut control, meta.flavor).await?;
     gtid::compare(meta.flavor, &meta.gtid_executed, &gtid_executed)?;
     drop(control.conn.disconnect().await);
     Ok(RestoreReport {
         location: from.display().to_owned(),
         source: dump.meta.clone(),
-        tables,
-        rows,
+        tables: loaded.tables,
+        rows: loaded.rows,
         gtid_executed,
-        row_counts,
+        row_counts: loaded.row_counts,
+        deferred_indexes: loaded.deferred_indexes,
         replay: None,
         duration: started.elapsed(),
     })
@@ -149,19 +157,28 @@ const SESSION_SETUP: &str = "SET SESSION sql_log_bin = 0; SET SESSION time_zone 
      SET NAMES utf8mb4; SET SESSION foreign_key_checks = 0; SET SESSION unique_checks = 0; \
      SET SESSION sql_mode = 'NO_AUTO_VALUE_ON_ZERO'";
 
+/// What [`restore_into`] loaded.
+struct Loaded {
+    tables: usize,
+    rows: u64,
+    row_counts: BTreeMap<String, u64>,
+    deferred_indexes: usize,
+}
+
 async fn restore_into(
     dump: &OpenDump,
     target: &ConnectOptions,
     control: &mut Session,
     options: &RestoreOptions,
-) -> Result<(usize, u64, BTreeMap<String, u64>), Error> {
+) -> Result<Loaded, Error> {
     let meta = &dump.meta;
     control.exec(SESSION_SETUP).await?;
     let progress = options.progress.clone().unwrap_or_default();
 
     // Schemas and tables.
     let mut schemas: Vec<(String, String, SchemaMeta)> = Vec::new();
-    let mut tables: Vec<Arc<TableMeta>> = Vec::new();
+    let mut tables: Vec<(Arc<TableMeta>, Option<String>)> = Vec::new();
+    let mut deferred_indexes = 0;
     for schema in &meta.schemas {
         let sb = meta
             .basenames
@@ -172,8 +189,14 @@ async fn restore_into(
         run_sql(dump, control, &format!("{sb}.sql"), None).await?;
         for table in &smeta.tables {
             let base = table_base(&smeta, schema, table);
-            run_sql(dump, control, &format!("{base}.sql"), Some(schema)).await?;
-            tables.push(Arc::new(dump.json(&format!("{base}.json")).await?));
+            let tmeta: TableMeta = dump.json(&format!("{base}.json")).await?;
+            let defer = options.defer_indexes && !tmeta.chunks.is_empty();
+            let deferred = create_table(dump, control, &base, &tmeta, defer).await?;
+            let add_indexes = deferred.map(|(alter, count)| {
+                deferred_indexes += count;
+                alter
+            });
+            tables.push((Arc::new(tmeta), add_indexes));
         }
         schemas.push((schema.clone(), sb, smeta));
     }
@@ -181,18 +204,22 @@ async fn restore_into(
 
     // Data, largest tables first.
     let mut jobs = Vec::new();
-    let mut order: Vec<&Arc<TableMeta>> = tables.iter().collect();
-    order.sort_by_key(|t| std::cmp::Reverse(t.data_bytes));
-    for t in order {
-        let left = Arc::new(Mutex::new(t.chunks.len()));
+    let mut order: Vec<&(Arc<TableMeta>, Option<String>)> = tables.iter().collect();
+    order.sort_by_key(|(t, _)| std::cmp::Reverse(t.data_bytes));
+    for (t, add_indexes) in order {
+        let finish = Arc::new(load::TableFinish {
+            left: Mutex::new(t.chunks.len()),
+            add_indexes: add_indexes.clone(),
+        });
         for chunk in &t.chunks {
             jobs.push(load::LoadJob {
                 table: Arc::clone(t),
                 chunk: chunk.clone(),
-                last_of_table: Arc::clone(&left),
+                finish: Arc::clone(&finish),
             });
         }
     }
+    let tables: Vec<Arc<TableMeta>> = tables.into_iter().map(|(t, _)| t).collect();
     let mut sessions = Vec::new();
     for _ in 0..options.threads.min(jobs.len().max(1)) {
         let mut s = target.connect().await?;
@@ -253,7 +280,48 @@ async fn restore_into(
             counts.insert(name, n);
         }
     }
-    Ok((tables.len(), rows, counts))
+    Ok(Loaded {
+        tables: tables.len(),
+        rows,
+        row_counts: counts,
+        deferred_indexes,
+    })
+}
+
+/// Creates a table from its `.sql` object; with `defer`, without the secondary indexes that are faster
+/// built after the data, returning the `ALTER TABLE` that adds them and their number.
+async fn create_table(
+    dump: &OpenDump,
+    control: &mut Session,
+    base: &str,
+    table: &TableMeta,
+    defer: bool,
+) -> Result<Option<(String, usize)>, Error> {
+    let name = format!("{base}.sql");
+    let body = dump.small(&name).await?;
+    let text = String::from_utf8(body)
+        .map_err(|_| Error::metadata(dump.location.key(&name).as_ref(), "not UTF-8"))?;
+    let statements = format::split_sql(&text);
+    let deferred = match statements.as_slice() {
+        [create] if defer => indexes::defer(create),
+        _ => None,
+    };
+    control
+        .exec(&format!("USE {}", quote_ident(&table.schema)))
+        .await?;
+    let Some(deferred) = deferred else {
+        for statement in &statements {
+            control.exec(statement).await?;
+        }
+        return Ok(None);
+    };
+    control.exec(&deferred.create).await?;
+    let quoted = format!(
+        "{}.{}",
+        quote_ident(&table.schema),
+        quote_ident(&table.table)
+    );
+    Ok(Some((deferred.alter(&quoted), deferred.keys.len())))
 }
 
 /// Refuses a target of the other flavour or with user schemas.

@@ -45,7 +45,8 @@ pub const FIXTURE: &[&str] = &[
     "USE shop",
     "CREATE TABLE shop.items (id INT PRIMARY KEY, name VARCHAR(100) NOT NULL, price DECIMAL(10,2), \
      note TEXT, created DATETIME(6), ts TIMESTAMP NULL, d DATE, f DOUBLE, flag BIT(3), \
-     double_price DECIMAL(12,2) AS (price * 2) VIRTUAL)",
+     double_price DECIMAL(12,2) AS (price * 2) VIRTUAL, KEY by_name (name), UNIQUE KEY by_created (created), \
+     KEY by_price_note (price, note(20)) COMMENT 'two, columns', KEY by_double (double_price))",
     "INSERT INTO shop.items (id, name, price, note, created, ts, d, f, flag) \
      SELECT seq, CONCAT('item ', seq), seq / 7, \
        CASE seq % 6 WHEN 0 THEN NULL WHEN 1 THEN 'tab\\there' WHEN 2 THEN 'line\\nbreak\\\\back\\r' \
@@ -66,7 +67,12 @@ pub const FIXTURE: &[&str] = &[
     "CREATE TABLE shop.neg (id INT PRIMARY KEY, v VARCHAR(10) CHARACTER SET latin1)",
     "INSERT INTO shop.neg SELECT CAST(seq AS SIGNED) - 500, IF(seq % 2, 'café', NULL) FROM seq_0_to_1000",
     "CREATE TABLE shop.empty_one (id INT PRIMARY KEY)",
-    "CREATE TABLE shop.auto (id INT AUTO_INCREMENT PRIMARY KEY, v INT)",
+    "CREATE TABLE shop.auto (id INT AUTO_INCREMENT, v INT, KEY by_id (id), KEY by_v (v))",
+    "CREATE TABLE shop.parent (id INT PRIMARY KEY, k INT, KEY by_k (k))",
+    "CREATE TABLE shop.child (id INT PRIMARY KEY, p INT, v INT, KEY by_v (v), \
+     CONSTRAINT to_parent FOREIGN KEY (p) REFERENCES shop.parent (id))",
+    "INSERT INTO shop.parent VALUES (1, 10), (2, 20)",
+    "INSERT INTO shop.child VALUES (1, 1, 5), (2, 2, 6), (3, 1, 7)",
     "INSERT INTO shop.auto (id, v) VALUES (5, 1), (6, 2)",
     "SET SESSION sql_mode = 'NO_AUTO_VALUE_ON_ZERO'",
     "INSERT INTO shop.auto (id, v) VALUES (0, 0)",
@@ -81,6 +87,21 @@ pub const FIXTURE: &[&str] = &[
     "CREATE TABLE `odd db`.`we@ird.tåble` (`id` INT PRIMARY KEY, `col with space` VARCHAR(5))",
     "INSERT INTO `odd db`.`we@ird.tåble` VALUES (1, 'a'), (2, NULL)",
 ];
+
+/// `SHOW CREATE TABLE` of every base table outside the system schemas, sorted by name.
+pub fn definitions(server: &MariaDb) -> Vec<String> {
+    let tables = server
+        .sql(
+            "SELECT CONCAT('`', TABLE_SCHEMA, '`.`', TABLE_NAME, '`') FROM information_schema.TABLES \
+             WHERE TABLE_TYPE = 'BASE TABLE' \
+             AND TABLE_SCHEMA NOT IN ('mysql', 'information_schema', 'performance_schema', 'sys') ORDER BY 1",
+        )
+        .expect("tables");
+    tables
+        .lines()
+        .map(|t| server.sql(&format!("SHOW CREATE TABLE {t}")).expect("show create table"))
+        .collect()
+}
 
 /// `CHECKSUM TABLE` of every base table outside the system schemas, as `schema.table checksum` lines.
 pub async fn checksums(server: &MariaDb) -> Vec<String> {

@@ -117,6 +117,9 @@ struct RestoreArgs {
     /// Do not create the dump's accounts.
     #[arg(long)]
     skip_users: bool,
+    /// Create secondary indexes with their tables, before the data (default: after the data, which loads faster)
+    #[arg(long)]
+    no_defer_indexes: bool,
     #[command(flatten)]
     pitr: PitrArgs,
     /// Check the dump and print the recoverability report; restore nothing.
@@ -388,6 +391,7 @@ async fn run_restore(args: RestoreArgs) -> anyhow::Result<()> {
         check_rows: true,
         progress: Some(Arc::clone(&progress)),
         decrypted_copy: false,
+        defer_indexes: !args.no_defer_indexes,
     };
     let pitr = args.pitr.options(options.passphrase.as_ref())?;
     if args.dry_run {
