@@ -17,6 +17,9 @@ use crate::error::Error;
 use crate::format::Flavor;
 use crate::gtid;
 
+/// The largest packet the server and the client accept during a replay (the maximum, 1 GiB).
+pub(crate) const MAX_PACKET: u64 = 1 << 30;
+
 /// Where the archive is, where to stop, and which tools replay.
 #[derive(Clone, Debug)]
 pub struct PitrOptions {
@@ -138,10 +141,27 @@ pub async fn replay(
         },
         ..ReplayReport::default()
     };
+    // A big transaction replays as `BINLOG '…'` statements larger than the default 16 MiB packet limit
+    // ("server has gone away"): the limit is raised for the replay and put back after it.
+    let mut session = server.connect().await?;
+    let old_packet: u64 = session
+        .scalar("SELECT @@GLOBAL.max_allowed_packet")
+        .await?
+        .parse()
+        .unwrap_or(0);
+    if old_packet < MAX_PACKET {
+        session
+            .exec(&format!("SET GLOBAL max_allowed_packet = {MAX_PACKET}"))
+            .await?;
+    }
     let result = download_and_apply(server, &plan, options, &mut report).await;
     let _ = tokio::fs::remove_dir_all(&options.work_dir).await;
+    if old_packet < MAX_PACKET {
+        let _ = session
+            .exec(&format!("SET GLOBAL max_allowed_packet = {old_packet}"))
+            .await;
+    }
     result?;
-    let mut session = server.connect().await?;
     report.gtid_executed = gtid::read_state(&mut session, flavor).await?;
     drop(session.conn.disconnect().await);
     match options.target {
@@ -211,6 +231,7 @@ async fn apply(
     let mut client = Command::new(&options.client);
     client
         .args(["--no-defaults", "--binary-mode", "--protocol=tcp"])
+        .arg(format!("--max-allowed-packet={MAX_PACKET}"))
         .arg(format!("--host={}", server.host))
         .arg(format!("--port={}", server.port))
         .arg(format!("--user={}", server.user))

@@ -168,6 +168,8 @@ impl ThrowawayServer {
                 "--performance-schema=0",
                 "--event-scheduler=OFF",
             ])
+            // Replayed binlogs of big transactions are statements of more than the default 16 MiB.
+            .arg(format!("--max-allowed-packet={}", crate::pitr::MAX_PACKET))
             .args(&options.extra_args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -190,6 +190,9 @@ mod tests {
                 }
             }
         }
-        assert_eq!(next_special(&[14, 0x5b, 0x5d, 0x80, 0xff, 11, 12, 1, 2, 3]), None);
+        assert_eq!(
+            next_special(&[14, 0x5b, 0x5d, 0x80, 0xff, 11, 12, 1, 2, 3]),
+            None
+        );
     }
 }

@@ -196,8 +196,13 @@ pub async fn verify(from: &DumpLocation, options: &VerifyOptions) -> Verificatio
         Ok(()) => {
             report.succeeded = true;
             report.message = format!(
-                "restored {} tables at gtid {:?}{}",
+                "restored {} tables{} at gtid {:?}{}",
                 report.tables.len(),
+                report
+                    .replayed_through_binlog
+                    .as_ref()
+                    .map(|r| format!(" and replayed {} binlogs through {}", r.files, r.file))
+                    .unwrap_or_default(),
                 report.gtid_actual,
                 report
                     .sanity_check

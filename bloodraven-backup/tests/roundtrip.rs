@@ -50,7 +50,10 @@ async fn plain_dump_in_a_directory_restores_every_table_and_object() {
     );
     assert!(!meta.binlog_file.is_empty() && meta.binlog_position > 0);
     assert_eq!(meta.schemas, ["odd db", "shop"]);
-    assert_eq!(meta.total_rows, 3000 + 900 + 502 + 201 + 1001 + 3 + 2 + 2 + 3);
+    assert_eq!(
+        meta.total_rows,
+        3000 + 900 + 502 + 201 + 1001 + 3 + 2 + 2 + 3
+    );
     assert!(
         report
             .log_line()

@@ -210,14 +210,19 @@ mod tests {
         // Not InnoDB, no secondary key, or not the layout SHOW CREATE TABLE prints.
         assert_eq!(defer(&TABLE.replace("InnoDB", "MyISAM")), None);
         assert_eq!(
-            defer("CREATE TABLE `t` (\n  `a` int(11) NOT NULL,\n  PRIMARY KEY (`a`)\n) ENGINE=InnoDB"),
+            defer(
+                "CREATE TABLE `t` (\n  `a` int(11) NOT NULL,\n  PRIMARY KEY (`a`)\n) ENGINE=InnoDB"
+            ),
             None
         );
         assert_eq!(
             defer("CREATE TABLE `t` (`a` int, KEY `ka` (`a`)) ENGINE=InnoDB"),
             None
         );
-        let partitioned = format!("{}\n PARTITION BY HASH (`a`)\nPARTITIONS 2", with("KEY `kb` (`p`)"));
+        let partitioned = format!(
+            "{}\n PARTITION BY HASH (`a`)\nPARTITIONS 2",
+            with("KEY `kb` (`p`)")
+        );
         assert_eq!(defer(&partitioned), None);
         assert_eq!(
             defer("CREATE TABLE `t` (\n  `a\nb` int(11),\n  KEY `ka` (`a\nb`)\n) ENGINE=InnoDB"),

@@ -99,7 +99,11 @@ pub fn definitions(server: &MariaDb) -> Vec<String> {
         .expect("tables");
     tables
         .lines()
-        .map(|t| server.sql(&format!("SHOW CREATE TABLE {t}")).expect("show create table"))
+        .map(|t| {
+            server
+                .sql(&format!("SHOW CREATE TABLE {t}"))
+                .expect("show create table")
+        })
         .collect()
 }
 
