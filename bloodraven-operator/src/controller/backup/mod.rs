@@ -23,6 +23,7 @@
 
 pub mod build;
 pub mod metrics;
+pub mod retry;
 pub mod schedules;
 
 use std::collections::BTreeMap;
@@ -306,7 +307,7 @@ impl Context {
             "activeSiteAtStart": active,
             "startTime": now,
             "storageType": profile.storage.type_,
-            "attempt": 1,
+            "attempt": retry::attempt_of(backup),
             "mysqlImage": group.spec.image,
             "observedGeneration": backup.metadata.generation,
             "message": format!("dumping site {site} with Job {job_name}"),
