@@ -347,6 +347,12 @@ impl Context {
             return Ok(Action::requeue(RUNNING_RECHECK));
         }
         let messages = self.termination_messages(&namespace, job_name).await?;
+        // A Job with an `encrypt-upload` step (as the Go operator renders it) reports its encrypt stage.
+        metrics::global().encrypt_stages(
+            &backup.spec.failover_group_ref.name,
+            &backup.spec.profile_name,
+            &messages,
+        );
         let now = Time(jiff_now());
         if let Some(note) = in_flight_failover(backup, group) {
             self.event(backup, EventType::Normal, event::IN_FLIGHT_FAILOVER, &note)

@@ -308,6 +308,7 @@ impl Context {
                 let text =
                     super::verification::termination_messages(&self.client, namespace, &job_name)
                         .await?;
+                self.record_decrypt(group, namespace, &text).await;
                 let why = text
                     .lines()
                     .rev()
@@ -343,6 +344,7 @@ impl Context {
                 let text =
                     super::verification::termination_messages(&self.client, namespace, &job_name)
                         .await?;
+                self.record_decrypt(group, namespace, &text).await;
                 let completion = Time(now());
                 let (details, message) = match build::parse_restore_complete(&text) {
                     Some(fields) => {
@@ -391,6 +393,30 @@ impl Context {
                 Ok(Action::await_change())
             }
         }
+    }
+
+    /// Records the Job's `decrypt-download` stage (`BLOODRAVEN_ENCRYPT_METRICS`) under the group and the profile of
+    /// the source MysqlBackup (empty for an S3 or PVC source, which has no profile).
+    async fn record_decrypt(&self, group: &MysqlFailoverGroup, namespace: &str, text: &str) {
+        let source = group
+            .spec
+            .init_from_backup
+            .as_ref()
+            .and_then(|s| s.source.mysql_backup_ref.as_ref());
+        let profile = match source {
+            Some(r) => {
+                let api: Api<MysqlBackup> = Api::namespaced(self.client.clone(), namespace);
+                match api.get_opt(&r.name).await {
+                    Ok(b) => b.map(|b| b.spec.profile_name).unwrap_or_default(),
+                    Err(e) => {
+                        tracing::debug!(error = %e, "cannot read the source backup's profile");
+                        String::new()
+                    }
+                }
+            }
+            None => String::new(),
+        };
+        metrics::global().encrypt_stages(&group.name_any(), &profile, text);
     }
 
     /// Records a restore that cannot start: Failed with the message, `RestoreBuildFailed` when the message is new.
