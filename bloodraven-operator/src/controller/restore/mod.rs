@@ -21,6 +21,7 @@
 //! sources) as init containers, then `bloodraven restore` — the Go operator's Job layout and environment.
 
 pub mod build;
+pub mod in_place;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -571,7 +572,7 @@ impl Context {
     }
 }
 
-fn has_key(secret: &Secret, key: &str) -> bool {
+pub(super) fn has_key(secret: &Secret, key: &str) -> bool {
     secret.data.as_ref().is_some_and(|d| d.contains_key(key))
         || secret
             .string_data
