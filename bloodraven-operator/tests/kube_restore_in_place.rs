@@ -174,10 +174,15 @@ fn rows(server: &MariaDb) -> String {
         .to_owned()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_armed_in_place_restore_reloads_the_live_primary_and_re_arms_only_on_a_later_confirm() {
+/// A namespace with the Secrets, the S3 server holding an encrypted dump of iad (rows 1–3; rows 4–5 and schema
+/// `scratch` written after it), the two servers, a manager, and group `orders` with `spec.restoreInPlace` =
+/// `armed(&s3)`.
+async fn setup(
+    prefix: &str,
+    armed: fn(&S3Server) -> Value,
+) -> (Client, String, Kubelet, S3Server, Vec<MariaDb>, Operator) {
     let (client, kubeconfig) = cluster().await;
-    let ns = namespace(&client, "e2e-inplace").await;
+    let ns = namespace(&client, prefix).await;
     let kubelet = Kubelet::new(&client, &ns);
     let s3 = S3Server::start().unwrap();
     let servers = servers();
@@ -215,7 +220,7 @@ async fn an_armed_in_place_restore_reloads_the_live_primary_and_re_arms_only_on_
         ("orders", "iad", host(0), servers[0].port()),
         ("orders", "pdx", host(1), servers[1].port()),
     ];
-    let mut operator = Operator::start(&kubeconfig, &ns, &endpoints);
+    let operator = Operator::start(&kubeconfig, &ns, &endpoints);
     let storage = json!({ "storageClassName": "local", "size": "1Gi" });
     let group: MysqlFailoverGroup = serde_json::from_value(json!({
         "apiVersion": "shipstream.io/v1alpha1",
@@ -231,12 +236,24 @@ async fn an_armed_in_place_restore_reloads_the_live_primary_and_re_arms_only_on_
                 { "name": "iad", "zone": "a", "lbIP": "192.0.2.1", "storage": storage },
                 { "name": "pdx", "zone": "b", "lbIP": "192.0.2.2", "storage": storage },
             ],
-            "restoreInPlace": restore_in_place(&s3, FIRST),
+            "restoreInPlace": armed(&s3),
         },
     }))
     .unwrap();
     let groups: Api<MysqlFailoverGroup> = Api::namespaced(client.clone(), &ns);
     groups.create(&PostParams::default(), &group).await.unwrap();
+    (client, ns, kubelet, s3, servers, operator)
+}
+
+fn restore_in_place_spec_first(s3: &S3Server) -> Value {
+    restore_in_place(s3, FIRST)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_armed_in_place_restore_reloads_the_live_primary_and_re_arms_only_on_a_later_confirm() {
+    let (client, ns, kubelet, s3, servers, mut operator) =
+        setup("e2e-inplace", restore_in_place_spec_first).await;
+    let groups: Api<MysqlFailoverGroup> = Api::namespaced(client.clone(), &ns);
 
     // Preflight waits for the poll to find iad writable; Fencing (no pods here: nothing to shed); Restoring
     // creates the Job for this confirm.
@@ -316,8 +333,12 @@ async fn an_armed_in_place_restore_reloads_the_live_primary_and_re_arms_only_on_
         metrics.contains(&in_place),
         "{in_place} missing from\n{metrics}"
     );
-    let decrypt = r#"bloodraven_backup_decrypt_duration_seconds_count{group="orders",profile=""} 1"#;
-    assert!(metrics.contains(decrypt), "{decrypt} missing from\n{metrics}");
+    let decrypt =
+        r#"bloodraven_backup_decrypt_duration_seconds_count{group="orders",profile=""} 1"#;
+    assert!(
+        metrics.contains(decrypt),
+        "{decrypt} missing from\n{metrics}"
+    );
 
     // An earlier confirm re-arms nothing.
     set_confirm(&groups, &s3, EARLIER).await;
@@ -384,6 +405,58 @@ async fn an_armed_in_place_restore_reloads_the_live_primary_and_re_arms_only_on_
     .await;
     assert!(again["completionTime"].is_string(), "{again:#}");
     assert_eq!(rows(&servers[0]), "1,2,3");
+    assert!(operator.is_running());
+    delete_namespace(&client, &ns).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_in_place_restore_that_cannot_be_built_fails_naming_the_field_and_touches_nothing() {
+    // The dump is encrypted, and the spec gives no passphrase.
+    fn no_passphrase(s3: &S3Server) -> Value {
+        let mut spec = restore_in_place(s3, FIRST);
+        spec.as_object_mut().unwrap().remove("decryption");
+        spec
+    }
+    let (client, ns, _kubelet, _s3, servers, mut operator) =
+        setup("e2e-inplace-bad", no_passphrase).await;
+    let groups: Api<MysqlFailoverGroup> = Api::namespaced(client.clone(), &ns);
+    let failed = wait_phase(&groups, "Failed", |s| s["phase"] == "Failed").await;
+    let message = failed["message"].as_str().unwrap();
+    assert!(
+        message.contains("restoreInPlace source is encrypted but no passphrase is available")
+            && message.contains("restoreInPlace.decryption.passphraseSecret"),
+        "{failed:#}"
+    );
+    // A build failure consumes the confirm: it runs again only for a later one.
+    assert_eq!(failed["confirmTokenUsed"], FIRST, "{failed:#}");
+    wait(
+        "the RestoreInPlaceBuildFailed event",
+        Duration::from_secs(30),
+        || async {
+            events(&client, &ns)
+                .await
+                .iter()
+                .any(|(r, n)| r == "RestoreInPlaceBuildFailed" && n.contains("no passphrase"))
+        },
+    )
+    .await;
+    let jobs: Api<Job> = Api::namespaced(client.clone(), &ns);
+    assert!(
+        jobs.get_opt("mysql-orders-iad-inplace-restore")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(rows(&servers[0]), "1,2,3,4,5");
+    // Nothing loops: still Failed a moment later, one event.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(status(&groups).await["phase"], "Failed");
+    let n = events(&client, &ns)
+        .await
+        .iter()
+        .filter(|(r, _)| r == "RestoreInPlaceBuildFailed")
+        .count();
+    assert_eq!(n, 1);
     assert!(operator.is_running());
     delete_namespace(&client, &ns).await;
 }

@@ -201,6 +201,28 @@ impl Context {
             return Ok(Action::requeue(Duration::from_secs(2)));
         };
         let site = cur.details.target_site.clone().unwrap_or_default();
+        // A direct S3 source is encrypted when its marker is there (then a passphrase is needed).
+        let source_encrypted = match group
+            .spec
+            .restore_in_place
+            .as_ref()
+            .and_then(|s| s.source.s3.as_ref())
+        {
+            Some(s3) => {
+                match super::probe_s3(
+                    &self.client,
+                    "spec.restoreInPlace.source.s3",
+                    &namespace,
+                    s3,
+                )
+                .await?
+                {
+                    Ok(encrypted) => Some(encrypted),
+                    Err(message) => return self.build_failed(group, message, &now).await,
+                }
+            }
+            None => None,
+        };
         let host = self
             .options
             .site_endpoints
@@ -211,7 +233,7 @@ impl Context {
             host,
             backup,
             image: &self.image,
-            source_encrypted: None,
+            source_encrypted,
         };
         let rendered = match decide::job(&inputs) {
             Ok(r) => r,
