@@ -290,6 +290,9 @@ pub mod event {
     pub const IN_FLIGHT_FAILOVER: &str = "InFlightFailover";
     /// `ArtifactCleanupSkipped` (Warning).
     pub const ARTIFACT_CLEANUP_SKIPPED: &str = "ArtifactCleanupSkipped";
+    /// `BackupRetryScheduled` (Normal, on the MysqlFailoverGroup): a retry MysqlBackup of a failed scheduled backup
+    /// was created (`spec.backup.retry`).
+    pub const BACKUP_RETRY_SCHEDULED: &str = "BackupRetryScheduled";
     /// `GroupNotFound` (Warning).
     pub const GROUP_NOT_FOUND: &str = "GroupNotFound";
     /// `ProfileNotFound` (Warning).
@@ -424,6 +427,7 @@ pub mod event {
         BACKUP_FAILED,
         IN_FLIGHT_FAILOVER,
         ARTIFACT_CLEANUP_SKIPPED,
+        BACKUP_RETRY_SCHEDULED,
         GROUP_NOT_FOUND,
         PROFILE_NOT_FOUND,
         NO_HEALTHY_SOURCE,
@@ -441,9 +445,10 @@ pub mod event {
         CREDENTIAL_ROTATION_FAILED,
     ];
 
-    /// The reasons in [`ALL`] that the reference does not list (it emits the keyring ones without naming them;
-    /// `InvalidSpec` is this implementation's).
+    /// The reasons in [`ALL`] that the reference does not list (it emits the keyring ones and
+    /// `BackupRetryScheduled` without naming them; `InvalidSpec` is this implementation's).
     pub const ADDITIONS: &[&str] = &[
+        BACKUP_RETRY_SCHEDULED,
         KEYRING_PROMOTION_SKIPPED,
         KEYRING_PROMOTION_REFUSED,
         INVALID_SPEC,

@@ -62,8 +62,8 @@ async fn create_secret(client: &Client, namespace: &str, name: &str, data: Value
     .unwrap();
 }
 
-/// Group `orders` over the test servers with an encrypted S3 profile `nightly` (retention count 2) and a profile
-/// `broken` whose passphrase Secret does not exist.
+/// Group `orders` over the test servers with an encrypted S3 profile `nightly` (retention count 2), a profile
+/// `broken` whose passphrase Secret does not exist, and a retry of failed scheduled backups (2 attempts, 3 s).
 async fn create_group(client: &Client, namespace: &str, s3: &S3Server) {
     create_secret(
         client,
@@ -114,6 +114,7 @@ async fn create_group(client: &Client, namespace: &str, s3: &S3Server) {
             ],
             "backup": {
                 "maxLagSecondsForSource": 30,
+                "retry": { "maxAttempts": 2, "initialBackoffSeconds": 3, "maxBackoffSeconds": 4 },
                 "schedules": [{ "name": "hourly", "profileName": "nightly", "schedule": "0 * * * *" }],
                 "profiles": [
                     {
@@ -442,6 +443,193 @@ async fn scheduled_style_backups_succeed_are_restorable_and_kept_by_count() {
         },
     )
     .await;
+    assert!(operator.is_running());
+}
+
+/// Runs what the `hourly` CronJob runs (`bloodraven trigger-backup`) and returns the created backup's name.
+fn trigger_hourly(kubeconfig: &Path, namespace: &str) -> String {
+    let trigger = Command::new(env!("CARGO_BIN_EXE_bloodraven"))
+        .args([
+            "trigger-backup",
+            "--group=orders",
+            "--profile=nightly",
+            "--schedule=hourly",
+        ])
+        .env("KUBECONFIG", kubeconfig)
+        .env("POD_NAMESPACE", namespace)
+        .output()
+        .unwrap();
+    assert!(
+        trigger.status.success(),
+        "{}",
+        String::from_utf8_lossy(&trigger.stderr)
+    );
+    let out = String::from_utf8_lossy(&trigger.stdout);
+    out.trim().rsplit('/').next().unwrap().to_owned()
+}
+
+/// Waits for backup `name`'s Job and runs it; `fail` points the dump at a closed port so it fails.
+async fn run_job(api: &Api<MysqlBackup>, kubelet: &Kubelet, name: &str, fail: bool) -> Value {
+    let running = wait_status(api, name, "Running with a Job", |s| {
+        s["phase"] == "Running" && s["jobName"].is_string()
+    })
+    .await;
+    let env: &[(&str, &str)] = if fail {
+        &[("BLOODRAVEN_MYSQL_HOST", "127.0.0.1:1")]
+    } else {
+        &[]
+    };
+    let ran = kubelet.run(running["jobName"].as_str().unwrap(), env).await;
+    assert_eq!(ran.code != 0, fail, "{}", ran.stderr);
+    let phase = if fail { "Failed" } else { "Succeeded" };
+    wait_status(api, name, phase, |s| s["phase"] == phase).await
+}
+
+/// The backups of schedule `hourly`, by attempt number: (name, attempt, creation time).
+async fn hourly_backups(api: &Api<MysqlBackup>) -> Vec<(String, i64, i64)> {
+    let mut out: Vec<(String, i64, i64)> = api
+        .list(&ListParams::default().labels("shipstream.io/backup-schedule=hourly"))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|b| {
+            let attempt = b.status.as_ref().and_then(|s| s.attempt).unwrap_or(0);
+            let created = b
+                .metadata
+                .creation_timestamp
+                .as_ref()
+                .unwrap()
+                .0
+                .as_second();
+            (b.name_any(), i64::from(attempt), created)
+        })
+        .collect();
+    out.sort_by_key(|(_, _, c)| *c);
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_scheduled_backup_is_retried_after_its_backoff_until_max_attempts() {
+    let (client, ns, _group, _s3, mut operator) = setup("e2e-backup-retry").await;
+    let (_, kubeconfig) = cluster().await;
+    let backups: Api<MysqlBackup> = Api::namespaced(client.clone(), &ns);
+    let groups: Api<MysqlFailoverGroup> = Api::namespaced(client.clone(), &ns);
+    let kubelet = Kubelet::new(&client, &ns);
+    let hourly = |g: &MysqlFailoverGroup| {
+        serde_json::to_value(&g.status).unwrap()["backupSchedules"][0].clone()
+    };
+
+    // The scheduled run fails: the schedule's status says when the retry comes, and it comes no earlier than
+    // initialBackoffSeconds after the failure, as attempt 2 of the same schedule.
+    let first = trigger_hourly(&kubeconfig, &ns);
+    let failed = run_job(&backups, &kubelet, &first, true).await;
+    assert_eq!(failed["attempt"], 1, "{failed:#}");
+    let failed_at = serde_json::from_value::<k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>(
+        failed["completionTime"].clone(),
+    )
+    .unwrap()
+    .0
+    .as_second();
+    let start = Instant::now();
+    let next_retry = loop {
+        let h = hourly(&groups.get("orders").await.unwrap());
+        if h["lastBackupName"] == first.as_str() && h["nextRetryTime"].is_string() {
+            break h["nextRetryTime"].clone();
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "no nextRetryTime for schedule hourly: {h:#}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let due =
+        serde_json::from_value::<k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>(next_retry)
+            .unwrap()
+            .0
+            .as_second();
+    assert_eq!(due, failed_at + 3);
+    wait("the retry backup", Duration::from_secs(30), || async {
+        hourly_backups(&backups).await.len() == 2
+    })
+    .await;
+    let (retry, _, created) = hourly_backups(&backups).await[1].clone();
+    assert!(retry.starts_with("orders-nightly-r2-"), "{retry}");
+    assert!(
+        created >= failed_at + 3,
+        "created {created}, failed at {failed_at}"
+    );
+    let b = backups.get(&retry).await.unwrap();
+    assert_eq!(
+        b.spec.triggered_by.as_deref(),
+        Some("retry/hourly/attempt-2")
+    );
+    assert_eq!(b.labels()["shipstream.io/backup-profile"], "nightly");
+    wait(
+        "the BackupRetryScheduled event",
+        Duration::from_secs(30),
+        || async {
+            let api: Api<Event> = Api::namespaced(client.clone(), &ns);
+            api.list(&ListParams::default())
+                .await
+                .unwrap()
+                .into_iter()
+                .any(|e| {
+                    e.reason.as_deref() == Some("BackupRetryScheduled")
+                        && e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some("orders")
+                        && e.note
+                            .as_deref()
+                            .is_some_and(|n| n.contains(&first) && n.contains("#2"))
+                })
+        },
+    )
+    .await;
+    // The retry succeeds: attempt 2, and the schedule's status shows it.
+    let ok = run_job(&backups, &kubelet, &retry, false).await;
+    assert_eq!(ok["attempt"], 2, "{ok:#}");
+    wait(
+        "schedule hourly after the retry",
+        Duration::from_secs(30),
+        || async {
+            let h = hourly(&groups.get("orders").await.unwrap());
+            h["lastBackupName"] == retry.as_str()
+                && h["lastBackupPhase"] == "Succeeded"
+                && h["lastSuccessfulBackupName"] == retry.as_str()
+                && h["lastRetryAttempt"] == 2
+                && h["nextRetryTime"].is_null()
+        },
+    )
+    .await;
+
+    // The next run fails twice: attempt 2 is the last of maxAttempts 2, so nothing follows it.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let second = trigger_hourly(&kubeconfig, &ns);
+    run_job(&backups, &kubelet, &second, true).await;
+    wait(
+        "the second run's retry",
+        Duration::from_secs(30),
+        || async { hourly_backups(&backups).await.len() == 4 },
+    )
+    .await;
+    let (last, _, _) = hourly_backups(&backups).await[3].clone();
+    assert!(
+        last.starts_with("orders-nightly-r2-") && last != retry,
+        "{last}"
+    );
+    let exhausted = run_job(&backups, &kubelet, &last, true).await;
+    assert_eq!(exhausted["attempt"], 2, "{exhausted:#}");
+    // Longer than the largest backoff (maxBackoffSeconds 4) plus a resync of the schedules.
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let all = hourly_backups(&backups).await;
+    assert_eq!(all.len(), 4, "{all:?}");
+    assert_eq!(
+        all.iter().map(|(_, a, _)| *a).collect::<Vec<_>>(),
+        [1, 2, 1, 2]
+    );
+    let h = hourly(&groups.get("orders").await.unwrap());
+    assert_eq!(h["lastBackupName"], last.as_str(), "{h:#}");
+    assert_eq!(h["lastBackupPhase"], "Failed", "{h:#}");
+    assert_eq!(h["lastRetryAttempt"], 2, "{h:#}");
+    assert!(h["nextRetryTime"].is_null(), "{h:#}");
     assert!(operator.is_running());
 }
 

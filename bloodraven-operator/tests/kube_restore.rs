@@ -390,6 +390,13 @@ async fn a_dr_group_restores_the_encrypted_dump_and_replays_to_the_stop_time() {
             "{family}{labels} missing from\n{metrics}"
         );
     }
+    // The decrypt-download step's BLOODRAVEN_ENCRYPT_METRICS line (an S3 source has no profile).
+    let decrypt =
+        r#"bloodraven_backup_decrypt_duration_seconds_count{group="orders",profile=""} 1"#;
+    assert!(
+        metrics.contains(decrypt),
+        "{decrypt} missing from\n{metrics}"
+    );
     assert!(operator.is_running());
     delete_namespace(&client, &ns).await;
 }
@@ -504,6 +511,13 @@ async fn bad_restore_input_fails_naming_the_field_and_the_operator_keeps_running
         .filter(|(r, _)| r == "RestoreFailed")
         .count();
     assert_eq!(n, 1);
+    // The failed decrypt stage is counted once, from the termination message's BLOODRAVEN_ENCRYPT_METRICS line.
+    let metrics = operator.metrics().await;
+    let failures = r#"bloodraven_backup_encrypt_failures_total{group="wrong-pass",profile="",stage="decrypt"} 1"#;
+    assert!(
+        metrics.contains(failures),
+        "{failures} missing from\n{metrics}"
+    );
     assert!(operator.is_running());
     delete_namespace(&client, &ns).await;
 }

@@ -90,6 +90,18 @@ pub fn pod_labels(
     out
 }
 
+/// Labels `site` `fenced` (not healthy), as a full-instance in-place restore does to its target, keeping the
+/// patch order (the primary, if one is left, last).
+pub fn fence(labels: &mut [(String, PodLabels)], site: &str) {
+    for (s, l) in labels.iter_mut() {
+        if s == site {
+            l.role = label::ROLE_FENCED;
+            l.healthy = false;
+        }
+    }
+    labels.sort_by_key(|(_, l)| l.role == label::ROLE_PRIMARY);
+}
+
 /// The label patch (`metadata.labels`) that gives a pod `labels` (`healthy` removed when not healthy).
 pub fn label_patch(labels: &PodLabels) -> BTreeMap<&'static str, Option<&'static str>> {
     BTreeMap::from([
@@ -157,6 +169,28 @@ mod tests {
             .iter()
             .map(|(s, l)| (s.as_str(), l.role, l.healthy))
             .collect()
+    }
+
+    #[test]
+    fn an_in_place_restore_fences_its_target_so_no_pod_is_primary() {
+        let s = status(
+            Some("iad"),
+            vec![
+                site("iad", SiteState::Writable, "", None),
+                site("pdx", SiteState::ReadOnly, "iad.db", Some(0)),
+                site("rdr", SiteState::ReadOnly, "iad.db", Some(3)),
+            ],
+        );
+        let mut labels = pod_labels(&config(), &s, 10);
+        fence(&mut labels, "iad");
+        assert_eq!(
+            roles(&labels),
+            [
+                ("pdx", "replica", true),
+                ("rdr", "replica", true),
+                ("iad", "fenced", false)
+            ]
+        );
     }
 
     #[test]

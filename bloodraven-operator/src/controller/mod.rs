@@ -238,6 +238,11 @@ pub async fn run(
         context.options.clone(),
         context.leader.clone(),
     ));
+    let in_place_restores = tokio::spawn(restore::in_place::run(
+        context.client.clone(),
+        context.options.clone(),
+        context.leader.clone(),
+    ));
     controller
         .reconcile_all_on(leadership)
         .graceful_shutdown_on(shutdown)
@@ -252,6 +257,7 @@ pub async fn run(
     archiver.abort();
     verifications.abort();
     restores.abort();
+    in_place_restores.abort();
     standbys.abort();
     schedules.abort();
     context.stop_all();

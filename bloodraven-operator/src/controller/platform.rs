@@ -35,7 +35,7 @@ use crate::platform::{
 };
 use crate::record::{FailoverStamp, Record};
 
-use super::labels::{PodLabels, label_patch, pod_labels};
+use super::labels::{PodLabels, fence, label_patch, pod_labels};
 use super::status::status_patch;
 
 /// Field manager of every server-side apply.
@@ -166,7 +166,16 @@ impl KubePlatform {
     /// Labels the group's pods from `status` (replicas first, the primary last) when the labels changed or were
     /// last synced more than 30 s ago.
     async fn sync_pod_labels(&self, status: &Status) -> Result<(), PlatformError> {
-        let desired = pod_labels(&self.config, status, self.read_only_max_lag);
+        let mut desired = pod_labels(&self.config, status, self.read_only_max_lag);
+        // A full-instance in-place restore fences its target: the `-primary` Service loses its endpoint.
+        if let Some(site) = self
+            .group()
+            .await
+            .ok()
+            .and_then(|g| super::restore::in_place::decide::fenced_site(&g))
+        {
+            fence(&mut desired, &site);
+        }
         let due = self
             .labels
             .lock()
@@ -537,6 +546,8 @@ impl Platform for KubePlatform {
                 .is_some_and(|p| !p.is_empty()),
             // An initFromBackup restore that has not Succeeded: no auto-clone into the empty group meanwhile.
             bootstrap_suppressed: super::restore::build::in_flight(&group),
+            // An in-place restore between Preflight and Resuming: the topology is frozen.
+            frozen: super::restore::in_place::decide::in_flight(&group),
             ..Gates::default()
         };
         Ok(GroupObservation {

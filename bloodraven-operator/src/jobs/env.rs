@@ -59,6 +59,14 @@ pub const PITR_MANIFEST_PREFIX: &str = "BLOODRAVEN_PITR_MANIFEST_PREFIX";
 pub const PITR_LOCAL_DIR: &str = "BLOODRAVEN_PITR_LOCAL_DIR";
 /// `BLOODRAVEN_PITR_EXCLUDE_GTIDS`: GTIDs the replay skips (not supported here: the step refuses it).
 pub const PITR_EXCLUDE_GTIDS: &str = "BLOODRAVEN_PITR_EXCLUDE_GTIDS";
+/// `BLOODRAVEN_RESET_REPLICATION=1` (in-place restore): stop and forget replication on the target first.
+pub const RESET_REPLICATION: &str = "BLOODRAVEN_RESET_REPLICATION";
+/// `BLOODRAVEN_DROP_ALL_USER_SCHEMAS=1` (full-instance in-place restore): drop every user schema first.
+pub const DROP_ALL_USER_SCHEMAS: &str = "BLOODRAVEN_DROP_ALL_USER_SCHEMAS";
+/// `BLOODRAVEN_DROP_SCHEMAS` (per-schema in-place restore): comma-separated schemas to drop first.
+pub const DROP_SCHEMAS: &str = "BLOODRAVEN_DROP_SCHEMAS";
+/// `BLOODRAVEN_PITR_FILTER_DATABASE` (per-schema in-place restore): the replay's `--database` filter.
+pub const PITR_FILTER_DATABASE: &str = "BLOODRAVEN_PITR_FILTER_DATABASE";
 /// `BLOODRAVEN_PITR_PASSPHRASE_FILE`: the archive's passphrase.
 pub const PITR_PASSPHRASE_FILE: &str = "BLOODRAVEN_PITR_PASSPHRASE_FILE";
 /// `BLOODRAVEN_VERIFY_PITR_MODE`: `none`, `latest` or `timestamp`.

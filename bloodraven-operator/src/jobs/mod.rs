@@ -11,6 +11,7 @@
 //! ```
 
 pub mod env;
+pub mod in_place;
 pub mod result;
 pub mod steps;
 
@@ -43,4 +44,12 @@ pub enum Error {
     /// The data plane failed.
     #[error(transparent)]
     Backup(#[from] bloodraven_backup::Error),
+    /// The in-place restore could not prepare the target (reset replication, drop schemas).
+    #[error("cannot prepare {server} for the in-place restore: {reason}")]
+    Prepare {
+        /// The server.
+        server: String,
+        /// The server's or the connection's error.
+        reason: String,
+    },
 }

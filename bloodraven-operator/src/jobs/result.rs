@@ -331,18 +331,38 @@ impl EncryptMetrics {
 
     /// The last such line of `text`.
     pub fn parse_last(text: &str) -> Option<EncryptMetrics> {
-        let f = parse_last(text, Sentinel::EncryptMetrics)?;
-        Some(EncryptMetrics {
-            stage: text_field(&f, "stage"),
-            result: text_field(&f, "result"),
+        Some(EncryptMetrics::from_fields(&parse_last(
+            text,
+            Sentinel::EncryptMetrics,
+        )?))
+    }
+
+    /// Every such line of `text`, in order (a Job's pod may run an encrypt and a decrypt stage, or print one
+    /// line per attempt).
+    pub fn parse_all(text: &str) -> Vec<EncryptMetrics> {
+        text.lines()
+            .filter_map(|l| parse_line(l, Sentinel::EncryptMetrics))
+            .map(|f| EncryptMetrics::from_fields(&f))
+            .collect()
+    }
+
+    fn from_fields(f: &BTreeMap<String, String>) -> EncryptMetrics {
+        EncryptMetrics {
+            stage: text_field(f, "stage"),
+            result: text_field(f, "result"),
             duration_seconds: f
                 .get("duration")
                 .and_then(|d| d.parse().ok())
                 .unwrap_or(0.0),
-            bytes: number(&f, "bytes"),
-            ciphertext: number(&f, "ciphertext"),
-            files: number(&f, "files"),
-        })
+            bytes: number(f, "bytes"),
+            ciphertext: number(f, "ciphertext"),
+            files: number(f, "files"),
+        }
+    }
+
+    /// Whether the stage succeeded (`result=success`).
+    pub fn succeeded(&self) -> bool {
+        self.result == "success"
     }
 }
 

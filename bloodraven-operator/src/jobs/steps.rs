@@ -152,6 +152,26 @@ pub async fn restore(vars: &dyn Vars) -> Result<Outcome, Error> {
         (Some(t), None) => pitr_options(vars, &storage, Target::Time(parse_time(&t)?))?,
         (None, _) => None,
     };
+    if vars.var(env::PITR_FILTER_DATABASE).is_some() {
+        return Err(Error::BadEnv {
+            name: env::PITR_FILTER_DATABASE,
+            reason: "a per-schema binlog replay is not supported; restore the whole instance"
+                .into(),
+        });
+    }
+    // An in-place restore empties the live target first (spec.restoreInPlace), once the dump is known to open
+    // (the marker, the metadata and the passphrase check out): a wrong source never costs the target its data.
+    if let Some(p) = super::in_place::Preparation::from_vars(vars)? {
+        bloodraven_backup::restore::open_dump_with(
+            &from,
+            options.passphrase.as_ref(),
+            options.decrypted_copy,
+        )
+        .await?;
+        for statement in super::in_place::prepare(&target, &p).await? {
+            tracing::info!(%statement, "prepared the target for the in-place restore");
+        }
+    }
     let mut report = bloodraven_backup::restore::restore(&target, &from, &options).await?;
     if let Some(p) = &pitr {
         let replayed = bloodraven_backup::pitr::replay(

@@ -77,6 +77,12 @@ pub(crate) fn run(command: JobCommand) -> ExitCode {
     };
     let vars = ProcessEnv;
     let started = std::time::Instant::now();
+    // A failed encrypt or decrypt stage still reports its `BLOODRAVEN_ENCRYPT_METRICS` line.
+    let mut stage_lines: Vec<String> = Vec::new();
+    let mut fail_stage = |stage: &str, e: anyhow::Error| {
+        stage_lines.push(steps::encrypt_failure_line(stage, started));
+        e
+    };
     let result = runtime.block_on(async {
         match command {
             JobCommand::Dump => steps::dump(&vars).await.map_err(anyhow::Error::from),
@@ -84,10 +90,10 @@ pub(crate) fn run(command: JobCommand) -> ExitCode {
             JobCommand::Verify => steps::verify(&vars).await.map_err(anyhow::Error::from),
             JobCommand::EncryptUpload => steps::encrypt_upload(&vars)
                 .await
-                .map_err(|e| fail_stage("encrypt", started, e.into())),
+                .map_err(|e| fail_stage("encrypt", e.into())),
             JobCommand::DecryptDownload => steps::decrypt_download(&vars)
                 .await
-                .map_err(|e| fail_stage("decrypt", started, e.into())),
+                .map_err(|e| fail_stage("decrypt", e.into())),
             JobCommand::PitrDownload => steps::pitr_download(&vars)
                 .await
                 .map_err(anyhow::Error::from),
@@ -107,15 +113,17 @@ pub(crate) fn run(command: JobCommand) -> ExitCode {
         Err(e) => {
             let message = format!("bloodraven: {e:#}");
             eprintln!("{message}");
-            write_result_file(&vars, &message);
+            let mut out = std::io::stdout().lock();
+            for l in &stage_lines {
+                let _ = writeln!(out, "{l}");
+            }
+            let _ = out.flush();
+            // The error stays the last line: the reconcilers quote the last line as the reason.
+            stage_lines.push(message);
+            write_result_file(&vars, &stage_lines.join("\n"));
             ExitCode::from(2)
         }
     }
-}
-
-fn fail_stage(stage: &str, started: std::time::Instant, e: anyhow::Error) -> anyhow::Error {
-    println!("{}", steps::encrypt_failure_line(stage, started));
-    e
 }
 
 /// Prints the lines on stdout and writes them to the result file (the termination message).

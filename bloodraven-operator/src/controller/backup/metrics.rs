@@ -1,6 +1,7 @@
 //! The `bloodraven_backup_*` families (reference-api §12), per `group` and `profile`: backup runs, durations, last
 //! success / attempt / size, and the five verification families; and the three `bloodraven_restore_*` families per
-//! `namespace`, `group`, `restore_kind` and `target_site`. One process-wide set, which the `bloodraven`
+//! `namespace`, `group`, `restore_kind` and `target_site`; and the four encryption data-plane families the Jobs'
+//! `BLOODRAVEN_ENCRYPT_METRICS` lines feed ([`BackupMetrics::encrypt_stages`]). One process-wide set, which the `bloodraven`
 //! binary registers in its exporter ([`register`]) and the backup and verification controllers record into.
 
 use std::collections::BTreeMap;
@@ -15,11 +16,18 @@ use prometheus_client::registry::Registry;
 
 use bloodraven_api::names::metric as name;
 
+use crate::jobs::result::EncryptMetrics;
+
 type Labels = Vec<(&'static str, String)>;
 
 /// Backup durations: 15 s … 8 h.
 const BACKUP_BUCKETS: &[f64] = &[
     15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 7200.0, 14400.0, 28800.0,
+];
+
+/// Encrypt and decrypt stage durations: 1 s … 1 h (the Go buckets).
+const CRYPT_BUCKETS: &[f64] = &[
+    1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0,
 ];
 
 #[derive(Default)]
@@ -173,6 +181,49 @@ impl BackupMetrics {
 }
 
 impl BackupMetrics {
+    /// Records the `BLOODRAVEN_ENCRYPT_METRICS` lines in `text` (a finished Job's termination messages) for
+    /// `group` and `profile`: a successful `encrypt` stage observes `bloodraven_backup_encrypt_duration_seconds`
+    /// and adds its plaintext bytes to `bloodraven_backup_encrypt_bytes_total`, a successful `decrypt` stage
+    /// observes `bloodraven_backup_decrypt_duration_seconds`, and a failed stage counts in
+    /// `bloodraven_backup_encrypt_failures_total{stage}`. Returns how many lines were recorded.
+    pub fn encrypt_stages(&self, group: &str, profile: &str, text: &str) -> usize {
+        let stages = EncryptMetrics::parse_all(text);
+        self.with(|s| {
+            for m in &stages {
+                let l = labels(group, profile);
+                if !m.succeeded() {
+                    let mut l = l;
+                    l.push(("stage", m.stage.clone()));
+                    *s.counters
+                        .entry(name::BACKUP_ENCRYPT_FAILURES_TOTAL)
+                        .or_default()
+                        .entry(l)
+                        .or_default() += 1;
+                    continue;
+                }
+                let histogram = match m.stage.as_str() {
+                    "encrypt" => {
+                        *s.counters
+                            .entry(name::BACKUP_ENCRYPT_BYTES_TOTAL)
+                            .or_default()
+                            .entry(l.clone())
+                            .or_default() += m.bytes;
+                        name::BACKUP_ENCRYPT_DURATION_SECONDS
+                    }
+                    "decrypt" => name::BACKUP_DECRYPT_DURATION_SECONDS,
+                    _ => continue,
+                };
+                s.histograms
+                    .entry(histogram)
+                    .or_default()
+                    .entry(l)
+                    .or_insert_with(|| Histogram::new(CRYPT_BUCKETS.iter().copied()))
+                    .observe(m.duration_seconds);
+            }
+        });
+        stages.len()
+    }
+
     /// A restore (`restore_kind` `init_from_backup` or `in_place`) Succeeded: its duration, the time, and the
     /// source's size when known (the size family is dropped for the labels when it is not).
     #[allow(clippy::too_many_arguments)]
@@ -228,6 +279,14 @@ const COUNTERS: &[(&str, &str)] = &[
         name::BACKUP_VERIFICATION_RUNS_TOTAL,
         "Verifications that reached a final phase, by result.",
     ),
+    (
+        name::BACKUP_ENCRYPT_BYTES_TOTAL,
+        "Plaintext bytes processed by the encrypt-upload data plane.",
+    ),
+    (
+        name::BACKUP_ENCRYPT_FAILURES_TOTAL,
+        "Failures in the encrypt/decrypt data plane, by stage.",
+    ),
 ];
 
 const GAUGES: &[(&str, &str)] = &[
@@ -281,6 +340,14 @@ const HISTOGRAMS: &[(&str, &str)] = &[
     (
         name::RESTORE_DURATION_SECONDS,
         "Duration of Succeeded restores from Job creation to completion.",
+    ),
+    (
+        name::BACKUP_ENCRYPT_DURATION_SECONDS,
+        "Wall-clock duration of the encrypt-upload data plane.",
+    ),
+    (
+        name::BACKUP_DECRYPT_DURATION_SECONDS,
+        "Wall-clock duration of the decrypt-download data plane.",
     ),
 ];
 

@@ -23,6 +23,7 @@
 
 pub mod build;
 pub mod metrics;
+pub mod retry;
 pub mod schedules;
 
 use std::collections::BTreeMap;
@@ -306,7 +307,7 @@ impl Context {
             "activeSiteAtStart": active,
             "startTime": now,
             "storageType": profile.storage.type_,
-            "attempt": 1,
+            "attempt": retry::attempt_of(backup),
             "mysqlImage": group.spec.image,
             "observedGeneration": backup.metadata.generation,
             "message": format!("dumping site {site} with Job {job_name}"),
@@ -346,6 +347,12 @@ impl Context {
             return Ok(Action::requeue(RUNNING_RECHECK));
         }
         let messages = self.termination_messages(&namespace, job_name).await?;
+        // A Job with an `encrypt-upload` step (as the Go operator renders it) reports its encrypt stage.
+        metrics::global().encrypt_stages(
+            &backup.spec.failover_group_ref.name,
+            &backup.spec.profile_name,
+            &messages,
+        );
         let now = Time(jiff_now());
         if let Some(note) = in_flight_failover(backup, group) {
             self.event(backup, EventType::Normal, event::IN_FLIGHT_FAILOVER, &note)

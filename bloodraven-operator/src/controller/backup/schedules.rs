@@ -1,7 +1,8 @@
 //! Backup and verification schedules of each group: one batch/v1 CronJob per `spec.backup.schedules[]`
 //! (`mysql-<group>-backup-<schedule>`, running `bloodraven trigger-backup`) and per profile with
 //! `verification.enabled` (`mysql-<group>-verify-<profile>`, running `bloodraven trigger-verification`), and
-//! `status.backupSchedules[]` from the MysqlBackups each schedule created.
+//! `status.backupSchedules[]` from the MysqlBackups each schedule created, and the retry backups of failed scheduled
+//! runs (`spec.backup.retry`, [`super::retry`]).
 //!
 //! A cluster that does not serve batch/v1 CronJobs (before Kubernetes 1.21) gets none: they are skipped with a
 //! log line, as the group controller skips APIs it does not find, and `status.backupSchedules[]` is still kept.
@@ -11,8 +12,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use kube::api::{ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::api::{
+    ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams,
+};
 use kube::runtime::controller::{Action, Controller};
+use kube::runtime::events::{EventType, Recorder};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use kube::{Api, Client, ResourceExt};
@@ -22,9 +27,11 @@ use tracing::Instrument;
 
 use bloodraven_api::backup::{BackupPhase, MysqlBackup};
 use bloodraven_api::failovergroup::MysqlFailoverGroup;
-use bloodraven_api::names::label;
+use bloodraven_api::failovergroup::backup::BackupSchedule;
+use bloodraven_api::names::{event, label};
 
 use super::build;
+use super::retry::{self, RetryDecision, RetryPolicy};
 use crate::controller::ManagerOptions;
 
 /// The field manager of the CronJobs.
@@ -34,6 +41,7 @@ const RESYNC: Duration = Duration::from_secs(60);
 
 struct Context {
     client: Client,
+    recorder: Recorder,
     leader: watch::Receiver<bool>,
     image: String,
     service_account: String,
@@ -56,6 +64,7 @@ pub async fn run(client: Client, options: ManagerOptions, leader: watch::Receive
         super::super::scoped(&client, options.namespace.as_deref());
     let backups: Api<MysqlBackup> = super::super::scoped(&client, options.namespace.as_deref());
     let context = Arc::new(Context {
+        recorder: super::super::recorder(&client),
         client,
         leader,
         image: super::super::job_image(),
@@ -152,7 +161,38 @@ async fn apply(
         .list(&ListParams::default().labels(&format!("{}={name}", label::FAILOVER_GROUP)))
         .await?
         .items;
-    let statuses = schedule_statuses(group, &list);
+    let now = k8s_openapi::jiff::Timestamp::now().as_second();
+    let rollup = schedule_statuses(group, &list, now);
+    for r in &rollup.retries {
+        let b = retry::retry_backup(name, namespace, &r.schedule, r.attempt);
+        let created = backups.create(&PostParams::default(), &b).await?;
+        let created_name = created.name_any();
+        // The attempt number is also in spec.triggeredBy, so the controller finds it if this patch is lost.
+        let patch = json!({ "status": { "attempt": r.attempt } });
+        if let Err(e) = backups
+            .patch_status(
+                &created_name,
+                &PatchParams::default(),
+                &Patch::Merge(&patch),
+            )
+            .await
+        {
+            tracing::debug!(backup = %created_name, error = %e, "cannot stamp the retry's status.attempt");
+        }
+        tracing::info!(backup = %created_name, failed = %r.failed, attempt = r.attempt, "created a retry backup");
+        super::super::publish(
+            &ctx.recorder,
+            group,
+            EventType::Normal,
+            event::BACKUP_RETRY_SCHEDULED,
+            &format!(
+                "scheduled retry #{} for failed backup {} (schedule={}): {created_name}",
+                r.attempt, r.failed, r.schedule.name
+            ),
+        )
+        .await;
+    }
+    let statuses = rollup.statuses;
     let current = group
         .status
         .as_ref()
@@ -169,7 +209,14 @@ async fn apply(
             )
             .await?;
     }
-    Ok(Action::requeue(RESYNC))
+    if !rollup.retries.is_empty() {
+        // The new backups' watch events bring the next pass; this one's list is stale.
+        return Ok(Action::requeue(Duration::from_secs(1)));
+    }
+    let wake = rollup
+        .wake_at
+        .map(|at| Duration::from_secs(u64::try_from(at - now).unwrap_or(0).max(1)));
+    Ok(Action::requeue(wake.map_or(RESYNC, |w| w.min(RESYNC))))
 }
 
 /// Every CronJob the group should have.
@@ -202,26 +249,54 @@ pub fn desired(group: &MysqlFailoverGroup, image: &str, service_account: &str) -
     out
 }
 
-/// `status.backupSchedules[]`: per schedule, its CronJob and the newest backups it created.
-pub fn schedule_statuses(group: &MysqlFailoverGroup, backups: &[MysqlBackup]) -> Value {
+/// What the schedules' backups call for: `status.backupSchedules[]`, the retry backups to create now and when the
+/// next waiting retry is due.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Rollup {
+    /// `status.backupSchedules[]`.
+    pub statuses: Value,
+    /// Retry backups to create now.
+    pub retries: Vec<Retry>,
+    /// The earliest `nextRetryTime`, in Unix seconds.
+    pub wake_at: Option<i64>,
+}
+
+/// A retry backup to create.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Retry {
+    /// The schedule whose run failed.
+    pub schedule: BackupSchedule,
+    /// The attempt number of the new backup.
+    pub attempt: i32,
+    /// The failed backup.
+    pub failed: String,
+}
+
+/// `status.backupSchedules[]` (per schedule, its CronJob, the newest backups it created, `lastRetryAttempt` and
+/// `nextRetryTime`) and the retries `spec.backup.retry` asks for at `now` (Unix seconds).
+pub fn schedule_statuses(group: &MysqlFailoverGroup, backups: &[MysqlBackup], now: i64) -> Rollup {
     let g = group.metadata.name.as_deref().unwrap_or_default();
-    let schedules = group
-        .spec
-        .backup
-        .as_ref()
+    let spec = group.spec.backup.as_ref();
+    let schedules = spec
         .and_then(|b| b.schedules.as_deref())
         .unwrap_or_default();
+    let policy = RetryPolicy::of(spec.and_then(|b| b.retry.as_ref()));
     let created = |b: &MysqlBackup| b.metadata.creation_timestamp.as_ref().map(|t| t.0);
+    let mut retries = Vec::new();
+    let mut wake_at: Option<i64> = None;
     let out: Vec<Value> = schedules
         .iter()
         .map(|s| {
-            let mut mine: Vec<&MysqlBackup> = backups
+            let mut mine: Vec<MysqlBackup> = backups
                 .iter()
                 .filter(|b| b.labels().get(label::BACKUP_SCHEDULE) == Some(&s.name))
+                .cloned()
                 .collect();
+            // Newest first; within one second of creation the later attempt is the newer.
             mine.sort_by(|a, b| {
                 created(b)
                     .cmp(&created(a))
+                    .then(retry::attempt_of(b).cmp(&retry::attempt_of(a)))
                     .then(b.name_any().cmp(&a.name_any()))
             });
             let last = mine.first();
@@ -235,6 +310,23 @@ pub fn schedule_statuses(group: &MysqlFailoverGroup, backups: &[MysqlBackup]) ->
                 if let Some(p) = b.status.as_ref().and_then(|s| s.phase) {
                     v["lastBackupPhase"] = json!(p);
                 }
+                if b.status.as_ref().and_then(|s| s.attempt).is_some() {
+                    v["lastRetryAttempt"] = json!(retry::attempt_of(b));
+                }
+                match retry::decide(policy, b, &mine, now) {
+                    RetryDecision::Idle => {}
+                    RetryDecision::Create { attempt } => retries.push(Retry {
+                        schedule: s.clone(),
+                        attempt,
+                        failed: b.name_any(),
+                    }),
+                    RetryDecision::Wait { at, .. } => {
+                        if let Ok(t) = k8s_openapi::jiff::Timestamp::from_second(at) {
+                            v["nextRetryTime"] = json!(Time(t));
+                        }
+                        wake_at = Some(wake_at.map_or(at, |w| w.min(at)));
+                    }
+                }
             }
             if let Some(b) = last_ok {
                 v["lastSuccessfulBackupName"] = json!(b.name_any());
@@ -244,5 +336,9 @@ pub fn schedule_statuses(group: &MysqlFailoverGroup, backups: &[MysqlBackup]) ->
             v
         })
         .collect();
-    Value::Array(out)
+    Rollup {
+        statuses: Value::Array(out),
+        retries,
+        wake_at,
+    }
 }

@@ -10,9 +10,11 @@ use serde_json::{Value, json};
 use bloodraven_api::backup::{BackupPhase, MysqlBackup};
 use bloodraven_api::failovergroup::MysqlFailoverGroup;
 use bloodraven_api::failovergroup::backup::{
-    BackupProfile, PassphraseSecretRef, S3Storage, StorageType,
+    BackupDecryptionSpec, BackupProfile, PassphraseSecretRef, S3Storage, StorageType,
 };
-use bloodraven_api::failovergroup::restore::{InitFromBackupSpec, LoadOptions, PointInTimeSpec};
+use bloodraven_api::failovergroup::restore::{
+    InitFromBackupSource, InitFromBackupSpec, LoadOptions, PointInTimeSpec,
+};
 use bloodraven_api::failovergroup::status::{RestoreDetails, SiteState};
 use bloodraven_api::names::{event, label};
 
@@ -203,6 +205,28 @@ enum Source {
     },
 }
 
+/// What a restore Job loads and where its settings are in the spec: `spec.initFromBackup` or
+/// `spec.restoreInPlace` (the same source, load options, point in time and decryption).
+#[derive(Clone, Debug)]
+pub struct Request<'a> {
+    /// The spec field holding the settings (`spec.initFromBackup`), named in failure messages.
+    pub field: &'static str,
+    /// The dump.
+    pub source: &'a InitFromBackupSource,
+    /// `util.loadDump` options.
+    pub load_options: Option<&'a LoadOptions>,
+    /// Binlog replay after the load.
+    pub point_in_time: Option<&'a PointInTimeSpec>,
+    /// The passphrase of an encrypted dump.
+    pub decryption: Option<&'a BackupDecryptionSpec>,
+    /// The Job's name.
+    pub job_name: String,
+    /// Environment added to the load container.
+    pub extra_env: Vec<Value>,
+    /// Annotations of the Job.
+    pub annotations: BTreeMap<String, String>,
+}
+
 /// The restore Job for `spec.initFromBackup`; `RestoreBuildFailed` with the field at fault when it cannot be
 /// rendered (a backup that is not Succeeded, a missing profile, an encrypted source without a passphrase, PITR
 /// without an archive).
@@ -214,6 +238,26 @@ pub fn job(i: &Inputs<'_>) -> Result<Rendered, Failure> {
         .init_from_backup
         .as_ref()
         .ok_or_else(|| build_failed("spec.initFromBackup is not set".into()))?;
+    render(
+        i,
+        &Request {
+            field: "spec.initFromBackup",
+            source: &spec.source,
+            load_options: spec.load_options.as_ref(),
+            point_in_time: spec.point_in_time.as_ref(),
+            decryption: spec.decryption.as_ref(),
+            job_name: job_name(group, i.site),
+            extra_env: Vec::new(),
+            annotations: BTreeMap::new(),
+        },
+    )
+}
+
+/// The restore Job of `r` (the Go layout, shared by `initFromBackup` and `restoreInPlace`); `RestoreBuildFailed`
+/// with the field at fault when it cannot be rendered.
+pub fn render(i: &Inputs<'_>, r: &Request<'_>) -> Result<Rendered, Failure> {
+    let group = i.group.metadata.name.as_deref().unwrap_or_default();
+    let f = r.field;
     let backup_spec = i.group.spec.backup.as_ref();
     let mut secrets = Vec::new();
     let (mysql_secret, field) = match &i.group.spec.credentials {
@@ -235,23 +279,38 @@ pub fn job(i: &Inputs<'_>) -> Result<Rendered, Failure> {
     });
     // The source, its metadata and the passphrase it needs.
     let mut meta = RestoreDetails::default();
-    let mut passphrase: Option<(PassphraseSecretRef, String)> = spec.decryption.as_ref().map(|d| {
+    let mut passphrase: Option<(PassphraseSecretRef, String)> = r.decryption.map(|d| {
         (
             d.passphrase_secret.clone(),
-            "spec.initFromBackup.decryption.passphraseSecret".to_owned(),
+            format!("{f}.decryption.passphraseSecret"),
         )
     });
-    let source = if let Some(r) = &spec.source.mysql_backup_ref {
-        let field = "spec.initFromBackup.source.mysqlBackupRef";
-        let backup = i
-            .backup
-            .ok_or_else(|| build_failed(format!("{field}: MysqlBackup {:?} not found", r.name)))?;
+    let no_passphrase = || {
+        if f == "spec.initFromBackup" {
+            NO_PASSPHRASE.to_owned()
+        } else {
+            format!(
+                "{} source is encrypted but no passphrase is available; set {}.decryption.passphraseSecret or \
+                 restore the profile's encryption.passphraseSecret",
+                short(f),
+                short(f)
+            )
+        }
+    };
+    let source = if let Some(backup_ref) = &r.source.mysql_backup_ref {
+        let field = format!("{f}.source.mysqlBackupRef");
+        let backup = i.backup.ok_or_else(|| {
+            build_failed(format!(
+                "{field}: MysqlBackup {:?} not found",
+                backup_ref.name
+            ))
+        })?;
         let status = backup.status.clone().unwrap_or_default();
         let location = status.location.clone().unwrap_or_default();
         if status.phase != Some(BackupPhase::Succeeded) || location.is_empty() {
             return Err(build_failed(format!(
                 "{field}: MysqlBackup {:?} is not Succeeded or has no location",
-                r.name
+                backup_ref.name
             )));
         }
         meta.source_size_bytes = status.size_bytes;
@@ -267,15 +326,15 @@ pub fn job(i: &Inputs<'_>) -> Result<Rendered, Failure> {
         let missing = |kind: &str, other: &str| {
             build_failed(format!(
                 "{field}={:?} resolves to a {kind} location ({location:?}) but profile {:?} is missing from \
-                 spec.backup.profiles; either restore the profile or set spec.initFromBackup.source.{other} \
+                 spec.backup.profiles; either restore the profile or set {f}.source.{other} \
                  explicitly",
-                r.name, backup.spec.profile_name
+                backup_ref.name, backup.spec.profile_name
             ))
         };
         if status.encrypted == Some(true) && passphrase.is_none() {
             let enc = p
                 .and_then(|p| p.encryption.as_ref())
-                .ok_or_else(|| build_failed(NO_PASSPHRASE.into()))?;
+                .ok_or_else(|| build_failed(no_passphrase()))?;
             passphrase = Some((
                 enc.passphrase_secret.clone(),
                 format!(
@@ -285,7 +344,7 @@ pub fn job(i: &Inputs<'_>) -> Result<Rendered, Failure> {
             ));
         }
         if status.encrypted != Some(true) {
-            // A plaintext backup needs no decryption step, whatever spec.initFromBackup.decryption says.
+            // A plaintext backup needs no decryption step, whatever the spec's decryption says.
             passphrase = None;
         }
         match storage {
@@ -319,7 +378,7 @@ pub fn job(i: &Inputs<'_>) -> Result<Rendered, Failure> {
                 }
             }
         }
-    } else if let Some(s3) = &spec.source.s3 {
+    } else if let Some(s3) = &r.source.s3 {
         Source::S3 {
             s3: s3.clone(),
             prefix: s3
@@ -328,9 +387,9 @@ pub fn job(i: &Inputs<'_>) -> Result<Rendered, Failure> {
                 .unwrap_or("")
                 .trim_matches('/')
                 .to_owned(),
-            field: "spec.initFromBackup.source.s3.credentialsSecret".into(),
+            field: format!("{f}.source.s3.credentialsSecret"),
         }
-    } else if let Some(pvc) = &spec.source.pvc {
+    } else if let Some(pvc) = &r.source.pvc {
         let sub = pvc.sub_path.as_deref().unwrap_or("").trim_matches('/');
         Source::Pvc {
             claim: pvc.claim_name.clone(),
@@ -341,24 +400,21 @@ pub fn job(i: &Inputs<'_>) -> Result<Rendered, Failure> {
             },
         }
     } else {
-        return Err(build_failed(
-            "spec.initFromBackup.source must set mysqlBackupRef, s3 or pvc".into(),
-        ));
+        return Err(build_failed(format!(
+            "{f}.source must set mysqlBackupRef, s3 or pvc"
+        )));
     };
 
-    if spec.source.mysql_backup_ref.is_none()
+    if r.source.mysql_backup_ref.is_none()
         && i.source_encrypted == Some(true)
         && passphrase.is_none()
     {
-        return Err(build_failed(NO_PASSPHRASE.into()));
+        return Err(build_failed(no_passphrase()));
     }
     let mut main_env = vec![
         env_var(env::MYSQL_HOST, &format!("{}:{}", i.host.0, i.host.1)),
         Value::Null, // BLOODRAVEN_INPUT_URL, set below
-        env_var(
-            env::LOAD_OPTIONS,
-            &load_options_json(spec.load_options.as_ref()),
-        ),
+        env_var(env::LOAD_OPTIONS, &load_options_json(r.load_options)),
         env_var(env::MYSQL_CREDS_DIR, MYSQL_CREDS_MOUNT),
         env_var(
             "BLOODRAVEN_SOURCE_SIZE_BYTES",
@@ -426,8 +482,8 @@ pub fn job(i: &Inputs<'_>) -> Result<Rendered, Failure> {
     };
 
     // PITR: `pitr-download` fetches the archive of spec.backup.pitr's profile into an emptyDir the load replays.
-    if let Some(pit) = &spec.point_in_time {
-        let (init_c, vols, main) = pitr_parts(i.group, group, pit, &mut secrets, &init)?;
+    if let Some(pit) = r.point_in_time {
+        let (init_c, vols, main) = pitr_parts(i.group, group, f, pit, &mut secrets, &init)?;
         init_containers.push(init_c);
         volumes.extend(vols);
         main_env.extend(main);
@@ -526,6 +582,7 @@ pub fn job(i: &Inputs<'_>) -> Result<Rendered, Failure> {
         }
     };
     main_env[1] = env_var(env::INPUT_URL, &input);
+    main_env.extend(r.extra_env.iter().cloned());
     main_env.push(env_var(env::RESULT_FILE, env::DEFAULT_TERMINATION_LOG));
 
     let mut labels = BTreeMap::new();
@@ -575,7 +632,7 @@ pub fn job(i: &Inputs<'_>) -> Result<Rendered, Failure> {
         "apiVersion": "batch/v1",
         "kind": "Job",
         "metadata": {
-            "name": job_name(group, i.site),
+            "name": r.job_name,
             "namespace": i.group.metadata.namespace,
             "labels": labels,
             "ownerReferences": [{
@@ -596,9 +653,18 @@ pub fn job(i: &Inputs<'_>) -> Result<Rendered, Failure> {
             "template": { "metadata": { "labels": labels }, "spec": pod_spec },
         },
     });
+    let mut job = job;
+    if !r.annotations.is_empty() {
+        job["metadata"]["annotations"] = json!(r.annotations);
+    }
     let job = serde_json::from_value(job)
         .map_err(|e| build_failed(format!("the rendered restore Job is not valid: {e}")))?;
     Ok(Rendered { job, secrets })
+}
+
+/// `spec.initFromBackup` → `initFromBackup`.
+fn short(field: &str) -> &str {
+    field.strip_prefix("spec.").unwrap_or(field)
 }
 
 fn s3_env(s3: &S3Storage) -> Vec<Value> {
@@ -618,6 +684,7 @@ type InitFn<'f> = dyn Fn(&str, &str, Vec<Value>, Vec<Value>) -> Value + 'f;
 fn pitr_parts(
     group: &MysqlFailoverGroup,
     group_name: &str,
+    field: &str,
     pit: &PointInTimeSpec,
     secrets: &mut Vec<SecretNeed>,
     init: &InitFn<'_>,
@@ -629,16 +696,15 @@ fn pitr_parts(
         .and_then(|b| b.pitr.as_ref())
         .filter(|p| p.enabled == Some(true))
         .ok_or_else(|| {
-            build_failed(
-                "spec.initFromBackup.pointInTime is set but spec.backup.pitr.enabled is not true; a point-in-time \
+            build_failed(format!(
+                "{field}.pointInTime is set but spec.backup.pitr.enabled is not true; a point-in-time \
                  restore replays the binlog archive of spec.backup.pitr.profileName"
-                    .into(),
-            )
+            ))
         })?;
     if pit.exclude_gtids.as_deref().is_some_and(|g| !g.is_empty()) {
-        return Err(build_failed(
-            "spec.initFromBackup.pointInTime.excludeGtids is not supported by this operator; remove it".into(),
-        ));
+        return Err(build_failed(format!(
+            "{field}.pointInTime.excludeGtids is not supported by this operator; remove it"
+        )));
     }
     let name = pitr.profile_name.as_deref().unwrap_or_default();
     let profile = profile(group, name).ok_or_else(|| {

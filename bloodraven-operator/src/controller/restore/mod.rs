@@ -21,6 +21,7 @@
 //! sources) as init containers, then `bloodraven restore` — the Go operator's Job layout and environment.
 
 pub mod build;
+pub mod in_place;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -308,6 +309,7 @@ impl Context {
                 let text =
                     super::verification::termination_messages(&self.client, namespace, &job_name)
                         .await?;
+                self.record_decrypt(group, namespace, &text).await;
                 let why = text
                     .lines()
                     .rev()
@@ -343,6 +345,7 @@ impl Context {
                 let text =
                     super::verification::termination_messages(&self.client, namespace, &job_name)
                         .await?;
+                self.record_decrypt(group, namespace, &text).await;
                 let completion = Time(now());
                 let (details, message) = match build::parse_restore_complete(&text) {
                     Some(fields) => {
@@ -393,6 +396,30 @@ impl Context {
         }
     }
 
+    /// Records the Job's `decrypt-download` stage (`BLOODRAVEN_ENCRYPT_METRICS`) under the group and the profile of
+    /// the source MysqlBackup (empty for an S3 or PVC source, which has no profile).
+    async fn record_decrypt(&self, group: &MysqlFailoverGroup, namespace: &str, text: &str) {
+        let source = group
+            .spec
+            .init_from_backup
+            .as_ref()
+            .and_then(|s| s.source.mysql_backup_ref.as_ref());
+        let profile = match source {
+            Some(r) => {
+                let api: Api<MysqlBackup> = Api::namespaced(self.client.clone(), namespace);
+                match api.get_opt(&r.name).await {
+                    Ok(b) => b.map(|b| b.spec.profile_name).unwrap_or_default(),
+                    Err(e) => {
+                        tracing::debug!(error = %e, "cannot read the source backup's profile");
+                        String::new()
+                    }
+                }
+            }
+            None => String::new(),
+        };
+        metrics::global().encrypt_stages(&group.name_any(), &profile, text);
+    }
+
     /// Records a restore that cannot start: Failed with the message, `RestoreBuildFailed` when the message is new.
     async fn build_failed(
         &self,
@@ -432,71 +459,7 @@ impl Context {
         namespace: &str,
         s3: &bloodraven_api::failovergroup::backup::S3Storage,
     ) -> Result<Result<bool, String>, kube::Error> {
-        let field = "spec.initFromBackup.source.s3";
-        let secrets: Api<Secret> = Api::namespaced(self.client.clone(), namespace);
-        let Some(secret) = secrets.get_opt(&s3.credentials_secret).await? else {
-            return Ok(Err(format!(
-                "{field}.credentialsSecret: Secret {namespace}/{} not found",
-                s3.credentials_secret
-            )));
-        };
-        let value = |k: &str| {
-            secret
-                .data
-                .as_ref()
-                .and_then(|d| d.get(k))
-                .map(|v| String::from_utf8_lossy(&v.0).trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
-        let keys = match (value("AWS_ACCESS_KEY_ID"), value("AWS_SECRET_ACCESS_KEY")) {
-            (Some(id), Some(secret_key)) => Some(S3Keys {
-                access_key_id: id,
-                secret_access_key: Password::from(secret_key),
-                session_token: value("AWS_SESSION_TOKEN").map(Password::from),
-            }),
-            _ => None,
-        };
-        let storage = Storage::S3 {
-            bucket: s3.bucket.clone(),
-            endpoint: s3.endpoint_url.clone(),
-            region: s3.region.clone().or_else(|| value("AWS_REGION")),
-            creds_dir: None,
-            keys,
-        };
-        let prefix = s3.prefix.as_deref().unwrap_or("").trim_matches('/');
-        let location = match storage.open(prefix) {
-            Ok(l) => l,
-            Err(e) => return Ok(Err(format!("{field}: {e}"))),
-        };
-        let bucket = &s3.bucket;
-        let marker = location.key("BLOODRAVEN_ENCRYPTION.json");
-        let head = tokio::time::timeout(PROBE_TIMEOUT, location.store().head(&marker)).await;
-        let answer = match head {
-            Err(_) => Err(format!(
-                "{field}: bucket {bucket:?} did not answer within {} s",
-                PROBE_TIMEOUT.as_secs()
-            )),
-            Ok(Ok(_)) => Ok(true),
-            Ok(Err(bloodraven_backup::object_store::Error::NotFound { .. })) => {
-                let listed = tokio::time::timeout(
-                    PROBE_TIMEOUT,
-                    location
-                        .store()
-                        .list_with_delimiter(Some(location.prefix())),
-                )
-                .await;
-                match listed {
-                    Ok(Ok(l)) if !l.objects.is_empty() => Ok(false),
-                    Ok(Ok(_)) => Err(format!(
-                        "{field}.prefix: no dump under s3://{bucket}/{prefix}/ (the prefix names the dump directory)"
-                    )),
-                    Ok(Err(e)) => Err(format!("{field}: cannot list s3://{bucket}/{prefix}/: {e}")),
-                    Err(_) => Err(format!("{field}: bucket {bucket:?} did not answer in time")),
-                }
-            }
-            Ok(Err(e)) => Err(format!("{field}: cannot read s3://{bucket}/{prefix}/: {e}")),
-        };
-        Ok(answer)
+        probe_s3(&self.client, "spec.initFromBackup.source.s3", namespace, s3).await
     }
 
     /// Writes `status.restore` (merge patch) when it differs from what is there.
@@ -545,7 +508,81 @@ impl Context {
     }
 }
 
-fn has_key(secret: &Secret, key: &str) -> bool {
+/// Whether the `s3` source holds the encryption marker; `Err` names the field when the bucket or its
+/// credentials cannot be read, or no dump is there.
+pub(super) async fn probe_s3(
+    client: &Client,
+    field: &str,
+    namespace: &str,
+    s3: &bloodraven_api::failovergroup::backup::S3Storage,
+) -> Result<Result<bool, String>, kube::Error> {
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), namespace);
+    let Some(secret) = secrets.get_opt(&s3.credentials_secret).await? else {
+        return Ok(Err(format!(
+            "{field}.credentialsSecret: Secret {namespace}/{} not found",
+            s3.credentials_secret
+        )));
+    };
+    let value = |k: &str| {
+        secret
+            .data
+            .as_ref()
+            .and_then(|d| d.get(k))
+            .map(|v| String::from_utf8_lossy(&v.0).trim().to_owned())
+            .filter(|v| !v.is_empty())
+    };
+    let keys = match (value("AWS_ACCESS_KEY_ID"), value("AWS_SECRET_ACCESS_KEY")) {
+        (Some(id), Some(secret_key)) => Some(S3Keys {
+            access_key_id: id,
+            secret_access_key: Password::from(secret_key),
+            session_token: value("AWS_SESSION_TOKEN").map(Password::from),
+        }),
+        _ => None,
+    };
+    let storage = Storage::S3 {
+        bucket: s3.bucket.clone(),
+        endpoint: s3.endpoint_url.clone(),
+        region: s3.region.clone().or_else(|| value("AWS_REGION")),
+        creds_dir: None,
+        keys,
+    };
+    let prefix = s3.prefix.as_deref().unwrap_or("").trim_matches('/');
+    let location = match storage.open(prefix) {
+        Ok(l) => l,
+        Err(e) => return Ok(Err(format!("{field}: {e}"))),
+    };
+    let bucket = &s3.bucket;
+    let marker = location.key("BLOODRAVEN_ENCRYPTION.json");
+    let head = tokio::time::timeout(PROBE_TIMEOUT, location.store().head(&marker)).await;
+    let answer = match head {
+        Err(_) => Err(format!(
+            "{field}: bucket {bucket:?} did not answer within {} s",
+            PROBE_TIMEOUT.as_secs()
+        )),
+        Ok(Ok(_)) => Ok(true),
+        Ok(Err(bloodraven_backup::object_store::Error::NotFound { .. })) => {
+            let listed = tokio::time::timeout(
+                PROBE_TIMEOUT,
+                location
+                    .store()
+                    .list_with_delimiter(Some(location.prefix())),
+            )
+            .await;
+            match listed {
+                Ok(Ok(l)) if !l.objects.is_empty() => Ok(false),
+                Ok(Ok(_)) => Err(format!(
+                    "{field}.prefix: no dump under s3://{bucket}/{prefix}/ (the prefix names the dump directory)"
+                )),
+                Ok(Err(e)) => Err(format!("{field}: cannot list s3://{bucket}/{prefix}/: {e}")),
+                Err(_) => Err(format!("{field}: bucket {bucket:?} did not answer in time")),
+            }
+        }
+        Ok(Err(e)) => Err(format!("{field}: cannot read s3://{bucket}/{prefix}/: {e}")),
+    };
+    Ok(answer)
+}
+
+pub(super) fn has_key(secret: &Secret, key: &str) -> bool {
     secret.data.as_ref().is_some_and(|d| d.contains_key(key))
         || secret
             .string_data

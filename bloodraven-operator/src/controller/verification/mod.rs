@@ -378,6 +378,11 @@ impl Context {
             status["phase"] = json!("Cleaning");
         }
         self.patch_status(v, status).await?;
+        metrics::global().encrypt_stages(
+            &v.spec.failover_group_ref.name,
+            &v.spec.profile_name,
+            &text,
+        );
         metrics::global().verification_finished(
             &v.spec.failover_group_ref.name,
             &v.spec.profile_name,
