@@ -122,7 +122,7 @@ impl DumpLocation {
     }
 
     /// The object names directly in this dump directory, with their stored sizes.
-    pub(crate) async fn list(&self) -> Result<Vec<(String, u64)>, Error> {
+    pub async fn list(&self) -> Result<Vec<(String, u64)>, Error> {
         let prefix = (!self.prefix.as_ref().is_empty()).then_some(&self.prefix);
         let listing = self
             .store

@@ -196,3 +196,112 @@ fn go_lines_and_several_stages_in_one_message_are_all_recorded() {
         "{text}"
     );
 }
+
+/// The Rust Jobs encrypt inside `bloodraven dump` and decrypt inside `bloodraven restore`: both report the
+/// stage, so the encrypt and decrypt families fill without the Go `encrypt-upload` step; a restore with the
+/// wrong passphrase reports a failed decrypt stage.
+#[test]
+fn an_encrypting_dump_and_a_decrypting_restore_report_their_stages() {
+    use bloodraven_test_support::mariadb::MariaDb;
+    let source = MariaDb::builder().server_id(1).start().unwrap();
+    source
+        .sql("CREATE DATABASE d; CREATE TABLE d.t (id INT PRIMARY KEY, v TEXT); INSERT INTO d.t SELECT seq, REPEAT('v', seq % 500) FROM d.seq_1_to_3000")
+        .unwrap();
+    let target = MariaDb::builder().server_id(2).start().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let mount = tmp.path().join("backups");
+    std::fs::create_dir_all(&mount).unwrap();
+    let pass = tmp.path().join("pass");
+    std::fs::write(&pass, "correct horse battery staple\n").unwrap();
+    let wrong = tmp.path().join("wrong");
+    std::fs::write(&wrong, "not the passphrase").unwrap();
+    let dump_dir = mount.join("orders-1");
+    let host = |db: &MariaDb| format!("127.0.0.1:{}", db.port());
+    let source_host = host(&source);
+    let target_host = host(&target);
+
+    let dumped = bloodraven(
+        "dump",
+        &mount,
+        &[
+            ("BLOODRAVEN_MYSQL_HOST", Path::new(&source_host)),
+            ("BLOODRAVEN_OUTPUT_URL", &dump_dir),
+            ("BLOODRAVEN_BACKUP_PASSPHRASE_FILE", &pass),
+        ],
+        &tmp.path().join("dump.log"),
+    );
+    assert!(
+        dumped.output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dumped.output.stderr)
+    );
+    let encrypt = EncryptMetrics::parse_last(&dumped.termination_message).unwrap();
+    assert_eq!(
+        (encrypt.stage.as_str(), encrypt.result.as_str()),
+        ("encrypt", "success")
+    );
+    let stored: u64 = std::fs::read_dir(&dump_dir)
+        .unwrap()
+        .map(|e| e.unwrap().metadata().unwrap().len())
+        .sum();
+    assert_eq!(encrypt.ciphertext, stored);
+    assert!(encrypt.bytes > 0 && encrypt.bytes < stored, "{encrypt:?}");
+    assert!(encrypt.files > 3, "{encrypt:?}");
+
+    let restore = |passphrase: &Path, log: &str| {
+        bloodraven(
+            "restore",
+            &mount,
+            &[
+                ("BLOODRAVEN_MYSQL_HOST", Path::new(&target_host)),
+                ("BLOODRAVEN_INPUT_URL", &dump_dir),
+                ("BLOODRAVEN_BACKUP_PASSPHRASE_FILE", passphrase),
+            ],
+            &tmp.path().join(log),
+        )
+    };
+    let refused = restore(&wrong, "wrong.log");
+    assert!(!refused.output.status.success());
+    let failed = EncryptMetrics::parse_last(&refused.termination_message).unwrap();
+    assert_eq!(
+        (failed.stage.as_str(), failed.result.as_str()),
+        ("decrypt", "failure")
+    );
+
+    let restored = restore(&pass, "restore.log");
+    assert!(
+        restored.output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&restored.output.stderr)
+    );
+    let decrypt = EncryptMetrics::parse_last(&restored.termination_message).unwrap();
+    assert_eq!(
+        (decrypt.stage.as_str(), decrypt.result.as_str()),
+        ("decrypt", "success")
+    );
+    assert_eq!(decrypt.bytes, encrypt.bytes);
+    assert_eq!(
+        target.sql("SELECT COUNT(*) FROM d.t").unwrap().trim(),
+        "3000"
+    );
+
+    let m = BackupMetrics::default();
+    for run in [&dumped, &restored, &refused] {
+        assert_eq!(
+            m.encrypt_stages("orders", "nightly", &run.termination_message),
+            1
+        );
+    }
+    let text = render(m);
+    for line in [
+        r#"bloodraven_backup_encrypt_duration_seconds_count{group="orders",profile="nightly"} 1"#,
+        r#"bloodraven_backup_decrypt_duration_seconds_count{group="orders",profile="nightly"} 1"#,
+        &format!(
+            r#"bloodraven_backup_encrypt_bytes_total{{group="orders",profile="nightly"}} {}"#,
+            encrypt.bytes
+        ),
+        r#"bloodraven_backup_encrypt_failures_total{group="orders",profile="nightly",stage="decrypt"} 1"#,
+    ] {
+        assert!(text.contains(line), "{line} missing from\n{text}");
+    }
+}

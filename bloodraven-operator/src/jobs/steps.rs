@@ -72,7 +72,25 @@ pub async fn dump(vars: &dyn Vars) -> Result<Outcome, Error> {
         ciphertext_bytes: if encrypted { m.total_bytes } else { 0 },
         files: report.files as u64,
     };
-    Ok(Outcome::ok(vec![result.line()]))
+    let mut lines = Vec::new();
+    if encrypted {
+        // The dump encrypts each object as it streams it: the stage is the whole dump, and its ciphertext is
+        // what the store holds.
+        let stored: u64 = to.list().await?.iter().map(|(_, size)| size).sum();
+        lines.push(
+            EncryptMetrics {
+                stage: "encrypt".into(),
+                result: "success".into(),
+                duration_seconds: report.duration.as_secs_f64(),
+                bytes: m.total_bytes,
+                ciphertext: stored,
+                files: report.files as u64,
+            }
+            .line(),
+        );
+    }
+    lines.push(result.line());
+    Ok(Outcome::ok(lines))
 }
 
 /// The dump options of `BLOODRAVEN_DUMP_OPTIONS`.
@@ -184,7 +202,23 @@ pub async fn restore(vars: &dyn Vars) -> Result<Outcome, Error> {
         report.gtid_executed = replayed.gtid_executed.clone();
         report.replay = Some(replayed);
     }
-    Ok(Outcome::ok(vec![report.log_line()]))
+    let mut lines = Vec::new();
+    if options.passphrase.is_some() {
+        // Decrypted while streaming into the server: the stage is the whole restore.
+        lines.push(
+            EncryptMetrics {
+                stage: "decrypt".into(),
+                result: "success".into(),
+                duration_seconds: report.duration.as_secs_f64(),
+                bytes: report.source.total_bytes,
+                ciphertext: 0,
+                files: 0,
+            }
+            .line(),
+        );
+    }
+    lines.push(report.log_line());
+    Ok(Outcome::ok(lines))
 }
 
 /// Where the restore Job's `decrypt-download` init container writes the decrypted dump (as the Go Job).

@@ -85,7 +85,18 @@ pub(crate) fn run(command: JobCommand) -> ExitCode {
     };
     let result = runtime.block_on(async {
         match command {
+            // A dump or restore with a passphrase encrypts or decrypts as it streams.
+            JobCommand::Dump if vars.var(env::BACKUP_PASSPHRASE_FILE).is_some() => {
+                steps::dump(&vars)
+                    .await
+                    .map_err(|e| fail_stage("encrypt", e.into()))
+            }
             JobCommand::Dump => steps::dump(&vars).await.map_err(anyhow::Error::from),
+            JobCommand::Restore if vars.var(env::BACKUP_PASSPHRASE_FILE).is_some() => {
+                steps::restore(&vars)
+                    .await
+                    .map_err(|e| fail_stage("decrypt", e.into()))
+            }
             JobCommand::Restore => steps::restore(&vars).await.map_err(anyhow::Error::from),
             JobCommand::Verify => steps::verify(&vars).await.map_err(anyhow::Error::from),
             JobCommand::EncryptUpload => steps::encrypt_upload(&vars)
