@@ -14,7 +14,8 @@
 # /proc/PID/stat, including the flushing after the step), so the figures can be read on a shared machine.
 # The verification step replays ROWS/20 row updates made after the dump. THREADS (default 2) is given to
 # every tool that takes it. The binary is taken from $BLOODRAVEN_BACKUP or $CARGO_TARGET_DIR/release
-# (default target/release), the example from the same directory's examples/.
+# (default target/release), the example from the same directory's examples/. SKIP_PEERS=1 runs only
+# bloodraven-backup's steps (for a quick look; the figures in docs/benchmarks.md come from full runs).
 set -euo pipefail
 
 ROWS=${1:-2000000}
@@ -127,6 +128,7 @@ measure "bloodraven-backup dump --compression none" "$SRC" "$BIN" dump --to "fil
     --threads "$THREADS" --bytes-per-chunk 33554432 --no-progress --compression none
 row "bloodraven-backup dump --compression none" "$(size "$WORK/brnone")" "-"
 rm -rf "$WORK/brnone"
+if [ "${SKIP_PEERS:-0}" != 1 ]; then
 measure "mydumper" "$SRC" mydumper -h 127.0.0.1 -P 33061 -u root -B bench -t "$THREADS" -c -r 200000 -o "$WORK/myd"
 row "mydumper -c (gzip), -r 200000" "$(size "$WORK/myd")" "-"
 measure "mariadb-dump | zstd" "$SRC" bash -c "mariadb-dump --no-defaults -h127.0.0.1 -P33061 -uroot \
@@ -136,6 +138,7 @@ measure "mariadb-dump" "$SRC" bash -c "mariadb-dump --no-defaults -h127.0.0.1 -P
     --single-transaction --databases bench > '$WORK/dump.sql'"
 row "mariadb-dump (plain SQL)" "$(size "$WORK/dump.sql")" "-"
 rm -f "$WORK/dump.sql"
+fi
 
 # Restores, each into a fresh server.
 start_server t1 33062
@@ -149,6 +152,7 @@ measure "bloodraven-backup restore --no-defer-indexes" "$(pid_of t1b)" "$BIN" re
     --from "file://$WORK/cycle/dump" --port 33066 --threads "$THREADS" --no-progress --no-defer-indexes
 row "bloodraven-backup restore --no-defer-indexes" "-" "$(same 33066)"
 kill -9 "$(pid_of t1b)"; rm -rf "$WORK/t1b"
+if [ "${SKIP_PEERS:-0}" != 1 ]; then
 start_server t2 33063
 measure "myloader" "$(pid_of t2)" myloader -h 127.0.0.1 -P 33063 -u root -t "$THREADS" -d "$WORK/myd"
 row "myloader" "-" "$(same 33063)"
@@ -157,6 +161,7 @@ start_server t3 33064
 measure "mariadb load" "$(pid_of t3)" bash -c "zstd -dc '$WORK/dump.sql.zst' | mariadb --no-defaults -h127.0.0.1 -P33064 -uroot"
 row "zstd -d \\| mariadb" "-" "$(same 33064)"
 kill -9 "$(pid_of t3)"; rm -rf "$WORK/t3"
+fi
 
 # Verification: writes after the dump go into the binlog archive, then a throwaway server restores the
 # dump and replays the archive to its latest transaction (the example prints its steps).

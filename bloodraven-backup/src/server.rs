@@ -170,6 +170,7 @@ impl ThrowawayServer {
             ])
             // Replayed binlogs of big transactions are statements of more than the default 16 MiB.
             .arg(format!("--max-allowed-packet={}", crate::pitr::MAX_PACKET))
+            .args(throughput_args(memory_limit()))
             .args(&options.extra_args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -263,6 +264,37 @@ fn unique_dir(parent: &Path) -> Result<PathBuf, Error> {
     Ok(dir)
 }
 
+/// Settings for loading fast into a server whose data is thrown away: no log flush or doublewrite at
+/// commit (a crash only costs the verification, which fails and can be run again), a redo log large
+/// enough that a load does not stall on checkpoints, and a buffer pool of a quarter of the memory limit
+/// (cgroup), between 128 MiB and 1 GiB. `ServerOptions::extra_args` come later and win.
+fn throughput_args(memory_limit: Option<u64>) -> Vec<String> {
+    const MIB: u64 = 1024 * 1024;
+    let pool = memory_limit.map_or(1024 * MIB, |limit| (limit / 4).clamp(128 * MIB, 1024 * MIB));
+    let pool = pool / MIB * MIB;
+    vec![
+        "--innodb-flush-log-at-trx-commit=0".into(),
+        "--innodb-doublewrite=0".into(),
+        "--sync-binlog=0".into(),
+        "--innodb-log-file-size=512M".into(),
+        format!("--innodb-buffer-pool-size={pool}"),
+    ]
+}
+
+/// The memory limit of this process's cgroup (v2 `memory.max`, else v1 `memory.limit_in_bytes`), when
+/// there is one.
+fn memory_limit() -> Option<u64> {
+    [
+        "/sys/fs/cgroup/memory.max",
+        "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+    ]
+    .iter()
+    .find_map(|path| std::fs::read_to_string(path).ok())
+    .and_then(|text| text.trim().parse::<u64>().ok())
+    // v1 reports "no limit" as a number near 2^63.
+    .filter(|&limit| limit < 1 << 60)
+}
+
 fn free_port() -> std::io::Result<u16> {
     Ok(std::net::TcpListener::bind(("127.0.0.1", 0))?
         .local_addr()?
@@ -287,4 +319,28 @@ fn binary(var: &str, name: &str) -> PathBuf {
         .map(|dir| dir.join(name))
         .find(|p| p.is_file())
         .unwrap_or_else(|| PathBuf::from(name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_buffer_pool_is_a_quarter_of_the_memory_limit_within_bounds() {
+        const MIB: u64 = 1024 * 1024;
+        let pool = |limit| {
+            throughput_args(limit)
+                .into_iter()
+                .find_map(|a| {
+                    a.strip_prefix("--innodb-buffer-pool-size=")
+                        .map(|v| v.parse::<u64>().unwrap())
+                })
+                .unwrap()
+        };
+        assert_eq!(pool(None), 1024 * MIB);
+        assert_eq!(pool(Some(2048 * MIB)), 512 * MIB);
+        assert_eq!(pool(Some(256 * MIB)), 128 * MIB);
+        assert_eq!(pool(Some(64 * 1024 * MIB)), 1024 * MIB);
+        assert_eq!(pool(Some(2048 * MIB + 3)) % MIB, 0);
+    }
 }
