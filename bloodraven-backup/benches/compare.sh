@@ -128,6 +128,10 @@ measure "bloodraven-backup dump --compression none" "$SRC" "$BIN" dump --to "fil
     --threads "$THREADS" --bytes-per-chunk 33554432 --no-progress --compression none
 row "bloodraven-backup dump --compression none" "$(size "$WORK/brnone")" "-"
 rm -rf "$WORK/brnone"
+head -c 32 /dev/urandom | base64 > "$WORK/passphrase"
+measure "bloodraven-backup dump (zstd, BRV1)" "$SRC" "$BIN" dump --to "file://$WORK/brenc" --port 33061 \
+    --threads "$THREADS" --bytes-per-chunk 33554432 --no-progress --passphrase-file "$WORK/passphrase"
+row "bloodraven-backup dump (zstd, BRV1)" "$(size "$WORK/brenc")" "-"
 if [ "${SKIP_PEERS:-0}" != 1 ]; then
 measure "mydumper" "$SRC" mydumper -h 127.0.0.1 -P 33061 -u root -B bench -t "$THREADS" -c -r 200000 -o "$WORK/myd"
 row "mydumper -c (gzip), -r 200000" "$(size "$WORK/myd")" "-"
@@ -147,6 +151,11 @@ measure "bloodraven-backup restore" "$(pid_of t1)" "$BIN" restore --from "file:/
 RESTORE_SECONDS=$LAST_SECONDS
 row "bloodraven-backup restore" "-" "$(same 33062)"
 kill -9 "$(pid_of t1)"; rm -rf "$WORK/t1"
+start_server t1e 33067
+measure "bloodraven-backup restore (BRV1)" "$(pid_of t1e)" "$BIN" restore --from "file://$WORK/brenc" --port 33067 \
+    --threads "$THREADS" --no-progress --passphrase-file "$WORK/passphrase"
+row "bloodraven-backup restore (BRV1)" "-" "$(same 33067)"
+kill -9 "$(pid_of t1e)"; rm -rf "$WORK/t1e" "$WORK/brenc"
 start_server t1b 33066
 measure "bloodraven-backup restore --no-defer-indexes" "$(pid_of t1b)" "$BIN" restore \
     --from "file://$WORK/cycle/dump" --port 33066 --threads "$THREADS" --no-progress --no-defer-indexes

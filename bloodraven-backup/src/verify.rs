@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use futures::StreamExt;
 use serde::Serialize;
 
 use crate::conn::quote_ident;
@@ -256,26 +257,40 @@ async fn run(
             files: replayed.files.len(),
         });
     }
-    let mut session = target.connect().await.map_err(restore_failed)?;
-    for (table, rows) in &restored.row_counts {
-        let (schema, name) = table.split_once('.').unwrap_or((table, ""));
-        let sql = format!(
-            "CHECKSUM TABLE {}.{} EXTENDED",
-            quote_ident(schema),
-            quote_ident(name)
-        );
-        let row = session.text_rows(&sql).await.map_err(restore_failed)?;
-        let checksum = row
-            .first()
-            .and_then(|r| r.get(1))
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(0);
-        report.tables.push(TableCheck {
-            table: table.clone(),
-            rows: *rows,
-            checksum,
-        });
+    // One checksum per table, as many at a time as the restore had connections (each reads a whole table).
+    let threads = options.restore.threads.max(1);
+    let checks: Vec<Result<TableCheck, Error>> =
+        futures::stream::iter(restored.row_counts.iter().map(|(table, rows)| {
+            let target = &target;
+            async move {
+                let mut session = target.connect().await?;
+                let (schema, name) = table.split_once('.').unwrap_or((table, ""));
+                let sql = format!(
+                    "CHECKSUM TABLE {}.{} EXTENDED",
+                    quote_ident(schema),
+                    quote_ident(name)
+                );
+                let row = session.text_rows(&sql).await?;
+                drop(session.conn.disconnect().await);
+                let checksum = row
+                    .first()
+                    .and_then(|r| r.get(1))
+                    .and_then(|c| c.parse().ok())
+                    .unwrap_or(0);
+                Ok(TableCheck {
+                    table: table.clone(),
+                    rows: *rows,
+                    checksum,
+                })
+            }
+        }))
+        .buffered(threads)
+        .collect()
+        .await;
+    for check in checks {
+        report.tables.push(check.map_err(restore_failed)?);
     }
+    let mut session = target.connect().await.map_err(restore_failed)?;
     if let Some(check) = &options.sanity {
         let begin = Instant::now();
         report.sanity_check.ran = true;

@@ -30,6 +30,44 @@ pub(crate) struct TableFinish {
     pub(crate) left: Mutex<usize>,
     /// `ALTER TABLE … ADD KEY …` of the secondary indexes deferred until after the data.
     pub(crate) add_indexes: Option<String>,
+    /// Count the table's rows once it is complete (on the connection that loaded its last chunk, while the
+    /// others go on loading).
+    pub(crate) count_rows: bool,
+    /// That count.
+    pub(crate) counted: Mutex<Option<u64>>,
+}
+
+impl TableFinish {
+    /// Runs what follows the last chunk of `table` on `session`.
+    async fn run(&self, session: &mut Session, table: &TableMeta) -> Result<(), Error> {
+        if let Some(alter) = &self.add_indexes {
+            tracing::debug!(table = %table.table, "adding the deferred indexes");
+            session.exec(alter).await?;
+        }
+        if self.count_rows {
+            let n = count_rows(session, table).await?;
+            if let Ok(mut counted) = self.counted.lock() {
+                *counted = Some(n);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `SELECT COUNT(*)` of `table`.
+pub(crate) async fn count_rows(session: &mut Session, table: &TableMeta) -> Result<u64, Error> {
+    let sql = format!(
+        "SELECT COUNT(*) FROM {}.{}",
+        quote_ident(&table.schema),
+        quote_ident(&table.table)
+    );
+    let text = session.scalar(&sql).await?;
+    text.parse().map_err(|_| Error::Mismatch {
+        table: format!("{}.{}", table.schema, table.table),
+        what: "row count",
+        expected: "a number".into(),
+        actual: text,
+    })
 }
 
 /// Loads every job on the given sessions; returns the rows loaded.
@@ -76,14 +114,11 @@ pub(crate) async fn load_all(
                     })
                     .unwrap_or(false);
                 if table_done {
-                    if let Some(alter) = &job.finish.add_indexes {
-                        tracing::debug!(table = %job.table.table, "adding the deferred indexes");
-                        if let Err(e) = session.exec(alter).await {
-                            if let Ok(mut q) = queue.lock() {
-                                q.clear();
-                            }
-                            return Err(e);
+                    if let Err(e) = job.finish.run(&mut session, &job.table).await {
+                        if let Ok(mut q) = queue.lock() {
+                            q.clear();
                         }
+                        return Err(e);
                     }
                     progress.table_done();
                 }

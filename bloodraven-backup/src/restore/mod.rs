@@ -206,10 +206,13 @@ async fn restore_into(
     let mut jobs = Vec::new();
     let mut order: Vec<&(Arc<TableMeta>, Option<String>)> = tables.iter().collect();
     order.sort_by_key(|(t, _)| std::cmp::Reverse(t.data_bytes));
+    let mut finishes = Vec::new();
     for (t, add_indexes) in order {
         let finish = Arc::new(load::TableFinish {
             left: Mutex::new(t.chunks.len()),
             add_indexes: add_indexes.clone(),
+            count_rows: options.check_rows,
+            counted: Mutex::new(None),
         });
         for chunk in &t.chunks {
             jobs.push(load::LoadJob {
@@ -218,6 +221,7 @@ async fn restore_into(
                 finish: Arc::clone(&finish),
             });
         }
+        finishes.push((Arc::clone(t), finish));
     }
     let tables: Vec<Arc<TableMeta>> = tables.into_iter().map(|(t, _)| t).collect();
     let mut sessions = Vec::new();
@@ -258,17 +262,14 @@ async fn restore_into(
 
     let mut counts = BTreeMap::new();
     if options.check_rows {
-        for t in &tables {
+        for (t, finish) in &finishes {
             let name = format!("{}.{}", t.schema, t.table);
-            let n: u64 = control
-                .scalar(&format!(
-                    "SELECT COUNT(*) FROM {}.{}",
-                    quote_ident(&t.schema),
-                    quote_ident(&t.table)
-                ))
-                .await?
-                .parse()
-                .unwrap_or(u64::MAX);
+            // Counted by the loader after the table's last chunk; a table without chunks is counted here.
+            let counted = finish.counted.lock().ok().and_then(|c| *c);
+            let n = match counted {
+                Some(n) => n,
+                None => load::count_rows(control, t).await?,
+            };
             if n != t.rows {
                 return Err(Error::Mismatch {
                     table: name,
