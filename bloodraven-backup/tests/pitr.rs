@@ -333,7 +333,8 @@ async fn replay_skips_excluded_gtids() {
         "{text}"
     );
 
-    // The same through the command line: a dry run names the skipped GTID, a restore skips it.
+    // The same through the command line: a dry run names the skipped GTID, a restore skips it, and a restore
+    // with a GTID outside the window is refused before the target is touched.
     let cli = |port: u16, extra: &[&str]| {
         std::process::Command::new(env!("CARGO_BIN_EXE_bloodraven-backup"))
             .args(["restore", "--from"])
@@ -373,7 +374,10 @@ async fn replay_skips_excluded_gtids() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("0-2-999") && stderr.contains("not in the replay window"),
+        stderr.contains("0-2-999")
+            && stderr.contains("not in the replay window")
+            && stderr.contains("nothing was restored"),
         "{stderr}"
     );
+    assert_eq!(db.sql("SHOW DATABASES LIKE 'd'").unwrap().trim(), "");
 }

@@ -141,14 +141,10 @@ fn report(plan: &Plan, skipped: &str) -> String {
     out
 }
 
-/// Replays the archive into `server`, which holds a restore of a dump with GTID state `start`; fails unless
-/// the server ends exactly at the plan's GTID state (for a time target: within it).
-pub async fn replay(
-    server: &ConnectOptions,
-    flavor: Flavor,
-    start: &str,
-    options: &PitrOptions,
-) -> Result<ReplayReport, Error> {
+/// Plans the replay from `start` (a dump's GTID state) and fails, as [`replay`] would before replaying anything,
+/// when the archive cannot reach the target or an excluded GTID is not one the replay would apply. Run it before
+/// a restore to refuse bad options while the target is still untouched.
+pub async fn preflight(start: &str, options: &PitrOptions) -> Result<Plan, Error> {
     let plan = plan(&options.archive, start, &options.target).await?;
     if !plan.is_complete() {
         return Err(Error::Pitr(format!(
@@ -161,6 +157,18 @@ pub async fn replay(
         &History::parse(start, "the dump's gtid state")?,
         &options.exclude,
     )?;
+    Ok(plan)
+}
+
+/// Replays the archive into `server`, which holds a restore of a dump with GTID state `start`; fails unless
+/// the server ends exactly at the plan's GTID state (for a time target: within it).
+pub async fn replay(
+    server: &ConnectOptions,
+    flavor: Flavor,
+    start: &str,
+    options: &PitrOptions,
+) -> Result<ReplayReport, Error> {
+    let plan = preflight(start, options).await?;
     let planned = match flavor {
         Flavor::Mariadb => plan.recovered.mariadb_position(&[]).to_string(),
         Flavor::Mysql => plan.recovered.mysql().to_string(),

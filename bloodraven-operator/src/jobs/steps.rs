@@ -172,6 +172,16 @@ pub async fn restore(vars: &dyn Vars) -> Result<Outcome, Error> {
                 .into(),
         });
     }
+    // Bad replay options (an unreachable target, a mistyped excludeGtids) fail before the target is touched.
+    if let Some(p) = &pitr {
+        let dump = bloodraven_backup::restore::open_dump_with(
+            &from,
+            options.passphrase.as_ref(),
+            options.decrypted_copy,
+        )
+        .await?;
+        bloodraven_backup::pitr::preflight(&dump.meta.gtid_executed, p).await?;
+    }
     // An in-place restore empties the live target first (spec.restoreInPlace), once the dump is known to open
     // (the marker, the metadata and the passphrase check out): a wrong source never costs the target its data.
     if let Some(p) = super::in_place::Preparation::from_vars(vars)? {

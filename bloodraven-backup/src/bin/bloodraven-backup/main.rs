@@ -431,6 +431,15 @@ async fn run_restore(args: RestoreArgs) -> anyhow::Result<()> {
         }
         return Ok(());
     }
+    if let Some(p) = &pitr {
+        // Bad replay options (an unreachable target, a mistyped --exclude-gtids) fail before the target is touched.
+        let dump = restore::open_dump(&from, options.passphrase.as_ref())
+            .await
+            .context("dump check failed")?;
+        bloodraven_backup::pitr::preflight(&dump.meta.gtid_executed, p)
+            .await
+            .context("point-in-time replay refused; nothing was restored")?;
+    }
     let ticker = show_progress(&args.server, &progress);
     let result = restore::restore(&target, &from, &options).await;
     if let Some(t) = ticker {
