@@ -183,10 +183,14 @@ async fn replay_skips_excluded_gtids() {
     write_rows(&source, "a2", 3);
     source.sql("FLUSH BINARY LOGS").unwrap();
     write_rows(&source, "a3", 2);
+    let before_update = pos(&source);
     source
         .sql("UPDATE d.t SET v = v + 100 WHERE tag = 'a0'")
         .unwrap();
     let bad_update = pos(&source);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let cut = chrono::Utc::now();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     write_rows(&source, "a4", 1);
     let first_a4 = pos(&source);
     write_rows(&source, "a4", 1);
@@ -251,6 +255,25 @@ async fn replay_skips_excluded_gtids() {
             "0",
             "10",
         ),
+        // The UPDATE in the last file, cut by a stop time: the newest replayed transaction is skipped, so the
+        // position is the one before it.
+        (
+            Target::Time(cut),
+            bad_update.clone(),
+            before_update.clone(),
+            10,
+            "0",
+            "10",
+        ),
+        // The newest archived transaction (a bad statement just before the restore).
+        (
+            Target::Latest,
+            last.clone(),
+            first_a4.clone(),
+            11,
+            "0",
+            "510",
+        ),
     ];
     for (i, (target, skip, expected_gtid, rows, a1, sum)) in cases.into_iter().enumerate() {
         let db = server(30 + i as u32);
@@ -302,6 +325,7 @@ async fn replay_skips_excluded_gtids() {
             bad_update.clone(),
             "not in the replay window",
         ),
+        (Target::Time(cut), first_a4.clone(), "after the stop time"),
     ];
     let db = server(40);
     restore::restore(

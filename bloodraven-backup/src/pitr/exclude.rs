@@ -10,8 +10,9 @@
 //!   first run keeps the file's GTID start and stops at the skipped event's offset (`--stop-position=N`),
 //!   each next one starts at the GTID position after the skipped transaction (`--start-position=<list>`,
 //!   which also skips whatever the previous runs applied) and the last keeps the file's own stop option.
-//!   `mariadb-binlog` 10.11 accepts a GTID start with a numeric stop. Positions are high-water marks, so the
-//!   final GTID check is unchanged.
+//!   `mariadb-binlog` 10.11 accepts a GTID start with a numeric stop. Positions are high-water marks: the
+//!   expected position is that of the plan's set without the skipped transactions (lower than the plan's only
+//!   when the newest transactions of a domain are skipped), and the final check stays exact.
 //!
 //! Every excluded GTID must be a transaction the replay would apply: one already in the dump, beyond the
 //! target, after a stop time or absent from the archive is refused before anything is replayed, naming it
@@ -92,6 +93,14 @@ impl ExcludedGtids {
         &self.mysql
     }
 
+    /// The excluded transactions as a history.
+    pub(crate) fn history(&self) -> History {
+        self.mariadb
+            .iter()
+            .map(single)
+            .fold(History::from_mysql(self.mysql.clone()), |h, g| h.union(&g))
+    }
+
     /// Those of the excluded GTIDs not in `window`, as text (empty when all are in it).
     fn outside(&self, window: &History) -> String {
         if self.mariadb.is_empty() {
@@ -168,6 +177,10 @@ pub(crate) struct Cut {
     pub(crate) offset: u64,
     /// The GTID position just after it (the run after it starts there).
     pub(crate) resume: String,
+    /// Whether the run that ends here applies any transaction.
+    pub(crate) busy_before: bool,
+    /// Whether the run that starts after it (up to the next cut or the end of the file) applies any.
+    pub(crate) busy_after: bool,
 }
 
 /// Finds every excluded MariaDB GTID in the downloaded files (`paths`, in plan order), where the replay
@@ -248,6 +261,10 @@ fn scan_file(
     };
     let file = std::fs::File::open(path).map_err(|e| Error::io(path.display().to_string(), e))?;
     let mut past_stop = false;
+    // Whether the current run (since the last cut) applies a transaction: runs that apply none are left out,
+    // since `mariadb-binlog` fails on a GTID start that is the file's last transaction ("never reached
+    // expected GTID state").
+    let mut busy = false;
     let bad = |e: bloodraven_binlog::Error| Error::Pitr(format!("reading {}: {e}", path.display()));
     for event in Reader::new(std::io::BufReader::new(file)) {
         let event = event.map_err(bad)?;
@@ -274,7 +291,15 @@ fn scan_file(
                     gtid: g,
                     offset: event.offset(),
                     resume: state.to_string(),
+                    busy_before: busy,
+                    busy_after: false,
                 });
+                busy = false;
+            }
+        } else if !past_stop {
+            busy = true;
+            if let Some(c) = scan.cuts.last_mut() {
+                c.busy_after = true;
             }
         }
         for x in excluded.mariadb.iter() {
@@ -319,23 +344,27 @@ pub(crate) fn segments(
     let mut runs = Vec::new();
     let mut start = f.mariadb_start.clone().filter(|s| !s.is_empty());
     for cut in cuts {
-        let mut args: Vec<String> = start
+        if cut.busy_before {
+            let mut args: Vec<String> = start
+                .iter()
+                .map(|s| format!("--start-position={s}"))
+                .collect();
+            args.push(format!("--stop-position={}", cut.offset));
+            if let Some(stop @ Stop::Datetime(_)) = &f.stop {
+                args.push(stop.arg());
+            }
+            runs.push(args);
+        }
+        start = Some(cut.resume.clone());
+    }
+    if cuts.last().is_some_and(|c| c.busy_after) {
+        let mut last: Vec<String> = start
             .iter()
             .map(|s| format!("--start-position={s}"))
             .collect();
-        args.push(format!("--stop-position={}", cut.offset));
-        if let Some(stop @ Stop::Datetime(_)) = &f.stop {
-            args.push(stop.arg());
-        }
-        runs.push(args);
-        start = Some(cut.resume.clone());
+        last.extend(f.stop.iter().map(Stop::arg));
+        runs.push(last);
     }
-    let mut last: Vec<String> = start
-        .iter()
-        .map(|s| format!("--start-position={s}"))
-        .collect();
-    last.extend(f.stop.iter().map(Stop::arg));
-    runs.push(last);
     runs
 }
 
@@ -403,6 +432,8 @@ mod tests {
             },
             offset,
             resume: resume.into(),
+            busy_before: true,
+            busy_after: true,
         };
         let cuts = [cut(4, 832, "0-1-4"), cut(6, 1232, "0-1-6")];
         let f = planned(Some("0-1-2"), Some(Stop::MariadbGtid("0-1-9".into())));
@@ -431,6 +462,17 @@ mod tests {
                 vec!["--stop-position=832".to_owned()],
                 vec!["--start-position=0-1-4".to_owned()],
             ]
+        );
+        // Runs that apply nothing are left out: the skipped transaction opens the file or ends it.
+        let mut lone = cut(4, 832, "0-1-4");
+        lone.busy_before = false;
+        lone.busy_after = false;
+        assert!(segments(&f, &[lone], &x).is_empty());
+        let mut first = cut(4, 832, "0-1-4");
+        first.busy_before = false;
+        assert_eq!(
+            segments(&f, &[first], &x),
+            vec![vec!["--start-position=0-1-4".to_owned()]]
         );
     }
 }
