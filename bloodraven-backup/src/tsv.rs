@@ -73,10 +73,10 @@ fn next_special(value: &[u8]) -> Option<usize> {
         let below_14 = x.wrapping_sub(ONES * 14) & !x & HIGHS;
         let y = x ^ BACKSLASHES;
         let backslash = y.wrapping_sub(ONES) & !y & HIGHS;
-        if below_14 | backslash != 0 {
-            if let Some(i) = word.iter().position(|&b| is_special(b)) {
-                return Some(start + i);
-            }
+        if below_14 | backslash != 0
+            && let Some(i) = word.iter().position(|&b| is_special(b))
+        {
+            return Some(start + i);
         }
         start += 8;
     }

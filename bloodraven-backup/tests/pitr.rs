@@ -11,7 +11,7 @@ use bloodraven_backup::bloodraven_binlog::continuity::History;
 use bloodraven_backup::bloodraven_binlog::manifest::{ArchiveLayout, SiteName};
 use bloodraven_backup::bloodraven_binlog::pitr::Target;
 use bloodraven_backup::format::Flavor;
-use bloodraven_backup::pitr::{self, PitrOptions};
+use bloodraven_backup::pitr::{self, ExcludedGtids, PitrOptions};
 use bloodraven_backup::{DumpOptions, Error, RestoreOptions, dump, restore};
 
 use common::*;
@@ -148,4 +148,260 @@ async fn restore_then_replay_to_latest_a_time_and_a_gtid() {
         "{err}"
     );
     assert_eq!(db.sql("SELECT COUNT(*) FROM d.t").unwrap().trim(), "5");
+}
+
+/// A bad transaction in each of two files: the replay skips the chosen ones (in the first file, in the last
+/// file with a GTID stop, in two files), the rest lands and the GTID check passes; an excluded GTID the
+/// replay would not apply is refused before anything is replayed, naming it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_skips_excluded_gtids() {
+    let source = server(2);
+    exec(
+        &source,
+        &[
+            "CREATE DATABASE d",
+            "CREATE TABLE d.t (id INT AUTO_INCREMENT PRIMARY KEY, tag VARCHAR(8), v INT)",
+        ],
+    )
+    .await;
+    write_rows(&source, "a0", 5);
+    let root = tempfile::tempdir().unwrap();
+    let dump_dir = root.path().join("dump");
+    let report = dump::dump(
+        &conn_opts(&source),
+        &dir_location(&dump_dir),
+        &DumpOptions::default(),
+    )
+    .await
+    .unwrap();
+    let start = report.meta.gtid_executed.clone();
+    let in_dump = start.clone();
+
+    write_rows(&source, "a1", 5);
+    source.sql("DELETE FROM d.t WHERE tag = 'a1'").unwrap();
+    let bad_delete = pos(&source);
+    write_rows(&source, "a2", 3);
+    source.sql("FLUSH BINARY LOGS").unwrap();
+    write_rows(&source, "a3", 2);
+    let before_update = pos(&source);
+    source
+        .sql("UPDATE d.t SET v = v + 100 WHERE tag = 'a0'")
+        .unwrap();
+    let bad_update = pos(&source);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let cut = chrono::Utc::now();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    write_rows(&source, "a4", 1);
+    let first_a4 = pos(&source);
+    write_rows(&source, "a4", 1);
+    let last = pos(&source);
+    source.sql("FLUSH BINARY LOGS").unwrap();
+
+    let archive_root = root.path().join("archive");
+    std::fs::create_dir_all(&archive_root).unwrap();
+    let store = Arc::new(
+        bloodraven_backup::object_store::local::LocalFileSystem::new_with_prefix(&archive_root)
+            .unwrap(),
+    );
+    let archive = ArchiveStore::new(store, ArchiveLayout::for_profile_prefix("orders"));
+    let archiver = Archiver::new(
+        archive.clone(),
+        SiteName::parse("east").unwrap(),
+        source.binlog_dir(),
+    );
+    let cycle = archiver.run_cycle(&true).await.unwrap();
+    assert!(cycle.failed.is_empty(), "{cycle:?}");
+
+    // The dry run names what is skipped.
+    let both = ExcludedGtids::parse(&format!("{bad_delete},{bad_update}")).unwrap();
+    let plan = pitr::plan(&archive, &start, &Target::Latest).await.unwrap();
+    let text = pitr::report_text_excluding(&plan, &start, &both).unwrap();
+    assert!(
+        text.contains(&format!("skipped gtids: {bad_delete},{bad_update}")),
+        "{text}"
+    );
+    assert!(text.contains("recoverable: yes"), "{text}");
+
+    let a1_rows = "SELECT COUNT(*) FROM d.t WHERE tag = 'a1'";
+    let a0_sum = "SELECT SUM(v) FROM d.t WHERE tag = 'a0'";
+    let cases = [
+        // The DELETE in the first file (which starts at the dump's GTID position).
+        (
+            Target::Latest,
+            bad_delete.clone(),
+            last.clone(),
+            17,
+            "5",
+            "510",
+        ),
+        // Both, in two files.
+        (
+            Target::Latest,
+            format!("{bad_delete},{bad_update}"),
+            last.clone(),
+            17,
+            "5",
+            "10",
+        ),
+        // The UPDATE in the last file, which also carries the GTID stop.
+        (
+            Target::Gtids {
+                set: History::parse(&first_a4, "t").unwrap(),
+                inclusive: true,
+            },
+            bad_update.clone(),
+            first_a4.clone(),
+            11,
+            "0",
+            "10",
+        ),
+        // The UPDATE in the last file, cut by a stop time: the newest replayed transaction is skipped, so the
+        // position is the one before it.
+        (
+            Target::Time(cut),
+            bad_update.clone(),
+            before_update.clone(),
+            10,
+            "0",
+            "10",
+        ),
+        // The newest archived transaction (a bad statement just before the restore).
+        (
+            Target::Latest,
+            last.clone(),
+            first_a4.clone(),
+            11,
+            "0",
+            "510",
+        ),
+    ];
+    for (i, (target, skip, expected_gtid, rows, a1, sum)) in cases.into_iter().enumerate() {
+        let db = server(30 + i as u32);
+        restore::restore(
+            &conn_opts(&db),
+            &dir_location(&dump_dir),
+            &RestoreOptions::default(),
+        )
+        .await
+        .unwrap();
+        let mut options = PitrOptions::new(archive.clone(), target.clone());
+        options.work_dir = root.path().join(format!("work-{i}"));
+        options.exclude = ExcludedGtids::parse(&skip).unwrap();
+        let replayed = pitr::replay(&conn_opts(&db), Flavor::Mariadb, &start, &options)
+            .await
+            .unwrap_or_else(|e| panic!("{target:?} without {skip}: {e}"));
+        assert_eq!(replayed.gtid_executed, expected_gtid, "without {skip}");
+        assert_eq!(replayed.skipped, skip);
+        let count = db.sql("SELECT COUNT(*) FROM d.t").unwrap();
+        assert_eq!(count.trim(), rows.to_string(), "without {skip}");
+        assert_eq!(db.sql(a1_rows).unwrap().trim(), a1, "without {skip}");
+        assert_eq!(db.sql(a0_sum).unwrap().trim(), sum, "without {skip}");
+    }
+
+    // Outside the window: a transaction of the dump, one beyond the archive, one with the wrong server id,
+    // one beyond a GTID target. Each is refused by name and nothing is replayed.
+    let first_in_dump = in_dump.rsplit_once('-').unwrap();
+    let in_dump_gtid = format!("{}-1", first_in_dump.0);
+    let (domain_server, seq) = bad_delete.rsplit_once('-').unwrap();
+    let wrong_server = format!("0-7-{seq}");
+    assert_ne!(wrong_server, bad_delete, "{domain_server}");
+    let refusals = [
+        (
+            Target::Latest,
+            in_dump_gtid.clone(),
+            "not in the replay window",
+        ),
+        (
+            Target::Latest,
+            "0-2-999".to_owned(),
+            "not in the replay window",
+        ),
+        (Target::Latest, wrong_server.clone(), "check the server id"),
+        (
+            Target::Gtids {
+                set: History::parse(&bad_delete, "t").unwrap(),
+                inclusive: true,
+            },
+            bad_update.clone(),
+            "not in the replay window",
+        ),
+        (Target::Time(cut), first_a4.clone(), "after the stop time"),
+    ];
+    let db = server(40);
+    restore::restore(
+        &conn_opts(&db),
+        &dir_location(&dump_dir),
+        &RestoreOptions::default(),
+    )
+    .await
+    .unwrap();
+    for (target, skip, why) in refusals {
+        let mut options = PitrOptions::new(archive.clone(), target.clone());
+        options.exclude = ExcludedGtids::parse(&format!("{bad_delete},{skip}")).unwrap();
+        let err = pitr::replay(&conn_opts(&db), Flavor::Mariadb, &start, &options)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, Error::Pitr(ref m) if m.contains(&skip) && m.contains(why)
+                && !m.contains(&format!("{bad_delete} (")) && !m.contains(&format!("gtids {bad_delete}"))),
+            "{skip}: {err}"
+        );
+        assert_eq!(db.sql("SELECT COUNT(*) FROM d.t").unwrap().trim(), "5");
+        assert_eq!(pos(&db), start, "nothing replayed");
+    }
+    let outside = ExcludedGtids::parse(&in_dump_gtid).unwrap();
+    let text = pitr::report_text_excluding(&plan, &start, &outside).unwrap();
+    assert!(
+        text.contains(&format!("outside the replay window (already in the dump, beyond the target or not archived): {in_dump_gtid}"))
+            && text.contains("recoverable: no"),
+        "{text}"
+    );
+
+    // The same through the command line: a dry run names the skipped GTID, a restore skips it, and a restore
+    // with a GTID outside the window is refused before the target is touched.
+    let cli = |port: u16, extra: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_bloodraven-backup"))
+            .args(["restore", "--from"])
+            .arg(format!("file://{}", dump_dir.display()))
+            .args(["--port", &port.to_string(), "--binlog-archive"])
+            .arg(format!("file://{}/orders/binlogs", archive_root.display()))
+            .args(["--latest", "--exclude-gtids"])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let db = server(41);
+    let out = cli(db.port(), &[&in_dump_gtid, "--dry-run"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains(&format!("skipped gtids: {in_dump_gtid}"))
+            && stdout.contains("recoverable: no"),
+        "{stdout}"
+    );
+    let out = cli(db.port(), &[&bad_delete, "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let result: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(result["replay"]["skipped"], bad_delete.as_str());
+    assert_eq!(result["gtidExecuted"], last.as_str());
+    assert_eq!(db.sql(a1_rows).unwrap().trim(), "5");
+    let db = server(42);
+    let out = cli(db.port(), &["0-2-999"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("0-2-999")
+            && stderr.contains("not in the replay window")
+            && stderr.contains("nothing was restored"),
+        "{stderr}"
+    );
+    assert_eq!(db.sql("SHOW DATABASES LIKE 'd'").unwrap().trim(), "");
 }

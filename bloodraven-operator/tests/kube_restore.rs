@@ -1,6 +1,6 @@
 //! `spec.initFromBackup` end to end on the real Kubernetes API server (v1.20, no kubelet) with real MariaDB servers
 //! and the loopback S3 server: a DR group restores an encrypted dump of another server and replays its encrypted
-//! binlog archive up to `pointInTime.stopDatetime`. The manager renders the restore Job; the test plays the kubelet
+//! binlog archive up to `pointInTime.stopDatetime`, skipping the transaction named in `pointInTime.excludeGtids`. The manager renders the restore Job; the test plays the kubelet
 //! and the Job controller: it runs the Job's init containers and then its container as local processes (the same
 //! binary; Secret volumes written to folders at the mount paths' place, emptyDirs shared folders), then records
 //! the pod's termination messages and the Job's outcome in their status. Bad input (a missing Secret, an
@@ -75,7 +75,8 @@ fn s3_root(s3: &S3Server) -> bloodraven_backup::DumpLocation {
 /// The source side: a server with rows 1–3, an encrypted dump of it at `orders/west/orders-1`, rows 4–5, the
 /// stop time, row 6, and its binlogs archived (encrypted) under `orders/west/binlogs` as site `iad`. Returns the
 /// stop time.
-async fn source_artifacts(s3: &S3Server, scratch: &std::path::Path) -> (MariaDb, String) {
+/// The source server, the stop time (after rows 4 and 5, before row 6) and the GTID that wrote row 4.
+async fn source_artifacts(s3: &S3Server, scratch: &std::path::Path) -> (MariaDb, String, String) {
     let source = MariaDb::builder()
         .server_id(21)
         .start()
@@ -119,9 +120,14 @@ async fn source_artifacts(s3: &S3Server, scratch: &std::path::Path) -> (MariaDb,
         "{}",
         String::from_utf8_lossy(&dump.stderr)
     );
-    source
-        .sql("INSERT INTO d.t VALUES (4, 'd'), (5, 'e')")
-        .unwrap();
+    // Row 4 is the "bad" transaction the first test excludes from the replay.
+    source.sql("INSERT INTO d.t VALUES (4, 'd')").unwrap();
+    let bad = source
+        .sql("SELECT @@gtid_binlog_pos")
+        .unwrap()
+        .trim()
+        .to_owned();
+    source.sql("INSERT INTO d.t VALUES (5, 'e')").unwrap();
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let stop = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
     tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -146,7 +152,7 @@ async fn source_artifacts(s3: &S3Server, scratch: &std::path::Path) -> (MariaDb,
         cycle.failed.is_empty() && !cycle.archived.is_empty(),
         "{cycle:?}"
     );
-    (source, stop)
+    (source, stop, bad)
 }
 
 async fn create_secret(client: &Client, namespace: &str, name: &str, data: Value) {
@@ -300,7 +306,7 @@ async fn a_dr_group_restores_the_encrypted_dump_and_replays_to_the_stop_time() {
     let ns = namespace(&client, "e2e-restore").await;
     let k = Kubelet::new(&client, &ns);
     let s3 = S3Server::start().unwrap();
-    let (_source, stop) = source_artifacts(&s3, &k.scratch).await;
+    let (_source, stop, bad) = source_artifacts(&s3, &k.scratch).await;
     let dr = dr_servers();
     create_secrets(&client, &ns, &s3).await;
     let mut operator = Operator::start(&kubeconfig, &ns, &endpoints(&["orders"], &dr));
@@ -312,7 +318,7 @@ async fn a_dr_group_restores_the_encrypted_dump_and_replays_to_the_stop_time() {
         json!({
             "source": { "s3": s3_source(&s3, s3.bucket(), "s3-dr-creds") },
             "decryption": { "passphraseSecret": { "name": "orders-backup-passphrase" } },
-            "pointInTime": { "stopDatetime": stop },
+            "pointInTime": { "stopDatetime": stop, "excludeGtids": bad },
         }),
     )
     .await;
@@ -335,13 +341,14 @@ async fn a_dr_group_restores_the_encrypted_dump_and_replays_to_the_stop_time() {
         );
     }
     let done = wait_restore(&client, &ns, "orders", "Succeeded").await;
-    // The data is what it was at the stop time: the dump's rows and the archived ones before it, not row 6.
+    // The data is what it was at the stop time without the excluded transaction: the dump's rows and the
+    // archived ones before it except row 4, not row 6.
     assert_eq!(
         dr[0]
             .sql("SELECT GROUP_CONCAT(id ORDER BY id) FROM d.t")
             .unwrap()
             .trim(),
-        "1,2,3,4,5"
+        "1,2,3,5"
     );
     assert!(
         done["pitrReplayedBinlogCount"].as_i64().unwrap_or(0) >= 1,
@@ -407,7 +414,7 @@ async fn bad_restore_input_fails_naming_the_field_and_the_operator_keeps_running
     let ns = namespace(&client, "e2e-restore-bad").await;
     let k = Kubelet::new(&client, &ns);
     let s3 = S3Server::start().unwrap();
-    let (_source, _stop) = source_artifacts(&s3, &k.scratch).await;
+    let (_source, _stop, _bad) = source_artifacts(&s3, &k.scratch).await;
     let dr = dr_servers();
     create_secrets(&client, &ns, &s3).await;
     let groups = ["no-creds", "no-bucket", "no-pass", "wrong-pass"];

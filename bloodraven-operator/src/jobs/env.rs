@@ -57,7 +57,7 @@ pub const PITR_MANIFEST_PREFIX: &str = "BLOODRAVEN_PITR_MANIFEST_PREFIX";
 /// `BLOODRAVEN_PITR_LOCAL_DIR`: where the restore Job's `pitr-download` init container left the binlogs to replay
 /// (`/pitr-binlogs`).
 pub const PITR_LOCAL_DIR: &str = "BLOODRAVEN_PITR_LOCAL_DIR";
-/// `BLOODRAVEN_PITR_EXCLUDE_GTIDS`: GTIDs the replay skips (not supported here: the step refuses it).
+/// `BLOODRAVEN_PITR_EXCLUDE_GTIDS`: GTIDs the replay skips (MariaDB GTIDs or a MySQL GTID set).
 pub const PITR_EXCLUDE_GTIDS: &str = "BLOODRAVEN_PITR_EXCLUDE_GTIDS";
 /// `BLOODRAVEN_RESET_REPLICATION=1` (in-place restore): stop and forget replication on the target first.
 pub const RESET_REPLICATION: &str = "BLOODRAVEN_RESET_REPLICATION";

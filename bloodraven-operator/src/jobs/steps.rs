@@ -138,7 +138,8 @@ pub fn dump_options(
 }
 
 /// `restore`: loads `BLOODRAVEN_INPUT_URL` into `BLOODRAVEN_MYSQL_HOST`, replays the archive at
-/// `BLOODRAVEN_PITR_MANIFEST_PREFIX` up to `BLOODRAVEN_PITR_STOP_DATETIME` when both are set, and prints
+/// `BLOODRAVEN_PITR_MANIFEST_PREFIX` up to `BLOODRAVEN_PITR_STOP_DATETIME` when both are set (skipping the
+/// transactions of `BLOODRAVEN_PITR_EXCLUDE_GTIDS`), and prints
 /// `BLOODRAVEN_RESTORE_COMPLETE`.
 pub async fn restore(vars: &dyn Vars) -> Result<Outcome, Error> {
     let storage = Storage::from_vars(vars)?;
@@ -154,15 +155,7 @@ pub async fn restore(vars: &dyn Vars) -> Result<Outcome, Error> {
         passphrase,
         ..RestoreOptions::default()
     };
-    if vars.var(env::PITR_EXCLUDE_GTIDS).is_some() {
-        return Err(Error::BadEnv {
-            name: env::PITR_EXCLUDE_GTIDS,
-            reason:
-                "excluding GTIDs from the replay is not supported; remove pointInTime.excludeGtids"
-                    .into(),
-        });
-    }
-    let pitr = match (
+    let mut pitr = match (
         vars.var(env::PITR_STOP_DATETIME),
         vars.var(env::PITR_LOCAL_DIR),
     ) {
@@ -170,12 +163,42 @@ pub async fn restore(vars: &dyn Vars) -> Result<Outcome, Error> {
         (Some(t), None) => pitr_options(vars, &storage, Target::Time(parse_time(&t)?))?,
         (None, _) => None,
     };
+    if let Some(text) = vars
+        .var(env::PITR_EXCLUDE_GTIDS)
+        .filter(|t| !t.trim().is_empty())
+    {
+        let bad = |reason: String| Error::BadEnv {
+            name: env::PITR_EXCLUDE_GTIDS,
+            reason,
+        };
+        let exclude = bloodraven_backup::pitr::ExcludedGtids::parse(&text)
+            .map_err(|e| bad(format!("{e}; fix pointInTime.excludeGtids")))?;
+        let Some(p) = pitr.as_mut() else {
+            return Err(bad(format!(
+                "{text:?} is set but nothing is replayed: set {} and {} (or {}) too",
+                env::PITR_STOP_DATETIME,
+                env::PITR_MANIFEST_PREFIX,
+                env::PITR_LOCAL_DIR
+            )));
+        };
+        p.exclude = exclude;
+    }
     if vars.var(env::PITR_FILTER_DATABASE).is_some() {
         return Err(Error::BadEnv {
             name: env::PITR_FILTER_DATABASE,
             reason: "a per-schema binlog replay is not supported; restore the whole instance"
                 .into(),
         });
+    }
+    // Bad replay options (an unreachable target, a mistyped excludeGtids) fail before the target is touched.
+    if let Some(p) = &pitr {
+        let dump = bloodraven_backup::restore::open_dump_with(
+            &from,
+            options.passphrase.as_ref(),
+            options.decrypted_copy,
+        )
+        .await?;
+        bloodraven_backup::pitr::preflight(&dump.meta.gtid_executed, p).await?;
     }
     // An in-place restore empties the live target first (spec.restoreInPlace), once the dump is known to open
     // (the marker, the metadata and the passphrase check out): a wrong source never costs the target its data.

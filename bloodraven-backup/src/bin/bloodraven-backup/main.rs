@@ -146,6 +146,11 @@ struct PitrArgs {
     /// With --stop-gtid: stop just before the set instead.
     #[arg(long, requires = "stop_gtid")]
     exclusive: bool,
+    /// Do not replay these transactions, e.g. a bad `DROP TABLE`: MariaDB GTIDs (`0-1-42,0-1-57`, each one
+    /// transaction) or a MySQL GTID set. Each must be one the replay would apply (after the dump, within the
+    /// target); otherwise nothing is replayed. MySQL records them as empty transactions.
+    #[arg(long, requires = "binlog_archive", value_name = "SET")]
+    exclude_gtids: Option<String>,
 }
 
 impl PitrArgs {
@@ -192,9 +197,12 @@ impl PitrArgs {
         if let Some(p) = passphrase {
             archive = archive.with_passphrase(p.clone());
         }
-        Ok(Some(bloodraven_backup::pitr::PitrOptions::new(
-            archive, target,
-        )))
+        let mut options = bloodraven_backup::pitr::PitrOptions::new(archive, target);
+        if let Some(text) = &self.exclude_gtids {
+            options.exclude =
+                bloodraven_backup::pitr::ExcludedGtids::parse(text).context("--exclude-gtids")?;
+        }
+        Ok(Some(options))
     }
 }
 
@@ -411,10 +419,26 @@ async fn run_restore(args: RestoreArgs) -> anyhow::Result<()> {
         if let Some(p) = &pitr {
             let plan =
                 bloodraven_backup::pitr::plan(&p.archive, &m.gtid_executed, &p.target).await?;
-            print!("{}", bloodraven_backup::pitr::report_text(&plan));
+            print!(
+                "{}",
+                bloodraven_backup::pitr::report_text_excluding(
+                    &plan,
+                    &m.gtid_executed,
+                    &p.exclude
+                )?
+            );
             return Ok(());
         }
         return Ok(());
+    }
+    if let Some(p) = &pitr {
+        // Bad replay options (an unreachable target, a mistyped --exclude-gtids) fail before the target is touched.
+        let dump = restore::open_dump(&from, options.passphrase.as_ref())
+            .await
+            .context("dump check failed")?;
+        bloodraven_backup::pitr::preflight(&dump.meta.gtid_executed, p)
+            .await
+            .context("point-in-time replay refused; nothing was restored")?;
     }
     let ticker = show_progress(&args.server, &progress);
     let result = restore::restore(&target, &from, &options).await;

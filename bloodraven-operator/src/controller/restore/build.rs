@@ -701,9 +701,14 @@ fn pitr_parts(
                  restore replays the binlog archive of spec.backup.pitr.profileName"
             ))
         })?;
-    if pit.exclude_gtids.as_deref().is_some_and(|g| !g.is_empty()) {
+    let exclude = pit
+        .exclude_gtids
+        .as_deref()
+        .map(str::trim)
+        .unwrap_or_default();
+    if let Err(e) = bloodraven_backup::pitr::ExcludedGtids::parse(exclude) {
         return Err(build_failed(format!(
-            "{field}.pointInTime.excludeGtids is not supported by this operator; remove it"
+            "{field}.pointInTime.excludeGtids {exclude:?}: {e}"
         )));
     }
     let name = pitr.profile_name.as_deref().unwrap_or_default();
@@ -782,10 +787,14 @@ fn pitr_parts(
     }
     env_vars.push(env_var(env::RESULT_FILE, env::DEFAULT_TERMINATION_LOG));
     let container = init(PITR_CONTAINER, "pitr-download", env_vars, mounts);
-    let main = vec![
+    let mut main = vec![
         env_var(env::PITR_LOCAL_DIR, PITR_LOCAL_DIR),
         env_var(env::PITR_STOP_DATETIME, &pit.stop_datetime),
     ];
+    if !exclude.is_empty() {
+        // The replay skips these transactions (the Go Job's variable).
+        main.push(env_var(env::PITR_EXCLUDE_GTIDS, exclude));
+    }
     Ok((container, volumes, main))
 }
 

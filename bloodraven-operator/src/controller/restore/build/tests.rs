@@ -225,7 +225,7 @@ fn a_backup_ref_takes_the_profile_passphrase_and_its_metadata() {
 }
 
 #[test]
-fn pitr_needs_the_archive_and_refuses_exclude_gtids() {
+fn pitr_needs_the_archive_and_passes_exclude_gtids_to_the_replay() {
     let mut g = group(dr_source(), Value::Null);
     g.spec.backup.as_mut().unwrap().pitr = None;
     let f = job(&inputs(&g, None, Some(true))).unwrap_err();
@@ -235,11 +235,41 @@ fn pitr_needs_the_archive_and_refuses_exclude_gtids() {
         "{}",
         f.message
     );
+    // Without excludeGtids the load skips nothing.
+    let g = group(dr_source(), Value::Null);
+    let rendered = job(&inputs(&g, None, Some(true))).unwrap();
+    let main = env_of(&rendered.job, CONTAINER);
+    assert!(
+        !main.contains_key("BLOODRAVEN_PITR_EXCLUDE_GTIDS"),
+        "{main:?}"
+    );
+    // The load's replay skips them (the Go Job's variable); the download needs all files anyway.
     let mut init = dr_source();
-    init["pointInTime"]["excludeGtids"] = json!("0-1-5");
+    init["pointInTime"]["excludeGtids"] = json!(" 0-1-5,0-1-9 ");
+    let g = group(init, Value::Null);
+    let rendered = job(&inputs(&g, None, Some(true))).unwrap();
+    let main = env_of(&rendered.job, CONTAINER);
+    assert_eq!(main["BLOODRAVEN_PITR_EXCLUDE_GTIDS"], "0-1-5,0-1-9");
+    assert_eq!(
+        main["BLOODRAVEN_PITR_STOP_DATETIME"],
+        "2026-05-20T14:32:00Z"
+    );
+    let pitr = env_of(&rendered.job, PITR_CONTAINER);
+    assert!(
+        !pitr.contains_key("BLOODRAVEN_PITR_EXCLUDE_GTIDS"),
+        "{pitr:?}"
+    );
+    // Text that is no GTID set fails the build, naming the field.
+    let mut init = dr_source();
+    init["pointInTime"]["excludeGtids"] = json!("0-1-five");
     let g = group(init, Value::Null);
     let f = job(&inputs(&g, None, Some(true))).unwrap_err();
-    assert!(f.message.contains("excludeGtids"), "{}", f.message);
+    assert!(
+        f.message
+            .starts_with("spec.initFromBackup.pointInTime.excludeGtids \"0-1-five\":"),
+        "{}",
+        f.message
+    );
 }
 
 #[test]

@@ -1,6 +1,9 @@
 //! Point-in-time recovery on top of a restore: plan with the binlog crate from the dump's GTID state to a
 //! target, download and verify the archived files, replay them with `mariadb-binlog | mariadb` (or
-//! `mysqlbinlog | mysql`), then prove the server reached the plan's GTID state.
+//! `mysqlbinlog | mysql`), then prove the server reached the plan's GTID state. [`ExcludedGtids`] skips
+//! chosen transactions (see the `exclude` module for how each flavour does it).
+
+mod exclude;
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -16,6 +19,8 @@ use crate::conn::ConnectOptions;
 use crate::error::Error;
 use crate::format::Flavor;
 use crate::gtid;
+
+pub use exclude::ExcludedGtids;
 
 /// The largest packet the server and the client accept during a replay (the maximum, 1 GiB).
 pub(crate) const MAX_PACKET: u64 = 1 << 30;
@@ -33,6 +38,8 @@ pub struct PitrOptions {
     pub binlog_tool: PathBuf,
     /// `mariadb` or `mysql` (default: `mariadb`, `$MARIADB_CLIENT` overrides).
     pub client: PathBuf,
+    /// Transactions not to replay (default: none); each must be one the replay would otherwise apply.
+    pub exclude: ExcludedGtids,
 }
 
 impl PitrOptions {
@@ -51,6 +58,7 @@ impl PitrOptions {
             )),
             binlog_tool: tool("MARIADB_BINLOG", "mariadb-binlog"),
             client: tool("MARIADB_CLIENT", "mariadb"),
+            exclude: ExcludedGtids::default(),
         }
     }
 }
@@ -71,6 +79,8 @@ pub struct ReplayReport {
     pub planned: String,
     /// The server's GTID state after the replay.
     pub gtid_executed: String,
+    /// The transactions skipped (empty when none); MySQL: committed empty so that they count as executed.
+    pub skipped: String,
 }
 
 /// Plans recovery from `start` (a dump's GTID state) over every site's manifest in the archive.
@@ -85,6 +95,21 @@ pub async fn plan(archive: &ArchiveStore, start: &str, target: &Target) -> Resul
 
 /// The recoverability report of a plan, one fact per line (what a dry run prints).
 pub fn report_text(plan: &Plan) -> String {
+    report(plan, "")
+}
+
+/// [`report_text`] for a replay that skips `excluded`: names them, and any that the plan does not replay
+/// (in the dump's state `start`, beyond the target or not archived), which makes it not recoverable.
+pub fn report_text_excluding(
+    plan: &Plan,
+    start: &str,
+    excluded: &ExcludedGtids,
+) -> Result<String, Error> {
+    let start = History::parse(start, "the dump's gtid state")?;
+    Ok(report(plan, &exclude::report_lines(plan, &start, excluded)))
+}
+
+fn report(plan: &Plan, skipped: &str) -> String {
     let mut out = String::new();
     out.push_str(&format!("files to replay: {}\n", plan.files.len()));
     for f in &plan.files {
@@ -105,12 +130,34 @@ pub fn report_text(plan: &Plan) -> String {
     if let Some(why) = &plan.unreachable {
         out.push_str(&format!("target unreachable: {why}\n"));
     }
-    out.push_str(if plan.is_complete() {
-        "recoverable: yes\n"
-    } else {
-        "recoverable: no\n"
-    });
+    out.push_str(skipped);
+    out.push_str(
+        if plan.is_complete() && !skipped.contains("outside the replay window") {
+            "recoverable: yes\n"
+        } else {
+            "recoverable: no\n"
+        },
+    );
     out
+}
+
+/// Plans the replay from `start` (a dump's GTID state) and fails, as [`replay`] would before replaying anything,
+/// when the archive cannot reach the target or an excluded GTID is not one the replay would apply. Run it before
+/// a restore to refuse bad options while the target is still untouched.
+pub async fn preflight(start: &str, options: &PitrOptions) -> Result<Plan, Error> {
+    let plan = plan(&options.archive, start, &options.target).await?;
+    if !plan.is_complete() {
+        return Err(Error::Pitr(format!(
+            "the archive cannot reach the target: {}",
+            report_text(&plan).replace('\n', "; ")
+        )));
+    }
+    exclude::check_window(
+        &plan,
+        &History::parse(start, "the dump's gtid state")?,
+        &options.exclude,
+    )?;
+    Ok(plan)
 }
 
 /// Replays the archive into `server`, which holds a restore of a dump with GTID state `start`; fails unless
@@ -121,15 +168,14 @@ pub async fn replay(
     start: &str,
     options: &PitrOptions,
 ) -> Result<ReplayReport, Error> {
-    let plan = plan(&options.archive, start, &options.target).await?;
-    if !plan.is_complete() {
-        return Err(Error::Pitr(format!(
-            "the archive cannot reach the target: {}",
-            report_text(&plan).replace('\n', "; ")
-        )));
-    }
+    let plan = preflight(start, options).await?;
     let planned = match flavor {
-        Flavor::Mariadb => plan.recovered.mariadb_position(&[]).to_string(),
+        // A position is a high-water mark: skipping the newest transactions of a domain lowers it.
+        Flavor::Mariadb => plan
+            .recovered
+            .difference(&options.exclude.history())
+            .mariadb_position(&[])
+            .to_string(),
         Flavor::Mysql => plan.recovered.mysql().to_string(),
     };
     let mut report = ReplayReport {
@@ -139,6 +185,7 @@ pub async fn replay(
             Target::Time(t) => Some(t),
             _ => None,
         },
+        skipped: options.exclude.to_string(),
         ..ReplayReport::default()
     };
     // A big transaction replays as `BINLOG '…'` statements larger than the default 16 MiB packet limit
@@ -154,8 +201,11 @@ pub async fn replay(
             .exec(&format!("SET GLOBAL max_allowed_packet = {MAX_PACKET}"))
             .await?;
     }
-    let result = download_and_apply(server, &plan, options, &mut report).await;
+    let mut result = download_and_apply(server, &plan, options, &mut report).await;
     let _ = tokio::fs::remove_dir_all(&options.work_dir).await;
+    if result.is_ok() && !options.exclude.mysql().is_empty() {
+        result = commit_empty(&mut session, options.exclude.mysql()).await;
+    }
     if old_packet < MAX_PACKET {
         let _ = session
             .exec(&format!("SET GLOBAL max_allowed_packet = {old_packet}"))
@@ -192,12 +242,39 @@ async fn download_and_apply(
         .await
         .map_err(|e| Error::io(options.work_dir.display().to_string(), e))?;
     let paths = pitr::download(&options.archive, plan, &options.work_dir).await?;
-    for (f, path) in plan.files.iter().zip(paths) {
-        apply(server, &f.binlog_args(), &path, options).await?;
+    let cuts = {
+        let (plan, paths, target, excluded) = (
+            plan.clone(),
+            paths.clone(),
+            options.target.clone(),
+            options.exclude.clone(),
+        );
+        tokio::task::spawn_blocking(move || exclude::locate(&plan, &paths, &target, &excluded))
+            .await
+            .map_err(|e| Error::Pitr(format!("locating the excluded gtids: {e}")))??
+    };
+    for ((f, path), cuts) in plan.files.iter().zip(paths).zip(cuts) {
+        for args in exclude::segments(f, &cuts, &options.exclude) {
+            apply(server, &args, &path, options).await?;
+        }
         report.files.push(f.file.to_string());
         report.last_file = Some(f.file.name.clone());
     }
     Ok(())
+}
+
+/// MySQL: commits each skipped GTID as an empty transaction, so that `gtid_executed` holds them as if
+/// replayed (and a replica of this server never asks for them).
+async fn commit_empty(
+    session: &mut crate::conn::Session,
+    skipped: &bloodraven_gtid::GtidSet,
+) -> Result<(), Error> {
+    for gtid in skipped.iter() {
+        session.exec(&format!("SET GTID_NEXT = '{gtid}'")).await?;
+        session.exec("BEGIN").await?;
+        session.exec("COMMIT").await?;
+    }
+    session.exec("SET GTID_NEXT = 'AUTOMATIC'").await
 }
 
 /// `binlog_tool ARGS FILE | client`, in UTC, the password through `MYSQL_PWD`.
