@@ -39,6 +39,31 @@ fn render(m: BackupMetrics) -> String {
     text
 }
 
+/// Parses `messages` (one stage line each) as the controllers do, checks the exported families hold one
+/// encrypt stage of `encrypt_bytes`, one decrypt stage and one failed decrypt, and returns the exposition.
+fn exported(messages: &[&str], encrypt_bytes: u64) -> String {
+    let m = BackupMetrics::default();
+    for message in messages {
+        assert_eq!(
+            m.encrypt_stages("orders", "nightly", message),
+            1,
+            "{message}"
+        );
+    }
+    let text = render(m);
+    for line in [
+        r#"bloodraven_backup_encrypt_duration_seconds_count{group="orders",profile="nightly"} 1"#,
+        r#"bloodraven_backup_decrypt_duration_seconds_count{group="orders",profile="nightly"} 1"#,
+        &format!(
+            r#"bloodraven_backup_encrypt_bytes_total{{group="orders",profile="nightly"}} {encrypt_bytes}"#
+        ),
+        r#"bloodraven_backup_encrypt_failures_total{group="orders",profile="nightly",stage="decrypt"} 1"#,
+    ] {
+        assert!(text.contains(line), "{line} missing from\n{text}");
+    }
+    text
+}
+
 #[test]
 fn encrypt_and_decrypt_stages_are_parsed_into_the_go_metric_families() {
     let tmp = tempfile::tempdir().unwrap();
@@ -142,31 +167,14 @@ fn encrypt_and_decrypt_stages_are_parsed_into_the_go_metric_families() {
     );
 
     // The controllers' parse of those three termination messages.
-    let m = BackupMetrics::default();
-    assert_eq!(
-        m.encrypt_stages("orders", "nightly", &up.termination_message),
-        1
+    let text = exported(
+        &[
+            &up.termination_message,
+            &good.termination_message,
+            &bad.termination_message,
+        ],
+        encrypt.bytes,
     );
-    assert_eq!(
-        m.encrypt_stages("orders", "nightly", &good.termination_message),
-        1
-    );
-    assert_eq!(
-        m.encrypt_stages("orders", "nightly", &bad.termination_message),
-        1
-    );
-    let text = render(m);
-    for line in [
-        r#"bloodraven_backup_encrypt_duration_seconds_count{group="orders",profile="nightly"} 1"#,
-        r#"bloodraven_backup_decrypt_duration_seconds_count{group="orders",profile="nightly"} 1"#,
-        &format!(
-            r#"bloodraven_backup_encrypt_bytes_total{{group="orders",profile="nightly"}} {}"#,
-            encrypt.bytes
-        ),
-        r#"bloodraven_backup_encrypt_failures_total{group="orders",profile="nightly",stage="decrypt"} 1"#,
-    ] {
-        assert!(text.contains(line), "{line} missing from\n{text}");
-    }
     assert!(
         !text.contains(r#"stage="encrypt"} "#),
         "no encrypt failure was reported: {text}"
@@ -285,23 +293,12 @@ fn an_encrypting_dump_and_a_decrypting_restore_report_their_stages() {
         "3000"
     );
 
-    let m = BackupMetrics::default();
-    for run in [&dumped, &restored, &refused] {
-        assert_eq!(
-            m.encrypt_stages("orders", "nightly", &run.termination_message),
-            1
-        );
-    }
-    let text = render(m);
-    for line in [
-        r#"bloodraven_backup_encrypt_duration_seconds_count{group="orders",profile="nightly"} 1"#,
-        r#"bloodraven_backup_decrypt_duration_seconds_count{group="orders",profile="nightly"} 1"#,
-        &format!(
-            r#"bloodraven_backup_encrypt_bytes_total{{group="orders",profile="nightly"}} {}"#,
-            encrypt.bytes
-        ),
-        r#"bloodraven_backup_encrypt_failures_total{group="orders",profile="nightly",stage="decrypt"} 1"#,
-    ] {
-        assert!(text.contains(line), "{line} missing from\n{text}");
-    }
+    exported(
+        &[
+            &dumped.termination_message,
+            &restored.termination_message,
+            &refused.termination_message,
+        ],
+        encrypt.bytes,
+    );
 }
