@@ -67,6 +67,23 @@ pub enum Target {
     },
 }
 
+impl std::fmt::Display for Target {
+    /// `latest`, `before <RFC 3339 time>`, `through <transactions>` or `just before <transactions>`, the
+    /// MariaDB transactions as `domain D seq N` (one per domain).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Target::Latest => f.write_str("latest"),
+            Target::Time(t) => write!(f, "before {}", t.to_rfc3339()),
+            Target::Gtids { set, inclusive } => write!(
+                f,
+                "{} {}",
+                if *inclusive { "through" } else { "just before" },
+                named(set)
+            ),
+        }
+    }
+}
+
 /// The stop option for the last file.
 #[derive(Clone, Debug, Eq, PartialEq)]
 pub enum Stop {
@@ -230,21 +247,15 @@ pub fn plan(manifests: &[Manifest], start: &History, target: &Target) -> Result<
                 });
             }
         }
-        Target::Gtids { set, inclusive } => {
+        Target::Gtids { set, .. } => {
             let goal = goal.unwrap_or_default();
             let missing = goal.difference(&plan.recovered);
             // The dump's own transactions past the stop point (sources the target names only).
             let past = start.restricted_to_sources_of(set).difference(&goal);
             if !past.is_empty() {
                 plan.unreachable = Some(format!(
-                    "the dump already holds {past}, past the target (replay {} {}): a replay \
-                     cannot undo transactions; restore a backup taken before the target",
-                    if *inclusive {
-                        "through"
-                    } else {
-                        "up to just before"
-                    },
-                    named(set)
+                    "the dump already holds {past}, past the target ({target}): a replay \
+                     cannot undo transactions; restore a backup taken before the target"
                 ));
             } else if !missing.is_empty() {
                 if plan.unreachable.is_none() {
