@@ -27,9 +27,8 @@ mod learn;
 
 use std::path::Path;
 
-use chrono::{DateTime, Utc};
-
 use bloodraven_gtid::{MariadbGtid, MariadbGtidList};
+use chrono::{DateTime, Utc};
 
 use crate::Error;
 use crate::continuity::{self, FileRef, Gap, History};
