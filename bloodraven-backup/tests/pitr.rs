@@ -137,6 +137,25 @@ async fn restore_then_replay_to_latest_a_time_and_a_gtid() {
         assert!(!options.work_dir.exists(), "downloads are removed");
     }
 
+    // The same exclusive stop through the command line: `--stop-gtid 0-1-N --exclusive`.
+    let db = server(16);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_bloodraven-backup"))
+        .args(["restore", "--from"])
+        .arg(format!("file://{}", dump_dir.display()))
+        .args(["--port", &db.port().to_string(), "--binlog-archive"])
+        .arg(format!("file://{}/orders/binlogs", archive_root.display()))
+        .args(["--stop-gtid", &bad_delete, "--exclusive", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let result: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(result["gtidExecuted"], after_two_a2.as_str(), "{result}");
+    assert_eq!(rows_by_tag(&db), "a0=5,a1=5,a2=2");
+
     // A target beyond the archive: refused before anything is replayed.
     let db = server(20);
     restore::restore(
