@@ -117,7 +117,7 @@ pub struct PlannedFile {
     /// MariaDB: the GTID position reached before this file (`--start-position`), to skip what the file
     /// repeats.
     pub mariadb_start: Option<String>,
-    /// The stop option (last file only).
+    /// The stop option (last file only; MySQL with a GTID target: any file holding transactions past it).
     pub stop: Option<Stop>,
 }
 
@@ -143,7 +143,8 @@ impl PlannedFile {
 /// A recovery plan and its report.
 #[derive(Clone, Debug, Default, Eq, PartialEq)]
 pub struct Plan {
-    /// Files in replay order; the last carries the stop option.
+    /// Files in replay order; the last carries the stop option (MySQL, a GTID target: every file that holds
+    /// transactions past a named source's stop excludes them).
     pub files: Vec<PlannedFile>,
     /// Transactions recovered after replay: the starting set plus what the files add (for a time
     /// target, an upper bound: the stop time cuts the last file).
@@ -262,15 +263,21 @@ pub fn plan(manifests: &[Manifest], start: &History, target: &Target) -> Result<
                         "the archive does not contain {missing} of the target"
                     ));
                 }
-            } else if let Some(last) = plan.files.last_mut() {
-                if last.mariadb_start.is_some() {
+            } else if !plan.files.is_empty() {
+                // MySQL: each file leaves out what it holds past a named source's stop, since a source can
+                // reach its stop before the files another one needs (`uuid1:13,uuid2:3`). MariaDB: the last
+                // file stops at the goal's position.
+                for f in plan.files.iter_mut().filter(|f| f.mariadb_start.is_none()) {
+                    let exclude = f.adds.restricted_to_sources_of(set).difference(&goal);
+                    if !exclude.is_empty() {
+                        f.stop = Some(Stop::ExcludeGtids(exclude.mysql().to_compact_string()));
+                    }
+                }
+                if let Some(last) = plan.files.last_mut()
+                    && last.mariadb_start.is_some()
+                {
                     let stop = goal.mariadb_position(&known).to_string();
                     last.stop = Some(Stop::MariadbGtid(stop));
-                } else {
-                    let exclude = last.adds.restricted_to_sources_of(set).difference(&goal);
-                    if !exclude.is_empty() {
-                        last.stop = Some(Stop::ExcludeGtids(exclude.mysql().to_compact_string()));
-                    }
                 }
                 let beyond = plan
                     .recovered

@@ -451,3 +451,24 @@ fn mysql_exclusive_stops_before_the_sets_first_transaction_the_dump_lacks() {
     );
     assert_eq!(two.recovered, h(&format!("{U}:1-27")));
 }
+
+#[test]
+fn mysql_sources_stop_each_in_their_own_file() {
+    // U stops before 13 (in the first file); V before 3, which takes files that also hold U:13-30.
+    let target = Target::Gtids {
+        set: h(&format!("{U}:13,{V}:3")),
+        inclusive: false,
+    };
+    let plan = plan(&failover_archive(), &h(&format!("{U}:1-12")), &target).unwrap();
+    assert!(plan.is_complete(), "{plan:?}");
+    let stops: Vec<_> = plan.files.iter().map(|f| f.stop.clone()).collect();
+    assert_eq!(
+        stops,
+        [
+            Some(Stop::ExcludeGtids(format!("{U}:13-20"))),
+            Some(Stop::ExcludeGtids(format!("{U}:21-30"))),
+            Some(Stop::ExcludeGtids(format!("{V}:3-5"))),
+        ]
+    );
+    assert_eq!(plan.recovered, h(&format!("{U}:1-12,{V}:1-2")));
+}
