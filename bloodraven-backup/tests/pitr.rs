@@ -62,6 +62,9 @@ async fn restore_then_replay_to_latest_a_time_and_a_gtid() {
     tokio::time::sleep(Duration::from_millis(1100)).await;
     write_rows(&source, "a2", 2);
     let after_two_a2 = pos(&source);
+    // The bad transaction in the middle of the second file: the exclusive targets stop just before it.
+    source.sql("DELETE FROM d.t WHERE tag = 'a0'").unwrap();
+    let bad_delete = pos(&source);
     write_rows(&source, "a2", 3);
     let last = pos(&source);
     source.sql("FLUSH BINARY LOGS").unwrap();
@@ -86,17 +89,26 @@ async fn restore_then_replay_to_latest_a_time_and_a_gtid() {
     let text = pitr::report_text(&plan);
     assert!(text.contains("recoverable: yes"), "{text}");
 
+    let gtid = |text: &str, inclusive| Target::Gtids {
+        set: History::parse(text, "t").unwrap(),
+        inclusive,
+    };
     let cases = [
-        (Target::Latest, last.clone(), 15),
-        (Target::Time(cut), after_a1.clone(), 10),
+        (Target::Latest, last.clone(), "a1=5,a2=5"),
+        (Target::Time(cut), after_a1.clone(), "a0=5,a1=5"),
         (
-            Target::Gtids {
-                set: History::parse(&after_two_a2, "t").unwrap(),
-                inclusive: true,
-            },
+            gtid(&after_two_a2, true),
             after_two_a2.clone(),
-            12,
+            "a0=5,a1=5,a2=2",
         ),
+        // `--stop-gtid 0-1-N --exclusive`: everything before the DELETE, not the DELETE, nothing after it;
+        // the server ends at exactly the transaction before it.
+        (
+            gtid(&bad_delete, false),
+            after_two_a2.clone(),
+            "a0=5,a1=5,a2=2",
+        ),
+        (gtid(&bad_delete, true), bad_delete.clone(), "a1=5,a2=2"),
     ];
     for (i, (target, expected_gtid, rows)) in cases.into_iter().enumerate() {
         let db = server(10 + i as u32);
@@ -113,14 +125,36 @@ async fn restore_then_replay_to_latest_a_time_and_a_gtid() {
             .await
             .unwrap_or_else(|e| panic!("{target:?}: {e:?}"));
         assert_eq!(replayed.gtid_executed, expected_gtid, "{target:?}");
-        assert_eq!(
-            db.sql("SELECT COUNT(*) FROM d.t").unwrap().trim(),
-            rows.to_string(),
-            "{target:?}"
+        // (For a time target the plan is an upper bound.)
+        assert!(
+            matches!(target, Target::Time(_))
+                || History::parse(&replayed.planned, "planned").unwrap()
+                    == History::parse(&expected_gtid, "expected").unwrap(),
+            "the plan promised what was replayed: {target:?} {replayed:?}"
         );
+        assert_eq!(rows_by_tag(&db), rows, "{target:?}");
         assert!(replayed.last_file.is_some());
         assert!(!options.work_dir.exists(), "downloads are removed");
     }
+
+    // The same exclusive stop through the command line: `--stop-gtid 0-1-N --exclusive`.
+    let db = server(16);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_bloodraven-backup"))
+        .args(["restore", "--from"])
+        .arg(format!("file://{}", dump_dir.display()))
+        .args(["--port", &db.port().to_string(), "--binlog-archive"])
+        .arg(format!("file://{}/orders/binlogs", archive_root.display()))
+        .args(["--stop-gtid", &bad_delete, "--exclusive", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let result: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(result["gtidExecuted"], after_two_a2.as_str(), "{result}");
+    assert_eq!(rows_by_tag(&db), "a0=5,a1=5,a2=2");
 
     // A target beyond the archive: refused before anything is replayed.
     let db = server(20);
@@ -148,6 +182,32 @@ async fn restore_then_replay_to_latest_a_time_and_a_gtid() {
         "{err}"
     );
     assert_eq!(db.sql("SELECT COUNT(*) FROM d.t").unwrap().trim(), "5");
+
+    // Stopping just before a transaction the dump already holds: refused, never an empty success.
+    let err = pitr::replay(
+        &conn_opts(&db),
+        Flavor::Mariadb,
+        &start,
+        &PitrOptions::new(archive.clone(), gtid(&start, false)),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(err, Error::Pitr(ref m) if m.contains("the dump already holds") && m.contains("recoverable: no")),
+        "{err}"
+    );
+    assert_eq!(db.sql("SELECT COUNT(*) FROM d.t").unwrap().trim(), "5");
+}
+
+/// `tag=rows` per tag, in tag order.
+fn rows_by_tag(db: &Server) -> String {
+    db.sql(
+        "SELECT GROUP_CONCAT(CONCAT(tag, '=', n) ORDER BY tag) \
+         FROM (SELECT tag, COUNT(*) AS n FROM d.t GROUP BY tag) AS x",
+    )
+    .unwrap()
+    .trim()
+    .to_owned()
 }
 
 /// A bad transaction in each of two files: the replay skips the chosen ones (in the first file, in the last

@@ -104,6 +104,47 @@ async fn plan_check_and_download_from_the_command_line() {
         stdout(&o)
     );
 
+    // Exclusive: just before UUID:4, so the plan stops with UUID:1-3 and leaves 4-6 out.
+    let o = run(&[
+        "pitr-plan",
+        "--store",
+        s,
+        "--prefix",
+        "orders/binlogs",
+        "--stop-gtids",
+        &format!("{UUID}:4"),
+        "--exclusive",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let plan: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(plan["complete"], true, "{plan}");
+    assert_eq!(plan["recovered"], format!("{UUID}:1-3"), "{plan}");
+    assert!(
+        plan.to_string()
+            .contains(&format!("--exclude-gtids={UUID}:4")),
+        "{plan}"
+    );
+    // A start set that already holds the transaction to stop before: unreachable, exit 1.
+    let o = run(&[
+        "pitr-plan",
+        "--store",
+        s,
+        "--prefix",
+        "orders/binlogs",
+        "--start",
+        &format!("{UUID}:1-5"),
+        "--stop-gtids",
+        &format!("{UUID}:2-5"),
+        "--exclusive",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains(&format!("the dump already holds {UUID}:2-5")),
+        "{}",
+        stdout(&o)
+    );
+
     let dir = out.path().to_str().unwrap();
     let o = run(&[
         "pitr-download",

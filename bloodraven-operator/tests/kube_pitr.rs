@@ -400,6 +400,46 @@ async fn sidecars_archive_the_operator_reports_and_the_plugin_plans_a_recovery()
         "{run:?}"
     );
 
+    // Just before a transaction (a bad DROP): recovered through the one before it, and the report names it.
+    let stop = archived_through - 1;
+    let run = plugin(
+        &kubeconfig,
+        &ns,
+        &[
+            "pitr-plan",
+            "orders",
+            "--to-gtid",
+            &format!("0-1-{stop}"),
+            "--exclusive",
+            "-o",
+            "json",
+        ],
+    )
+    .await;
+    assert_eq!(run.code, 0, "{run:?}");
+    let excl: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(excl["target"], format!("just before domain 0 seq {stop}"));
+    assert_eq!(
+        excl["recovered"],
+        format!("domain 0 seq 1-{}", stop - 1),
+        "{excl}"
+    );
+    // Just before a transaction the base backup already holds: not recoverable from it, and it says why.
+    let run = plugin(
+        &kubeconfig,
+        &ns,
+        &[
+            "pitr-plan",
+            "orders",
+            "--to-gtid",
+            &base_gtid,
+            "--exclusive",
+        ],
+    )
+    .await;
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stdout.contains("the dump already holds"), "{run:?}");
+
     // The same bucket read directly, without the cluster's Secrets.
     let direct = Command::new(env!("CARGO_BIN_EXE_kubectl-bloodraven"))
         .args([

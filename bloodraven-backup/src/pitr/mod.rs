@@ -227,9 +227,59 @@ pub async fn replay(
                 });
             }
         }
-        _ => gtid::compare(flavor, &report.planned, &report.gtid_executed)?,
+        Target::Gtids { ref set, inclusive } => {
+            gtid::compare(flavor, &report.planned, &report.gtid_executed)?;
+            if flavor == Flavor::Mariadb {
+                reached_target(set, inclusive, &report.gtid_executed, &options.exclude)?;
+            }
+        }
+        Target::Latest => gtid::compare(flavor, &report.planned, &report.gtid_executed)?,
     }
     Ok(report)
+}
+
+/// MariaDB, a GTID target: checks the server's position against the target itself rather than the plan, so
+/// a plan that promised too little cannot pass. Each named domain must end at the target transaction (or the
+/// one before it, exclusive), or below it only by transactions the replay skipped.
+fn reached_target(
+    set: &History,
+    inclusive: bool,
+    executed: &str,
+    excluded: &ExcludedGtids,
+) -> Result<(), Error> {
+    let want: bloodraven_gtid::MariadbGtidList = set
+        .mariadb_tips()
+        .map(|(domain, seq)| bloodraven_gtid::MariadbGtid {
+            domain,
+            server_id: 0,
+            seq: if inclusive {
+                seq
+            } else {
+                seq.saturating_sub(1)
+            },
+        })
+        .collect();
+    let want = History::from_mariadb_state(&want);
+    let got = History::parse(executed, "the server's gtid state after the replay")?
+        .restricted_to_sources_of(set);
+    let beyond = got.difference(&want);
+    let short = want.difference(&got).difference(&excluded.history());
+    if beyond.is_empty() && short.is_empty() {
+        return Ok(());
+    }
+    let target = Target::Gtids {
+        set: set.clone(),
+        inclusive,
+    };
+    Err(Error::GtidMismatch {
+        expected: format!("{want} ({target})"),
+        actual: executed.to_owned(),
+        missing: if short.is_empty() {
+            format!("replayed past the target: {beyond}")
+        } else {
+            short.to_string()
+        },
+    })
 }
 
 async fn download_and_apply(
@@ -347,4 +397,29 @@ async fn apply(
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_mariadb_gtid_target_is_checked_against_the_target_not_the_plan() {
+        let set = History::parse("0-1-15", "t").unwrap();
+        let none = ExcludedGtids::default();
+        assert!(reached_target(&set, false, "0-1-14", &none).is_ok());
+        assert!(reached_target(&set, true, "0-1-15", &none).is_ok());
+        // Stopped at the dump (what an empty plan did), or one transaction past the stop: both fail.
+        let err = reached_target(&set, false, "0-1-7", &none).unwrap_err();
+        assert!(err.to_string().contains("domain 0 seq 8-14"), "{err}");
+        let err = reached_target(&set, false, "0-1-15", &none).unwrap_err();
+        assert!(
+            err.to_string().contains("replayed past the target"),
+            "{err}"
+        );
+        // Below the target only by skipped transactions; other domains do not matter.
+        let skipped = ExcludedGtids::parse("0-1-14").unwrap();
+        assert!(reached_target(&set, false, "0-1-13,1-1-5", &skipped).is_ok());
+        assert!(reached_target(&set, false, "0-1-12", &skipped).is_err());
+    }
 }

@@ -44,7 +44,17 @@ pub async fn learn_end_sets(
     target: &Target,
 ) -> Result<Learned, Error> {
     let (_, unverifiable) = continuity::archived_files(manifests)?;
-    let goal = super::goal(target);
+    // The dump's state is not known here, and an exclusive MySQL stop moves up with it (to before the
+    // set's lowest GNO the dump does not hold): aim at the widest goal, the inclusive one, which at worst
+    // reads a file the plan does not need.
+    let widest = match target {
+        Target::Gtids { set, .. } => Target::Gtids {
+            set: set.clone(),
+            inclusive: true,
+        },
+        other => other.clone(),
+    };
+    let goal = super::goal(&widest, &crate::continuity::History::new());
     let mut learned = Learned {
         manifests: manifests.to_vec(),
         ..Default::default()

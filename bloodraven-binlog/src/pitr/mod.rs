@@ -27,6 +27,7 @@ mod learn;
 
 use std::path::Path;
 
+use bloodraven_gtid::{MariadbGtid, MariadbGtidList};
 use chrono::{DateTime, Utc};
 
 use crate::Error;
@@ -43,14 +44,43 @@ pub enum Target {
     Latest,
     /// Transactions before this time (`--stop-datetime`: the first event at or after it is not applied).
     Time(DateTime<Utc>),
-    /// Per source (server UUID and tag, or MariaDB domain): up to and including the highest transaction
-    /// of the set (`inclusive`), or up to just before its lowest one (exclusive, e.g. a bad `DROP`).
+    /// Up to and including the target transactions (`inclusive`), or up to just before them (exclusive,
+    /// e.g. a bad `DROP`), per source: a MySQL server UUID and tag, or a MariaDB domain.
+    ///
+    /// - MariaDB: each domain's highest sequence number names one transaction, so `0-1-100` (parsed by
+    ///   [`History::parse`], which reads it as everything up to 100) and the single transaction `0-1-100`
+    ///   mean the same target: inclusive replays the domain through seq 100, exclusive through seq 99. A
+    ///   list names one transaction per domain (`0-1-100,1-2-7`).
+    /// - MySQL: inclusive replays each UUID (and tag) of the set up to its highest GNO. Exclusive stops
+    ///   just before the set's lowest transaction that the dump does not already hold, like `START REPLICA
+    ///   UNTIL SQL_BEFORE_GTIDS` (so `uuid:1-100` with a dump at `uuid:1-40` stops before `uuid:41`).
+    ///
+    /// A source the set does not name is replayed as far as the files needed for the named ones reach.
+    /// A target the dump is already past (it holds a transaction after the stop point) is unreachable:
+    /// a replay cannot undo it.
     Gtids {
         /// The target transactions.
         set: History,
         /// Whether the target transactions themselves are replayed.
         inclusive: bool,
     },
+}
+
+impl std::fmt::Display for Target {
+    /// `latest`, `before <RFC 3339 time>`, `through <transactions>` or `just before <transactions>`, the
+    /// MariaDB transactions as `domain D seq N` (one per domain).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Target::Latest => f.write_str("latest"),
+            Target::Time(t) => write!(f, "before {}", t.to_rfc3339()),
+            Target::Gtids { set, inclusive } => write!(
+                f,
+                "{} {}",
+                if *inclusive { "through" } else { "just before" },
+                named(set)
+            ),
+        }
+    }
 }
 
 /// The stop option for the last file.
@@ -87,7 +117,7 @@ pub struct PlannedFile {
     /// MariaDB: the GTID position reached before this file (`--start-position`), to skip what the file
     /// repeats.
     pub mariadb_start: Option<String>,
-    /// The stop option (last file only).
+    /// The stop option (last file only; MySQL with a GTID target: any file holding transactions past it).
     pub stop: Option<Stop>,
 }
 
@@ -113,7 +143,8 @@ impl PlannedFile {
 /// A recovery plan and its report.
 #[derive(Clone, Debug, Default, Eq, PartialEq)]
 pub struct Plan {
-    /// Files in replay order; the last carries the stop option.
+    /// Files in replay order; the last carries the stop option (MySQL, a GTID target: every file that holds
+    /// transactions past a named source's stop excludes them).
     pub files: Vec<PlannedFile>,
     /// Transactions recovered after replay: the starting set plus what the files add (for a time
     /// target, an upper bound: the stop time cuts the last file).
@@ -145,7 +176,7 @@ impl Plan {
 /// Plans recovery from `start` (the dump's GTID set) to `target` over every site's manifest.
 pub fn plan(manifests: &[Manifest], start: &History, target: &Target) -> Result<Plan, Error> {
     let (files, unverifiable) = continuity::archived_files(manifests)?;
-    let goal = goal(target);
+    let goal = goal(target, start);
     let wanted = |f: &continuity::ArchivedFile| match target {
         Target::Time(t) => f.entry.first_event_time.is_none_or(|first| first < *t),
         _ => true,
@@ -216,28 +247,41 @@ pub fn plan(manifests: &[Manifest], start: &History, target: &Target) -> Result<
                 });
             }
         }
-        Target::Gtids { .. } => {
+        Target::Gtids { set, .. } => {
             let goal = goal.unwrap_or_default();
             let missing = goal.difference(&plan.recovered);
-            if !missing.is_empty() {
+            // The dump's own transactions past the stop point (sources the target names only).
+            let past = start.restricted_to_sources_of(set).difference(&goal);
+            if !past.is_empty() {
+                plan.unreachable = Some(format!(
+                    "the dump already holds {past}, past the target ({target}): a replay \
+                     cannot undo transactions; restore a backup taken before the target"
+                ));
+            } else if !missing.is_empty() {
                 if plan.unreachable.is_none() {
                     plan.unreachable = Some(format!(
                         "the archive does not contain {missing} of the target"
                     ));
                 }
-            } else if let Some(last) = plan.files.last_mut() {
-                if last.mariadb_start.is_some() {
+            } else if !plan.files.is_empty() {
+                // MySQL: each file leaves out what it holds past a named source's stop, since a source can
+                // reach its stop before the files another one needs (`uuid1:13,uuid2:3`). MariaDB: the last
+                // file stops at the goal's position.
+                for f in plan.files.iter_mut().filter(|f| f.mariadb_start.is_none()) {
+                    let exclude = f.adds.restricted_to_sources_of(set).difference(&goal);
+                    if !exclude.is_empty() {
+                        f.stop = Some(Stop::ExcludeGtids(exclude.mysql().to_compact_string()));
+                    }
+                }
+                if let Some(last) = plan.files.last_mut()
+                    && last.mariadb_start.is_some()
+                {
                     let stop = goal.mariadb_position(&known).to_string();
                     last.stop = Some(Stop::MariadbGtid(stop));
-                } else {
-                    let exclude = last.adds.restricted_to_sources_of(&goal).difference(&goal);
-                    if !exclude.is_empty() {
-                        last.stop = Some(Stop::ExcludeGtids(exclude.mysql().to_compact_string()));
-                    }
                 }
                 let beyond = plan
                     .recovered
-                    .restricted_to_sources_of(&goal)
+                    .restricted_to_sources_of(set)
                     .difference(&goal);
                 plan.recovered = plan.recovered.difference(&beyond);
             }
@@ -246,20 +290,52 @@ pub fn plan(manifests: &[Manifest], start: &History, target: &Target) -> Result<
     Ok(plan)
 }
 
-/// The history a GTID target needs covered: up to the highest transaction of each source (inclusive)
-/// or up to just before the lowest (exclusive).
-fn goal(target: &Target) -> Option<History> {
-    match target {
-        Target::Gtids {
-            set,
-            inclusive: true,
-        } => Some(set.up_to_max()),
-        Target::Gtids {
-            set,
-            inclusive: false,
-        } => Some(set.before_min()),
-        _ => None,
+/// The history a GTID target needs covered, per source the target names (see [`Target::Gtids`]).
+///
+/// MariaDB: each domain's highest sequence number is the target transaction, whether the set came from a
+/// position (`0-1-100` is `1..=100`) or from single transactions. MySQL: inclusive, up to each source's
+/// highest GNO; exclusive, up to just before the lowest GNO the dump does not hold (or, when the dump holds
+/// all of a source's, before its lowest one, which the caller then reports as already past).
+fn goal(target: &Target, start: &History) -> Option<History> {
+    let Target::Gtids { set, inclusive } = target else {
+        return None;
+    };
+    let mariadb: MariadbGtidList = set
+        .mariadb_tips()
+        .map(|(domain, seq)| MariadbGtid {
+            domain,
+            server_id: 0,
+            seq: if *inclusive {
+                seq
+            } else {
+                seq.saturating_sub(1)
+            },
+        })
+        .collect();
+    let mariadb = History::from_mariadb_state(&mariadb);
+    let named = History::from_mysql(set.mysql().clone());
+    let mysql = if *inclusive {
+        named.up_to_max()
+    } else {
+        let pending = named.difference(start);
+        let held = named.difference(&named.restricted_to_sources_of(&pending));
+        pending.before_min().union(&held.before_min())
+    };
+    Some(mysql.union(&mariadb))
+}
+
+/// The target transactions as the user named them: the MySQL set, and each MariaDB domain's one
+/// transaction (`domain D seq N`).
+fn named(set: &History) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    if !set.mysql().is_empty() {
+        parts.push(set.mysql().to_compact_string());
     }
+    parts.extend(
+        set.mariadb_tips()
+            .map(|(domain, seq)| format!("domain {domain} seq {seq}")),
+    );
+    parts.join("; ")
 }
 
 /// Whether a file whose end set is unknown could hold transactions the target asks for: always for the

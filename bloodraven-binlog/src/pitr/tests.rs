@@ -278,3 +278,197 @@ fn an_unverifiable_file_in_the_window_makes_the_plan_incomplete() {
     assert_eq!(beyond.unverifiable_in_window, newest);
     assert!(!beyond.is_complete());
 }
+
+/// Two MariaDB sites: a's two files, then b promoted at 0-1-25 (b's first file repeats a's transactions).
+fn mariadb_archive() -> Vec<Manifest> {
+    let entry = |name: &str, start: &str, end: &str| ManifestEntry {
+        name: name.into(),
+        remote_path: format!("p/{name}"),
+        mariadb_gtid_list: Some(start.into()),
+        mariadb_end_gtid_list: Some(end.into()),
+        ..Default::default()
+    };
+    vec![
+        manifest(
+            "a",
+            vec![
+                entry("mariadb-bin.000001", "", "0-1-10"),
+                entry("mariadb-bin.000002", "0-1-10", "0-1-25"),
+            ],
+        ),
+        manifest(
+            "b",
+            vec![
+                entry("mariadb-bin.000001", "0-1-5", "0-1-20"),
+                entry("mariadb-bin.000002", "0-1-25", "0-2-40"),
+            ],
+        ),
+    ]
+}
+
+/// One MariaDB transaction, not the position up to it.
+fn one_transaction(gtid: &str) -> History {
+    let g: bloodraven_gtid::MariadbGtid = gtid.parse().unwrap();
+    let before = bloodraven_gtid::MariadbGtid {
+        seq: g.seq - 1,
+        ..g
+    };
+    History::from_mariadb_state(&std::iter::once(g).collect()).difference(
+        &History::from_mariadb_state(&std::iter::once(before).collect()),
+    )
+}
+
+#[test]
+fn mariadb_gtid_target_names_one_transaction_inclusive_or_exclusive() {
+    let start = h("0-1-3");
+    let target = |set: History, inclusive| Target::Gtids { set, inclusive };
+    // `0-2-30` as text (read as the position 1..=30) and as the single transaction: the same target.
+    for set in [h("0-2-30"), one_transaction("0-2-30")] {
+        let excl = plan(&mariadb_archive(), &start, &target(set.clone(), false)).unwrap();
+        assert!(excl.is_complete(), "{excl:?}");
+        assert_eq!(
+            names(&excl),
+            [
+                "a/mariadb-bin.000001",
+                "b/mariadb-bin.000001",
+                "a/mariadb-bin.000002",
+                "b/mariadb-bin.000002"
+            ]
+        );
+        assert_eq!(
+            excl.files.last().unwrap().binlog_args(),
+            ["--start-position=0-1-25", "--stop-position=0-0-29"]
+        );
+        assert_eq!(excl.recovered, h("0-2-29"));
+
+        let incl = plan(&mariadb_archive(), &start, &target(set, true)).unwrap();
+        assert!(incl.is_complete(), "{incl:?}");
+        assert_eq!(
+            incl.files.last().unwrap().stop,
+            Some(Stop::MariadbGtid("0-0-30".into()))
+        );
+        assert_eq!(incl.recovered, h("0-2-30"));
+    }
+
+    // Just before the first transaction of a file: the plan ends with the file before it.
+    let excl = plan(&mariadb_archive(), &start, &target(h("0-1-11"), false)).unwrap();
+    assert_eq!(names(&excl), ["a/mariadb-bin.000001"]);
+    assert_eq!(excl.recovered, h("0-1-10"));
+    assert!(excl.is_complete(), "{excl:?}");
+
+    // The next transaction after the dump: nothing to replay, and that is the target.
+    let next = plan(&mariadb_archive(), &start, &target(h("0-1-4"), false)).unwrap();
+    assert!(next.files.is_empty() && next.is_complete(), "{next:?}");
+    assert_eq!(next.recovered, start);
+
+    // The dump already holds the transaction to stop before: unreachable, never an empty success.
+    for (set, inclusive) in [("0-1-3", false), ("0-1-2", true)] {
+        let past = plan(&mariadb_archive(), &start, &target(h(set), inclusive)).unwrap();
+        assert!(!past.is_complete(), "{set}: {past:?}");
+        let why = past.unreachable.as_deref().unwrap();
+        assert!(
+            why.contains("the dump already holds domain 0 seq 3"),
+            "{why}"
+        );
+    }
+    // Beyond the archive: unreachable, naming what is missing.
+    let beyond = plan(&mariadb_archive(), &start, &target(h("0-2-42"), false)).unwrap();
+    assert!(
+        beyond
+            .unreachable
+            .as_deref()
+            .unwrap()
+            .contains("domain 0 seq 41"),
+        "{beyond:?}"
+    );
+}
+
+#[test]
+fn mysql_exclusive_stops_before_the_sets_first_transaction_the_dump_lacks() {
+    let start = h(&format!("{U}:1-12"));
+    let target = |set: &str, inclusive| Target::Gtids {
+        set: h(set),
+        inclusive,
+    };
+    // U:10-12 are in the dump, U:18 is the first one the replay would apply: stop just before it.
+    let excl = plan(
+        &failover_archive(),
+        &start,
+        &target(&format!("{U}:10-12:18-19"), false),
+    )
+    .unwrap();
+    assert!(excl.is_complete(), "{excl:?}");
+    assert_eq!(names(&excl), ["a/mysql-bin.000001"]);
+    assert_eq!(
+        excl.files[0].stop,
+        Some(Stop::ExcludeGtids(format!("{U}:18-20")))
+    );
+    assert_eq!(excl.recovered, h(&format!("{U}:1-17")));
+    // Inclusive: through the set's highest GNO.
+    let incl = plan(
+        &failover_archive(),
+        &start,
+        &target(&format!("{U}:10-12:18-19"), true),
+    )
+    .unwrap();
+    assert_eq!(
+        incl.files.last().unwrap().stop,
+        Some(Stop::ExcludeGtids(format!("{U}:20")))
+    );
+    assert_eq!(incl.recovered, h(&format!("{U}:1-19")));
+    // A gtid_executed-style set whose next transaction is right after the dump: nothing to replay.
+    let next = plan(
+        &failover_archive(),
+        &start,
+        &target(&format!("{U}:1-40"), false),
+    )
+    .unwrap();
+    assert!(next.files.is_empty() && next.is_complete(), "{next:?}");
+    assert_eq!(next.recovered, start);
+    // The dump holds all of the set (exclusive) or more than it (inclusive): unreachable.
+    for (set, inclusive, held) in [
+        (format!("{U}:10"), false, format!("{U}:10-12")),
+        (format!("{U}:11"), true, format!("{U}:12")),
+    ] {
+        let past = plan(&failover_archive(), &start, &target(&set, inclusive)).unwrap();
+        let why = past.unreachable.as_deref().unwrap_or_default();
+        assert!(
+            why.contains(&format!("the dump already holds {held}")),
+            "{set}: {past:?}"
+        );
+    }
+    // A source whose stop is before its first transaction replays none of it in the last file.
+    let two = plan(
+        &failover_archive(),
+        &start,
+        &target(&format!("{U}:28,{V}:1"), false),
+    )
+    .unwrap();
+    assert_eq!(names(&two), ["a/mysql-bin.000001", "b/mysql-bin.000001"]);
+    assert_eq!(
+        two.files.last().unwrap().stop,
+        Some(Stop::ExcludeGtids(format!("{U}:28-30")))
+    );
+    assert_eq!(two.recovered, h(&format!("{U}:1-27")));
+}
+
+#[test]
+fn mysql_sources_stop_each_in_their_own_file() {
+    // U stops before 13 (in the first file); V before 3, which takes files that also hold U:13-30.
+    let target = Target::Gtids {
+        set: h(&format!("{U}:13,{V}:3")),
+        inclusive: false,
+    };
+    let plan = plan(&failover_archive(), &h(&format!("{U}:1-12")), &target).unwrap();
+    assert!(plan.is_complete(), "{plan:?}");
+    let stops: Vec<_> = plan.files.iter().map(|f| f.stop.clone()).collect();
+    assert_eq!(
+        stops,
+        [
+            Some(Stop::ExcludeGtids(format!("{U}:13-20"))),
+            Some(Stop::ExcludeGtids(format!("{U}:21-30"))),
+            Some(Stop::ExcludeGtids(format!("{V}:3-5"))),
+        ]
+    );
+    assert_eq!(plan.recovered, h(&format!("{U}:1-12,{V}:1-2")));
+}

@@ -140,10 +140,13 @@ struct PitrArgs {
     /// Replay transactions before this time (RFC 3339, or `YYYY-MM-DD HH:MM:SS` as UTC).
     #[arg(long, requires = "binlog_archive", conflicts_with = "stop_gtid")]
     stop_datetime: Option<String>,
-    /// Replay up to and including this GTID set (see --exclusive).
-    #[arg(long, requires = "binlog_archive")]
+    /// Replay up to and including these transactions: MariaDB GTIDs, one per domain (`0-1-42`: domain 0
+    /// through seq 42), or a MySQL GTID set (each UUID through its highest GNO); see --exclusive.
+    #[arg(long, requires = "binlog_archive", value_name = "GTIDS")]
     stop_gtid: Option<String>,
-    /// With --stop-gtid: stop just before the set instead.
+    /// With --stop-gtid: stop just before the transactions instead, e.g. a bad `DROP` (`0-1-42`: domain 0
+    /// through seq 41; a MySQL set: before its first transaction the dump does not hold). A dump already
+    /// past the stop point is refused.
     #[arg(long, requires = "stop_gtid")]
     exclusive: bool,
     /// Do not replay these transactions, e.g. a bad `DROP TABLE`: MariaDB GTIDs (`0-1-42,0-1-57`, each one

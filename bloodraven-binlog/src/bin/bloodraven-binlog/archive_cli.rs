@@ -43,10 +43,13 @@ pub(crate) struct TargetArgs {
     /// Stop before this time (RFC 3339, or `YYYY-MM-DD HH:MM:SS` as UTC).
     #[arg(long, conflicts_with = "stop_gtids")]
     stop_datetime: Option<String>,
-    /// Stop at this GTID set: replay up to and including it (see --exclusive).
-    #[arg(long)]
+    /// Replay up to and including these transactions: MariaDB GTIDs, one per domain (`0-1-42`: domain 0
+    /// through seq 42), or a MySQL GTID set (each UUID through its highest GNO); see --exclusive.
+    #[arg(long, value_name = "GTIDS")]
     stop_gtids: Option<String>,
-    /// With --stop-gtids: stop just before the set instead (e.g. a bad DROP).
+    /// With --stop-gtids: stop just before the transactions instead, e.g. a bad DROP (`0-1-42`: domain 0
+    /// through seq 41; a MySQL set: before its first transaction the --start set does not hold). A start
+    /// set already past the stop point is unreachable.
     #[arg(long, requires = "stop_gtids")]
     exclusive: bool,
 }

@@ -157,10 +157,12 @@ enum Command {
         /// Recover up to (not including) this time: RFC 3339, or YYYY-MM-DD HH:MM:SS in UTC (default: latest).
         #[arg(long, value_name = "TIME", conflicts_with = "to_gtid")]
         to: Option<String>,
-        /// Recover through this GTID set.
+        /// Recover through these transactions: MariaDB GTIDs, one per domain (`0-1-42`: domain 0 through seq
+        /// 42), or a MySQL GTID set (each UUID through its highest GNO).
         #[arg(long, value_name = "SET")]
         to_gtid: Option<String>,
-        /// With --to-gtid: stop just before the set (a bad DROP) instead of through it.
+        /// With --to-gtid: stop just before the transactions (a bad DROP) instead of through them (`0-1-42`:
+        /// domain 0 through seq 41; a MySQL set: before its first transaction the base backup does not hold).
         #[arg(long, requires = "to_gtid")]
         exclusive: bool,
         /// Start from this MysqlBackup (default: the newest Succeeded one of the profile before the target).

@@ -114,16 +114,7 @@ pub(crate) struct ReplayFile {
 }
 
 fn target_text(target: &Target) -> String {
-    match target {
-        Target::Latest => "latest".into(),
-        Target::Time(t) => format!("before {}", t.to_rfc3339()),
-        Target::Gtids { set, inclusive } => {
-            format!(
-                "{} {set}",
-                if *inclusive { "through" } else { "just before" }
-            )
-        }
-    }
+    target.to_string()
 }
 
 /// The report of `plan` over an archive of `files` entries in `sites` manifests.
