@@ -6,6 +6,8 @@
 //! the pod's termination messages and the Job's outcome in their status. Bad input (a missing Secret, an
 //! unreadable bucket, an encrypted source without a passphrase, a wrong passphrase) ends in a Failed restore whose
 //! message and Warning event name the field or object, and the manager keeps running.
+//! The bootstrap gate: a follower whose replication is stopped is left alone (reported `Pending/SourceMismatch`)
+//! while the restore is Failed or Running, and started once it Succeeded.
 
 mod kube_support;
 mod live_support;
@@ -22,7 +24,7 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::events::v1::Event;
 use kube::Client;
-use kube::api::{Api, ListParams, PostParams};
+use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use kube_support::kubelet::Kubelet;
 use kube_support::{Operator, cluster, delete_namespace, namespace};
 use live_support::host;
@@ -525,6 +527,119 @@ async fn bad_restore_input_fails_naming_the_field_and_the_operator_keeps_running
         metrics.contains(failures),
         "{failures} missing from\n{metrics}"
     );
+    assert!(operator.is_running());
+    delete_namespace(&client, &ns).await;
+}
+
+/// Whether `server`'s replication SQL thread runs (`Slave_SQL_Running`, the 12th column of `SHOW SLAVE STATUS`).
+fn sql_thread_running(server: &MariaDb) -> bool {
+    let row = server.sql("SHOW SLAVE STATUS").unwrap();
+    row.split('\t').nth(11) == Some("Yes")
+}
+
+/// `status.sites[site]`'s (`sourceConvergenceState`, `sourceConvergenceReason`) as the runner last wrote them.
+async fn convergence(client: &Client, ns: &str, group: &str, site: &str) -> (String, String) {
+    let api: Api<MysqlFailoverGroup> = Api::namespaced(client.clone(), ns);
+    let status = serde_json::to_value(&api.get(group).await.unwrap().status).unwrap();
+    let entry = status["sites"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["name"] == site))
+        .cloned()
+        .unwrap_or(Value::Null);
+    let field = |k: &str| entry[k].as_str().unwrap_or_default().to_owned();
+    (
+        field("sourceConvergenceState"),
+        field("sourceConvergenceReason"),
+    )
+}
+
+/// The gate holds: the runner reports `pdx` `Pending/SourceMismatch` and, several polls (1 s apart) later, has still
+/// not started its replication.
+async fn gate_held(client: &Client, ns: &str, pdx: &MariaDb) {
+    let pending = ("Pending".to_owned(), "SourceMismatch".to_owned());
+    kube_support::wait(
+        "pdx reported Pending/SourceMismatch",
+        Duration::from_secs(30),
+        || async { convergence(client, ns, "gated", "pdx").await == pending },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert!(
+        !sql_thread_running(pdx),
+        "pdx's replication started before the restore Succeeded"
+    );
+    assert_eq!(convergence(client, ns, "gated", "pdx").await, pending);
+}
+
+/// The bootstrap gate as a user sees it: `pdx` has its source configured but its replication stopped. While the
+/// restore has not Succeeded (Failed at build, then Running) the runner leaves it stopped and reports
+/// `Pending/SourceMismatch` for it; once the restore Succeeded it starts `pdx`'s replication.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bootstrap_waits_until_the_restore_succeeded() {
+    let (client, kubeconfig) = cluster().await;
+    let ns = namespace(&client, "e2e-restore-gate").await;
+    let k = Kubelet::new(&client, &ns);
+    let s3 = S3Server::start().unwrap();
+    let (_source, _stop, _bad) = source_artifacts(&s3, &k.scratch).await;
+    let dr = dr_servers();
+    dr[1].sql("STOP SLAVE").unwrap();
+    assert!(!sql_thread_running(&dr[1]));
+    create_secrets(&client, &ns, &s3).await;
+    let mut operator = Operator::start(&kubeconfig, &ns, &endpoints(&["gated"], &dr));
+    // No passphrase for the encrypted source: the restore fails before any Job.
+    create_group(
+        &client,
+        &ns,
+        &s3,
+        "gated",
+        json!({ "source": { "s3": s3_source(&s3, s3.bucket(), "s3-dr-creds") } }),
+    )
+    .await;
+    wait_restore(&client, &ns, "gated", "Failed").await;
+    gate_held(&client, &ns, &dr[1]).await;
+    assert_eq!(
+        restore_status(&client, &ns, "gated").await["phase"],
+        "Failed"
+    );
+
+    // With the passphrase the restore runs; the gate holds while its Job runs.
+    let api: Api<MysqlFailoverGroup> = Api::namespaced(client.clone(), &ns);
+    let patch = json!({ "spec": { "initFromBackup": {
+        "decryption": { "passphraseSecret": { "name": "orders-backup-passphrase" } },
+    }}});
+    api.patch("gated", &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .unwrap();
+    let running = wait_restore(&client, &ns, "gated", "Running").await;
+    gate_held(&client, &ns, &dr[1]).await;
+    assert_eq!(
+        restore_status(&client, &ns, "gated").await["phase"],
+        "Running"
+    );
+
+    let ran = k.run_pod(running["jobName"].as_str().unwrap(), &[]).await;
+    for r in &ran {
+        assert_eq!(
+            r.code, 0,
+            "{}: {}\n{}",
+            r.name, r.termination_message, r.stderr
+        );
+    }
+    wait_restore(&client, &ns, "gated", "Succeeded").await;
+    assert_eq!(
+        dr[0]
+            .sql("SELECT GROUP_CONCAT(id ORDER BY id) FROM d.t")
+            .unwrap()
+            .trim(),
+        "1,2,3"
+    );
+    // Released: the runner starts pdx's replication from the restored site.
+    kube_support::wait(
+        "pdx's replication started after the restore",
+        Duration::from_secs(30),
+        || async { sql_thread_running(&dr[1]) },
+    )
+    .await;
     assert!(operator.is_running());
     delete_namespace(&client, &ns).await;
 }
