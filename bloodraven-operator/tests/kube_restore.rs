@@ -15,6 +15,7 @@ mod live_support;
 use std::process::Command;
 use std::time::Duration;
 
+use bloodraven_api::backup::MysqlBackup;
 use bloodraven_api::failovergroup::MysqlFailoverGroup;
 use bloodraven_backup::bloodraven_binlog::archive::{ArchiveStore, Archiver};
 use bloodraven_backup::bloodraven_binlog::manifest::{ArchiveLayout, SiteName};
@@ -640,6 +641,162 @@ async fn bootstrap_waits_until_the_restore_succeeded() {
         || async { sql_thread_running(&dr[1]) },
     )
     .await;
+    assert!(operator.is_running());
+    delete_namespace(&client, &ns).await;
+}
+
+/// A MysqlBackup `name` of group `group` (profile `archive`) with `status` written, as the backup controller leaves
+/// a finished one.
+async fn create_backup(client: &Client, ns: &str, name: &str, group: &str, status: Value) {
+    let api: Api<MysqlBackup> = Api::namespaced(client.clone(), ns);
+    let backup: MysqlBackup = serde_json::from_value(json!({
+        "apiVersion": "shipstream.io/v1alpha1",
+        "kind": "MysqlBackup",
+        "metadata": { "name": name },
+        "spec": { "failoverGroupRef": { "name": group }, "profileName": "archive" },
+    }))
+    .unwrap();
+    api.create(&PostParams::default(), &backup).await.unwrap();
+    api.patch_status(
+        name,
+        &PatchParams::default(),
+        &Patch::Merge(&json!({ "status": status })),
+    )
+    .await
+    .unwrap();
+}
+
+/// `source.mysqlBackupRef`: a Succeeded, encrypted MysqlBackup is restored from its `status.location` with the
+/// profile's passphrase; a missing backup and a Failed one fail the restore before any Job, naming the field, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dr_group_restores_a_named_mysql_backup_and_bad_references_name_the_field() {
+    let (client, kubeconfig) = cluster().await;
+    let ns = namespace(&client, "e2e-restore-ref").await;
+    let k = Kubelet::new(&client, &ns);
+    let s3 = S3Server::start().unwrap();
+    let (_source, _stop, _bad) = source_artifacts(&s3, &k.scratch).await;
+    let dr = dr_servers();
+    create_secrets(&client, &ns, &s3).await;
+    // Written before the manager starts, so the backup controller only ever sees them finished.
+    create_backup(
+        &client,
+        &ns,
+        "orders-1",
+        "orders",
+        json!({
+            "phase": "Succeeded",
+            "location": format!("s3://{}/orders/west/orders-1/", s3.bucket()),
+            "storageType": "S3",
+            "encrypted": true,
+            "gtidExecuted": "0-21-3",
+            "sizeBytes": 4096,
+        }),
+    )
+    .await;
+    create_backup(
+        &client,
+        &ns,
+        "orders-failed",
+        "orders",
+        json!({ "phase": "Failed", "message": "dump failed" }),
+    )
+    .await;
+    let groups = ["orders", "no-backup", "not-done"];
+    let mut operator = Operator::start(&kubeconfig, &ns, &endpoints(&groups, &dr));
+    for (group, backup) in [
+        ("orders", "orders-1"),
+        ("no-backup", "missing"),
+        ("not-done", "orders-failed"),
+    ] {
+        create_group(
+            &client,
+            &ns,
+            &s3,
+            group,
+            json!({ "source": { "mysqlBackupRef": { "name": backup } } }),
+        )
+        .await;
+    }
+
+    let running = wait_restore(&client, &ns, "orders", "Running").await;
+    assert_eq!(running["sourceGtidExecuted"], "0-21-3", "{running:#}");
+    assert_eq!(running["sourceSizeBytes"], 4096, "{running:#}");
+    let ran = k.run_pod(running["jobName"].as_str().unwrap(), &[]).await;
+    let names: Vec<&str> = ran.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["decrypt-download", "mysqlsh"]);
+    for r in &ran {
+        assert_eq!(
+            r.code, 0,
+            "{}: {}\n{}",
+            r.name, r.termination_message, r.stderr
+        );
+    }
+    let done = wait_restore(&client, &ns, "orders", "Succeeded").await;
+    assert_eq!(
+        dr[0]
+            .sql("SELECT GROUP_CONCAT(id ORDER BY id) FROM d.t")
+            .unwrap()
+            .trim(),
+        "1,2,3",
+        "{done:#}"
+    );
+    // The decrypt step is counted under the source backup's profile.
+    let metrics = operator.metrics().await;
+    let decrypt =
+        r#"bloodraven_backup_decrypt_duration_seconds_count{group="orders",profile="archive"} 1"#;
+    assert!(
+        metrics.contains(decrypt),
+        "{decrypt} missing from\n{metrics}"
+    );
+
+    for (group, message) in [
+        (
+            "no-backup",
+            r#"spec.initFromBackup.source.mysqlBackupRef: MysqlBackup "missing" not found"#,
+        ),
+        (
+            "not-done",
+            r#"spec.initFromBackup.source.mysqlBackupRef: MysqlBackup "orders-failed" is Failed, not Succeeded"#,
+        ),
+    ] {
+        let failed = wait_restore(&client, &ns, group, "Failed").await;
+        assert_eq!(failed["message"], message, "{failed:#}");
+        let jobs: Api<Job> = Api::namespaced(client.clone(), &ns);
+        assert!(
+            jobs.get_opt(&format!("mysql-{group}-iad-restore"))
+                .await
+                .unwrap()
+                .is_none(),
+            "{group}: no Job for a restore that cannot start"
+        );
+    }
+    // No loop: a few seconds later each still has exactly one RestoreBuildFailed event.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    for group in ["no-backup", "not-done"] {
+        assert_eq!(restore_status(&client, &ns, group).await["phase"], "Failed");
+        let w = warnings(&client, &ns, group).await;
+        let n = w.iter().filter(|(r, _)| r == "RestoreBuildFailed").count();
+        assert_eq!(n, 1, "{group}: {w:?}");
+    }
+    // Once the named backup exists and Succeeded, the restore goes on by itself (looked at again every 30 s).
+    create_backup(
+        &client,
+        &ns,
+        "missing",
+        "no-backup",
+        json!({
+            "phase": "Succeeded",
+            "location": format!("s3://{}/orders/west/orders-1/", s3.bucket()),
+            "storageType": "S3",
+            "encrypted": true,
+        }),
+    )
+    .await;
+    let running = wait_restore(&client, &ns, "no-backup", "Running").await;
+    assert_eq!(
+        running["jobName"], "mysql-no-backup-iad-restore",
+        "{running:#}"
+    );
     assert!(operator.is_running());
     delete_namespace(&client, &ns).await;
 }

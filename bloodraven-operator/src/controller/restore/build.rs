@@ -307,9 +307,18 @@ pub fn render(i: &Inputs<'_>, r: &Request<'_>) -> Result<Rendered, Failure> {
         })?;
         let status = backup.status.clone().unwrap_or_default();
         let location = status.location.clone().unwrap_or_default();
-        if status.phase != Some(BackupPhase::Succeeded) || location.is_empty() {
+        if status.phase != Some(BackupPhase::Succeeded) {
+            let phase = status
+                .phase
+                .map_or_else(|| "not started".to_owned(), |p| format!("{p:?}"));
             return Err(build_failed(format!(
-                "{field}: MysqlBackup {:?} is not Succeeded or has no location",
+                "{field}: MysqlBackup {:?} is {phase}, not Succeeded",
+                backup_ref.name
+            )));
+        }
+        if location.is_empty() {
+            return Err(build_failed(format!(
+                "{field}: MysqlBackup {:?} is Succeeded but has no status.location",
                 backup_ref.name
             )));
         }
