@@ -373,19 +373,18 @@ async fn a_dr_group_restores_the_encrypted_dump_and_replays_to_the_stop_time() {
         done["completionTime"].is_string() && done["startTime"].is_string(),
         "{done:#}"
     );
+    // The events follow the status writes.
     let events: Api<Event> = Api::namespaced(client.clone(), &ns);
-    let reasons: Vec<String> = events
-        .list(&ListParams::default())
-        .await
-        .unwrap()
-        .into_iter()
-        .filter_map(|e| e.reason)
-        .collect();
     for r in ["RestoreStarted", "RestoreSucceeded"] {
-        assert!(
-            reasons.iter().any(|x| x == r),
-            "{r} missing from {reasons:?}"
-        );
+        kube_support::wait(&format!("a {r} event"), Duration::from_secs(10), || async {
+            events
+                .list(&ListParams::default())
+                .await
+                .unwrap()
+                .into_iter()
+                .any(|e| e.reason.as_deref() == Some(r))
+        })
+        .await;
     }
     let metrics = operator.metrics().await;
     let labels = format!(
@@ -479,12 +478,18 @@ async fn bad_restore_input_fails_naming_the_field_and_the_operator_keeps_running
          initFromBackup.decryption.passphraseSecret or restore the profile's encryption.passphraseSecret"
     );
     for g in ["no-creds", "no-bucket", "no-pass"] {
-        let w = warnings(&client, &ns, g).await;
-        assert!(
-            w.iter()
-                .any(|(r, n)| r == "RestoreBuildFailed" && !n.is_empty()),
-            "{g}: {w:?}"
-        );
+        // The event follows the status write.
+        kube_support::wait(
+            &format!("a RestoreBuildFailed event about {g}"),
+            Duration::from_secs(10),
+            || async {
+                warnings(&client, &ns, g)
+                    .await
+                    .iter()
+                    .any(|(r, n)| r == "RestoreBuildFailed" && !n.is_empty())
+            },
+        )
+        .await;
         let jobs: Api<Job> = Api::namespaced(client.clone(), &ns);
         assert!(
             jobs.get_opt(&format!("mysql-{g}-iad-restore"))
@@ -508,8 +513,17 @@ async fn bad_restore_input_fails_naming_the_field_and_the_operator_keeps_running
             && message.contains("delete the Job"),
         "{failed:#}"
     );
-    let w = warnings(&client, &ns, "wrong-pass").await;
-    assert!(w.iter().any(|(r, _)| r == "RestoreFailed"), "{w:?}");
+    kube_support::wait(
+        "a RestoreFailed event about wrong-pass",
+        Duration::from_secs(10),
+        || async {
+            warnings(&client, &ns, "wrong-pass")
+                .await
+                .iter()
+                .any(|(r, _)| r == "RestoreFailed")
+        },
+    )
+    .await;
     assert_eq!(dr[0].sql("SHOW DATABASES LIKE 'd'").unwrap().trim(), "");
     // Nothing loops: the failed restore stays Failed, one RestoreFailed event.
     tokio::time::sleep(Duration::from_secs(3)).await;
