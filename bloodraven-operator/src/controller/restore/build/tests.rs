@@ -208,7 +208,18 @@ fn a_backup_ref_takes_the_profile_passphrase_and_its_metadata() {
     let mut running = backup.clone();
     running.status.as_mut().unwrap().phase = Some(BackupPhase::Running);
     let f = job(&inputs(&g, Some(&running), None)).unwrap_err();
-    assert!(f.message.contains("is not Succeeded"), "{}", f.message);
+    assert_eq!(
+        f.message,
+        "spec.initFromBackup.source.mysqlBackupRef: MysqlBackup \"orders-1\" is Running, not Succeeded"
+    );
+    let mut nowhere = backup.clone();
+    nowhere.status.as_mut().unwrap().location = None;
+    let f = job(&inputs(&g, Some(&nowhere), None)).unwrap_err();
+    assert_eq!(
+        f.message,
+        "spec.initFromBackup.source.mysqlBackupRef: MysqlBackup \"orders-1\" is Succeeded but has no \
+         status.location"
+    );
     let mut other = backup.clone();
     other.spec.profile_name = "gone".into();
     // Encrypted, its profile gone and no decryption block: the documented message.
