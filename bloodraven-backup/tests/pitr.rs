@@ -30,9 +30,10 @@ fn pos(db: &Server) -> String {
         .to_owned()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn restore_then_replay_to_latest_a_time_and_a_gtid() {
-    let source = server(1);
+/// A server with `d.t` holding five `a0` rows, dumped into `<root>/dump`; returns the server, the root, the dump
+/// directory and the dump's GTID state.
+async fn dumped_source(id: u32) -> (Server, tempfile::TempDir, std::path::PathBuf, String) {
+    let source = server(id);
     exec(
         &source,
         &[
@@ -52,6 +53,35 @@ async fn restore_then_replay_to_latest_a_time_and_a_gtid() {
     .await
     .unwrap();
     let start = report.meta.gtid_executed.clone();
+    (source, root, dump_dir, start)
+}
+
+/// Archives the source's sealed binlogs as site `east` under `<root>/archive/orders/binlogs`; returns the
+/// archive and `<root>/archive`.
+async fn archive_binlogs(
+    source: &Server,
+    root: &std::path::Path,
+) -> (ArchiveStore, std::path::PathBuf) {
+    let archive_root = root.join("archive");
+    std::fs::create_dir_all(&archive_root).unwrap();
+    let store = Arc::new(
+        bloodraven_backup::object_store::local::LocalFileSystem::new_with_prefix(&archive_root)
+            .unwrap(),
+    );
+    let archive = ArchiveStore::new(store, ArchiveLayout::for_profile_prefix("orders"));
+    let archiver = Archiver::new(
+        archive.clone(),
+        SiteName::parse("east").unwrap(),
+        source.binlog_dir(),
+    );
+    let cycle = archiver.run_cycle(&true).await.unwrap();
+    assert!(cycle.failed.is_empty(), "{cycle:?}");
+    (archive, archive_root)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restore_then_replay_to_latest_a_time_and_a_gtid() {
+    let (source, root, dump_dir, start) = dumped_source(1).await;
     assert_eq!(start, pos(&source));
 
     write_rows(&source, "a1", 5);
@@ -69,20 +99,7 @@ async fn restore_then_replay_to_latest_a_time_and_a_gtid() {
     let last = pos(&source);
     source.sql("FLUSH BINARY LOGS").unwrap();
 
-    let archive_root = root.path().join("archive");
-    std::fs::create_dir_all(&archive_root).unwrap();
-    let store = Arc::new(
-        bloodraven_backup::object_store::local::LocalFileSystem::new_with_prefix(&archive_root)
-            .unwrap(),
-    );
-    let archive = ArchiveStore::new(store, ArchiveLayout::for_profile_prefix("orders"));
-    let archiver = Archiver::new(
-        archive.clone(),
-        SiteName::parse("east").unwrap(),
-        source.binlog_dir(),
-    );
-    let cycle = archiver.run_cycle(&true).await.unwrap();
-    assert!(cycle.failed.is_empty(), "{cycle:?}");
+    let (archive, archive_root) = archive_binlogs(&source, root.path()).await;
 
     // The dry run's report.
     let plan = pitr::plan(&archive, &start, &Target::Latest).await.unwrap();
@@ -215,26 +232,7 @@ fn rows_by_tag(db: &Server) -> String {
 /// replay would not apply is refused before anything is replayed, naming it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replay_skips_excluded_gtids() {
-    let source = server(2);
-    exec(
-        &source,
-        &[
-            "CREATE DATABASE d",
-            "CREATE TABLE d.t (id INT AUTO_INCREMENT PRIMARY KEY, tag VARCHAR(8), v INT)",
-        ],
-    )
-    .await;
-    write_rows(&source, "a0", 5);
-    let root = tempfile::tempdir().unwrap();
-    let dump_dir = root.path().join("dump");
-    let report = dump::dump(
-        &conn_opts(&source),
-        &dir_location(&dump_dir),
-        &DumpOptions::default(),
-    )
-    .await
-    .unwrap();
-    let start = report.meta.gtid_executed.clone();
+    let (source, root, dump_dir, start) = dumped_source(2).await;
     let in_dump = start.clone();
 
     write_rows(&source, "a1", 5);
@@ -257,20 +255,7 @@ async fn replay_skips_excluded_gtids() {
     let last = pos(&source);
     source.sql("FLUSH BINARY LOGS").unwrap();
 
-    let archive_root = root.path().join("archive");
-    std::fs::create_dir_all(&archive_root).unwrap();
-    let store = Arc::new(
-        bloodraven_backup::object_store::local::LocalFileSystem::new_with_prefix(&archive_root)
-            .unwrap(),
-    );
-    let archive = ArchiveStore::new(store, ArchiveLayout::for_profile_prefix("orders"));
-    let archiver = Archiver::new(
-        archive.clone(),
-        SiteName::parse("east").unwrap(),
-        source.binlog_dir(),
-    );
-    let cycle = archiver.run_cycle(&true).await.unwrap();
-    assert!(cycle.failed.is_empty(), "{cycle:?}");
+    let (archive, archive_root) = archive_binlogs(&source, root.path()).await;
 
     // The dry run names what is skipped.
     let both = ExcludedGtids::parse(&format!("{bad_delete},{bad_update}")).unwrap();
