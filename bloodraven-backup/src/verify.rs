@@ -5,7 +5,6 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use futures::StreamExt;
 use serde::Serialize;
 
 use crate::conn::quote_ident;
@@ -257,13 +256,22 @@ async fn run(
             files: replayed.files.len(),
         });
     }
-    // One checksum per table, as many at a time as the restore had connections (each reads a whole table).
+    // Checksums on as many connections as the restore had, each taking every `threads`-th table (each
+    // checksum reads a whole table).
     let threads = options.restore.threads.max(1);
-    let checks: Vec<Result<TableCheck, Error>> =
-        futures::stream::iter(restored.row_counts.iter().map(|(table, rows)| {
-            let target = &target;
-            async move {
-                let mut session = target.connect().await?;
+    let tables: Vec<(&String, &u64)> = restored.row_counts.iter().collect();
+    let shares = (0..threads.min(tables.len())).map(|first| {
+        let share: Vec<(&String, &u64)> = tables
+            .iter()
+            .skip(first)
+            .step_by(threads)
+            .copied()
+            .collect();
+        let target = &target;
+        async move {
+            let mut session = target.connect().await?;
+            let mut checks = Vec::with_capacity(share.len());
+            for (table, rows) in share {
                 let (schema, name) = table.split_once('.').unwrap_or((table, ""));
                 let sql = format!(
                     "CHECKSUM TABLE {}.{} EXTENDED",
@@ -271,25 +279,29 @@ async fn run(
                     quote_ident(name)
                 );
                 let row = session.text_rows(&sql).await?;
-                drop(session.conn.disconnect().await);
                 let checksum = row
                     .first()
                     .and_then(|r| r.get(1))
                     .and_then(|c| c.parse().ok())
                     .unwrap_or(0);
-                Ok(TableCheck {
+                checks.push(TableCheck {
                     table: table.clone(),
                     rows: *rows,
                     checksum,
-                })
+                });
             }
-        }))
-        .buffered(threads)
-        .collect()
-        .await;
-    for check in checks {
-        report.tables.push(check.map_err(restore_failed)?);
-    }
+            drop(session.conn.disconnect().await);
+            Ok::<_, Error>(checks)
+        }
+    });
+    let mut checks: Vec<TableCheck> = futures::future::try_join_all(shares)
+        .await
+        .map_err(restore_failed)?
+        .into_iter()
+        .flatten()
+        .collect();
+    checks.sort_by(|a, b| a.table.cmp(&b.table));
+    report.tables = checks;
     let mut session = target.connect().await.map_err(restore_failed)?;
     if let Some(check) = &options.sanity {
         let begin = Instant::now();
