@@ -56,6 +56,19 @@ async fn dumped_source(id: u32) -> (Server, tempfile::TempDir, std::path::PathBu
     (source, root, dump_dir, start)
 }
 
+/// A new server holding a restore of the dump in `dump_dir`.
+async fn restored(id: u32, dump_dir: &std::path::Path) -> Server {
+    let db = server(id);
+    restore::restore(
+        &conn_opts(&db),
+        &dir_location(dump_dir),
+        &RestoreOptions::default(),
+    )
+    .await
+    .unwrap();
+    db
+}
+
 /// Archives the source's sealed binlogs as site `east` under `<root>/archive/orders/binlogs`; returns the
 /// archive and `<root>/archive`.
 async fn archive_binlogs(
@@ -128,14 +141,7 @@ async fn restore_then_replay_to_latest_a_time_and_a_gtid() {
         (gtid(&bad_delete, true), bad_delete.clone(), "a1=5,a2=2"),
     ];
     for (i, (target, expected_gtid, rows)) in cases.into_iter().enumerate() {
-        let db = server(10 + i as u32);
-        restore::restore(
-            &conn_opts(&db),
-            &dir_location(&dump_dir),
-            &RestoreOptions::default(),
-        )
-        .await
-        .unwrap();
+        let db = restored(10 + i as u32, &dump_dir).await;
         let mut options = PitrOptions::new(archive.clone(), target.clone());
         options.work_dir = root.path().join(format!("work-{i}"));
         let replayed = pitr::replay(&conn_opts(&db), Flavor::Mariadb, &start, &options)
@@ -174,14 +180,7 @@ async fn restore_then_replay_to_latest_a_time_and_a_gtid() {
     assert_eq!(rows_by_tag(&db), "a0=5,a1=5,a2=2");
 
     // A target beyond the archive: refused before anything is replayed.
-    let db = server(20);
-    restore::restore(
-        &conn_opts(&db),
-        &dir_location(&dump_dir),
-        &RestoreOptions::default(),
-    )
-    .await
-    .unwrap();
+    let db = restored(20, &dump_dir).await;
     let beyond = Target::Gtids {
         set: History::parse("0-1-999", "t").unwrap(),
         inclusive: true,
@@ -321,14 +320,7 @@ async fn replay_skips_excluded_gtids() {
         ),
     ];
     for (i, (target, skip, expected_gtid, rows, a1, sum)) in cases.into_iter().enumerate() {
-        let db = server(30 + i as u32);
-        restore::restore(
-            &conn_opts(&db),
-            &dir_location(&dump_dir),
-            &RestoreOptions::default(),
-        )
-        .await
-        .unwrap();
+        let db = restored(30 + i as u32, &dump_dir).await;
         let mut options = PitrOptions::new(archive.clone(), target.clone());
         options.work_dir = root.path().join(format!("work-{i}"));
         options.exclude = ExcludedGtids::parse(&skip).unwrap();
@@ -372,14 +364,7 @@ async fn replay_skips_excluded_gtids() {
         ),
         (Target::Time(cut), first_a4.clone(), "after the stop time"),
     ];
-    let db = server(40);
-    restore::restore(
-        &conn_opts(&db),
-        &dir_location(&dump_dir),
-        &RestoreOptions::default(),
-    )
-    .await
-    .unwrap();
+    let db = restored(40, &dump_dir).await;
     for (target, skip, why) in refusals {
         let mut options = PitrOptions::new(archive.clone(), target.clone());
         options.exclude = ExcludedGtids::parse(&format!("{bad_delete},{skip}")).unwrap();
