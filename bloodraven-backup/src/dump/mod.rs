@@ -32,7 +32,8 @@ const WRITE_BUFFER: usize = 128 * 1024;
 pub struct DumpOptions {
     /// Connections reading tables in parallel (at least 1; default 4).
     pub threads: usize,
-    /// Target uncompressed size of a chunk of a table with an integer key (default 64 MiB; 0: one chunk).
+    /// Target uncompressed size of a chunk of a table with an integer key, and of a piece of a table read as
+    /// one stream (default 64 MiB; 0: one chunk per table).
     pub bytes_per_chunk: u64,
     /// Compression of the data files (default zstd).
     pub compression: Compression,
@@ -266,18 +267,21 @@ pub async fn dump(
             columns: t.columns.clone(),
             chunk_column: t.chunk_column.clone(),
             triggers: !t.triggers.is_empty(),
-            chunks: vec![ChunkMeta::default(); t.chunks.len()],
+            chunks: Vec::new(),
             rows: 0,
             data_bytes: 0,
         })
         .collect();
     let mut table_data_bytes: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
-    for (table, index, chunk, entry) in done {
-        files.insert(chunk.file.clone(), entry);
+    done.sort_by_key(|&(table, index, _)| (table, index));
+    for (table, _, written) in done {
         let meta = &mut table_meta[table];
-        meta.rows += chunk.rows;
-        meta.data_bytes += chunk.data_bytes;
-        meta.chunks[index] = chunk;
+        for (chunk, entry) in written {
+            files.insert(chunk.file.clone(), entry);
+            meta.rows += chunk.rows;
+            meta.data_bytes += chunk.data_bytes;
+            meta.chunks.push(chunk);
+        }
     }
     for (t, meta) in tables.iter().zip(&table_meta) {
         let body = json(meta)?;
@@ -408,14 +412,14 @@ impl Shared {
     }
 }
 
-/// One connection's loop: take the next chunk, write it, repeat; returns (table, chunk index, meta, entry).
-async fn worker(
-    mut session: Session,
-    shared: Arc<Shared>,
-) -> Result<Vec<(usize, usize, ChunkMeta, FileEntry)>, Error> {
+/// The files one planned chunk was written to: (table, chunk index, its files in order).
+type Written = (usize, usize, Vec<(ChunkMeta, FileEntry)>);
+
+/// One connection's loop: take the next chunk, write it, repeat.
+async fn worker(mut session: Session, shared: Arc<Shared>) -> Result<Vec<Written>, Error> {
     let mut out = Vec::new();
     while let Some(chunk) = shared.next() {
-        let (meta, entry) = match dump_chunk(&mut session, &shared, &chunk).await {
+        let files = match dump_chunk(&mut session, &shared, &chunk).await {
             Ok(done) => done,
             Err(e) => {
                 if let Ok(mut q) = shared.queue.lock() {
@@ -435,30 +439,38 @@ async fn worker(
         if table_done {
             shared.progress.table_done();
         }
-        out.push((chunk.table, chunk.index, meta, entry));
+        out.push((chunk.table, chunk.index, files));
     }
     let _ = session.exec("COMMIT").await;
     drop(session.conn.disconnect().await);
     Ok(out)
 }
 
+/// Writes one planned chunk: one file, or for a table read as one stream, as many pieces of about
+/// `piece_bytes` as it takes.
 async fn dump_chunk(
     session: &mut Session,
     shared: &Shared,
     chunk: &catalog::ChunkPlan,
-) -> Result<(ChunkMeta, FileEntry), Error> {
+) -> Result<Vec<(ChunkMeta, FileEntry)>, Error> {
     let (select, order) = &shared.selects[chunk.table];
     let sql = if chunk.range.is_empty() {
         select.clone()
     } else {
         format!("{select} WHERE {}{order}", chunk.range)
     };
-    let mut writer =
+    let open = |file: &str| {
         shared
             .location
-            .writer(&chunk.file, shared.compression, shared.passphrase.as_ref())?;
-    let mut rows = 0u64;
-    let mut data_bytes = 0u64;
+            .writer(file, shared.compression, shared.passphrase.as_ref())
+    };
+    let mut written = Vec::new();
+    let mut piece = ChunkMeta {
+        file: chunk.file.clone(),
+        range: chunk.range.clone(),
+        ..ChunkMeta::default()
+    };
+    let mut writer = open(&piece.file)?;
     let mut buf = Vec::with_capacity(WRITE_BUFFER + 64 * 1024);
     let mut pending_rows = 0u64;
     {
@@ -475,6 +487,26 @@ async fn dump_chunk(
                     return Err(session.err(&sql, e));
                 }
             };
+            if chunk.piece_bytes > 0 && piece.data_bytes + buf.len() as u64 >= chunk.piece_bytes {
+                // The piece is full and another row follows: it goes into the next piece.
+                writer.write(&buf).await?;
+                piece.data_bytes += buf.len() as u64;
+                shared.progress.add(pending_rows, buf.len() as u64);
+                pending_rows = 0;
+                buf.clear();
+                let next = format::piece_file(&chunk.base, written.len() + 1, shared.compression);
+                let full = std::mem::replace(
+                    &mut piece,
+                    ChunkMeta {
+                        file: next,
+                        ..ChunkMeta::default()
+                    },
+                );
+                let entry = std::mem::replace(&mut writer, open(&piece.file)?)
+                    .finish()
+                    .await?;
+                written.push((full, entry));
+            }
             tsv::push_row(
                 &mut buf,
                 (0..row.len()).map(|i| match row.as_ref(i) {
@@ -482,11 +514,11 @@ async fn dump_chunk(
                     _ => None,
                 }),
             );
-            rows += 1;
+            piece.rows += 1;
             pending_rows += 1;
             if buf.len() >= WRITE_BUFFER {
                 writer.write(&buf).await?;
-                data_bytes += buf.len() as u64;
+                piece.data_bytes += buf.len() as u64;
                 shared.progress.add(pending_rows, buf.len() as u64);
                 pending_rows = 0;
                 buf.clear();
@@ -495,19 +527,12 @@ async fn dump_chunk(
     }
     if !buf.is_empty() {
         writer.write(&buf).await?;
-        data_bytes += buf.len() as u64;
+        piece.data_bytes += buf.len() as u64;
         shared.progress.add(pending_rows, buf.len() as u64);
     }
     let entry = writer.finish().await?;
-    Ok((
-        ChunkMeta {
-            file: chunk.file.clone(),
-            rows,
-            data_bytes,
-            range: chunk.range.clone(),
-        },
-        entry,
-    ))
+    written.push((piece, entry));
+    Ok(written)
 }
 
 async fn put_sql<S: AsRef<str>>(
