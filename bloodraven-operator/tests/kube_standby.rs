@@ -387,7 +387,8 @@ async fn a_standby_discovers_the_bucket_and_a_drill_sets_restorable() {
         "orders-dr",
         "Restorable=False after tampering",
         Duration::from_secs(60),
-        |s| condition(s, "Restorable")["status"] == "False",
+        // The reason too: a slow drill lets the last verdict go stale (VerificationStale) first.
+        |s| condition(s, "Restorable")["reason"] == "VerificationFailed",
     )
     .await;
     let restorable = condition(&s, "Restorable");
@@ -406,7 +407,10 @@ async fn a_standby_discovers_the_bucket_and_a_drill_sets_restorable() {
     .await;
 
     // Repaired: Restorable again. Then the binlog deleted: Restorable=False again.
-    store.put(&key, PutPayload::from(original)).await.unwrap();
+    store
+        .put(&key, PutPayload::from(original.clone()))
+        .await
+        .unwrap();
     let (third, ran) = run_drill(&api, &kubelet, &second).await;
     assert_eq!(ran.code, 0, "{}\n{}", ran.termination_message, ran.stderr);
     wait_status(
@@ -429,7 +433,7 @@ async fn a_standby_discovers_the_bucket_and_a_drill_sets_restorable() {
         "orders-dr",
         "Restorable=False after the deletion",
         Duration::from_secs(60),
-        |s| condition(s, "Restorable")["status"] == "False",
+        |s| condition(s, "Restorable")["reason"] == "VerificationFailed",
     )
     .await;
     let message = condition(&s, "Restorable")["message"]
@@ -438,6 +442,53 @@ async fn a_standby_discovers_the_bucket_and_a_drill_sets_restorable() {
         .to_owned();
     eprintln!("Restorable after deletion: {message}");
     assert!(message.contains(&fourth), "{message}");
+
+    // Repaired again and drilled; then the next drill never runs (no node for it): two intervals (20 s)
+    // after the last pass the verdict no longer stands.
+    store.put(&key, PutPayload::from(original)).await.unwrap();
+    let (fifth, ran) = run_drill(&api, &kubelet, &fourth).await;
+    assert_eq!(ran.code, 0, "{}\n{}", ran.termination_message, ran.stderr);
+    wait_status(
+        &api,
+        "orders-dr",
+        "Restorable=True after the second repair",
+        Duration::from_secs(60),
+        |s| condition(s, "Restorable")["status"] == "True",
+    )
+    .await;
+    let s = wait_status(
+        &api,
+        "orders-dr",
+        "Restorable=False once the verdict is stale",
+        Duration::from_secs(60),
+        |s| condition(s, "Restorable")["reason"] == "VerificationStale",
+    )
+    .await;
+    let restorable = condition(&s, "Restorable");
+    assert_eq!(restorable["status"], "False", "{s:#}");
+    let message = restorable["message"].as_str().unwrap();
+    eprintln!("Restorable when stale: {message}");
+    let sixth = s["activeVerification"]["jobName"].as_str().unwrap();
+    assert!(
+        message.contains(&fifth)
+            && message.contains(&format!("drill Job {sixth} has not finished")),
+        "{message}"
+    );
+    wait_event(&client, &ns, "orders-dr", |(t, r, _)| {
+        t == "Warning" && r == "VerificationStale"
+    })
+    .await;
+    // The overdue drill finishes: the verdict stands again.
+    let ran = kubelet.run(sixth, &[]).await;
+    assert_eq!(ran.code, 0, "{}\n{}", ran.termination_message, ran.stderr);
+    wait_status(
+        &api,
+        "orders-dr",
+        "Restorable=True after the overdue drill",
+        Duration::from_secs(60),
+        |s| condition(s, "Restorable")["reason"] == "VerificationPassed",
+    )
+    .await;
     assert!(operator.is_running());
 }
 

@@ -17,7 +17,7 @@ use bloodraven_api::failovergroup::backup::{
 };
 use bloodraven_api::names::{condition, event, label};
 use bloodraven_api::standby::{
-    Discovered, MysqlStandbyCluster, MysqlStandbyClusterStatus, Transport,
+    Discovered, MysqlStandbyCluster, MysqlStandbyClusterStatus, StandbyVerification, Transport,
 };
 use bloodraven_backup::bloodraven_binlog::archive::cursor::DrCursor;
 use bloodraven_backup::bloodraven_binlog::manifest::Manifest;
@@ -377,6 +377,14 @@ pub fn discovery_interval(s: &MysqlStandbyCluster) -> Duration {
         .max(Duration::from_secs(1))
 }
 
+/// `spec.verification.interval`, or its default.
+fn drill_interval(v: &StandbyVerification) -> Duration {
+    v.interval
+        .as_ref()
+        .and_then(|d| d.to_std())
+        .unwrap_or(DEFAULT_VERIFICATION_INTERVAL)
+}
+
 /// When the next drill is due: `None` when drills are off; `Some(ZERO)` when due now (no drill yet, or the
 /// discovered dump changed since the last one).
 pub fn verification_due_in(
@@ -384,12 +392,7 @@ pub fn verification_due_in(
     discovered: &Discovered,
     now: DateTime<Utc>,
 ) -> Option<Duration> {
-    let v = s.spec.verification.as_ref()?;
-    let interval = v
-        .interval
-        .as_ref()
-        .and_then(|d| d.to_std())
-        .unwrap_or(DEFAULT_VERIFICATION_INTERVAL);
+    let interval = drill_interval(s.spec.verification.as_ref()?);
     let last = s.status.as_ref().and_then(|st| st.last_verified.as_ref());
     let Some(last) = last else {
         return Some(Duration::ZERO);
@@ -689,6 +692,66 @@ pub fn restorable_pending(s: &MysqlStandbyCluster) -> Option<Verdict> {
             "no restore drill has finished yet",
         )
     })
+}
+
+/// How long a passing drill's `Restorable=True` stands: twice `spec.verification.interval` after the drill
+/// finished. A drill is due one interval after the last one, so a verdict this old means drills are not
+/// finishing (no node for the Job, quota, a stuck restore) and nobody has checked the window since.
+pub const VERDICT_LIFETIME_INTERVALS: u32 = 2;
+
+/// When a passing verdict stops standing: `None` unless `Restorable` is True from a drill with a completion
+/// time.
+pub fn restorable_until(s: &MysqlStandbyCluster) -> Option<DateTime<Utc>> {
+    let interval = drill_interval(s.spec.verification.as_ref()?);
+    let status = s.status.as_ref()?;
+    let current = status
+        .conditions
+        .as_deref()?
+        .iter()
+        .find(|c| c.type_ == condition::RESTORABLE)?;
+    if current.status != ConditionStatus::True.as_str() {
+        return None;
+    }
+    let done = status.last_verified.as_ref()?.completion_time.as_ref()?;
+    let done = DateTime::<Utc>::from_timestamp(done.0.as_second(), 0)?;
+    Some(done + chrono::Duration::from_std(interval * VERDICT_LIFETIME_INTERVALS).ok()?)
+}
+
+/// `Restorable=False` (`VerificationStale`) once the passing verdict is older than
+/// [`VERDICT_LIFETIME_INTERVALS`] intervals, naming the drill that has not finished.
+pub fn restorable_stale(s: &MysqlStandbyCluster, now: DateTime<Utc>) -> Option<Verdict> {
+    let until = restorable_until(s)?;
+    if now < until {
+        return None;
+    }
+    let status = s.status.as_ref()?;
+    let last = status.last_verified.as_ref()?;
+    let waiting = match status
+        .active_verification
+        .as_ref()
+        .and_then(|a| a.job_name.as_deref())
+    {
+        Some(job) => format!("drill Job {job} has not finished: check its Pod"),
+        None => "no drill is running".to_owned(),
+    };
+    let passed = last
+        .completion_time
+        .as_ref()
+        .map(|t| t.0.to_string())
+        .unwrap_or_default();
+    Some(Verdict::new(
+        condition::RESTORABLE,
+        ConditionStatus::False,
+        "VerificationStale",
+        format!(
+            "the last passing drill{} finished at {passed}, more than {VERDICT_LIFETIME_INTERVALS} × \
+             spec.verification.interval ago; {waiting}",
+            last.verification_name
+                .as_deref()
+                .map(|n| format!(" ({n})"))
+                .unwrap_or_default()
+        ),
+    ))
 }
 
 /// The DR cursor that keeps the discovered dump's binlog window: from [`CURSOR_MARGIN`] before the dump's

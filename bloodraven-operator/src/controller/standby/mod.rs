@@ -17,6 +17,7 @@
 //!     Job done ─▶ Restorable True (VerificationPassed) │ False (VerificationFailed, the drill's reason),
 //!       status.lastVerified, bloodraven_dr_restorable_timestamp_seconds; a passed drill's Job is deleted (its PVC
 //!       with it, by owner reference), a failed one kept for inspection until the next drill
+//!     no drill passed for 2 × interval ─▶ Restorable False (VerificationStale, naming the unfinished drill)
 //! ```
 //!
 //! The pure decisions are in [`build`]; this module only talks to the object store and the API server.
@@ -242,8 +243,16 @@ impl Context {
         if scan_due {
             self.write_cursor(s, &source, &discovered).await;
         }
+        if let Some(stale) = build::restorable_stale(s, now) {
+            self.publish(s, vec![stale], None).await?;
+            // The next pass sees the verdict in the status and follows the drill from there.
+            return Ok(Action::requeue(Duration::from_secs(1)));
+        }
         let drill = self.drill(s, &discovered).await?;
-        Ok(Action::requeue(requeue.min(drill)))
+        let stands_for = build::restorable_until(s)
+            .and_then(|until| (until - now).to_std().ok())
+            .map_or(requeue, |d| d + Duration::from_secs(1));
+        Ok(Action::requeue(requeue.min(drill).min(stands_for)))
     }
 
     /// Reads the spec and the Secrets into an opened bucket, or the message naming what to fix.

@@ -372,6 +372,53 @@ fn restorable_follows_the_drill() {
 }
 
 #[test]
+fn a_passing_verdict_goes_stale_after_two_intervals_without_a_drill() {
+    let status = |restorable: &str, active: Option<&str>| {
+        let mut st = json!({
+            "conditions": [{ "type": "Restorable", "status": restorable, "reason": "VerificationPassed",
+                "message": "", "lastTransitionTime": "2026-05-21T06:00:00Z" }],
+            "lastVerified": { "verificationName": "orders-dr-drill-3", "backupName": "nightly-a",
+                "completionTime": "2026-05-21T06:00:00Z" },
+        });
+        if let Some(job) = active {
+            st["activeVerification"] = json!({ "jobName": job, "dumpName": "nightly-a" });
+        }
+        st
+    };
+    let ver = Some(json!({ "interval": "6h" }));
+    let s = standby(ver.clone(), Some(status("True", Some("orders-dr-drill-4"))));
+    assert_eq!(restorable_until(&s), Some(at("2026-05-21T18:00:00Z")));
+    assert_eq!(restorable_stale(&s, at("2026-05-21T17:59:59Z")), None);
+    let v = restorable_stale(&s, at("2026-05-21T18:00:00Z")).unwrap();
+    assert_eq!(
+        (v.type_, v.status, v.reason),
+        ("Restorable", ConditionStatus::False, "VerificationStale")
+    );
+    assert!(
+        v.message
+            .contains("(orders-dr-drill-3) finished at 2026-05-21T06:00:00Z")
+            && v.message
+                .ends_with("drill Job orders-dr-drill-4 has not finished: check its Pod"),
+        "{}",
+        v.message
+    );
+    let idle = standby(ver.clone(), Some(status("True", None)));
+    assert!(
+        restorable_stale(&idle, at("2026-05-22T00:00:00Z"))
+            .unwrap()
+            .message
+            .ends_with("no drill is running")
+    );
+    // The default interval is a day; a False or Unknown verdict, or drills off, never goes stale.
+    let default = standby(Some(json!({})), Some(status("True", None)));
+    assert_eq!(restorable_until(&default), Some(at("2026-05-23T06:00:00Z")));
+    let failed = standby(ver, Some(status("False", None)));
+    assert_eq!(restorable_stale(&failed, at("2027-01-01T00:00:00Z")), None);
+    let off = standby(None, Some(status("True", None)));
+    assert_eq!(restorable_stale(&off, at("2027-01-01T00:00:00Z")), None);
+}
+
+#[test]
 fn the_cursor_keeps_the_window_from_before_the_dump() {
     let now = at("2026-05-21T12:00:00Z");
     let s = standby(Some(json!({ "cursorTtl": "48h" })), None);
