@@ -1,6 +1,6 @@
 //! The restore: into an empty server, schemas first, then data chunks in parallel, then triggers, views,
 //! routines, events and users; then the dump's GTID state; then a check of GTIDs and row counts. A schema
-//! restore ([`RestoreOptions::include_schemas`], the [`schema`] module) loads only some schemas into a live
+//! restore ([`RestoreOptions::include_schemas`], [`check_schemas`]) loads only some schemas into a live
 //! server, binlogged, and leaves its GTID state, accounts and other schemas alone.
 
 mod indexes;
