@@ -721,4 +721,62 @@ mod tests {
         );
         assert!(parse_time("yesterday").is_err());
     }
+
+    struct Map(Vec<(&'static str, &'static str)>);
+
+    impl Vars for Map {
+        fn var(&self, name: &str) -> Option<String> {
+            self.0
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| (*v).to_owned())
+        }
+    }
+
+    /// What `restore` restores for the variables, and what is left of the preparation.
+    fn schemas(
+        pairs: Vec<(&'static str, &'static str)>,
+    ) -> Result<(Vec<String>, Option<super::super::in_place::Preparation>), Error> {
+        let vars = Map(pairs);
+        let mut p = super::super::in_place::Preparation::from_vars(&vars)?;
+        let s = schema_restore(&vars, p.as_mut())?;
+        Ok((s, p))
+    }
+
+    #[test]
+    fn the_go_drop_schemas_variable_selects_a_schema_restore() {
+        // Per-schema (Go's Job): the loader restores the schema and drops it itself.
+        let (s, p) = schemas(vec![
+            (env::DROP_SCHEMAS, "shop"),
+            (
+                env::LOAD_OPTIONS,
+                r#"{"includeSchemas":["shop"],"skipBinlog":false}"#,
+            ),
+        ])
+        .unwrap();
+        assert_eq!(s, ["shop"]);
+        assert!(p.unwrap().drop_schemas.is_empty());
+        // Full instance and ordinary restores restore everything.
+        let (s, p) = schemas(vec![
+            (env::DROP_ALL_USER_SCHEMAS, "1"),
+            (env::RESET_REPLICATION, "1"),
+        ])
+        .unwrap();
+        assert!(s.is_empty() && p.unwrap().drop_all_user_schemas);
+        assert_eq!(schemas(vec![]).unwrap(), (vec![], None));
+        // Contradictions are refused naming the variable.
+        let e = schemas(vec![
+            (env::DROP_SCHEMAS, "shop"),
+            (env::LOAD_OPTIONS, r#"{"includeSchemas":["crm"]}"#),
+        ])
+        .unwrap_err();
+        assert!(e.to_string().starts_with("BLOODRAVEN_LOAD_OPTIONS"), "{e}");
+        assert!(e.to_string().contains("differs"), "{e}");
+        let e = schemas(vec![
+            (env::DROP_SCHEMAS, "shop"),
+            (env::DROP_ALL_USER_SCHEMAS, "1"),
+        ])
+        .unwrap_err();
+        assert!(e.to_string().starts_with("BLOODRAVEN_DROP_SCHEMAS"), "{e}");
+    }
 }
