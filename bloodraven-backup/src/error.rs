@@ -90,6 +90,19 @@ pub enum Error {
     /// A BRV1 passphrase could not be loaded.
     #[error("passphrase: {0}")]
     Passphrase(#[from] bloodraven_brv1::Error),
+    /// A schema restore names a schema the dump does not have (checked before anything is dropped).
+    #[error(
+        "schema {schema:?} is not in the dump {location} (it holds {available}): name one of those schemas, or \
+         use a dump that has it"
+    )]
+    SchemaNotInDump {
+        /// The schema asked for.
+        schema: String,
+        /// The dump directory.
+        location: String,
+        /// The dump's schemas, comma-separated (`none` when it has none).
+        available: String,
+    },
     /// The restore target is not empty, lacks a setting, or is of another flavour than the dump.
     #[error("restore target {server}: {reason}")]
     Target {

@@ -4,7 +4,8 @@
 //! and the Job controller (it runs the Job's `decrypt-download` and `restore` as local processes against the real
 //! primary). The primary then holds exactly the dump's data, the run is Succeeded with its confirm consumed, the
 //! other site is scheduled for a reclone; an earlier confirm does nothing, a later one re-arms the run, whose
-//! leftover Job is removed and replaced.
+//! leftover Job is removed and replaced. A per-schema run (one `loadOptions.includeSchemas` entry) puts only that
+//! schema back, binlogged, so the replica follows without a reclone, and leaves the other schemas alone.
 
 mod kube_support;
 mod live_support;
@@ -30,7 +31,7 @@ const FIRST: &str = "2026-12-07T10:00:00Z";
 const EARLIER: &str = "2026-12-07T09:00:00Z";
 const LATER: &str = "2026-12-07T11:00:00Z";
 
-/// iad writable with `d.t` rows 1–3, pdx replicating from it.
+/// iad writable with `d.t` rows 1–3 and `canary.beats` rows 1–3, pdx replicating from it.
 fn servers() -> Vec<MariaDb> {
     let servers: Vec<MariaDb> = (0..2)
         .map(|i| {
@@ -46,7 +47,9 @@ fn servers() -> Vec<MariaDb> {
         .sql(
             "SET GLOBAL read_only = OFF; CREATE DATABASE d; \
              CREATE TABLE d.t (id BIGINT PRIMARY KEY, v VARCHAR(16) NOT NULL); \
-             INSERT INTO d.t VALUES (1, 'a'), (2, 'b'), (3, 'c')",
+             INSERT INTO d.t VALUES (1, 'a'), (2, 'b'), (3, 'c'); CREATE DATABASE canary; \
+             CREATE TABLE canary.beats (id INT PRIMARY KEY, v VARCHAR(16)); \
+             INSERT INTO canary.beats VALUES (1, 'a'), (2, 'b'), (3, 'c')",
         )
         .unwrap();
     servers[1]
@@ -167,15 +170,20 @@ async fn set_confirm(groups: &Api<MysqlFailoverGroup>, s3: &S3Server, confirm: &
 }
 
 fn rows(server: &MariaDb) -> String {
+    ids(server, "d.t")
+}
+
+/// The ids of `table`, comma-separated.
+fn ids(server: &MariaDb, table: &str) -> String {
     server
-        .sql("SELECT GROUP_CONCAT(id ORDER BY id) FROM d.t")
+        .sql(&format!("SELECT GROUP_CONCAT(id ORDER BY id) FROM {table}"))
         .unwrap()
         .trim()
         .to_owned()
 }
 
-/// A namespace with the Secrets, the S3 server holding an encrypted dump of iad (rows 1–3; rows 4–5 and schema
-/// `scratch` written after it), the two servers, a manager, and group `orders` with `spec.restoreInPlace` =
+/// A namespace with the Secrets, the S3 server holding an encrypted dump of iad (rows 1–3; rows 4–5, a canary
+/// beat 4 and schema `scratch` written after it), the two servers, a manager, and group `orders` with `spec.restoreInPlace` =
 /// `armed(&s3)`.
 async fn setup(
     prefix: &str,
@@ -189,7 +197,10 @@ async fn setup(
     dump(&servers[0], &s3, &kubelet.scratch);
     // After the dump: rows the restore must take away, and a schema it must drop.
     servers[0]
-        .sql("INSERT INTO d.t VALUES (4, 'd'), (5, 'e'); CREATE DATABASE scratch")
+        .sql(
+            "INSERT INTO d.t VALUES (4, 'd'), (5, 'e'); INSERT INTO canary.beats VALUES (4, 'later'); \
+             CREATE DATABASE scratch; CREATE TABLE scratch.s (id INT PRIMARY KEY); INSERT INTO scratch.s VALUES (9)",
+        )
         .unwrap();
     create_secret(
         &client,
@@ -457,6 +468,130 @@ async fn an_in_place_restore_that_cannot_be_built_fails_naming_the_field_and_tou
         .filter(|(r, _)| r == "RestoreInPlaceBuildFailed")
         .count();
     assert_eq!(n, 1);
+    assert!(operator.is_running());
+    delete_namespace(&client, &ns).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_per_schema_in_place_restore_reloads_one_schema_and_the_replica_follows() {
+    fn schema_d(s3: &S3Server) -> Value {
+        let mut spec = restore_in_place(s3, FIRST);
+        spec["loadOptions"] = json!({ "includeSchemas": ["d"] });
+        spec
+    }
+    let (client, ns, kubelet, _s3, servers, mut operator) =
+        setup("e2e-inplace-schema", schema_d).await;
+    let groups: Api<MysqlFailoverGroup> = Api::namespaced(client.clone(), &ns);
+    let pdx_caught_up = |what: &str| {
+        let pos = servers[0]
+            .sql("SELECT @@gtid_binlog_pos")
+            .unwrap()
+            .trim()
+            .to_owned();
+        servers[1]
+            .wait_for("SELECT @@gtid_slave_pos", &pos, Duration::from_secs(60))
+            .unwrap_or_else(|e| panic!("pdx {what}: {e}"));
+    };
+    pdx_caught_up("before the restore");
+    assert_eq!(rows(&servers[1]), "1,2,3,4,5");
+
+    let restoring = wait_phase(&groups, "Restoring with a Job", |s| {
+        s["phase"] == "Restoring" && s["jobName"].is_string()
+    })
+    .await;
+    assert_eq!(restoring["scope"], "schema:d");
+    assert_eq!(restoring["targetSite"], "iad");
+    let jobs: Api<Job> = Api::namespaced(client.clone(), &ns);
+    let job = jobs.get("mysql-orders-iad-inplace-restore").await.unwrap();
+    let env: Vec<(String, String)> = job
+        .spec
+        .as_ref()
+        .unwrap()
+        .template
+        .spec
+        .as_ref()
+        .unwrap()
+        .containers
+        .iter()
+        .flat_map(|c| c.env.iter().flatten())
+        .map(|e| (e.name.clone(), e.value.clone().unwrap_or_default()))
+        .collect();
+    assert!(
+        env.contains(&("BLOODRAVEN_DROP_SCHEMAS".into(), "d".into())),
+        "{env:?}"
+    );
+    assert!(
+        env.iter()
+            .all(|(n, _)| n != "BLOODRAVEN_DROP_ALL_USER_SCHEMAS"
+                && n != "BLOODRAVEN_RESET_REPLICATION"),
+        "{env:?}"
+    );
+    let slave_pos = servers[0].sql("SELECT @@gtid_slave_pos").unwrap();
+
+    let ran = kubelet
+        .run_pod("mysql-orders-iad-inplace-restore", &[])
+        .await;
+    for r in &ran {
+        assert_eq!(
+            r.code, 0,
+            "{}: {}\n{}",
+            r.name, r.termination_message, r.stderr
+        );
+    }
+    let done = wait_phase(&groups, "Succeeded", |s| s["phase"] == "Succeeded").await;
+    assert_eq!(done["confirmTokenUsed"], FIRST, "{done:#}");
+    assert_eq!(done["scope"], "schema:d", "{done:#}");
+    // `d` is the dump's again; `canary` keeps its later beat and `scratch` (not in the dump) is still there.
+    assert_eq!(rows(&servers[0]), "1,2,3");
+    assert_eq!(ids(&servers[0], "canary.beats"), "1,2,3,4");
+    assert_eq!(ids(&servers[0], "scratch.s"), "9");
+    // The primary's GTID state was not set from the dump; the load reached pdx through the binlog.
+    assert_eq!(
+        servers[0].sql("SELECT @@gtid_slave_pos").unwrap(),
+        slave_pos
+    );
+    pdx_caught_up("after the restore");
+    assert_eq!(rows(&servers[1]), "1,2,3");
+    assert_eq!(ids(&servers[1], "canary.beats"), "1,2,3,4");
+    assert_eq!(ids(&servers[1], "scratch.s"), "9");
+    wait("the run's events", Duration::from_secs(30), || async {
+        let reasons: Vec<String> = events(&client, &ns)
+            .await
+            .into_iter()
+            .map(|(r, _)| r)
+            .collect();
+        [
+            "RestoreInPlaceStarted",
+            "RestoreInPlaceJobCreated",
+            "RestoreInPlaceLoaded",
+            "RestoreInPlaceSucceeded",
+        ]
+        .iter()
+        .all(|r| reasons.iter().any(|x| x == r))
+    })
+    .await;
+    let succeeded = events(&client, &ns)
+        .await
+        .into_iter()
+        .find(|(r, _)| r == "RestoreInPlaceSucceeded")
+        .unwrap();
+    assert!(succeeded.1.contains("scope=schema:d"), "{succeeded:?}");
+    // No reclone: the replica followed through replication.
+    assert!(
+        !events(&client, &ns)
+            .await
+            .iter()
+            .any(|(r, _)| r.starts_with("RestoreInPlaceReclone")),
+        "a per-schema restore scheduled a reclone"
+    );
+    let group = groups.get("orders").await.unwrap();
+    assert!(
+        !group
+            .annotations()
+            .contains_key(bloodraven_api::names::annotation::RECLONE_SITE),
+        "{:?}",
+        group.annotations()
+    );
     assert!(operator.is_running());
     delete_namespace(&client, &ns).await;
 }

@@ -1,9 +1,12 @@
 //! The restore: into an empty server, schemas first, then data chunks in parallel, then triggers, views,
-//! routines, events and users; then the dump's GTID state; then a check of GTIDs and row counts.
+//! routines, events and users; then the dump's GTID state; then a check of GTIDs and row counts. A schema
+//! restore ([`RestoreOptions::include_schemas`], [`check_schemas`]) loads only some schemas into a live
+//! server, binlogged, and leaves its GTID state, accounts and other schemas alone.
 
 mod indexes;
 mod load;
 pub(crate) mod open;
+mod schema;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -20,6 +23,7 @@ use crate::progress::Progress;
 use crate::store::DumpLocation;
 
 pub use open::{OpenDump, open_dump, open_dump_with};
+pub use schema::check_schemas;
 
 /// How to restore.
 #[derive(Clone, Debug)]
@@ -40,6 +44,12 @@ pub struct RestoreOptions {
     /// Create plain secondary indexes of InnoDB tables after their data is loaded, which the server does
     /// faster by sorting (default true; the rules are in the crate's format docs).
     pub defer_indexes: bool,
+    /// Restore only these schemas of the dump into a live server (default: none, the complete dump into an
+    /// empty server). Each must be in the dump and none a system schema. Only they are dropped and loaded, and
+    /// the load is binlogged so that replicas receive it; other schemas, accounts and grants
+    /// ([`users`](Self::users) is not used), the GTID state and the replication settings are left alone. The
+    /// server must be writable. A failure after the drop leaves the schemas partly loaded: run it again.
+    pub include_schemas: Vec<String>,
 }
 
 impl Default for RestoreOptions {
@@ -52,6 +62,7 @@ impl Default for RestoreOptions {
             progress: None,
             decrypted_copy: false,
             defer_indexes: true,
+            include_schemas: Vec::new(),
         }
     }
 }
@@ -67,7 +78,10 @@ pub struct RestoreReport {
     pub tables: usize,
     /// Rows loaded.
     pub rows: u64,
-    /// The target's GTID state afterwards (equal to the dump's).
+    /// The schemas restored (all of the dump's for a complete restore).
+    pub schemas: Vec<String>,
+    /// The target's GTID state afterwards: the dump's after a complete restore; after a schema restore the
+    /// server's own, advanced by the load's transactions.
     pub gtid_executed: String,
     /// Per table (`schema.table`): rows counted after the load (empty without `check_rows`).
     pub row_counts: BTreeMap<String, u64>,
@@ -108,11 +122,13 @@ impl RestoreReport {
     }
 }
 
-/// Restores the complete dump at `from` into the empty server `target`.
+/// Restores the complete dump at `from` into the empty server `target`, or with
+/// [`RestoreOptions::include_schemas`] only those schemas into a live server.
 ///
 /// Refuses before touching the server when the dump is incomplete, encrypted without the passphrase, or has
-/// a missing or resized object; fails (rolling the chunk back) when a chunk's SHA-256 differs; fails at the
-/// end when the target's GTID state or a table's row count differs from the dump's.
+/// a missing or resized object, or lacks a schema asked for; fails (rolling the chunk back) when a chunk's
+/// SHA-256 differs; fails at the end when a table's row count differs from the dump's, or (complete restore)
+/// the target's GTID state does.
 pub async fn restore(
     target: &ConnectOptions,
     from: &DumpLocation,
@@ -124,25 +140,37 @@ pub async fn restore(
     }
     let dump = open_dump_with(from, options.passphrase.as_ref(), options.decrypted_copy).await?;
     let meta = &dump.meta;
+    let only = if options.include_schemas.is_empty() {
+        None
+    } else {
+        Some(check_schemas(&dump, &options.include_schemas)?)
+    };
     let mut control = target.connect().await?;
-    check_target(&mut control, meta).await?;
+    check_flavor(&mut control, meta).await?;
+    match &only {
+        None => check_empty(&mut control).await?,
+        Some(_) => schema::check_writable(&mut control).await?,
+    }
     let old_local_infile = control.scalar("SELECT @@GLOBAL.local_infile").await?;
     if old_local_infile != "1" {
         control.exec("SET GLOBAL local_infile = 1").await?;
     }
-    let result = restore_into(&dump, target, &mut control, options).await;
+    let result = restore_into(&dump, target, &mut control, options, only.as_deref()).await;
     if old_local_infile != "1" {
         let _ = control.exec("SET GLOBAL local_infile = 0").await;
     }
     let loaded = result?;
     let gtid_executed = gtid::read_state(&mut control, meta.flavor).await?;
-    gtid::compare(meta.flavor, &meta.gtid_executed, &gtid_executed)?;
+    if only.is_none() {
+        gtid::compare(meta.flavor, &meta.gtid_executed, &gtid_executed)?;
+    }
     drop(control.conn.disconnect().await);
     Ok(RestoreReport {
         location: from.display().to_owned(),
         source: dump.meta.clone(),
         tables: loaded.tables,
         rows: loaded.rows,
+        schemas: only.unwrap_or_else(|| dump.meta.schemas.clone()),
         gtid_executed,
         row_counts: loaded.row_counts,
         deferred_indexes: loaded.deferred_indexes,
@@ -151,11 +179,20 @@ pub async fn restore(
     })
 }
 
-/// Session settings of every restore connection: no binlog (the dump's GTID state is set at the end), UTC,
-/// no checks that the dump already passed, MySQL Shell's and mysqldump's SQL mode for loading.
-const SESSION_SETUP: &str = "SET SESSION sql_log_bin = 0; SET SESSION time_zone = '+00:00'; \
+/// Session settings of every restore connection: UTC, no checks that the dump already passed, MySQL Shell's
+/// and mysqldump's SQL mode for loading.
+const SESSION_SETUP: &str = "SET SESSION time_zone = '+00:00'; \
      SET NAMES utf8mb4; SET SESSION foreign_key_checks = 0; SET SESSION unique_checks = 0; \
      SET SESSION sql_mode = 'NO_AUTO_VALUE_ON_ZERO'";
+
+/// [`SESSION_SETUP`], and for a complete restore no binlog (the dump's GTID state is set at the end); a schema
+/// restore is binlogged, so that the live server's replicas receive it.
+async fn setup_session(s: &mut Session, binlogged: bool) -> Result<(), Error> {
+    if !binlogged {
+        s.exec("SET SESSION sql_log_bin = 0").await?;
+    }
+    s.exec(SESSION_SETUP).await
+}
 
 /// What [`restore_into`] loaded.
 struct Loaded {
@@ -165,21 +202,28 @@ struct Loaded {
     deferred_indexes: usize,
 }
 
+/// Loads the dump, or with `only` those of its schemas (dropped first).
 async fn restore_into(
     dump: &OpenDump,
     target: &ConnectOptions,
     control: &mut Session,
     options: &RestoreOptions,
+    only: Option<&[String]>,
 ) -> Result<Loaded, Error> {
     let meta = &dump.meta;
-    control.exec(SESSION_SETUP).await?;
+    let binlogged = only.is_some();
+    setup_session(control, binlogged).await?;
     let progress = options.progress.clone().unwrap_or_default();
+    let selected = only.unwrap_or(&meta.schemas);
+    if let Some(only) = only {
+        schema::drop_schemas(control, only).await?;
+    }
 
     // Schemas and tables.
     let mut schemas: Vec<(String, String, SchemaMeta)> = Vec::new();
     let mut tables: Vec<(Arc<TableMeta>, Option<String>)> = Vec::new();
     let mut deferred_indexes = 0;
-    for schema in &meta.schemas {
+    for schema in selected {
         let sb = meta
             .basenames
             .get(schema)
@@ -200,7 +244,11 @@ async fn restore_into(
         }
         schemas.push((schema.clone(), sb, smeta));
     }
-    progress.set_totals(tables.len() as u64, meta.total_data_bytes);
+    let data_bytes = match only {
+        None => meta.total_data_bytes,
+        Some(_) => tables.iter().map(|(t, _)| t.data_bytes).sum(),
+    };
+    progress.set_totals(tables.len() as u64, data_bytes);
 
     // Data, largest tables first.
     let mut jobs = Vec::new();
@@ -227,7 +275,7 @@ async fn restore_into(
     let mut sessions = Vec::new();
     for _ in 0..options.threads.min(jobs.len().max(1)) {
         let mut s = target.connect().await?;
-        s.exec(SESSION_SETUP).await?;
+        setup_session(&mut s, binlogged).await?;
         sessions.push(s);
     }
     let (sessions, rows) = load::load_all(dump, sessions, jobs, Arc::clone(&progress)).await?;
@@ -254,11 +302,14 @@ async fn restore_into(
             run_sql(dump, control, &format!("{sb}.post.sql"), Some(schema)).await?;
         }
     }
-    if meta.users && options.users {
-        run_sql(dump, control, format::USERS_SQL, None).await?;
-        control.exec("FLUSH PRIVILEGES").await?;
+    // A schema restore leaves the accounts and the GTID state of the live server alone.
+    if only.is_none() {
+        if meta.users && options.users {
+            run_sql(dump, control, format::USERS_SQL, None).await?;
+            control.exec("FLUSH PRIVILEGES").await?;
+        }
+        gtid::set_state(control, meta.flavor, &meta.gtid_executed).await?;
     }
-    gtid::set_state(control, meta.flavor, &meta.gtid_executed).await?;
 
     let mut counts = BTreeMap::new();
     if options.check_rows {
@@ -325,8 +376,8 @@ async fn create_table(
     Ok(Some((deferred.alter(&quoted), deferred.keys.len())))
 }
 
-/// Refuses a target of the other flavour or with user schemas.
-async fn check_target(s: &mut Session, meta: &DumpMeta) -> Result<(), Error> {
+/// Refuses a target of the other flavour.
+async fn check_flavor(s: &mut Session, meta: &DumpMeta) -> Result<(), Error> {
     let version = s.scalar("SELECT @@version").await?;
     let flavor = format::Flavor::from_version(&version);
     if flavor != meta.flavor {
@@ -341,6 +392,11 @@ async fn check_target(s: &mut Session, meta: &DumpMeta) -> Result<(), Error> {
             ),
         });
     }
+    Ok(())
+}
+
+/// Refuses a target with user schemas.
+async fn check_empty(s: &mut Session) -> Result<(), Error> {
     let schemas = s
         .text_rows("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA ORDER BY SCHEMA_NAME")
         .await?;

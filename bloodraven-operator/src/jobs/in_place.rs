@@ -4,7 +4,9 @@
 //! * `BLOODRAVEN_RESET_REPLICATION=1`: stop replication and forget its configuration (errors ignored, as Go);
 //! * `BLOODRAVEN_DROP_ALL_USER_SCHEMAS=1`: drop every schema but `mysql`, `information_schema`,
 //!   `performance_schema` and `sys`;
-//! * `BLOODRAVEN_DROP_SCHEMAS=a,b`: drop those schemas (never a system one).
+//! * `BLOODRAVEN_DROP_SCHEMAS=a,b`: drop those schemas (never a system one). `bloodraven restore` takes them out
+//!   of the preparation and restores exactly those schemas of the dump (a per-schema restore, binlogged): the
+//!   loader drops each once it has checked that the dump has it.
 //!
 //! A full-instance preparation also resets the server's binary logs and GTID state (`RESET MASTER`, MySQL 8.4+
 //! `RESET BINARY LOGS AND GTIDS`): the loader sets the server's GTID state to the dump's and checks it, which a

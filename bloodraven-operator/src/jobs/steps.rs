@@ -140,19 +140,24 @@ pub fn dump_options(
 /// `restore`: loads `BLOODRAVEN_INPUT_URL` into `BLOODRAVEN_MYSQL_HOST`, replays the archive at
 /// `BLOODRAVEN_PITR_MANIFEST_PREFIX` up to `BLOODRAVEN_PITR_STOP_DATETIME` when both are set (skipping the
 /// transactions of `BLOODRAVEN_PITR_EXCLUDE_GTIDS`), and prints
-/// `BLOODRAVEN_RESTORE_COMPLETE`.
+/// `BLOODRAVEN_RESTORE_COMPLETE`. With `BLOODRAVEN_DROP_SCHEMAS` (a per-schema in-place restore) only those
+/// schemas are dropped and loaded, binlogged, into the live target, and no replay is allowed.
 pub async fn restore(vars: &dyn Vars) -> Result<Outcome, Error> {
     let storage = Storage::from_vars(vars)?;
     let input = required(vars, env::INPUT_URL)?;
     let target = env::server(vars)?;
     let (from, local) = open_input(&storage, &input)?;
     let passphrase = env::passphrase(vars, env::BACKUP_PASSPHRASE_FILE)?;
+    let mut preparation = super::in_place::Preparation::from_vars(vars)?;
+    let include_schemas = schema_restore(vars, preparation.as_mut())?;
+    let preparation = preparation.filter(|p| *p != super::in_place::Preparation::default());
     let options = RestoreOptions {
         threads: load_threads(vars)?,
         // A local folder read without a passphrase may be the plaintext copy `decrypt-download` made of an
         // encrypted dump (the Go Job's `/restore-decrypted`): its objects were checked against the marker there.
         decrypted_copy: local && passphrase.is_none(),
         passphrase,
+        include_schemas,
         ..RestoreOptions::default()
     };
     let mut pitr = match (
@@ -186,7 +191,17 @@ pub async fn restore(vars: &dyn Vars) -> Result<Outcome, Error> {
     if vars.var(env::PITR_FILTER_DATABASE).is_some() {
         return Err(Error::BadEnv {
             name: env::PITR_FILTER_DATABASE,
-            reason: "a per-schema binlog replay is not supported; restore the whole instance"
+            reason: "a binlog replay filtered to one schema is not supported: the archived transactions carry \
+                     GTIDs the target already executed (MariaDB's strict mode refuses them as out of order, MySQL \
+                     skips them); drop spec.restoreInPlace.pointInTime, or restore the whole instance"
+                .into(),
+        });
+    }
+    if pitr.is_some() && !options.include_schemas.is_empty() {
+        return Err(Error::BadEnv {
+            name: env::DROP_SCHEMAS,
+            reason: "a per-schema restore cannot replay binlogs (the archived transactions carry GTIDs the target \
+                     already executed); drop spec.restoreInPlace.pointInTime"
                 .into(),
         });
     }
@@ -202,13 +217,14 @@ pub async fn restore(vars: &dyn Vars) -> Result<Outcome, Error> {
     }
     // An in-place restore empties the live target first (spec.restoreInPlace), once the dump is known to open
     // (the marker, the metadata and the passphrase check out): a wrong source never costs the target its data.
-    if let Some(p) = super::in_place::Preparation::from_vars(vars)? {
-        bloodraven_backup::restore::open_dump_with(
+    if let Some(p) = preparation {
+        let dump = bloodraven_backup::restore::open_dump_with(
             &from,
             options.passphrase.as_ref(),
             options.decrypted_copy,
         )
         .await?;
+        bloodraven_backup::restore::check_schemas(&dump, &options.include_schemas)?;
         for statement in super::in_place::prepare(&target, &p).await? {
             tracing::info!(%statement, "prepared the target for the in-place restore");
         }
@@ -583,6 +599,51 @@ pub fn encrypt_failure_line(stage: &str, started: Instant) -> String {
     )
 }
 
+/// A per-schema in-place restore (`BLOODRAVEN_DROP_SCHEMAS`, Go's variable): the schemas to restore, which the
+/// loader drops itself once it checked that the dump has them (so they leave the preparation). The load options'
+/// `includeSchemas`, when set, must name the same schemas. Empty for every other restore.
+fn schema_restore(
+    vars: &dyn Vars,
+    preparation: Option<&mut super::in_place::Preparation>,
+) -> Result<Vec<String>, Error> {
+    let Some(p) = preparation.filter(|p| !p.drop_schemas.is_empty()) else {
+        return Ok(Vec::new());
+    };
+    if p.drop_all_user_schemas {
+        return Err(Error::BadEnv {
+            name: env::DROP_SCHEMAS,
+            reason: format!(
+                "{} drops every schema already: set one of the two",
+                env::DROP_ALL_USER_SCHEMAS
+            ),
+        });
+    }
+    let schemas = std::mem::take(&mut p.drop_schemas);
+    if let Some(json) = vars.var(env::LOAD_OPTIONS) {
+        let v: Value = serde_json::from_str(&json).map_err(|e| Error::BadEnv {
+            name: env::LOAD_OPTIONS,
+            reason: format!("not JSON: {e}"),
+        })?;
+        if let Some(listed) = v.get("includeSchemas").and_then(Value::as_array) {
+            let mut listed: Vec<&str> = listed.iter().filter_map(Value::as_str).collect();
+            let mut dropped: Vec<&str> = schemas.iter().map(String::as_str).collect();
+            listed.sort_unstable();
+            dropped.sort_unstable();
+            if !listed.is_empty() && listed != dropped {
+                return Err(Error::BadEnv {
+                    name: env::LOAD_OPTIONS,
+                    reason: format!(
+                        "includeSchemas {listed:?} differs from {} {dropped:?}: a per-schema restore drops and \
+                         loads the same schemas",
+                        env::DROP_SCHEMAS
+                    ),
+                });
+            }
+        }
+    }
+    Ok(schemas)
+}
+
 fn load_threads(vars: &dyn Vars) -> Result<usize, Error> {
     let Some(json) = vars.var(env::LOAD_OPTIONS) else {
         return Ok(4);
@@ -659,5 +720,63 @@ mod tests {
             parse_time("2026-05-20T04:00:00Z").unwrap()
         );
         assert!(parse_time("yesterday").is_err());
+    }
+
+    struct Map(Vec<(&'static str, &'static str)>);
+
+    impl Vars for Map {
+        fn var(&self, name: &str) -> Option<String> {
+            self.0
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| (*v).to_owned())
+        }
+    }
+
+    /// What `restore` restores for the variables, and what is left of the preparation.
+    fn schemas(
+        pairs: Vec<(&'static str, &'static str)>,
+    ) -> Result<(Vec<String>, Option<super::super::in_place::Preparation>), Error> {
+        let vars = Map(pairs);
+        let mut p = super::super::in_place::Preparation::from_vars(&vars)?;
+        let s = schema_restore(&vars, p.as_mut())?;
+        Ok((s, p))
+    }
+
+    #[test]
+    fn the_go_drop_schemas_variable_selects_a_schema_restore() {
+        // Per-schema (Go's Job): the loader restores the schema and drops it itself.
+        let (s, p) = schemas(vec![
+            (env::DROP_SCHEMAS, "shop"),
+            (
+                env::LOAD_OPTIONS,
+                r#"{"includeSchemas":["shop"],"skipBinlog":false}"#,
+            ),
+        ])
+        .unwrap();
+        assert_eq!(s, ["shop"]);
+        assert!(p.unwrap().drop_schemas.is_empty());
+        // Full instance and ordinary restores restore everything.
+        let (s, p) = schemas(vec![
+            (env::DROP_ALL_USER_SCHEMAS, "1"),
+            (env::RESET_REPLICATION, "1"),
+        ])
+        .unwrap();
+        assert!(s.is_empty() && p.unwrap().drop_all_user_schemas);
+        assert_eq!(schemas(vec![]).unwrap(), (vec![], None));
+        // Contradictions are refused naming the variable.
+        let e = schemas(vec![
+            (env::DROP_SCHEMAS, "shop"),
+            (env::LOAD_OPTIONS, r#"{"includeSchemas":["crm"]}"#),
+        ])
+        .unwrap_err();
+        assert!(e.to_string().starts_with("BLOODRAVEN_LOAD_OPTIONS"), "{e}");
+        assert!(e.to_string().contains("differs"), "{e}");
+        let e = schemas(vec![
+            (env::DROP_SCHEMAS, "shop"),
+            (env::DROP_ALL_USER_SCHEMAS, "1"),
+        ])
+        .unwrap_err();
+        assert!(e.to_string().starts_with("BLOODRAVEN_DROP_SCHEMAS"), "{e}");
     }
 }

@@ -4,8 +4,9 @@
 //!
 //! ```text
 //!   no status / terminal and spec.confirm strictly later than status.confirmTokenUsed
-//!        │ spec invalid (confirm not RFC 3339, more than one includeSchemas, no single source) ─▶ Failed,
-//!        │   confirmTokenUsed empty (fix the spec and the same confirm runs), RestoreInPlaceRejected
+//!        │ spec invalid (confirm not RFC 3339, more than one includeSchemas, one with pointInTime, no single
+//!        │   source) ─▶ Failed, confirmTokenUsed empty (fix the spec and the same confirm runs),
+//!        │   RestoreInPlaceRejected
 //!        ▼
 //!   Preflight ── status.activeSite writable? ──no──▶ Preflight (waiting …)
 //!        ▼
@@ -21,9 +22,13 @@
 //! ```
 //!
 //! While Preflight, Fencing, Restoring or Resuming (or the spec is set and not looked at yet) the topology is
-//! frozen ([`in_flight`]); a full-instance restore in Fencing, Restoring or Resuming also labels the target's pods
-//! `role=fenced`, so the `-primary` Service has no endpoint ([`fenced_site`]). A terminal run waits for a strictly
-//! later confirm; a failed run is never retried on the same confirm.
+//! frozen ([`in_flight`]), for both scopes as in Go; a full-instance restore in Fencing, Restoring or Resuming also
+//! labels the target's pods `role=fenced`, so the `-primary` Service has no endpoint ([`fenced_site`]). A
+//! per-schema restore (`scope: schema:<name>`, one `loadOptions.includeSchemas` entry) leaves the primary serving
+//! (the other schemas' clients keep writing; the application keeps its own clients off the restored schema),
+//! goes through Fencing without waiting, drops and loads only that schema, binlogged, so the replicas receive it,
+//! and schedules no reclone. A terminal run waits for a strictly later confirm; a failed run is never retried on
+//! the same confirm.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -119,11 +124,32 @@ pub fn validate(spec: &RestoreInPlaceSpec) -> Result<(), String> {
              full-instance restore instead"
         ));
     }
-    if schemas == 1 {
-        // The loader restores whole dumps into an emptied server only.
+    if let Some(name) = scope(spec).1 {
+        let lower = name.trim().to_ascii_lowercase();
+        let problem = if lower.is_empty() {
+            Some("is empty")
+        } else if ["mysql", "information_schema", "performance_schema", "sys"]
+            .contains(&lower.as_str())
+        {
+            Some("is a system schema, which is never restored on its own")
+        } else if name.contains(',') {
+            Some("contains a comma, which the Job's BLOODRAVEN_DROP_SCHEMAS list cannot carry")
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
+            return Err(format!(
+                "restoreInPlace.loadOptions.includeSchemas[0] {name:?} {problem}: name the user schema to restore"
+            ));
+        }
+    }
+    if schemas == 1 && spec.point_in_time.is_some() {
         return Err(
-            "restoreInPlace.loadOptions.includeSchemas: a per-schema in-place restore is not supported by this \
-             operator's loader; remove includeSchemas for a full-instance restore"
+            "spec.restoreInPlace.pointInTime cannot be combined with a per-schema restore \
+             (loadOptions.includeSchemas): the archived binlog transactions carry GTIDs the primary has already \
+             executed, so a replay filtered to one schema would be skipped or refused as out of order; remove \
+             pointInTime (restore the schema from a dump taken closer to the wanted time), or remove \
+             includeSchemas for a full-instance restore with point-in-time replay"
                 .into(),
         );
     }
@@ -670,9 +696,11 @@ fn restoring(
 }
 
 /// The in-place restore Job: the restore Job of `spec.restoreInPlace` ([`build::render`]) under
-/// `mysql-<group>-<site>-inplace-restore`, annotated with the confirm it runs for, emptying the target first
-/// (`BLOODRAVEN_DROP_ALL_USER_SCHEMAS=1`, `BLOODRAVEN_RESET_REPLICATION=1`); `RestoreInPlaceBuildFailed` with the
-/// field at fault when it cannot be rendered.
+/// `mysql-<group>-<site>-inplace-restore`, annotated with the confirm it runs for. A full-instance restore empties
+/// the target first (`BLOODRAVEN_DROP_ALL_USER_SCHEMAS=1`, `BLOODRAVEN_RESET_REPLICATION=1`); a per-schema one
+/// names the schema (`BLOODRAVEN_DROP_SCHEMAS=<schema>`, as Go) and its load options say `skipBinlog: false`
+/// (the load is binlogged whatever the spec says, so that the replicas receive it). `RestoreInPlaceBuildFailed`
+/// with the field at fault when it cannot be rendered.
 pub fn job(i: &Inputs<'_>) -> Result<Rendered, Failure> {
     let group = i.group.metadata.name.as_deref().unwrap_or_default();
     let relabel = |f: Failure| Failure {
@@ -692,10 +720,20 @@ pub fn job(i: &Inputs<'_>) -> Result<Rendered, Failure> {
         reason: event::RESTORE_IN_PLACE_BUILD_FAILED,
         message,
     })?;
-    let extra_env: Vec<Value> = vec![
-        env_var(env::DROP_ALL_USER_SCHEMAS, "1"),
-        env_var(env::RESET_REPLICATION, "1"),
-    ];
+    let (_, schema) = scope(spec);
+    let mut load_options = spec.load_options.clone();
+    let extra_env: Vec<Value> = match &schema {
+        None => vec![
+            env_var(env::DROP_ALL_USER_SCHEMAS, "1"),
+            env_var(env::RESET_REPLICATION, "1"),
+        ],
+        Some(schema) => {
+            if let Some(o) = load_options.as_mut() {
+                o.skip_binlog = Some(false);
+            }
+            vec![env_var(env::DROP_SCHEMAS, schema)]
+        }
+    };
     let mut annotations = BTreeMap::new();
     annotations.insert(annotation::RESTORE_CONFIRM.to_owned(), spec.confirm.clone());
     let mut rendered = build::render(
@@ -703,7 +741,7 @@ pub fn job(i: &Inputs<'_>) -> Result<Rendered, Failure> {
         &Request {
             field: "spec.restoreInPlace",
             source: &spec.source,
-            load_options: spec.load_options.as_ref(),
+            load_options: load_options.as_ref(),
             point_in_time: spec.point_in_time.as_ref(),
             decryption: spec.decryption.as_ref(),
             job_name: job_name(group, i.site),

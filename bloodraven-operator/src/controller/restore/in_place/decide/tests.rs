@@ -350,9 +350,10 @@ fn the_in_place_job_is_the_restore_job_emptying_the_target_for_its_confirm() {
         "{needed:?}"
     );
     // A spec the loader cannot do is a build failure naming the field.
-    let mut one = spec(CONFIRM);
-    one["loadOptions"] = json!({ "includeSchemas": ["shop"] });
-    let g = group(one, Value::Null);
+    let mut replay = spec(CONFIRM);
+    replay["loadOptions"] = json!({ "includeSchemas": ["shop"] });
+    replay["pointInTime"] = json!({ "stopDatetime": "2026-12-07T09:00:00Z" });
+    let g = group(replay, Value::Null);
     let f = job(&Inputs {
         group: &g,
         site: "iad",
@@ -363,7 +364,12 @@ fn the_in_place_job_is_the_restore_job_emptying_the_target_for_its_confirm() {
     })
     .unwrap_err();
     assert_eq!(f.reason, event::RESTORE_IN_PLACE_BUILD_FAILED);
-    assert!(f.message.contains("includeSchemas"), "{}", f.message);
+    assert!(
+        f.message
+            .contains("spec.restoreInPlace.pointInTime cannot be combined"),
+        "{}",
+        f.message
+    );
     assert_eq!(
         job_name(
             "a-very-long-group-name-for-a-failover-group",
@@ -371,4 +377,152 @@ fn the_in_place_job_is_the_restore_job_emptying_the_target_for_its_confirm() {
         ),
         "mysql-a-very-long-group-name-for-a-failover-group-eu-central-1a"
     );
+}
+
+/// The env of the rendered Job's main container, by name.
+fn job_env(rendered: &Rendered) -> std::collections::BTreeMap<String, String> {
+    let spec = rendered
+        .job
+        .spec
+        .as_ref()
+        .unwrap()
+        .template
+        .spec
+        .as_ref()
+        .unwrap();
+    let main = spec.containers.last().unwrap();
+    main.env
+        .iter()
+        .flatten()
+        .map(|e| (e.name.clone(), e.value.clone().unwrap_or_default()))
+        .collect()
+}
+
+#[test]
+fn a_per_schema_job_drops_and_loads_only_its_schema_binlogged() {
+    let mut one = spec(CONFIRM);
+    one["loadOptions"] = json!({ "includeSchemas": ["shop"], "skipBinlog": true, "threads": 2 });
+    let g = group(
+        one,
+        json!({ "phase": "Restoring", "scope": "schema:shop", "targetSite": "iad" }),
+    );
+    let rendered = job(&Inputs {
+        group: &g,
+        site: "iad",
+        host: ("mysql-orders-iad.shop.svc".into(), 3306),
+        backup: None,
+        image: "ghcr.io/shipstream/bloodraven:test",
+        source_encrypted: None,
+    })
+    .unwrap();
+    insta::assert_json_snapshot!("per_schema_in_place_restore_job", rendered.job);
+    let vars = job_env(&rendered);
+    assert_eq!(
+        vars.get("BLOODRAVEN_DROP_SCHEMAS").map(String::as_str),
+        Some("shop")
+    );
+    assert!(
+        !vars.contains_key("BLOODRAVEN_DROP_ALL_USER_SCHEMAS"),
+        "{vars:?}"
+    );
+    assert!(
+        !vars.contains_key("BLOODRAVEN_RESET_REPLICATION"),
+        "{vars:?}"
+    );
+    assert!(
+        !vars.contains_key("BLOODRAVEN_PITR_FILTER_DATABASE"),
+        "{vars:?}"
+    );
+    let load: Value = serde_json::from_str(&vars["BLOODRAVEN_LOAD_OPTIONS"]).unwrap();
+    assert_eq!(
+        load,
+        json!({ "includeSchemas": ["shop"], "skipBinlog": false, "threads": 2 })
+    );
+    // The full-instance Job empties the target instead.
+    let g = group(
+        spec(CONFIRM),
+        json!({ "phase": "Restoring", "scope": "full", "targetSite": "iad" }),
+    );
+    let vars = job_env(
+        &job(&Inputs {
+            group: &g,
+            site: "iad",
+            host: ("h".into(), 3306),
+            backup: None,
+            image: "i",
+            source_encrypted: None,
+        })
+        .unwrap(),
+    );
+    assert_eq!(vars["BLOODRAVEN_DROP_ALL_USER_SCHEMAS"], "1");
+    assert_eq!(vars["BLOODRAVEN_RESET_REPLICATION"], "1");
+    assert!(!vars.contains_key("BLOODRAVEN_DROP_SCHEMAS"), "{vars:?}");
+}
+
+#[test]
+fn a_per_schema_run_freezes_the_topology_but_neither_fences_nor_reclones() {
+    let mut one = spec(CONFIRM);
+    one["loadOptions"] = json!({ "includeSchemas": ["shop"] });
+    let d = observe(&group(one.clone(), Value::Null), None, false);
+    let s = written(&d);
+    assert_eq!(
+        (s["phase"].as_str(), s["scope"].as_str()),
+        (Some("Preflight"), Some("schema:shop"))
+    );
+    let preflight = group(one.clone(), s);
+    assert!(in_flight(&preflight));
+    let s = written(&observe(&preflight, None, false));
+    assert_eq!(s["phase"], "Fencing");
+    // The primary keeps its role=primary label: Fencing moves on without waiting for it.
+    let fencing = group(one.clone(), s);
+    assert_eq!(fenced_site(&fencing), None);
+    assert!(in_flight(&fencing));
+    let s = written(&observe(&fencing, None, false));
+    assert_eq!(s["phase"], "Restoring");
+    let restoring = group(one.clone(), s);
+    assert_eq!(fenced_site(&restoring), None);
+    assert_eq!(observe(&restoring, None, false).job, JobAction::Create);
+    let d = observe(
+        &restoring,
+        Some(job_view(Some(CONFIRM), JobOutcome::Complete, "")),
+        false,
+    );
+    assert_eq!(reasons(&d), [event::RESTORE_IN_PLACE_LOADED]);
+    let resuming = group(one.clone(), written(&d));
+    assert!(in_flight(&resuming));
+    let d = observe(&resuming, None, false);
+    assert!(d.reclone.is_empty(), "{d:?}");
+    assert_eq!(reasons(&d), [event::RESTORE_IN_PLACE_SUCCEEDED]);
+    let s = written(&d);
+    assert_eq!(
+        (s["phase"].as_str(), s["confirmTokenUsed"].as_str()),
+        (Some("Succeeded"), Some(CONFIRM))
+    );
+    assert!(!in_flight(&group(one, s)));
+}
+
+#[test]
+fn per_schema_specs_the_loader_cannot_do_are_rejected_naming_the_field() {
+    for (schemas, pit, expected) in [
+        (
+            json!(["shop"]),
+            true,
+            "spec.restoreInPlace.pointInTime cannot be combined",
+        ),
+        (json!([""]), false, "includeSchemas[0] \"\" is empty"),
+        (json!(["MySQL"]), false, "is a system schema"),
+        (json!(["a,b"]), false, "contains a comma"),
+    ] {
+        let mut s = spec(CONFIRM);
+        s["loadOptions"] = json!({ "includeSchemas": schemas });
+        if pit {
+            s["pointInTime"] = json!({ "stopDatetime": "2026-12-07T09:00:00Z" });
+        }
+        let d = observe(&group(s, Value::Null), None, false);
+        assert_eq!(reasons(&d), [event::RESTORE_IN_PLACE_REJECTED]);
+        let w = written(&d);
+        assert_eq!(w["phase"], "Failed");
+        assert!(w["confirmTokenUsed"].is_null(), "{w:#}");
+        assert!(w["message"].as_str().unwrap().contains(expected), "{w:#}");
+    }
 }
