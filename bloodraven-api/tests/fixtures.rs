@@ -274,6 +274,31 @@ fn cross_field_rules() {
         "spec.initFromBackup.source",
         "set exactly one of mysqlBackupRef, s3 or pvc",
     );
+    let in_place = |schemas: Value, pit: bool| {
+        mutate("failovergroup-minimal.yaml", |g| {
+            g["spec"]["restoreInPlace"] = json!({
+                "confirm": "2026-12-07T00:00:00Z",
+                "source": { "pvc": { "claimName": "dump" } },
+                "loadOptions": { "includeSchemas": schemas },
+            });
+            if pit {
+                g["spec"]["restoreInPlace"]["pointInTime"] =
+                    json!({ "stopDatetime": "2026-12-06T23:00:00Z" });
+            }
+        })
+    };
+    assert_eq!(in_place(json!(["app"]), false), []);
+    assert_eq!(in_place(json!([]), true), []);
+    assert_single(
+        &in_place(json!(["app"]), true),
+        "spec.restoreInPlace.pointInTime",
+        "cannot replay binlogs",
+    );
+    assert_single(
+        &in_place(json!(["app", "crm"]), false),
+        "spec.restoreInPlace.loadOptions.includeSchemas",
+        "list at most one",
+    );
     let v = mutate("standbycluster.yaml", |g| {
         g["spec"]["source"]["storage"]["s3"]
             .as_object_mut()

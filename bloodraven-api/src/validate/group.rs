@@ -77,6 +77,14 @@ pub(crate) fn failover_group(spec: &MysqlFailoverGroupSpec, path: &str, out: &mu
                 "an in-place restore loads the full instance (no entry) or exactly one schema: list at most one",
             ));
         }
+        if schemas.is_some_and(|s| s.len() == 1) && restore.point_in_time.is_some() {
+            out.push(Violation::new(
+                field(&p, "pointInTime"),
+                "a per-schema in-place restore (one loadOptions.includeSchemas entry) cannot replay binlogs: the \
+                 archived transactions carry GTIDs the primary already executed; remove pointInTime, or \
+                 includeSchemas for a full-instance restore",
+            ));
+        }
     }
     if let Some(dragonfly) = &spec.dragonfly
         && dragonfly.enabled == Some(true)
