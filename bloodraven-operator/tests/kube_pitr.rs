@@ -424,17 +424,66 @@ async fn sidecars_archive_the_operator_reports_and_the_plugin_plans_a_recovery()
         format!("domain 0 seq 1-{}", stop - 1),
         "{excl}"
     );
-    // Just before a transaction the base backup already holds: not recoverable from it, and it says why.
+    // Just before a transaction the newest backup already holds: the plan passes over it to an older backup
+    // and says so; named with --from-backup, that backup is refused with the reason.
+    backups
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({
+                "metadata": { "name": "orders-nightly-older" },
+                "spec": { "failoverGroupRef": { "name": "orders" }, "profileName": "nightly", "triggeredBy": "e2e" },
+            }))
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    backups
+        .patch_status(
+            "orders-nightly-older",
+            &PatchParams::default(),
+            &Patch::Merge(json!({ "status": {
+                "phase": "Succeeded",
+                "completionTime": "2025-12-31T00:00:00Z",
+                "gtidExecuted": "0-1-1",
+            } })),
+        )
+        .await
+        .unwrap();
+    let before_base = [
+        "pitr-plan",
+        "orders",
+        "--to-gtid",
+        &base_gtid,
+        "--exclusive",
+    ];
     let run = plugin(
         &kubeconfig,
         &ns,
-        &[
-            "pitr-plan",
-            "orders",
-            "--to-gtid",
-            &base_gtid,
-            "--exclusive",
-        ],
+        &[&before_base[..], &["-o", "json"]].concat(),
+    )
+    .await;
+    assert_eq!(run.code, 0, "{run:?}");
+    let older: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(
+        older["baseBackup"]["name"], "orders-nightly-older",
+        "{older}"
+    );
+    let just_before = base_set.rsplit('-').next().unwrap().parse::<u64>().unwrap() - 1;
+    assert_eq!(
+        older["recovered"],
+        format!("domain 0 seq 1-{just_before}"),
+        "{older}"
+    );
+    assert!(
+        older["notes"][0]
+            .as_str()
+            .is_some_and(|n| n.contains("passed over: orders-nightly-base")),
+        "{older}"
+    );
+    let run = plugin(
+        &kubeconfig,
+        &ns,
+        &[&before_base[..], &["--from-backup", "orders-nightly-base"]].concat(),
     )
     .await;
     assert_eq!(run.code, 1, "{run:?}");

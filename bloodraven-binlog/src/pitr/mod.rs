@@ -250,8 +250,7 @@ pub fn plan(manifests: &[Manifest], start: &History, target: &Target) -> Result<
         Target::Gtids { set, .. } => {
             let goal = goal.unwrap_or_default();
             let missing = goal.difference(&plan.recovered);
-            // The dump's own transactions past the stop point (sources the target names only).
-            let past = start.restricted_to_sources_of(set).difference(&goal);
+            let past = past_target(start, target).unwrap_or_default();
             if !past.is_empty() {
                 plan.unreachable = Some(format!(
                     "the dump already holds {past}, past the target ({target}): a replay \
@@ -288,6 +287,18 @@ pub fn plan(manifests: &[Manifest], start: &History, target: &Target) -> Result<
         }
     }
     Ok(plan)
+}
+
+/// The transactions of a dump (`start`) past a GTID `target`, among the sources the target names: a replay cannot
+/// undo them, so a dump holding any cannot reach the target and an older one is needed. `None` for other
+/// targets or when the dump is not past the target.
+pub fn past_target(start: &History, target: &Target) -> Option<History> {
+    let Target::Gtids { set, .. } = target else {
+        return None;
+    };
+    let goal = goal(target, start)?;
+    let past = start.restricted_to_sources_of(set).difference(&goal);
+    (!past.is_empty()).then_some(past)
 }
 
 /// The history a GTID target needs covered, per source the target names (see [`Target::Gtids`]).

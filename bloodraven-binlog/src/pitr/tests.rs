@@ -370,7 +370,12 @@ fn mariadb_gtid_target_names_one_transaction_inclusive_or_exclusive() {
             why.contains("the dump already holds domain 0 seq 3"),
             "{why}"
         );
+        let t = target(h(set), inclusive);
+        assert!(past_target(&start, &t).is_some_and(|p| p.to_string().contains("seq 3")));
     }
+    // A dump before the target is not past it, and other targets never are.
+    assert_eq!(past_target(&start, &target(h("0-1-4"), false)), None);
+    assert_eq!(past_target(&start, &Target::Latest), None);
     // Beyond the archive: unreachable, naming what is missing.
     let beyond = plan(&mariadb_archive(), &start, &target(h("0-2-42"), false)).unwrap();
     assert!(
@@ -435,6 +440,10 @@ fn mysql_exclusive_stops_before_the_sets_first_transaction_the_dump_lacks() {
         assert!(
             why.contains(&format!("the dump already holds {held}")),
             "{set}: {past:?}"
+        );
+        assert_eq!(
+            past_target(&start, &target(&set, inclusive)),
+            Some(h(&held))
         );
     }
     // A source whose stop is before its first transaction replays none of it in the last file.

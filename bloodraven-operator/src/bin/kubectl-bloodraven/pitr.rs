@@ -69,6 +69,8 @@ pub(crate) struct Archive {
     location: String,
     /// The base backup the replay starts from, if one was found.
     base: Option<BaseBackup>,
+    /// Newer Succeeded backups passed over because they already hold transactions past a GTID target.
+    passed_over: Vec<String>,
     /// The group and profile, when read through a group.
     group: Option<(String, String)>,
 }
@@ -138,6 +140,12 @@ pub(crate) fn report(
         ));
     }
     let mut notes = Vec::new();
+    if !archive.passed_over.is_empty() {
+        notes.push(format!(
+            "newer backups already hold transactions past the target and were passed over: {}",
+            archive.passed_over.join(", ")
+        ));
+    }
     if archive.base.is_none() && archive.group.is_some() {
         notes.push(
             "no Succeeded MysqlBackup of this profile completed before the target: the replay starts from \
@@ -321,6 +329,7 @@ pub(crate) fn bucket(
             parsed.host_str().unwrap_or_default()
         ),
         base: None,
+        passed_over: Vec::new(),
         group: None,
     })
 }
@@ -375,11 +384,13 @@ pub(crate) async fn of_group(
         })?;
         store = store.with_passphrase(passphrase);
     }
-    let base = base_backup(cluster, &name, &profile.name, target, from_backup).await?;
+    let (base, passed_over) =
+        base_backup(cluster, &name, &profile.name, target, from_backup).await?;
     Ok(Archive {
         store,
         location,
         base,
+        passed_over,
         group: Some((name, profile.name.clone())),
     })
 }
@@ -498,15 +509,16 @@ fn required_key(
     })
 }
 
-/// `--from-backup`, else the newest Succeeded MysqlBackup of `group`/`profile` that completed before the target
-/// time (any, for other targets).
+/// `--from-backup`, else the newest Succeeded MysqlBackup of `group`/`profile` that completed before a target
+/// time, or that does not already hold transactions past a GTID target (a replay cannot undo them); also the
+/// newer backups passed over for that.
 async fn base_backup(
     cluster: &Cluster,
     group: &str,
     profile: &str,
     target: &Target,
     from_backup: Option<&str>,
-) -> anyhow::Result<Option<BaseBackup>> {
+) -> anyhow::Result<(Option<BaseBackup>, Vec<String>)> {
     let backups = cluster
         .api::<MysqlBackup>()
         .list(&ListParams::default())
@@ -550,7 +562,7 @@ async fn base_backup(
             )
             .into());
         }
-        return Ok(Some(view(b)));
+        return Ok((Some(view(b)), Vec::new()));
     }
     let before = match target {
         Target::Time(t) => Some(*t),
@@ -560,12 +572,25 @@ async fn base_backup(
         let t = b.status.as_ref()?.completion_time.as_ref()?.0;
         DateTime::from_timestamp(t.as_second(), t.subsec_nanosecond().try_into().ok()?)
     };
-    Ok(backups
+    let mut candidates: Vec<(DateTime<Utc>, &MysqlBackup)> = backups
         .iter()
         .filter(|b| b.spec.failover_group_ref.name == group && b.spec.profile_name == profile)
         .filter(|b| succeeded(b))
         .filter_map(|b| Some((completed(b)?, b)))
         .filter(|(t, _)| before.is_none_or(|limit| *t <= limit))
-        .max_by_key(|(t, _)| *t)
-        .map(|(_, b)| view(b)))
+        .collect();
+    candidates.sort_by_key(|(t, _)| std::cmp::Reverse(*t));
+    let mut passed_over = Vec::new();
+    for (_, b) in candidates {
+        let base = view(b);
+        // A status set that does not parse is not passed over here: the plan reports it.
+        let past = History::parse(&base.gtid_executed, "status.gtidExecuted")
+            .ok()
+            .and_then(|start| pitr::past_target(&start, target));
+        match past {
+            Some(_) => passed_over.push(base.name),
+            None => return Ok((Some(base), passed_over)),
+        }
+    }
+    Ok((None, passed_over))
 }
