@@ -435,3 +435,64 @@ async fn replay_skips_excluded_gtids() {
     );
     assert_eq!(db.sql("SHOW DATABASES LIKE 'd'").unwrap().trim(), "");
 }
+
+/// MariaDB with two GTID domains whose stops fall in different files: domain 1 stops in the middle file,
+/// domain 0 in the last. Each domain must stop at its own transaction: the middle file leaves out domain 1's
+/// later transactions, the last file leaves domain 1 out entirely (`mariadb-binlog` refuses a stop position
+/// it has already passed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gtid_target_over_two_domains_stops_each_in_its_own_file() {
+    let (source, root, dump_dir, start) = dumped_source(40).await;
+    let in_domain = |domain: u32, tag: &str, n: usize| {
+        let stmts: Vec<_> = (0..n)
+            .map(|i| format!("INSERT INTO d.t (tag, v) VALUES ('{tag}', {i})"))
+            .collect();
+        source
+            .sql(&format!(
+                "SET SESSION gtid_domain_id = {domain}; {}",
+                stmts.join(";")
+            ))
+            .unwrap();
+    };
+    in_domain(1, "b1", 2);
+    source.sql("FLUSH BINARY LOGS").unwrap();
+    in_domain(1, "d1", 1);
+    let domain1_stop = pos(&source);
+    in_domain(1, "d1", 1);
+    in_domain(0, "x0", 2);
+    source.sql("FLUSH BINARY LOGS").unwrap();
+    in_domain(0, "y0", 2);
+    let domain0_stop = pos(&source);
+    in_domain(1, "z1", 1);
+    source.sql("FLUSH BINARY LOGS").unwrap();
+    let (archive, _) = archive_binlogs(&source, root.path()).await;
+
+    let tip = |position: &str, domain: &str| {
+        position
+            .split(',')
+            .find(|g| g.starts_with(&format!("{domain}-")))
+            .unwrap()
+            .to_owned()
+    };
+    let target_text = format!("{},{}", tip(&domain0_stop, "0"), tip(&domain1_stop, "1"));
+    let target = Target::Gtids {
+        set: History::parse(&target_text, "target").unwrap(),
+        inclusive: true,
+    };
+    let db = restored(41, &dump_dir).await;
+    let replayed = pitr::replay(
+        &conn_opts(&db),
+        Flavor::Mariadb,
+        &start,
+        &PitrOptions::new(archive, target),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        History::parse(&replayed.gtid_executed, "replayed").unwrap(),
+        History::parse(&target_text, "target").unwrap(),
+        "{replayed:?}"
+    );
+    // The second d1 row (domain 1, after its stop, middle file) and z1 (domain 1, last file) are left out.
+    assert_eq!(rows_by_tag(&db), "a0=5,b1=2,d1=1,x0=2,y0=2");
+}

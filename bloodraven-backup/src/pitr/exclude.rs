@@ -353,6 +353,7 @@ pub(crate) fn segments(
             if let Some(stop @ Stop::Datetime(_)) = &f.stop {
                 args.push(stop.arg());
             }
+            args.extend(f.ignore_domains_arg());
             runs.push(args);
         }
         start = Some(cut.resume.clone());
@@ -363,6 +364,7 @@ pub(crate) fn segments(
             .map(|s| format!("--start-position={s}"))
             .collect();
         last.extend(f.stop.iter().map(Stop::arg));
+        last.extend(f.ignore_domains_arg());
         runs.push(last);
     }
     runs
@@ -385,6 +387,7 @@ mod tests {
             adds: History::new(),
             mariadb_start: start.map(str::to_owned),
             stop,
+            mariadb_ignore_domains: Vec::new(),
         }
     }
 

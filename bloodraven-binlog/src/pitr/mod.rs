@@ -117,8 +117,11 @@ pub struct PlannedFile {
     /// MariaDB: the GTID position reached before this file (`--start-position`), to skip what the file
     /// repeats.
     pub mariadb_start: Option<String>,
-    /// The stop option (last file only; MySQL with a GTID target: any file holding transactions past it).
+    /// The stop option (last file only; with a GTID target: any file holding transactions past it).
     pub stop: Option<Stop>,
+    /// MariaDB, a GTID target over several domains: the named domains whose stop was reached in an earlier
+    /// file (`--ignore-domain-ids`); `mariadb-binlog` refuses a `--stop-position` already passed.
+    pub mariadb_ignore_domains: Vec<u32>,
 }
 
 impl PlannedFile {
@@ -131,7 +134,20 @@ impl PlannedFile {
             args.push(format!("--start-position={start}"));
         }
         args.extend(self.stop.iter().map(Stop::arg));
+        args.extend(self.ignore_domains_arg());
         args
+    }
+
+    /// `--ignore-domain-ids=<list>` when the file has domains to leave out.
+    pub fn ignore_domains_arg(&self) -> Option<String> {
+        (!self.mariadb_ignore_domains.is_empty()).then(|| {
+            let ids: Vec<String> = self
+                .mariadb_ignore_domains
+                .iter()
+                .map(u32::to_string)
+                .collect();
+            format!("--ignore-domain-ids={}", ids.join(","))
+        })
     }
 
     /// Where [`download`] puts the file under `dir`.
@@ -197,6 +213,8 @@ pub fn plan(manifests: &[Manifest], start: &History, target: &Target) -> Result<
         goal.as_ref().is_some_and(|g| g.is_subset(covered))
     });
     let known: Vec<_> = files.iter().flat_map(|f| f.mariadb_lists.iter()).collect();
+    // Each planned file's own starting state.
+    let mut previous: Vec<&History> = Vec::new();
     let mut plan = Plan {
         unverifiable,
         unverifiable_in_window,
@@ -206,13 +224,22 @@ pub fn plan(manifests: &[Manifest], start: &History, target: &Target) -> Result<
     for (k, &i) in walk.order.iter().enumerate() {
         let f = &files[i];
         let before = &walk.before[k];
+        let adds = f.contained.difference(before);
+        let (mariadb_start, idle) = if f.mariadb_lists.is_empty() {
+            (None, Vec::new())
+        } else {
+            let (start, ignore) =
+                mariadb_options(before, &f.previous, &adds, &History::new(), &known);
+            (Some(start), ignore)
+        };
+        previous.push(&f.previous);
         plan.files.push(PlannedFile {
             file: f.file.clone(),
             entry: f.entry.clone(),
-            adds: f.contained.difference(before),
-            mariadb_start: (!f.mariadb_lists.is_empty())
-                .then(|| before.mariadb_position(&known).to_string()),
+            adds,
+            mariadb_start,
             stop: None,
+            mariadb_ignore_domains: idle,
         });
     }
     plan.recovered = walk.covered;
@@ -272,11 +299,30 @@ pub fn plan(manifests: &[Manifest], start: &History, target: &Target) -> Result<
                         f.stop = Some(Stop::ExcludeGtids(exclude.mysql().to_compact_string()));
                     }
                 }
-                if let Some(last) = plan.files.last_mut()
-                    && last.mariadb_start.is_some()
-                {
-                    let stop = goal.mariadb_position(&known).to_string();
-                    last.stop = Some(Stop::MariadbGtid(stop));
+                // MariaDB, per file that holds transactions past a named domain's stop (always the last):
+                // stop each domain not yet reached at its own transaction, and leave out the domains whose
+                // stop an earlier file reached.
+                let last = plan.files.len() - 1;
+                for (k, f) in plan.files.iter_mut().enumerate() {
+                    let past = f.adds.restricted_to_sources_of(set).difference(&goal);
+                    if f.mariadb_start.is_none() || (past.is_empty() && k != last) {
+                        continue;
+                    }
+                    let before = &walk.before[k];
+                    let pending = goal.difference(before);
+                    let stops = goal.restricted_to_sources_of(&pending);
+                    f.stop = Some(Stop::MariadbGtid(
+                        stops.mariadb_position(&known).to_string(),
+                    ));
+                    // The named domains whose stop an earlier file reached are left out here.
+                    let reached = set.difference(&set.restricted_to_sources_of(&stops));
+                    let replayed = f
+                        .adds
+                        .difference(&f.adds.restricted_to_sources_of(&reached));
+                    let (start, ignore) =
+                        mariadb_options(before, previous[k], &replayed, &reached, &known);
+                    f.mariadb_start = Some(start);
+                    f.mariadb_ignore_domains = ignore;
                 }
                 let beyond = plan
                     .recovered
@@ -299,6 +345,31 @@ pub fn past_target(start: &History, target: &Target) -> Option<History> {
     let goal = goal(target, start)?;
     let past = start.restricted_to_sources_of(set).difference(&goal);
     (!past.is_empty()).then_some(past)
+}
+
+/// MariaDB `--start-position` and `--ignore-domain-ids` of a file that replays the domains of `replayed`:
+/// those start from what came `before`; every other domain is left out, and starts from the file's own
+/// starting state (`previous`) where it has one. mariadb-binlog wants a start for each domain of the file's
+/// starting state ("does not specify an initial value"), and fails a start it never passes, such as a
+/// domain's last transaction in the file ("never reached expected GTID state").
+fn mariadb_options(
+    before: &History,
+    previous: &History,
+    replayed: &History,
+    also_ignored: &History,
+    known: &[&bloodraven_gtid::MariadbGtidList],
+) -> (String, Vec<u32>) {
+    let start = before
+        .restricted_to_sources_of(replayed)
+        .union(&previous.difference(&previous.restricted_to_sources_of(replayed)));
+    let others = before.union(previous).union(also_ignored).difference(
+        &before
+            .union(previous)
+            .union(also_ignored)
+            .restricted_to_sources_of(replayed),
+    );
+    let ignore = others.mariadb_tips().map(|(domain, _)| domain).collect();
+    (start.mariadb_position(known).to_string(), ignore)
 }
 
 /// The history a GTID target needs covered, per source the target names (see [`Target::Gtids`]).

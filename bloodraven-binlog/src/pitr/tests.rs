@@ -306,6 +306,72 @@ fn mariadb_archive() -> Vec<Manifest> {
     ]
 }
 
+#[test]
+fn mariadb_domains_stop_in_their_own_files() {
+    let entry = |name: &str, start: &str, end: &str| ManifestEntry {
+        name: name.into(),
+        remote_path: format!("p/{name}"),
+        mariadb_gtid_list: Some(start.into()),
+        mariadb_end_gtid_list: Some(end.into()),
+        ..Default::default()
+    };
+    let archive = vec![manifest(
+        "a",
+        vec![
+            entry("mariadb-bin.000001", "", "0-1-3,1-1-1"),
+            entry("mariadb-bin.000002", "0-1-3,1-1-1", "0-1-4,1-1-3"),
+            entry("mariadb-bin.000003", "0-1-4,1-1-3", "0-1-5,1-1-4"),
+        ],
+    )];
+    let start = h("0-1-3,1-1-1");
+    // Domain 1 stops at seq 2 in the second file, domain 0 at seq 5 in the third.
+    let target = Target::Gtids {
+        set: h("0-1-5,1-1-2"),
+        inclusive: true,
+    };
+    let p = plan(&archive, &start, &target).unwrap();
+    assert!(p.is_complete(), "{p:?}");
+    let args: Vec<Vec<String>> = p.files.iter().map(PlannedFile::binlog_args).collect();
+    assert_eq!(
+        args,
+        [
+            vec![
+                "--start-position=0-1-3,1-1-1".to_owned(),
+                "--stop-position=0-1-5,1-0-2".to_owned(),
+            ],
+            // Domain 1 starts from the file's own state (mariadb-binlog wants one) and is left out.
+            vec![
+                "--start-position=0-1-4,1-1-3".to_owned(),
+                "--stop-position=0-1-5".to_owned(),
+                "--ignore-domain-ids=1".to_owned(),
+            ],
+        ]
+    );
+    // A file that adds nothing to a domain leaves that domain out instead of starting it at its last
+    // transaction there (which mariadb-binlog refuses).
+    let latest = plan(&archive, &h("0-1-3"), &Target::Latest).unwrap();
+    assert_eq!(latest.files[0].binlog_args(), ["--ignore-domain-ids=0"]);
+    assert_eq!(
+        latest.files[1].binlog_args(),
+        ["--start-position=0-1-3,1-1-1"]
+    );
+    assert_eq!(p.recovered, h("0-1-5,1-1-2"));
+    // Both stops in the last file: one stop list, nothing left out.
+    let target = Target::Gtids {
+        set: h("0-1-5,1-1-4"),
+        inclusive: true,
+    };
+    let p = plan(&archive, &start, &target).unwrap();
+    assert_eq!(p.files[0].stop, None);
+    assert_eq!(
+        p.files[1].binlog_args(),
+        [
+            "--start-position=0-1-4,1-1-3",
+            "--stop-position=0-1-5,1-1-4"
+        ]
+    );
+}
+
 /// One MariaDB transaction, not the position up to it.
 fn one_transaction(gtid: &str) -> History {
     let g: bloodraven_gtid::MariadbGtid = gtid.parse().unwrap();

@@ -556,6 +556,7 @@ pub async fn pitr_download(vars: &dyn Vars) -> Result<Outcome, Error> {
                 adds: Default::default(),
                 mariadb_start: None,
                 stop: None,
+                mariadb_ignore_domains: Vec::new(),
             });
         }
         kept.push((site.clone(), local));
