@@ -169,6 +169,16 @@ async fn set_confirm(groups: &Api<MysqlFailoverGroup>, s3: &S3Server, confirm: &
         .unwrap();
 }
 
+/// The numbers of `server`'s binary logs.
+fn binlog_numbers(server: &MariaDb) -> Vec<u32> {
+    server
+        .sql("SHOW BINARY LOGS")
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.split('\t').next()?.rsplit('.').next()?.parse().ok())
+        .collect()
+}
+
 fn rows(server: &MariaDb) -> String {
     server
         .sql("SELECT GROUP_CONCAT(id ORDER BY id) FROM d.t")
@@ -276,6 +286,7 @@ async fn an_armed_in_place_restore_reloads_the_live_primary_and_re_arms_only_on_
         FIRST
     );
     assert_eq!(rows(&servers[0]), "1,2,3,4,5", "nothing ran before the Job");
+    let binlogs_before = binlog_numbers(&servers[0]);
 
     let ran = kubelet
         .run_pod("mysql-orders-iad-inplace-restore", &[])
@@ -300,6 +311,13 @@ async fn an_armed_in_place_restore_reloads_the_live_primary_and_re_arms_only_on_
     assert!(done["completionTime"].is_string(), "{done:#}");
     // The primary holds the dump's data: the later rows and the later schema are gone.
     assert_eq!(rows(&servers[0]), "1,2,3");
+    // Its binary logs were reset, their numbering continued (replicas were connected meanwhile).
+    let lowest = binlog_numbers(&servers[0]).into_iter().min().unwrap();
+    assert!(
+        lowest > *binlogs_before.iter().max().unwrap(),
+        "before {binlogs_before:?}, after {:?}",
+        binlog_numbers(&servers[0])
+    );
     assert_eq!(
         servers[0]
             .sql("SHOW DATABASES LIKE 'scratch'")
