@@ -814,3 +814,118 @@ async fn a_dr_group_restores_a_named_mysql_backup_and_bad_references_name_the_fi
     assert!(operator.is_running());
     delete_namespace(&client, &ns).await;
 }
+
+/// No site is writable: both sites are read-only (fenced, not replicating) and the failover cooldown keeps the
+/// runner from promoting either. The restore does not fall back to writing into that seed site: it stays `Pending`, warns once with
+/// `RestoreTargetUnavailable` and creates no Job. Once the site is writable it goes on and creates the Job.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restore_never_writes_into_a_read_only_seed_site() {
+    let (client, kubeconfig) = cluster().await;
+    let ns = namespace(&client, "e2e-restore-ro").await;
+    let servers: Vec<MariaDb> = (0..2)
+        .map(|i| {
+            MariaDb::builder()
+                .server_id(i as u32 + 41)
+                .arg(format!("--bind-address=127.0.0.1,{}", host(i)))
+                .arg("--read-only=1")
+                .start()
+                .expect("start mariadbd")
+        })
+        .collect();
+    let server = &servers[0];
+    // iad holds data pdx lacks: pdx (the last failover target below) is not GTID-complete, so it is not
+    // re-asserted, and promoting iad is cooldown-gated.
+    server
+        .sql("SET GLOBAL read_only = OFF; CREATE DATABASE keep; SET GLOBAL read_only = ON")
+        .unwrap();
+    create_secret(
+        &client,
+        &ns,
+        "orders-operator",
+        json!({ "username": "root", "password": "" }),
+    )
+    .await;
+    let mut operator = Operator::start(&kubeconfig, &ns, &endpoints(&["fenced"], &servers));
+    // A promotion of pdx a moment ago: the cooldown (1 h) holds both sites read-only.
+    let storage = json!({ "storageClassName": "local", "size": "1Gi" });
+    let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let group: MysqlFailoverGroup = serde_json::from_value(json!({
+        "apiVersion": "shipstream.io/v1alpha1",
+        "kind": "MysqlFailoverGroup",
+        "metadata": {
+            "name": "fenced",
+            "annotations": {
+                "bloodraven.shipstream.io/last-failover": now,
+                "bloodraven.shipstream.io/last-failover-target": "pdx",
+            },
+        },
+        "spec": {
+            "image": "mariadb:11.4",
+            "credentials": { "operatorSecret": "orders-operator" },
+            "dns": { "hostname": "fenced.example.test" },
+            "pollInterval": "1s",
+            "failoverCooldown": "1h",
+            "sites": [
+                { "name": "iad", "zone": "a", "lbIP": "192.0.2.1", "storage": storage },
+                { "name": "pdx", "zone": "b", "lbIP": "192.0.2.2", "storage": storage },
+            ],
+            "initFromBackup": { "source": { "pvc": { "claimName": "dumps", "subPath": "orders-1" } } },
+        },
+    }))
+    .unwrap();
+    let api: Api<MysqlFailoverGroup> = Api::namespaced(client.clone(), &ns);
+    api.create(&PostParams::default(), &group).await.unwrap();
+
+    let refused = |w: &(String, String)| {
+        w.0 == "RestoreTargetUnavailable" && w.1.contains("seed site \"iad\" is read-only")
+    };
+    kube_support::wait(
+        "the RestoreTargetUnavailable warning",
+        Duration::from_secs(60),
+        || async { warnings(&client, &ns, "fenced").await.iter().any(refused) },
+    )
+    .await;
+    // The event comes first, then the status.
+    let pending = wait_restore(&client, &ns, "fenced", "Pending").await;
+    assert!(
+        pending["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("seed site \"iad\" is read-only")),
+        "{pending:#}"
+    );
+    // Several polls and a recheck later: still no Job, the server untouched and still read-only, one warning.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let jobs: Api<Job> = Api::namespaced(client.clone(), &ns);
+    assert!(
+        jobs.get_opt("mysql-fenced-iad-restore")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(server.sql("SELECT @@global.read_only").unwrap().trim(), "1");
+    assert_eq!(
+        server.sql("SHOW DATABASES LIKE 'keep'").unwrap().trim(),
+        "keep"
+    );
+    assert_eq!(
+        restore_status(&client, &ns, "fenced").await["phase"],
+        "Pending"
+    );
+    let n = warnings(&client, &ns, "fenced")
+        .await
+        .iter()
+        .filter(|w| refused(w))
+        .count();
+    assert_eq!(n, 1);
+
+    // The site becomes writable (an operator unfenced it): the restore goes on and creates its Job there.
+    server.sql("SET GLOBAL read_only = OFF").unwrap();
+    let running = wait_restore(&client, &ns, "fenced", "Running").await;
+    assert_eq!(running["targetSite"], "iad", "{running:#}");
+    assert_eq!(
+        running["jobName"], "mysql-fenced-iad-restore",
+        "{running:#}"
+    );
+    assert!(operator.is_running());
+    delete_namespace(&client, &ns).await;
+}

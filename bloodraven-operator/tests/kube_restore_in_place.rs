@@ -2,10 +2,11 @@
 //! and the loopback S3 server: a live group (iad writable, pdx replicating) is armed with a confirm token, the
 //! manager walks Preflight → Fencing → Restoring, renders the in-place restore Job, and the test plays the kubelet
 //! and the Job controller (it runs the Job's `decrypt-download` and `restore` as local processes against the real
-//! primary). The primary then holds exactly the dump's data, the run is Succeeded with its confirm consumed, the
-//! other site is scheduled for a reclone; an earlier confirm does nothing, a later one re-arms the run, whose
-//! leftover Job is removed and replaced. A per-schema run (one `loadOptions.includeSchemas` entry) puts only that
-//! schema back, binlogged, so the replica follows without a reclone, and leaves the other schemas alone.
+//! primary). The primary then holds exactly the dump's data, the run is Succeeded with its confirm consumed, and
+//! both other sites are scheduled for a reclone, one after the other (MariaDB has no CLONE, so each reclone ends at
+//! once, failed, and the runner removes the annotation); an earlier confirm does nothing, a later one re-arms the
+//! run, whose leftover Job is removed and replaced. A per-schema run (one `loadOptions.includeSchemas` entry) puts
+//! only that schema back, binlogged, so the replicas follow without a reclone, and leaves the other schemas alone.
 
 mod kube_support;
 mod live_support;
@@ -31,9 +32,9 @@ const FIRST: &str = "2026-12-07T10:00:00Z";
 const EARLIER: &str = "2026-12-07T09:00:00Z";
 const LATER: &str = "2026-12-07T11:00:00Z";
 
-/// iad writable with `d.t` rows 1–3 and `canary.beats` rows 1–3, pdx replicating from it.
+/// iad writable with `d.t` rows 1–3 and `canary.beats` rows 1–3, pdx and sfo replicating from it.
 fn servers() -> Vec<MariaDb> {
-    let servers: Vec<MariaDb> = (0..2)
+    let servers: Vec<MariaDb> = (0..3)
         .map(|i| {
             MariaDb::builder()
                 .server_id(i as u32 + 31)
@@ -52,14 +53,16 @@ fn servers() -> Vec<MariaDb> {
              INSERT INTO canary.beats VALUES (1, 'a'), (2, 'b'), (3, 'c')",
         )
         .unwrap();
-    servers[1]
-        .sql(&format!(
-            "CHANGE MASTER TO MASTER_HOST='{}', MASTER_PORT={}, MASTER_USER='root', MASTER_PASSWORD='', \
-             MASTER_CONNECT_RETRY=1, MASTER_USE_GTID=slave_pos; START SLAVE",
-            host(0),
-            servers[0].port()
-        ))
-        .unwrap();
+    for replica in &servers[1..] {
+        replica
+            .sql(&format!(
+                "CHANGE MASTER TO MASTER_HOST='{}', MASTER_PORT={}, MASTER_USER='root', MASTER_PASSWORD='', \
+                 MASTER_CONNECT_RETRY=1, MASTER_USE_GTID=slave_pos; START SLAVE",
+                host(0),
+                servers[0].port()
+            ))
+            .unwrap();
+    }
     servers
 }
 
@@ -169,6 +172,16 @@ async fn set_confirm(groups: &Api<MysqlFailoverGroup>, s3: &S3Server, confirm: &
         .unwrap();
 }
 
+/// The numbers of `server`'s binary logs.
+fn binlog_numbers(server: &MariaDb) -> Vec<u32> {
+    server
+        .sql("SHOW BINARY LOGS")
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.split('\t').next()?.rsplit('.').next()?.parse().ok())
+        .collect()
+}
+
 fn rows(server: &MariaDb) -> String {
     ids(server, "d.t")
 }
@@ -230,6 +243,7 @@ async fn setup(
     let endpoints: Vec<(&str, &str, String, u16)> = vec![
         ("orders", "iad", host(0), servers[0].port()),
         ("orders", "pdx", host(1), servers[1].port()),
+        ("orders", "sfo", host(2), servers[2].port()),
     ];
     let operator = Operator::start(&kubeconfig, &ns, &endpoints);
     let storage = json!({ "storageClassName": "local", "size": "1Gi" });
@@ -246,6 +260,7 @@ async fn setup(
             "sites": [
                 { "name": "iad", "zone": "a", "lbIP": "192.0.2.1", "storage": storage },
                 { "name": "pdx", "zone": "b", "lbIP": "192.0.2.2", "storage": storage },
+                { "name": "sfo", "zone": "c", "lbIP": "192.0.2.3", "storage": storage },
             ],
             "restoreInPlace": armed(&s3),
         },
@@ -282,6 +297,7 @@ async fn an_armed_in_place_restore_reloads_the_live_primary_and_re_arms_only_on_
         FIRST
     );
     assert_eq!(rows(&servers[0]), "1,2,3,4,5", "nothing ran before the Job");
+    let binlogs_before = binlog_numbers(&servers[0]);
 
     let ran = kubelet
         .run_pod("mysql-orders-iad-inplace-restore", &[])
@@ -306,6 +322,13 @@ async fn an_armed_in_place_restore_reloads_the_live_primary_and_re_arms_only_on_
     assert!(done["completionTime"].is_string(), "{done:#}");
     // The primary holds the dump's data: the later rows and the later schema are gone.
     assert_eq!(rows(&servers[0]), "1,2,3");
+    // Its binary logs were reset, their numbering continued (replicas were connected meanwhile).
+    let lowest = binlog_numbers(&servers[0]).into_iter().min().unwrap();
+    assert!(
+        lowest > *binlogs_before.iter().max().unwrap(),
+        "before {binlogs_before:?}, after {:?}",
+        binlog_numbers(&servers[0])
+    );
     assert_eq!(
         servers[0]
             .sql("SHOW DATABASES LIKE 'scratch'")
@@ -330,12 +353,50 @@ async fn an_armed_in_place_restore_reloads_the_live_primary_and_re_arms_only_on_
         .all(|r| reasons.iter().any(|x| x == r))
     })
     .await;
-    let reclone = events(&client, &ns)
+    // Every other site is recloned, one after the other: sfo is scheduled once pdx's reclone is done.
+    wait(
+        "both reclones scheduled",
+        Duration::from_secs(60),
+        || async {
+            let scheduled: Vec<String> = events(&client, &ns)
+                .await
+                .into_iter()
+                .filter(|(r, _)| r == "RestoreInPlaceRecloneScheduled")
+                .map(|(_, n)| n)
+                .collect();
+            ["pdx", "sfo"].iter().all(|site| {
+                scheduled
+                    .iter()
+                    .any(|n| n.contains(&format!("site {site} ")))
+            })
+        },
+    )
+    .await;
+    let scheduled = events(&client, &ns)
         .await
         .into_iter()
-        .find(|(r, _)| r == "RestoreInPlaceRecloneScheduled")
-        .unwrap();
-    assert!(reclone.1.contains("pdx"), "{reclone:?}");
+        .filter(|(r, _)| r == "RestoreInPlaceRecloneScheduled")
+        .count();
+    assert_eq!(scheduled, 2, "each site is scheduled once");
+    // Done: no site left pending, the annotation removed by the runner.
+    let recloned = wait_phase(&groups, "with no reclone pending", |s| {
+        s["phase"] == "Succeeded" && s.get("pendingReclones").is_none()
+    })
+    .await;
+    assert_eq!(recloned["confirmTokenUsed"], FIRST, "{recloned:#}");
+    wait(
+        "the reclone annotation removed",
+        Duration::from_secs(30),
+        || async {
+            !groups
+                .get("orders")
+                .await
+                .unwrap()
+                .annotations()
+                .contains_key("bloodraven.shipstream.io/reclone-site")
+        },
+    )
+    .await;
     let metrics = operator.metrics().await;
     let in_place = format!(
         "bloodraven_restore_last_success_timestamp_seconds{{namespace=\"{ns}\",group=\"orders\",restore_kind=\"in_place\",target_site=\"iad\"}}"

@@ -174,6 +174,11 @@ pub struct RestoreInPlaceStatus {
     /// `spec.restoreInPlace.confirm` of the last executed run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confirm_token_used: Option<String>,
+    /// Sites still to be recloned after a Succeeded full-instance restore, in order. The reclone annotation holds
+    /// one site, so the operator gives it the next one each time the previous reclone is done (the annotation is
+    /// gone); empty once every other site was scheduled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_reclones: Option<Vec<String>>,
     /// Shared restore bookkeeping.
     #[serde(flatten)]
     pub details: RestoreDetails,

@@ -376,6 +376,16 @@ async fn create_table(
     Ok(Some((deferred.alter(&quoted), deferred.keys.len())))
 }
 
+/// Resets the binary logs and GTID state of `target` (an in-place restore empties the live server with it before
+/// the load) and returns the statement that ran. The binary log numbering goes on past the highest file
+/// (`RESET MASTER TO <n>`; MariaDB 10.1.6+, MySQL 8.0.17+), so new files never reuse a name the site's binlog
+/// archive holds.
+pub async fn reset_binary_logs(target: &ConnectOptions) -> Result<String, Error> {
+    let mut s = target.connect().await?;
+    let version = s.scalar("SELECT @@version").await?;
+    gtid::reset_binlogs(&mut s, format::Flavor::from_version(&version)).await
+}
+
 /// Refuses a target of the other flavour.
 async fn check_flavor(s: &mut Session, meta: &DumpMeta) -> Result<(), Error> {
     let version = s.scalar("SELECT @@version").await?;

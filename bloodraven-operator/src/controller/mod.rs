@@ -319,12 +319,27 @@ pub(crate) async fn publish<K>(
 ) where
     K: kube::Resource<DynamicType = ()>,
 {
+    publish_related(recorder, object, type_, reason, note, None).await;
+}
+
+/// [`publish`] with a related object: events of one reason about different related objects are separate series
+/// (the recorder folds repeats of a reason into one series, keeping the first note).
+pub(crate) async fn publish_related<K>(
+    recorder: &Recorder,
+    object: &K,
+    type_: KubeEventType,
+    reason: &str,
+    note: &str,
+    related: Option<k8s_openapi::api::core::v1::ObjectReference>,
+) where
+    K: kube::Resource<DynamicType = ()>,
+{
     let e = KubeEvent {
         type_,
         reason: reason.into(),
         note: Some(note.chars().take(1000).collect()),
         action: reason.into(),
-        secondary: None,
+        secondary: related,
     };
     if let Err(err) = recorder.publish(&e, &object.object_ref(&())).await {
         tracing::debug!(error = %err, reason, "cannot publish event");

@@ -11,7 +11,10 @@
 //! A full-instance preparation also resets the server's binary logs and GTID state (`RESET MASTER`, MySQL 8.4+
 //! `RESET BINARY LOGS AND GTIDS`): the loader sets the server's GTID state to the dump's and checks it, which a
 //! server with its own GTID history refuses. The Go loader (mysqlsh) kept the history; here the restored primary
-//! starts over at the dump's GTID state, and the other sites are recloned from it afterwards either way.
+//! starts over at the dump's GTID state, and the other sites are recloned from it afterwards either way. The binlog
+//! file numbering is not restarted: the reset continues past the highest file (`TO <n>`,
+//! [`bloodraven_backup::restore::reset_binary_logs`]), so the site's next files never reuse names its PITR archive
+//! already holds.
 
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, OptsBuilder};
@@ -116,24 +119,12 @@ pub async fn prepare(target: &ConnectOptions, p: &Preparation) -> Result<Vec<Str
             .map_err(|e| sql_error(target, &e))?;
         ran.push(q);
     }
-    if p.drop_all_user_schemas {
-        let reset = if mariadb {
-            conn.query_drop("RESET MASTER")
-                .await
-                .map(|()| "RESET MASTER")
-        } else {
-            match conn.query_drop("RESET BINARY LOGS AND GTIDS").await {
-                Ok(()) => Ok("RESET BINARY LOGS AND GTIDS"),
-                Err(_) => conn
-                    .query_drop("RESET MASTER")
-                    .await
-                    .map(|()| "RESET MASTER"),
-            }
-        };
-        ran.push(reset.map_err(|e| sql_error(target, &e))?.to_owned());
-    }
     if let Err(e) = conn.disconnect().await {
         tracing::debug!(error = %e, "disconnect after the preparation");
+    }
+    if p.drop_all_user_schemas {
+        // The numbering goes on past the highest binlog: the site's archive already holds the lower names.
+        ran.push(bloodraven_backup::restore::reset_binary_logs(target).await?);
     }
     Ok(ran)
 }

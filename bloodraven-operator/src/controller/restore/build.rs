@@ -73,23 +73,41 @@ pub fn in_flight(group: &MysqlFailoverGroup) -> bool {
 
 /// The site the dump is loaded into: the active site when it is writable or not observed yet (an observed site
 /// in any other state is refused: something else already runs there), else the seed site of a fresh deploy (the
-/// first primary-candidate by `spec.splitBrainPolicy.sitePriorities`, then in declared order, then `sites[0]`).
+/// first primary-candidate by `spec.splitBrainPolicy.sitePriorities`, then in declared order, then `sites[0]`),
+/// unless that site is observed read-only: with no writable site, a read-only seed may be a fenced server that
+/// holds data, and the restore waits instead of writing into it.
 pub fn target_site(group: &MysqlFailoverGroup) -> Result<String, String> {
     let status = group.status.as_ref();
+    let observed = |site: &str| {
+        status
+            .and_then(|s| s.sites.as_ref())
+            .and_then(|sites| sites.iter().find(|s| s.name.as_deref() == Some(site)))
+            .and_then(|s| s.state)
+    };
     if let Some(active) = status
         .and_then(|s| s.active_site.as_deref())
         .filter(|a| !a.is_empty())
     {
-        let observed = status
-            .and_then(|s| s.sites.as_ref())
-            .and_then(|sites| sites.iter().find(|s| s.name.as_deref() == Some(active)));
-        return match observed.and_then(|s| s.state) {
+        return match observed(active) {
             None | Some(SiteState::Writable) => Ok(active.to_owned()),
             Some(state) => Err(format!(
                 "waiting for a writable target site: status.activeSite {active:?} is {state:?}"
             )),
         };
     }
+    let seed = seed_site(group).ok_or_else(|| "spec.sites is empty".to_owned())?;
+    if observed(&seed) == Some(SiteState::ReadOnly) {
+        return Err(format!(
+            "waiting for a writable target site: status.activeSite is empty and the seed site {seed:?} is \
+             read-only (possibly fenced); the restore never writes into a read-only server"
+        ));
+    }
+    Ok(seed)
+}
+
+/// The seed site of a fresh deploy: the first primary-candidate by `spec.splitBrainPolicy.sitePriorities`, then
+/// in declared order, then `sites[0]`.
+fn seed_site(group: &MysqlFailoverGroup) -> Option<String> {
     let candidates: Vec<&str> = group.spec.primary_candidates().collect();
     let by_priority = group
         .spec
@@ -102,7 +120,6 @@ pub fn target_site(group: &MysqlFailoverGroup) -> Result<String, String> {
         .or(candidates.first().copied())
         .or(group.spec.sites.first().map(|s| s.name.as_str()))
         .map(str::to_owned)
-        .ok_or_else(|| "spec.sites is empty".to_owned())
 }
 
 /// Whether the target site's server is up: its Deployment has a ready replica, or the group's poll reached it.

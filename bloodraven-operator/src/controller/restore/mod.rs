@@ -6,7 +6,8 @@
 //!   spec.initFromBackup ──unset──▶ status.restore cleared
 //!        │ set, not Succeeded
 //!        ▼
-//!   target site (writable active site, else the seed site) ──none──▶ Pending, RestoreTargetUnavailable (W)
+//!   target site (writable active site, else the seed site unless it is read-only) ──none──▶ Pending,
+//!        │                                                     RestoreTargetUnavailable (W); again in 30 s
 //!   its server up (Deployment ready, or the group's poll reached it) ──no──▶ Pending
 //!   Job mysql-<group>-<site>-restore exists? ──no──▶ source readable, passphrase known, Secrets present, Job renders
 //!        │                                              ──no──▶ Failed + RestoreBuildFailed (W) naming the field;

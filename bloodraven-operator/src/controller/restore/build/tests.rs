@@ -306,6 +306,43 @@ fn the_target_is_the_writable_active_site_or_the_seed() {
 }
 
 #[test]
+fn a_read_only_seed_is_never_the_target_when_no_site_is_writable() {
+    // No active site, the seed (iad) observed read-only, maybe fenced: refused, naming the seed.
+    let g = group(
+        dr_source(),
+        json!({ "sites": [
+            { "name": "iad", "state": "read-only" },
+            { "name": "pdx", "state": "read-only" },
+        ] }),
+    );
+    let e = target_site(&g).unwrap_err();
+    assert!(
+        e.contains("seed site \"iad\" is read-only") && e.contains("status.activeSite is empty"),
+        "{e}"
+    );
+    // The seed by sitePriorities is the one looked at.
+    let mut g = group(
+        dr_source(),
+        json!({ "activeSite": "", "sites": [
+            { "name": "iad", "state": "writable" },
+            { "name": "pdx", "state": "read-only" },
+        ] }),
+    );
+    g.spec.split_brain_policy =
+        serde_json::from_value(json!({ "sitePriorities": ["pdx"] })).unwrap();
+    assert!(target_site(&g).unwrap_err().contains("\"pdx\""));
+    // A writable seed (a fresh deploy: every site writable, none active yet) or one not observed yet is the target.
+    g.spec.split_brain_policy = None;
+    assert_eq!(target_site(&g).unwrap(), "iad");
+    let g = group(
+        dr_source(),
+        json!({ "sites": [{ "name": "iad", "state": "unreachable" }] }),
+    );
+    assert_eq!(target_site(&g).unwrap(), "iad");
+    assert!(!target_ready(&g, "iad", false));
+}
+
+#[test]
 fn the_result_line_fills_the_status() {
     let line = "BLOODRAVEN_RESTORE_COMPLETE sourceSizeBytes=100 sourceGtidExecuted=0-1-3 sourceBinlogFile=mysql-bin.000001 \
                 sourceBinlogPos=0 targetGtidExecuted=0-1-5 targetBinlogFile= targetBinlogPos=0 \

@@ -18,8 +18,19 @@
 //!        │ our Job running, spec.confirm changed meanwhile ─▶ RestoreInPlaceConfirmDeferred (the run keeps its own)
 //!        │ our Job Failed ─▶ Failed, confirmTokenUsed = the Job's confirm, RestoreInPlaceFailed
 //!        ▼ our Job Complete ─▶ RestoreInPlaceLoaded
-//!   Resuming ── (full instance) reclone annotation for the first other site ─▶ Succeeded, RestoreInPlaceSucceeded
+//!   Resuming ─▶ Succeeded, RestoreInPlaceSucceeded; (full instance) status.pendingReclones = every other site
+//!        ▼
+//!   Succeeded with pendingReclones (also once spec.restoreInPlace is removed, until none is left):
+//!        reclone annotation absent ─▶ set it to `<first>:confirm=<group>`, RestoreInPlaceRecloneScheduled, drop
+//!                                     <first> from the list (the annotation patch failed ─▶ Warning
+//!                                     RestoreInPlaceRecloneAnnotationFailed, the list kept, tried again)
+//!        present, naming <first> ─▶ drop <first> (scheduled; its status write was lost)
+//!        present, another value ─▶ wait: the previous reclone (or an admin's) runs; the runner removes the
+//!                                  annotation when it is done
 //! ```
+//!
+//! The annotation holds one `<site>:confirm=<group>` (the Go grammar, which the Go operator also reads), so the
+//! other sites are recloned one after another; the Go operator recloned only the first one.
 //!
 //! While Preflight, Fencing, Restoring or Resuming (or the spec is set and not looked at yet) the topology is
 //! frozen ([`in_flight`]), for both scopes as in Go; a full-instance restore in Fencing, Restoring or Resuming also
@@ -256,8 +267,9 @@ pub struct Decision {
     pub status: Option<Option<RestoreInPlaceStatus>>,
     /// The Job action.
     pub job: JobAction,
-    /// Sites to give the reclone annotation (`<site>:confirm=<group>`).
-    pub reclone: Vec<String>,
+    /// The site to give the reclone annotation (`<site>:confirm=<group>`) before `status` is written; when the
+    /// annotation cannot be written, `status` is not written either (the site stays pending).
+    pub reclone: Option<String>,
     /// Events.
     pub events: Vec<Note>,
     /// Record the restore metrics (`restore_kind="in_place"`) for the load that just completed.
@@ -273,7 +285,7 @@ impl Decision {
         Decision {
             status: None,
             job: JobAction::None,
-            reclone: Vec::new(),
+            reclone: None,
             events: Vec::new(),
             loaded: false,
             job_ended: false,
@@ -321,6 +333,7 @@ pub fn failed(
         phase: Some(RestoreInPlacePhase::Failed),
         scope,
         confirm_token_used: confirm_used.filter(|c| !c.is_empty()),
+        pending_reclones: None,
         details: RestoreDetails {
             target_site: target,
             start_time: details.start_time.clone().or_else(|| Some(now.clone())),
@@ -366,6 +379,10 @@ pub fn build_failed(
 pub fn decide(o: &Observation<'_>) -> Decision {
     let group = o.group;
     let Some(spec) = group.spec.restore_in_place.as_ref() else {
+        // The spec is gone: the other sites still get their reclone; then the status goes.
+        if let Some(d) = current(group).and_then(|c| reclone_next(group, c)) {
+            return d;
+        }
         return match current(group) {
             Some(_) => Decision {
                 status: Some(None),
@@ -384,14 +401,15 @@ pub fn decide(o: &Observation<'_>) -> Decision {
     {
         match confirm_advances(&spec.confirm, c.confirm_token_used.as_deref()) {
             Err(e) => {
-                // The new confirm cannot arm a run; the last outcome stays.
-                return Decision::idle().note(
+                // The new confirm cannot arm a run; the last outcome (and its reclones) stays.
+                return reclone_next(group, c).unwrap_or_else(Decision::idle).note(
                     true,
                     event::RESTORE_IN_PLACE_REJECTED,
                     format!("invalid spec.restoreInPlace.confirm: {e}"),
                 );
             }
-            Ok(false) => return Decision::idle(),
+            Ok(false) => return reclone_next(group, c).unwrap_or_else(Decision::idle),
+            // A new run; it reclones every other site again when it succeeds.
             Ok(true) => cur = None,
         }
     }
@@ -405,6 +423,7 @@ pub fn decide(o: &Observation<'_>) -> Decision {
             phase: Some(RestoreInPlacePhase::Preflight),
             scope: Some(scope_text.clone()),
             confirm_token_used: None,
+            pending_reclones: None,
             details: RestoreDetails {
                 start_time: Some(o.now.clone()),
                 message: Some("validating preconditions".into()),
@@ -497,14 +516,14 @@ pub fn decide(o: &Observation<'_>) -> Decision {
         RestoreInPlacePhase::Restoring => restoring(o, spec, cur),
         RestoreInPlacePhase::Resuming => {
             let target = cur.details.target_site.clone().unwrap_or_default();
-            let reclone: Vec<String> = if full {
+            // Every other site's data is now wrong: each is recloned from the target, one after another.
+            let others: Vec<String> = if full {
                 group
                     .spec
                     .sites
                     .iter()
                     .map(|s| s.name.clone())
-                    .find(|s| *s != target)
-                    .into_iter()
+                    .filter(|s| *s != target)
                     .collect()
             } else {
                 Vec::new()
@@ -516,12 +535,17 @@ pub fn decide(o: &Observation<'_>) -> Decision {
                 .clone()
                 .or_else(|| Some(spec.confirm.clone()));
             next.details.completion_time = Some(o.now.clone());
-            next.details.message = Some("in-place restore complete".into());
-            Decision {
-                reclone,
-                ..Decision::set(next, None)
-            }
-            .note(
+            next.details.message = Some(if others.is_empty() {
+                "in-place restore complete".into()
+            } else {
+                format!(
+                    "in-place restore complete; recloning {} from {target}, one site at a time",
+                    others.join(", ")
+                )
+            });
+            let requeue = (!others.is_empty()).then_some(NEXT);
+            next.pending_reclones = (!others.is_empty()).then_some(others);
+            Decision::set(next, requeue).note(
                 false,
                 event::RESTORE_IN_PLACE_SUCCEEDED,
                 format!(
@@ -537,6 +561,34 @@ pub fn decide(o: &Observation<'_>) -> Decision {
             ..Decision::idle()
         },
     }
+}
+
+/// The next reclone of a Succeeded run with `status.pendingReclones` (`None` when there is none): see the module
+/// docs.
+fn reclone_next(group: &MysqlFailoverGroup, cur: &RestoreInPlaceStatus) -> Option<Decision> {
+    if cur.phase != Some(RestoreInPlacePhase::Succeeded) {
+        return None;
+    }
+    let (first, rest) = cur.pending_reclones.as_deref()?.split_first()?;
+    let mut next = cur.clone();
+    next.pending_reclones = Some(rest.to_vec()).filter(|r| !r.is_empty());
+    let requested = group
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(annotation::RECLONE_SITE));
+    let name = group.metadata.name.as_deref().unwrap_or_default();
+    Some(match requested {
+        None => Decision {
+            reclone: Some(first.clone()),
+            ..Decision::set(next, Some(WAIT))
+        },
+        Some(v) if *v == reclone_value(name, first) => Decision::set(next, Some(WAIT)),
+        Some(_) => Decision {
+            requeue: Some(WAIT),
+            ..Decision::idle()
+        },
+    })
 }
 
 /// Writes `next` unless it is what is there; looks again after `wait`.

@@ -1,7 +1,7 @@
 //! The `spec.restoreInPlace` controller ([`run`]): the destructive, re-armable restore of a dump into the live
 //! primary. [`decide`] holds the state machine; this module gathers what it looks at (the group, the Job under the
 //! fixed name, the target's pod labels, the source backup) and applies its decision (status, Job, reclone
-//! annotation, events, metrics). The group's runner freezes the topology meanwhile ([`decide::in_flight`]) and its
+//! annotation — one site at a time, see [`decide`] —, events, metrics). The group's runner freezes the topology meanwhile ([`decide::in_flight`]) and its
 //! pod labelling fences the target ([`decide::fenced_site`]).
 
 pub mod decide;
@@ -145,6 +145,12 @@ impl Context {
             }
             JobAction::Create => return self.create_job(&group, backup.as_ref()).await,
         }
+        // The annotation first: the status drops the site from status.pendingReclones only once it is scheduled.
+        if let Some(site) = &d.reclone
+            && !self.reclone(&group, site).await
+        {
+            return Ok(Action::requeue(Duration::from_secs(10)));
+        }
         if let Some(status) = &d.status {
             self.patch(&group, status.as_ref()).await?;
         }
@@ -177,9 +183,6 @@ impl Context {
                 .map(|b| b.spec.profile_name.clone())
                 .unwrap_or_default();
             metrics::global().encrypt_stages(&group_name, &profile, &job.messages);
-        }
-        for site in &d.reclone {
-            self.reclone(&group, site).await;
         }
         Ok(d.requeue.map_or_else(Action::await_change, Action::requeue))
     }
@@ -366,34 +369,65 @@ impl Context {
         }
     }
 
-    /// Gives `site` the reclone annotation; says how that went in an event.
-    async fn reclone(&self, group: &MysqlFailoverGroup, site: &str) {
+    /// Gives `site` the reclone annotation; says how that went in an event. Whether it was written.
+    async fn reclone(&self, group: &MysqlFailoverGroup, site: &str) -> bool {
         let api: Api<MysqlFailoverGroup> =
             Api::namespaced(self.client.clone(), &group.namespace().unwrap_or_default());
         let value = decide::reclone_value(&group.name_any(), site);
         let patch = json!({ "metadata": { "annotations": { annotation::RECLONE_SITE: value } } });
-        let note = match api
+        let result = api
             .patch(
                 &group.name_any(),
                 &PatchParams::default(),
                 &Patch::Merge(&patch),
             )
-            .await
-        {
-            Ok(_) => Note {
-                warning: false,
-                reason: event::RESTORE_IN_PLACE_RECLONE_SCHEDULED,
-                message: format!("scheduled reclone of replica site {site} after in-place restore"),
-            },
-            Err(e) => Note {
-                warning: true,
-                reason: event::RESTORE_IN_PLACE_RECLONE_ANNOTATION_FAILED,
-                message: format!(
-                    "in-place restore succeeded but failed to schedule replica reclone of {site}: {e}"
-                ),
-            },
+            .await;
+        let note = match &result {
+            Ok(_) => {
+                tracing::info!(%site, "reclone scheduled after the in-place restore");
+                Note {
+                    warning: false,
+                    reason: event::RESTORE_IN_PLACE_RECLONE_SCHEDULED,
+                    message: format!(
+                        "scheduled reclone of replica site {site} after in-place restore"
+                    ),
+                }
+            }
+            Err(e) => {
+                tracing::warn!(%site, error = %e, "cannot schedule the reclone; retrying");
+                Note {
+                    warning: true,
+                    reason: event::RESTORE_IN_PLACE_RECLONE_ANNOTATION_FAILED,
+                    message: format!(
+                        "in-place restore succeeded but failed to schedule replica reclone of {site}: {e} \
+                         (retrying)"
+                    ),
+                }
+            }
         };
-        self.event(group, &note).await;
+        // About the site's Deployment: one series per site, not one for every reclone of the run.
+        let related = k8s_openapi::api::core::v1::ObjectReference {
+            api_version: Some("apps/v1".into()),
+            kind: Some("Deployment".into()),
+            name: Some(format!("mysql-{}-{site}", group.name_any())),
+            namespace: group.namespace(),
+            ..Default::default()
+        };
+        let type_ = if note.warning {
+            EventType::Warning
+        } else {
+            EventType::Normal
+        };
+        super::super::publish_related(
+            &self.recorder,
+            group,
+            type_,
+            note.reason,
+            &note.message,
+            Some(related),
+        )
+        .await;
+        result.is_ok()
     }
 
     /// Replaces `status.restoreInPlace` (removes it for `None`) in one merge patch: fields of an earlier run are

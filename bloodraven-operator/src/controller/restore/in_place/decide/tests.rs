@@ -144,17 +144,25 @@ fn a_run_walks_preflight_fencing_restoring_resuming_to_succeeded() {
     assert_eq!(s["targetGtidExecuted"], "0-1-3");
     assert_eq!(s["targetSite"], "iad");
 
-    // Resuming: the other site is recloned, the run is Succeeded and the topology thaws.
+    // Resuming: the run is Succeeded, the topology thaws, the other site is to be recloned.
     let g = group(spec(CONFIRM), s);
     let d = observe(&g, None, true);
-    assert_eq!(d.reclone, ["pdx"]);
+    assert_eq!(d.reclone, None);
     assert_eq!(reasons(&d), [event::RESTORE_IN_PLACE_SUCCEEDED]);
     let s = written(&d);
     assert_eq!(s["phase"], "Succeeded");
     assert_eq!(s["completionTime"], "2026-12-07T12:00:00Z");
+    assert_eq!(s["pendingReclones"], json!(["pdx"]));
     let g = group(spec(CONFIRM), s.clone());
     assert!(!in_flight(&g));
     assert_eq!(fenced_site(&g), None);
+    // Then it gets the reclone annotation.
+    let d = observe(&g, None, true);
+    assert_eq!(d.reclone.as_deref(), Some("pdx"));
+    let s = written(&d);
+    assert_eq!(s.get("pendingReclones"), None);
+    assert_eq!(s["phase"], "Succeeded");
+    let g = group(spec(CONFIRM), s.clone());
     assert_eq!(reclone_value("orders", "pdx"), "pdx:confirm=orders");
 
     // The same confirm again, or an earlier one, does nothing; a strictly later one re-arms.
@@ -170,6 +178,107 @@ fn a_run_walks_preflight_fencing_restoring_resuming_to_succeeded() {
     let d = observe(&g, None, true);
     assert_eq!(d.status, None);
     assert_eq!(reasons(&d), [event::RESTORE_IN_PLACE_REJECTED]);
+}
+
+/// A Succeeded full-instance run of a three-site group (target iad) with `status.pendingReclones` = `pending`, and
+/// the reclone annotation `annotation` on the group.
+fn three_sites(spec: Value, pending: &[&str], annotation: Option<&str>) -> MysqlFailoverGroup {
+    let status = json!({
+        "phase": "Succeeded", "scope": "full", "confirmTokenUsed": CONFIRM, "targetSite": "iad",
+        "pendingReclones": pending,
+    });
+    let mut g = group(spec, status);
+    let mut sfo = g.spec.sites[1].clone();
+    sfo.name = "sfo".into();
+    g.spec.sites.push(sfo);
+    if let Some(a) = annotation {
+        g.annotations_mut()
+            .insert(annotation::RECLONE_SITE.into(), a.into());
+    }
+    g
+}
+
+#[test]
+fn every_other_site_is_recloned_one_after_another() {
+    // Resuming → Succeeded: every site but the target is pending, in declared order.
+    let mut g = three_sites(spec(CONFIRM), &[], None);
+    let mut resuming = g.status.clone().unwrap().restore_in_place.unwrap();
+    resuming.phase = Some(RestoreInPlacePhase::Resuming);
+    resuming.pending_reclones = None;
+    g.status.as_mut().unwrap().restore_in_place = Some(resuming);
+    let d = observe(&g, None, true);
+    assert_eq!(d.reclone, None);
+    let s = written(&d);
+    assert_eq!(
+        (s["phase"].as_str(), &s["pendingReclones"]),
+        (Some("Succeeded"), &json!(["pdx", "sfo"]))
+    );
+    assert!(
+        s["message"]
+            .as_str()
+            .unwrap()
+            .contains("recloning pdx, sfo"),
+        "{s}"
+    );
+    assert!(d.requeue.is_some());
+
+    // No reclone requested: pdx gets the annotation and leaves the list.
+    let d = observe(
+        &three_sites(spec(CONFIRM), &["pdx", "sfo"], None),
+        None,
+        true,
+    );
+    assert_eq!(d.reclone.as_deref(), Some("pdx"));
+    assert_eq!(written(&d)["pendingReclones"], json!(["sfo"]));
+    assert!(d.requeue.is_some());
+
+    // pdx's reclone runs (the runner removes the annotation when it is done): sfo waits.
+    let running = Some("pdx:confirm=orders");
+    let d = observe(&three_sites(spec(CONFIRM), &["sfo"], running), None, true);
+    assert_eq!((d.reclone.clone(), d.status.clone()), (None, None));
+    assert!(d.requeue.is_some());
+    // So does it behind an admin's reclone.
+    let admin = Some("sfo:0e2fa4c3-3b1e");
+    let d = observe(&three_sites(spec(CONFIRM), &["sfo"], admin), None, true);
+    assert_eq!((d.reclone.clone(), d.status.clone()), (None, None));
+    // pdx was scheduled but the status write that dropped it was lost: it is dropped now, not scheduled twice.
+    let d = observe(
+        &three_sites(spec(CONFIRM), &["pdx", "sfo"], running),
+        None,
+        true,
+    );
+    assert_eq!(d.reclone, None);
+    assert_eq!(written(&d)["pendingReclones"], json!(["sfo"]));
+    assert!(d.events.is_empty());
+
+    // pdx done: sfo is next, and the list is gone.
+    let d = observe(&three_sites(spec(CONFIRM), &["sfo"], None), None, true);
+    assert_eq!(d.reclone.as_deref(), Some("sfo"));
+    let s = written(&d);
+    assert_eq!(s.get("pendingReclones"), None);
+    assert_eq!(s["phase"], "Succeeded");
+    // Nothing left: nothing to do.
+    assert_eq!(
+        observe(&three_sites(spec(CONFIRM), &[], None), None, true),
+        Decision::idle()
+    );
+
+    // Removing the spec does not drop the pending reclones; the status goes once none is left.
+    let d = observe(&three_sites(Value::Null, &["sfo"], None), None, true);
+    assert_eq!(d.reclone.as_deref(), Some("sfo"));
+    assert_eq!(written(&d).get("pendingReclones"), None);
+    let d = observe(&three_sites(Value::Null, &[], None), None, true);
+    assert_eq!(d.status, Some(None));
+    // An invalid new confirm keeps the outcome, and its reclones go on.
+    let d = observe(&three_sites(spec("tomorrow"), &["sfo"], None), None, true);
+    assert_eq!(d.reclone.as_deref(), Some("sfo"));
+    assert_eq!(reasons(&d), [event::RESTORE_IN_PLACE_REJECTED]);
+    // A later confirm starts a new run, which reclones every other site again when it succeeds.
+    let d = observe(&three_sites(spec(LATER), &["sfo"], None), None, true);
+    assert_eq!(d.reclone, None);
+    let s = written(&d);
+    assert_eq!(s["phase"], "Preflight");
+    assert_eq!(s.get("pendingReclones"), None);
 }
 
 #[test]
