@@ -600,7 +600,7 @@ fn a_per_schema_run_freezes_the_topology_but_neither_fences_nor_reclones() {
     let resuming = group(one.clone(), written(&d));
     assert!(in_flight(&resuming));
     let d = observe(&resuming, None, false);
-    assert!(d.reclone.is_empty(), "{d:?}");
+    assert_eq!(d.reclone, None, "{d:?}");
     assert_eq!(reasons(&d), [event::RESTORE_IN_PLACE_SUCCEEDED]);
     let s = written(&d);
     assert_eq!(
