@@ -1,9 +1,11 @@
 //! Loading data chunks in parallel: each chunk is streamed from the store (decrypted, checked, decompressed)
 //! into `LOAD DATA LOCAL INFILE` through mysql_async's per-connection infile handler, one transaction per
-//! chunk, so a chunk that fails its check is rolled back whole.
+//! chunk, so a chunk that fails its check is rolled back whole, and one that InnoDB rolls back for a deadlock
+//! or a lock wait timeout is loaded again.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use mysql_async::prelude::Queryable;
 use tokio::task::JoinSet;
@@ -14,6 +16,17 @@ use crate::format::{ChunkMeta, TableMeta};
 use crate::progress::Progress;
 use crate::restore::open::OpenDump;
 use crate::store;
+
+/// Attempts at a chunk whose transaction the server rolled back for a deadlock or a lock wait timeout.
+/// Concurrent loads into one table can deadlock: MariaDB's bulk insert into an empty table takes a table
+/// lock, which two chunks starting together both ask for.
+const LOAD_ATTEMPTS: u32 = 5;
+
+/// Whether the server rolled the chunk's transaction back for a reason that goes away on its own
+/// (`ER_LOCK_DEADLOCK`, `ER_LOCK_WAIT_TIMEOUT`), so loading it again is right.
+fn rolled_back_for_a_lock(e: &Error) -> bool {
+    matches!(e, Error::Sql { source: mysql_async::Error::Server(s), .. } if s.code == 1213 || s.code == 1205)
+}
 
 /// One chunk to load.
 #[derive(Clone, Debug)]
@@ -90,7 +103,18 @@ pub(crate) async fn load_all(
             loop {
                 let job = queue.lock().ok().and_then(|mut q| q.pop_front());
                 let Some(job) = job else { break };
-                let loaded = load_chunk(&mut session, &dump, &job).await;
+                let mut attempt = 1;
+                let loaded = loop {
+                    match load_chunk(&mut session, &dump, &job).await {
+                        Err(e) if attempt < LOAD_ATTEMPTS && rolled_back_for_a_lock(&e) => {
+                            tracing::warn!(file = %job.chunk.file, attempt, error = %e,
+                                "the server rolled the chunk back; loading it again");
+                            tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
+                            attempt += 1;
+                        }
+                        other => break other,
+                    }
+                };
                 let loaded = match loaded {
                     Ok(n) => n,
                     Err(e) => {
@@ -230,4 +254,31 @@ async fn load_chunk(session: &mut Session, dump: &OpenDump, job: &LoadJob) -> Re
     }
     session.exec("COMMIT").await?;
     Ok(affected)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server_error(code: u16) -> Error {
+        Error::Sql {
+            server: "127.0.0.1:3306".into(),
+            context: "LOAD DATA LOCAL INFILE …".into(),
+            source: mysql_async::Error::Server(mysql_async::ServerError {
+                code,
+                message: "m".into(),
+                state: "40001".into(),
+            }),
+        }
+    }
+
+    #[test]
+    fn only_lock_rollbacks_are_loaded_again() {
+        assert!(rolled_back_for_a_lock(&server_error(1213)));
+        assert!(rolled_back_for_a_lock(&server_error(1205)));
+        // A bad row, a full disk, a dropped connection: not retried.
+        assert!(!rolled_back_for_a_lock(&server_error(1062)));
+        assert!(!rolled_back_for_a_lock(&server_error(1114)));
+        assert!(!rolled_back_for_a_lock(&Error::Options("x".into())));
+    }
 }
