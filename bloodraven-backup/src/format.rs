@@ -9,7 +9,7 @@
 //! | `<s>@<t>.triggers.sql` | during | the table's triggers (only when it has some) |
 //! | `<s>.post.sql` | during | routines and events of the schema (only when it has some) |
 //! | `<s>@<t>@<n>.tsv.zst`, last `<s>@<t>@@<n>.tsv.zst` | during | chunk `n` of a chunked table |
-//! | `<s>@<t>.tsv.zst`, then `<s>@<t>@<n>.tsv.zst` | during | the pieces of a table dumped as one stream |
+//! | `<s>@<t>.tsv.zst` | during | the whole data of a table dumped as one stream |
 //! | `<s>@<t>.json` | during | [`TableMeta`]: columns, chunking, per-chunk rows and bytes |
 //! | `<s>.json` | during | [`SchemaMeta`]: tables, views, which side files exist |
 //! | `@.users.sql` | during | accounts and grants (only with users enabled) |
@@ -315,13 +315,6 @@ pub fn single_file(base: &str, compression: Compression) -> String {
     format!("{base}.{}", compression.extension())
 }
 
-/// The object name of piece `n` (from 1) of a table dumped as one stream that went past the chunk size:
-/// `<base>@<n>.<ext>`. Piece 0 is [`single_file`]; no piece carries MySQL Shell's `@@` mark of the last
-/// chunk, because a stream's end is only known once it is read.
-pub fn piece_file(base: &str, n: usize, compression: Compression) -> String {
-    format!("{base}@{n}.{}", compression.extension())
-}
-
 /// Lower-case hex.
 pub fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
@@ -418,7 +411,6 @@ mod tests {
             "s@t@@3.tsv.gz"
         );
         assert_eq!(single_file("s@t", Compression::None), "s@t.tsv");
-        assert_eq!(piece_file("s@t", 2, Compression::Zstd), "s@t@2.tsv.zst");
     }
 
     #[test]

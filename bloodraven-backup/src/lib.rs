@@ -5,7 +5,7 @@
 //!
 //! A **dump** is a directory of objects in a store (a local directory, a PVC path, an S3 bucket prefix):
 //! DDL files, one metadata file per table, and the table data cut into **chunks** — ranges of an integer
-//! primary (or NOT NULL unique) key, or pieces of one stream when there is no such key. Every chunk
+//! primary (or NOT NULL unique) key, or the whole table in one stream when there is no such key. Every chunk
 //! is tab-separated text ([`tsv`], MySQL Shell's dialect), compressed (zstd by default), optionally
 //! BRV1-encrypted, and streamed straight into the store: nothing is staged on local disk and memory is
 //! bounded by the chunks in flight.

@@ -52,15 +52,14 @@ async fn plain_dump_in_a_directory_restores_every_table_and_object() {
     assert_eq!(meta.schemas, ["odd db", "shop"]);
     assert_eq!(
         meta.total_rows,
-        3000 + 900 + 1502 + 201 + 1001 + 3 + 2 + 2 + 3
+        3000 + 900 + 502 + 201 + 1001 + 3 + 2 + 2 + 3
     );
     assert!(
         report
             .log_line()
             .starts_with("BLOODRAVEN_DUMP_COMPLETE location=")
     );
-    // The integer-keyed tables were cut into several chunks; the table without a key was read as one stream
-    // and cut into pieces of the chunk size, listed in order in its metadata.
+    // The integer-keyed tables were cut into several chunks, the table without a key is one stream.
     let names: Vec<String> = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
@@ -73,19 +72,7 @@ async fn plain_dump_in_a_directory_restores_every_table_and_object() {
             > 2,
         "{names:?}"
     );
-    let log: bloodraven_backup::format::TableMeta =
-        serde_json::from_slice(&std::fs::read(dir.path().join("shop@log.json")).unwrap()).unwrap();
-    let pieces: Vec<&str> = log.chunks.iter().map(|c| c.file.as_str()).collect();
-    assert!(pieces.len() > 1, "{pieces:?}");
-    assert_eq!(pieces[..2], ["shop@log.tsv.zst", "shop@log@1.tsv.zst"]);
-    assert_eq!(log.chunks.iter().map(|c| c.rows).sum::<u64>(), 1502);
-    assert!(log.chunks.iter().all(|c| c.range.is_empty()));
-    for piece in &pieces {
-        assert!(
-            names.iter().any(|n| n == piece),
-            "{piece} missing from {names:?}"
-        );
-    }
+    assert!(names.contains(&"shop@log.tsv.zst".to_owned()), "{names:?}");
     assert!(
         names.contains(&"odd=20db@we=40ird=2Et=C3=A5ble.json".to_owned()),
         "{names:?}"

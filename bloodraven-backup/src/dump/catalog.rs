@@ -46,11 +46,6 @@ pub(crate) struct ChunkPlan {
     pub(crate) file: String,
     /// SQL condition (empty: the whole table).
     pub(crate) range: String,
-    /// For a table read as one stream: the size in uncompressed bytes past which the stream goes on into
-    /// the next piece ([`format::piece_file`]), so the restore can load the pieces in parallel (0: never).
-    pub(crate) piece_bytes: u64,
-    /// The table's basename, which names the pieces.
-    pub(crate) base: String,
 }
 
 /// Reads the catalog of every non-system schema (or only `include`, minus `exclude`).
@@ -259,8 +254,6 @@ async fn plan_chunks(
                 index: 0,
                 file: format::single_file(&t.base, compression),
                 range: String::new(),
-                piece_bytes: bytes_per_chunk,
-                base: t.base.clone(),
             });
             return Ok(());
         }
@@ -309,8 +302,6 @@ async fn plan_chunks(
             index,
             file: format::chunk_file(&t.base, index, index == last, compression),
             range,
-            piece_bytes: 0,
-            base: t.base.clone(),
         })
         .collect();
     t.chunk_column = Some(column);

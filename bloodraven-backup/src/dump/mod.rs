@@ -32,8 +32,7 @@ const WRITE_BUFFER: usize = 128 * 1024;
 pub struct DumpOptions {
     /// Connections reading tables in parallel (at least 1; default 4).
     pub threads: usize,
-    /// Target uncompressed size of a chunk of a table with an integer key, and of a piece of a table read as
-    /// one stream (default 64 MiB; 0: one chunk per table).
+    /// Target uncompressed size of a chunk of a table with an integer key (default 64 MiB; 0: one chunk).
     pub bytes_per_chunk: u64,
     /// Compression of the data files (default zstd).
     pub compression: Compression,
@@ -267,21 +266,18 @@ pub async fn dump(
             columns: t.columns.clone(),
             chunk_column: t.chunk_column.clone(),
             triggers: !t.triggers.is_empty(),
-            chunks: Vec::new(),
+            chunks: vec![ChunkMeta::default(); t.chunks.len()],
             rows: 0,
             data_bytes: 0,
         })
         .collect();
     let mut table_data_bytes: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
-    done.sort_by_key(|&(table, index, _)| (table, index));
-    for (table, _, written) in done {
+    for (table, index, chunk, entry) in done {
+        files.insert(chunk.file.clone(), entry);
         let meta = &mut table_meta[table];
-        for (chunk, entry) in written {
-            files.insert(chunk.file.clone(), entry);
-            meta.rows += chunk.rows;
-            meta.data_bytes += chunk.data_bytes;
-            meta.chunks.push(chunk);
-        }
+        meta.rows += chunk.rows;
+        meta.data_bytes += chunk.data_bytes;
+        meta.chunks[index] = chunk;
     }
     for (t, meta) in tables.iter().zip(&table_meta) {
         let body = json(meta)?;
@@ -412,14 +408,14 @@ impl Shared {
     }
 }
 
-/// The files one planned chunk was written to: (table, chunk index, its files in order).
-type Written = (usize, usize, Vec<(ChunkMeta, FileEntry)>);
-
-/// One connection's loop: take the next chunk, write it, repeat.
-async fn worker(mut session: Session, shared: Arc<Shared>) -> Result<Vec<Written>, Error> {
+/// One connection's loop: take the next chunk, write it, repeat; returns (table, chunk index, meta, entry).
+async fn worker(
+    mut session: Session,
+    shared: Arc<Shared>,
+) -> Result<Vec<(usize, usize, ChunkMeta, FileEntry)>, Error> {
     let mut out = Vec::new();
     while let Some(chunk) = shared.next() {
-        let files = match dump_chunk(&mut session, &shared, &chunk).await {
+        let (meta, entry) = match dump_chunk(&mut session, &shared, &chunk).await {
             Ok(done) => done,
             Err(e) => {
                 if let Ok(mut q) = shared.queue.lock() {
@@ -439,38 +435,30 @@ async fn worker(mut session: Session, shared: Arc<Shared>) -> Result<Vec<Written
         if table_done {
             shared.progress.table_done();
         }
-        out.push((chunk.table, chunk.index, files));
+        out.push((chunk.table, chunk.index, meta, entry));
     }
     let _ = session.exec("COMMIT").await;
     drop(session.conn.disconnect().await);
     Ok(out)
 }
 
-/// Writes one planned chunk: one file, or for a table read as one stream, as many pieces of about
-/// `piece_bytes` as it takes.
 async fn dump_chunk(
     session: &mut Session,
     shared: &Shared,
     chunk: &catalog::ChunkPlan,
-) -> Result<Vec<(ChunkMeta, FileEntry)>, Error> {
+) -> Result<(ChunkMeta, FileEntry), Error> {
     let (select, order) = &shared.selects[chunk.table];
     let sql = if chunk.range.is_empty() {
         select.clone()
     } else {
         format!("{select} WHERE {}{order}", chunk.range)
     };
-    let open = |file: &str| {
+    let mut writer =
         shared
             .location
-            .writer(file, shared.compression, shared.passphrase.as_ref())
-    };
-    let mut written = Vec::new();
-    let mut piece = ChunkMeta {
-        file: chunk.file.clone(),
-        range: chunk.range.clone(),
-        ..ChunkMeta::default()
-    };
-    let mut writer = open(&piece.file)?;
+            .writer(&chunk.file, shared.compression, shared.passphrase.as_ref())?;
+    let mut rows = 0u64;
+    let mut data_bytes = 0u64;
     let mut buf = Vec::with_capacity(WRITE_BUFFER + 64 * 1024);
     let mut pending_rows = 0u64;
     {
@@ -487,26 +475,6 @@ async fn dump_chunk(
                     return Err(session.err(&sql, e));
                 }
             };
-            if chunk.piece_bytes > 0 && piece.data_bytes + buf.len() as u64 >= chunk.piece_bytes {
-                // The piece is full and another row follows: it goes into the next piece.
-                writer.write(&buf).await?;
-                piece.data_bytes += buf.len() as u64;
-                shared.progress.add(pending_rows, buf.len() as u64);
-                pending_rows = 0;
-                buf.clear();
-                let next = format::piece_file(&chunk.base, written.len() + 1, shared.compression);
-                let full = std::mem::replace(
-                    &mut piece,
-                    ChunkMeta {
-                        file: next,
-                        ..ChunkMeta::default()
-                    },
-                );
-                let entry = std::mem::replace(&mut writer, open(&piece.file)?)
-                    .finish()
-                    .await?;
-                written.push((full, entry));
-            }
             tsv::push_row(
                 &mut buf,
                 (0..row.len()).map(|i| match row.as_ref(i) {
@@ -514,11 +482,11 @@ async fn dump_chunk(
                     _ => None,
                 }),
             );
-            piece.rows += 1;
+            rows += 1;
             pending_rows += 1;
             if buf.len() >= WRITE_BUFFER {
                 writer.write(&buf).await?;
-                piece.data_bytes += buf.len() as u64;
+                data_bytes += buf.len() as u64;
                 shared.progress.add(pending_rows, buf.len() as u64);
                 pending_rows = 0;
                 buf.clear();
@@ -527,12 +495,19 @@ async fn dump_chunk(
     }
     if !buf.is_empty() {
         writer.write(&buf).await?;
-        piece.data_bytes += buf.len() as u64;
+        data_bytes += buf.len() as u64;
         shared.progress.add(pending_rows, buf.len() as u64);
     }
     let entry = writer.finish().await?;
-    written.push((piece, entry));
-    Ok(written)
+    Ok((
+        ChunkMeta {
+            file: chunk.file.clone(),
+            rows,
+            data_bytes,
+            range: chunk.range.clone(),
+        },
+        entry,
+    ))
 }
 
 async fn put_sql<S: AsRef<str>>(

@@ -83,7 +83,7 @@ struct DumpArgs {
     to: String,
     #[command(flatten)]
     server: ServerArgs,
-    /// Uncompressed bytes per chunk of a table with an integer key, and per piece of a table without one.
+    /// Uncompressed bytes per chunk of a table with an integer key.
     #[arg(long, default_value_t = 64 * 1024 * 1024)]
     bytes_per_chunk: u64,
     /// Chunk compression: zstd, gzip or none.
