@@ -250,10 +250,10 @@ async fn restore_into(
     };
     progress.set_totals(tables.len() as u64, data_bytes);
 
-    // Data, largest tables first.
+    // Data, the table with the largest chunk first.
     let mut jobs = Vec::new();
     let mut order: Vec<&(Arc<TableMeta>, Option<String>)> = tables.iter().collect();
-    order.sort_by_key(|(t, _)| std::cmp::Reverse(t.data_bytes));
+    order.sort_by_key(|(t, _)| load_order(t));
     let mut finishes = Vec::new();
     for (t, add_indexes) in order {
         let finish = Arc::new(load::TableFinish {
@@ -507,9 +507,43 @@ pub(crate) fn percent_encode(text: &str) -> String {
     out
 }
 
+/// The order tables are loaded in: the largest single chunk first, then the most data. A table without a key is
+/// one chunk that only one connection can load (and concurrent loads into InnoDB's hidden row-id index only
+/// contend), so it starts first and the other connections load the chunked tables beside it, instead of it
+/// loading alone at the end.
+fn load_order(t: &TableMeta) -> (std::cmp::Reverse<u64>, std::cmp::Reverse<u64>) {
+    let largest = t.chunks.iter().map(|c| c.data_bytes).max().unwrap_or(0);
+    (std::cmp::Reverse(largest), std::cmp::Reverse(t.data_bytes))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_table_with_the_largest_chunk_loads_first() {
+        let table = |name: &str, chunks: &[u64]| TableMeta {
+            table: name.into(),
+            chunks: chunks
+                .iter()
+                .map(|&data_bytes| format::ChunkMeta {
+                    data_bytes,
+                    ..Default::default()
+                })
+                .collect(),
+            data_bytes: chunks.iter().sum(),
+            ..Default::default()
+        };
+        let mut tables = [
+            table("chunked", &[32, 32, 32, 32, 32]),
+            table("keyless", &[100]),
+            table("small", &[32]),
+            table("empty", &[]),
+        ];
+        tables.sort_by_key(load_order);
+        let names: Vec<&str> = tables.iter().map(|t| t.table.as_str()).collect();
+        assert_eq!(names, ["keyless", "chunked", "small", "empty"]);
+    }
 
     #[test]
     fn percent_encoding_matches_python_quote() {
