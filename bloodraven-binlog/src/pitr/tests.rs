@@ -162,29 +162,33 @@ fn a_gap_makes_the_target_unreachable_and_says_where() {
     assert_eq!(plan.recovered, h(&format!("{U}:1-20")));
 }
 
-#[test]
-fn mariadb_plan_carries_start_and_stop_positions() {
-    let entry = |name: &str, start: &str, end: &str| ManifestEntry {
+/// A MariaDB file's manifest entry with its starting and end GTID lists.
+fn mariadb_entry(name: &str, start: &str, end: &str) -> ManifestEntry {
+    ManifestEntry {
         name: name.into(),
         remote_path: format!("p/{name}"),
         mariadb_gtid_list: Some(start.into()),
         mariadb_end_gtid_list: Some(end.into()),
         ..Default::default()
-    };
+    }
+}
+
+#[test]
+fn mariadb_plan_carries_start_and_stop_positions() {
     let archive = vec![
         manifest(
             "a",
             vec![
-                entry("mariadb-bin.000001", "", "0-1-10"),
-                entry("mariadb-bin.000002", "0-1-10", "0-1-25"),
+                mariadb_entry("mariadb-bin.000001", "", "0-1-10"),
+                mariadb_entry("mariadb-bin.000002", "0-1-10", "0-1-25"),
             ],
         ),
         // b replicated up to 0-1-20 in its file 1 (duplicates), then was promoted.
         manifest(
             "b",
             vec![
-                entry("mariadb-bin.000001", "0-1-5", "0-1-20"),
-                entry("mariadb-bin.000002", "0-1-25", "0-2-40"),
+                mariadb_entry("mariadb-bin.000001", "0-1-5", "0-1-20"),
+                mariadb_entry("mariadb-bin.000002", "0-1-25", "0-2-40"),
             ],
         ),
     ];
@@ -281,26 +285,19 @@ fn an_unverifiable_file_in_the_window_makes_the_plan_incomplete() {
 
 /// Two MariaDB sites: a's two files, then b promoted at 0-1-25 (b's first file repeats a's transactions).
 fn mariadb_archive() -> Vec<Manifest> {
-    let entry = |name: &str, start: &str, end: &str| ManifestEntry {
-        name: name.into(),
-        remote_path: format!("p/{name}"),
-        mariadb_gtid_list: Some(start.into()),
-        mariadb_end_gtid_list: Some(end.into()),
-        ..Default::default()
-    };
     vec![
         manifest(
             "a",
             vec![
-                entry("mariadb-bin.000001", "", "0-1-10"),
-                entry("mariadb-bin.000002", "0-1-10", "0-1-25"),
+                mariadb_entry("mariadb-bin.000001", "", "0-1-10"),
+                mariadb_entry("mariadb-bin.000002", "0-1-10", "0-1-25"),
             ],
         ),
         manifest(
             "b",
             vec![
-                entry("mariadb-bin.000001", "0-1-5", "0-1-20"),
-                entry("mariadb-bin.000002", "0-1-25", "0-2-40"),
+                mariadb_entry("mariadb-bin.000001", "0-1-5", "0-1-20"),
+                mariadb_entry("mariadb-bin.000002", "0-1-25", "0-2-40"),
             ],
         ),
     ]
@@ -308,19 +305,12 @@ fn mariadb_archive() -> Vec<Manifest> {
 
 #[test]
 fn mariadb_domains_stop_in_their_own_files() {
-    let entry = |name: &str, start: &str, end: &str| ManifestEntry {
-        name: name.into(),
-        remote_path: format!("p/{name}"),
-        mariadb_gtid_list: Some(start.into()),
-        mariadb_end_gtid_list: Some(end.into()),
-        ..Default::default()
-    };
     let archive = vec![manifest(
         "a",
         vec![
-            entry("mariadb-bin.000001", "", "0-1-3,1-1-1"),
-            entry("mariadb-bin.000002", "0-1-3,1-1-1", "0-1-4,1-1-3"),
-            entry("mariadb-bin.000003", "0-1-4,1-1-3", "0-1-5,1-1-4"),
+            mariadb_entry("mariadb-bin.000001", "", "0-1-3,1-1-1"),
+            mariadb_entry("mariadb-bin.000002", "0-1-3,1-1-1", "0-1-4,1-1-3"),
+            mariadb_entry("mariadb-bin.000003", "0-1-4,1-1-3", "0-1-5,1-1-4"),
         ],
     )];
     let start = h("0-1-3,1-1-1");
