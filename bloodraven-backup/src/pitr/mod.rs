@@ -247,19 +247,12 @@ fn reached_target(
     executed: &str,
     excluded: &ExcludedGtids,
 ) -> Result<(), Error> {
-    let want: bloodraven_gtid::MariadbGtidList = set
-        .mariadb_tips()
-        .map(|(domain, seq)| bloodraven_gtid::MariadbGtid {
-            domain,
-            server_id: 0,
-            seq: if inclusive {
-                seq
-            } else {
-                seq.saturating_sub(1)
-            },
-        })
-        .collect();
-    let want = History::from_mariadb_state(&want);
+    let target = Target::Gtids {
+        set: set.clone(),
+        inclusive,
+    };
+    // The planner's own reading of the target (a MariaDB goal does not depend on the start).
+    let want = pitr::goal(&target, &History::new()).unwrap_or_default();
     let got = History::parse(executed, "the server's gtid state after the replay")?
         .restricted_to_sources_of(set);
     let beyond = got.difference(&want);
@@ -267,10 +260,6 @@ fn reached_target(
     if beyond.is_empty() && short.is_empty() {
         return Ok(());
     }
-    let target = Target::Gtids {
-        set: set.clone(),
-        inclusive,
-    };
     Err(Error::GtidMismatch {
         expected: format!("{want} ({target})"),
         actual: executed.to_owned(),

@@ -377,8 +377,9 @@ fn mariadb_options(
 /// MariaDB: each domain's highest sequence number is the target transaction, whether the set came from a
 /// position (`0-1-100` is `1..=100`) or from single transactions. MySQL: inclusive, up to each source's
 /// highest GNO; exclusive, up to just before the lowest GNO the dump does not hold (or, when the dump holds
-/// all of a source's, before its lowest one, which the caller then reports as already past).
-fn goal(target: &Target, start: &History) -> Option<History> {
+/// all of a source's, before its lowest one, which the caller then reports as already past). `None` for other
+/// targets.
+pub fn goal(target: &Target, start: &History) -> Option<History> {
     let Target::Gtids { set, inclusive } = target else {
         return None;
     };
