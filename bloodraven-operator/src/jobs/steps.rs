@@ -723,22 +723,14 @@ mod tests {
         assert!(parse_time("yesterday").is_err());
     }
 
-    struct Map(Vec<(&'static str, &'static str)>);
-
-    impl Vars for Map {
-        fn var(&self, name: &str) -> Option<String> {
-            self.0
-                .iter()
-                .find(|(n, _)| *n == name)
-                .map(|(_, v)| (*v).to_owned())
-        }
-    }
-
     /// What `restore` restores for the variables, and what is left of the preparation.
     fn schemas(
         pairs: Vec<(&'static str, &'static str)>,
     ) -> Result<(Vec<String>, Option<super::super::in_place::Preparation>), Error> {
-        let vars = Map(pairs);
+        let vars: std::collections::BTreeMap<String, String> = pairs
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
         let mut p = super::super::in_place::Preparation::from_vars(&vars)?;
         let s = schema_restore(&vars, p.as_mut())?;
         Ok((s, p))
