@@ -74,26 +74,35 @@ fn caught_up(primary: &MariaDb, replica: &MariaDb) {
         });
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn one_schema_goes_back_to_the_dump_and_reaches_the_replica() {
+/// A primary holding [`SCHEMAS`] with a replica of it, dumped with `options` (two threads) into a new directory.
+async fn dumped_pair(options: DumpOptions) -> (Server, Server, tempfile::TempDir) {
     let primary = server(1);
     let replica = server(2);
     replica.replicate_from(&primary).unwrap();
     exec(&primary, SCHEMAS).await;
     let dir = tempfile::tempdir().unwrap();
-    let location = dir_location(dir.path());
     dump::dump(
         &conn_opts(&primary),
-        &location,
+        &dir_location(dir.path()),
         &DumpOptions {
             threads: 2,
-            bytes_per_chunk: 8 * 1024,
-            users: true,
-            ..DumpOptions::default()
+            ..options
         },
     )
     .await
     .unwrap();
+    (primary, replica, dir)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_schema_goes_back_to_the_dump_and_reaches_the_replica() {
+    let (primary, replica, dir) = dumped_pair(DumpOptions {
+        bytes_per_chunk: 8 * 1024,
+        users: true,
+        ..DumpOptions::default()
+    })
+    .await;
+    let location = dir_location(dir.path());
     let at_dump = checksums(&primary).await;
     let objects_at_dump = objects(&primary);
     exec(&primary, CHANGES).await;
@@ -162,22 +171,8 @@ async fn one_schema_goes_back_to_the_dump_and_reaches_the_replica() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_schema_requests_are_refused_before_anything_is_dropped() {
-    let primary = server(1);
-    let replica = server(2);
-    replica.replicate_from(&primary).unwrap();
-    exec(&primary, SCHEMAS).await;
-    let dir = tempfile::tempdir().unwrap();
+    let (primary, replica, dir) = dumped_pair(DumpOptions::default()).await;
     let location = dir_location(dir.path());
-    dump::dump(
-        &conn_opts(&primary),
-        &location,
-        &DumpOptions {
-            threads: 2,
-            ..DumpOptions::default()
-        },
-    )
-    .await
-    .unwrap();
     exec(&primary, CHANGES).await;
     caught_up(&primary, &replica);
     let before = checksums(&primary).await;
