@@ -33,9 +33,9 @@
 //! A **restore** goes into an empty server and only reports success when the server's GTID state equals
 //! the dump's and every table has the recorded number of rows. A **schema restore**
 //! ([`RestoreOptions::include_schemas`]) instead drops and reloads some schemas of a live primary, binlogged so
-//! that its replicas follow, leaving its other schemas, accounts and GTID state alone. [`pitr::replay`] then replays a binlog
-//! archive (the `bloodraven-binlog` plan and verified download, `mariadb-binlog | mariadb`) to the latest
-//! transaction, a time or a GTID set, and fails unless the server reached the planned GTID state.
+//! that its replicas follow, leaving its other schemas, accounts and GTID state alone. [`pitr::replay`] then
+//! replays a binlog archive (the `bloodraven-binlog` plan and verified download, `mariadb-binlog | mariadb`)
+//! to the latest transaction, a time or a GTID set, and fails unless the server reached the planned GTID state.
 //!
 //! A **verification** ([`verify::verify`]) does all of that in a [`ThrowawayServer`] the library starts
 //! (own data directory, 127.0.0.1, a free port), adds a per-table checksum report and an optional sanity
@@ -78,8 +78,8 @@
 //!
 //! With the default `cli` feature the crate builds `bloodraven-backup`: `dump --to URL`, `restore --from
 //! URL` (with `--binlog-archive URL` and `--latest`, `--stop-datetime T` or `--stop-gtid SET` for PITR,
-//! `--dry-run` for the recoverability report, `--include-schema NAME` for a schema restore), `verify --from URL` (same PITR options, `--sanity-query Q
-//! --min-rows N`), `list --under URL` and `prune --under URL`. URLs are `file:///dir` or
+//! `--dry-run` for the recoverability report, `--include-schema NAME` for a schema restore), `verify --from
+//! URL` (same PITR options, `--sanity-query Q --min-rows N`), `list --under URL` and `prune --under URL`. URLs are `file:///dir` or
 //! `s3://bucket/prefix` (S3 settings from `AWS_*` variables); the server options follow the `mariadb`
 //! client (`--host`, `--port`, `--user`, password from `MYSQL_PWD` or `--password-file`), plus
 //! `--passphrase-file`, `--threads` and `--json`; `restore --from-sql FILE` and `--from-mydumper DIR` load
