@@ -117,7 +117,7 @@ pub use bloodraven_binlog;
 /// The BRV1 passphrase type of [`DumpOptions::passphrase`] and [`RestoreOptions::passphrase`].
 pub use bloodraven_brv1::Passphrase;
 pub use conn::ConnectOptions;
-pub use dump::{DumpOptions, DumpReport};
+pub use dump::{DumpOptions, DumpReport, SYSTEM_SCHEMAS};
 pub use error::Error;
 pub use gtid::compare as compare_gtid_state;
 /// The object store crate ([`DumpLocation::new`] takes any of its stores).

@@ -7,9 +7,8 @@ use crate::conn::{Session, quote_ident, quote_str};
 use crate::error::Error;
 use crate::format::{self, Compression};
 
-/// Schemas never dumped.
-pub(crate) const SYSTEM_SCHEMAS: [&str; 4] =
-    ["mysql", "information_schema", "performance_schema", "sys"];
+/// The server's own schemas: never dumped, never restored or dropped on their own (lower case).
+pub const SYSTEM_SCHEMAS: [&str; 4] = ["mysql", "information_schema", "performance_schema", "sys"];
 
 /// One schema's objects and DDL.
 #[derive(Debug, Default)]

@@ -22,7 +22,7 @@ use crate::progress::Progress;
 use crate::store::DumpLocation;
 use crate::tsv;
 
-pub(crate) use catalog::SYSTEM_SCHEMAS;
+pub use catalog::SYSTEM_SCHEMAS;
 
 /// Bytes of TSV buffered before they go to the compressor.
 const WRITE_BUFFER: usize = 128 * 1024;

@@ -19,13 +19,10 @@
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, OptsBuilder};
 
-use bloodraven_backup::ConnectOptions;
+use bloodraven_backup::{ConnectOptions, SYSTEM_SCHEMAS};
 
 use super::Error;
 use super::env::{self, Vars};
-
-/// Schemas never dropped.
-const SYSTEM_SCHEMAS: &[&str] = &["mysql", "information_schema", "performance_schema", "sys"];
 
 /// What to do to the target before the load.
 #[derive(Clone, Debug, Default, Eq, PartialEq)]

@@ -139,9 +139,7 @@ pub fn validate(spec: &RestoreInPlaceSpec) -> Result<(), String> {
         let lower = name.trim().to_ascii_lowercase();
         let problem = if lower.is_empty() {
             Some("is empty")
-        } else if ["mysql", "information_schema", "performance_schema", "sys"]
-            .contains(&lower.as_str())
-        {
+        } else if bloodraven_backup::SYSTEM_SCHEMAS.contains(&lower.as_str()) {
             Some("is a system schema, which is never restored on its own")
         } else if name.contains(',') {
             Some("contains a comma, which the Job's BLOODRAVEN_DROP_SCHEMAS list cannot carry")
