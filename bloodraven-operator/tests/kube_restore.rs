@@ -333,16 +333,11 @@ async fn a_dr_group_restores_the_encrypted_dump_and_replays_to_the_stop_time() {
     assert_eq!(running["targetSite"], "iad");
     // Nothing is loaded before the Job runs.
     assert_eq!(dr[0].sql("SHOW DATABASES LIKE 'd'").unwrap().trim(), "");
-    let ran = k.run_pod("mysql-orders-iad-restore", &[]).await;
-    let names: Vec<&str> = ran.iter().map(|r| r.name.as_str()).collect();
-    assert_eq!(names, ["pitr-download", "decrypt-download", "mysqlsh"]);
-    for r in &ran {
-        assert_eq!(
-            r.code, 0,
-            "{}: {}\n{}",
-            r.name, r.termination_message, r.stderr
-        );
-    }
+    k.run_pod_ok(
+        "mysql-orders-iad-restore",
+        &["pitr-download", "decrypt-download", "mysqlsh"],
+    )
+    .await;
     let done = wait_restore(&client, &ns, "orders", "Succeeded").await;
     // The data is what it was at the stop time without the excluded transaction: the dump's rows and the
     // archived ones before it except row 4, not row 6.
@@ -632,14 +627,8 @@ async fn bootstrap_waits_until_the_restore_succeeded() {
         "Running"
     );
 
-    let ran = k.run_pod(running["jobName"].as_str().unwrap(), &[]).await;
-    for r in &ran {
-        assert_eq!(
-            r.code, 0,
-            "{}: {}\n{}",
-            r.name, r.termination_message, r.stderr
-        );
-    }
+    k.run_pod_ok(running["jobName"].as_str().unwrap(), &[])
+        .await;
     wait_restore(&client, &ns, "gated", "Succeeded").await;
     assert_eq!(
         dr[0]
@@ -735,16 +724,11 @@ async fn a_dr_group_restores_a_named_mysql_backup_and_bad_references_name_the_fi
     let running = wait_restore(&client, &ns, "orders", "Running").await;
     assert_eq!(running["sourceGtidExecuted"], "0-21-3", "{running:#}");
     assert_eq!(running["sourceSizeBytes"], 4096, "{running:#}");
-    let ran = k.run_pod(running["jobName"].as_str().unwrap(), &[]).await;
-    let names: Vec<&str> = ran.iter().map(|r| r.name.as_str()).collect();
-    assert_eq!(names, ["decrypt-download", "mysqlsh"]);
-    for r in &ran {
-        assert_eq!(
-            r.code, 0,
-            "{}: {}\n{}",
-            r.name, r.termination_message, r.stderr
-        );
-    }
+    k.run_pod_ok(
+        running["jobName"].as_str().unwrap(),
+        &["decrypt-download", "mysqlsh"],
+    )
+    .await;
     let done = wait_restore(&client, &ns, "orders", "Succeeded").await;
     assert_eq!(
         dr[0]

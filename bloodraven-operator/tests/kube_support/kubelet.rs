@@ -55,6 +55,24 @@ impl Kubelet {
             .expect("a pod runs at least one container")
     }
 
+    /// [`run_pod`](Self::run_pod) of a Job that must succeed: every container exits 0 (else the test fails with
+    /// its message and stderr) and, unless `steps` is empty, the containers that ran are exactly `steps`.
+    pub async fn run_pod_ok(&self, job_name: &str, steps: &[&str]) -> Vec<Ran> {
+        let ran = self.run_pod(job_name, &[]).await;
+        for r in &ran {
+            assert_eq!(
+                r.code, 0,
+                "{job_name} {}: {}\n{}",
+                r.name, r.termination_message, r.stderr
+            );
+        }
+        if !steps.is_empty() {
+            let names: Vec<&str> = ran.iter().map(|r| r.name.as_str()).collect();
+            assert_eq!(names, steps, "the containers of {job_name}");
+        }
+        ran
+    }
+
     /// Runs the Job's init containers in order, then its container (unless an init container failed), as local
     /// processes with `extra_env` added; records the pod's container statuses and the Job's outcome as the kubelet
     /// and the Job controller would. Returns how each container that ran ended, in order.
