@@ -28,6 +28,26 @@ fn rolled_back_for_a_lock(e: &Error) -> bool {
     matches!(e, Error::Sql { source: mysql_async::Error::Server(s), .. } if s.code == 1213 || s.code == 1205)
 }
 
+/// Runs `load` on `state` and again (after 100, 200, 400… ms) while the server rolls it back for a lock, up to
+/// [`LOAD_ATTEMPTS`] times in all.
+async fn again_after_lock_rollbacks<S, T>(
+    file: &str,
+    state: &mut S,
+    mut load: impl for<'a> FnMut(&'a mut S) -> futures::future::BoxFuture<'a, Result<T, Error>>,
+) -> Result<T, Error> {
+    let mut attempt = 1;
+    loop {
+        match load(state).await {
+            Err(e) if attempt < LOAD_ATTEMPTS && rolled_back_for_a_lock(&e) => {
+                tracing::warn!(file, attempt, error = %e, "the server rolled the chunk back; loading it again");
+                tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
 /// One chunk to load.
 #[derive(Clone, Debug)]
 pub(crate) struct LoadJob {
@@ -103,18 +123,12 @@ pub(crate) async fn load_all(
             loop {
                 let job = queue.lock().ok().and_then(|mut q| q.pop_front());
                 let Some(job) = job else { break };
-                let mut attempt = 1;
-                let loaded = loop {
-                    match load_chunk(&mut session, &dump, &job).await {
-                        Err(e) if attempt < LOAD_ATTEMPTS && rolled_back_for_a_lock(&e) => {
-                            tracing::warn!(file = %job.chunk.file, attempt, error = %e,
-                                "the server rolled the chunk back; loading it again");
-                            tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
-                            attempt += 1;
-                        }
-                        other => break other,
-                    }
-                };
+                let loaded = again_after_lock_rollbacks(&job.chunk.file, &mut session, |s| {
+                    // Each attempt owns what it reads (two `Arc`s), so it borrows only the session.
+                    let (dump, job) = (Arc::clone(&dump), job.clone());
+                    Box::pin(async move { load_chunk(s, &dump, &job).await })
+                })
+                .await;
                 let loaded = match loaded {
                     Ok(n) => n,
                     Err(e) => {
@@ -270,6 +284,40 @@ mod tests {
                 state: "40001".into(),
             }),
         }
+    }
+
+    /// Attempts made until `outcome(attempt)` (from 1) is `Ok`, through [`again_after_lock_rollbacks`].
+    async fn attempts(outcome: fn(u32) -> Result<u64, Error>) -> (u32, Result<u64, Error>) {
+        let mut made = 0u32;
+        let result = again_after_lock_rollbacks("t@@0.tsv.zst", &mut made, |made| {
+            *made += 1;
+            let r = outcome(*made);
+            Box::pin(async move { r })
+        })
+        .await;
+        (made, result)
+    }
+
+    #[tokio::test]
+    async fn a_chunk_rolled_back_for_a_lock_is_loaded_again_a_few_times() {
+        // Two deadlocks, then the load goes through.
+        let (made, result) = attempts(|n| {
+            if n < 3 {
+                Err(server_error(1213))
+            } else {
+                Ok(7)
+            }
+        })
+        .await;
+        assert_eq!((made, result.unwrap()), (3, 7));
+        // Always rolled back: given up after LOAD_ATTEMPTS, with the server's error.
+        let (made, result) = attempts(|_| Err(server_error(1205))).await;
+        assert_eq!(made, LOAD_ATTEMPTS);
+        assert!(rolled_back_for_a_lock(&result.unwrap_err()));
+        // Any other failure is not loaded again.
+        let (made, result) = attempts(|_| Err(server_error(1062))).await;
+        assert_eq!(made, 1);
+        assert!(result.is_err());
     }
 
     #[test]
