@@ -190,13 +190,7 @@ impl Context {
         let Some(spec) = &group.spec.init_from_backup else {
             return Ok(Action::await_change());
         };
-        let backup = match &spec.source.mysql_backup_ref {
-            Some(r) => {
-                let api: Api<MysqlBackup> = Api::namespaced(self.client.clone(), namespace);
-                api.get_opt(&r.name).await?
-            }
-            None => None,
-        };
+        let backup = self.source_backup(group, namespace).await?;
         let source_encrypted = match &spec.source.s3 {
             Some(s3) => match self.probe_s3(namespace, s3).await? {
                 Ok(encrypted) => Some(encrypted),
@@ -259,6 +253,26 @@ impl Context {
         Ok(Action::requeue(RUNNING_RECHECK))
     }
 
+    /// The MysqlBackup `spec.initFromBackup.source.mysqlBackupRef` names, if it names one and it exists.
+    async fn source_backup(
+        &self,
+        group: &MysqlFailoverGroup,
+        namespace: &str,
+    ) -> Result<Option<MysqlBackup>, kube::Error> {
+        let reference = group
+            .spec
+            .init_from_backup
+            .as_ref()
+            .and_then(|i| i.source.mysql_backup_ref.as_ref());
+        match reference {
+            Some(r) => {
+                let api: Api<MysqlBackup> = Api::namespaced(self.client.clone(), namespace);
+                api.get_opt(&r.name).await
+            }
+            None => Ok(None),
+        }
+    }
+
     /// Follows the Job to its outcome.
     async fn observe(
         &self,
@@ -277,15 +291,18 @@ impl Context {
             .filter(|_| ours)
             .or_else(|| job.status.as_ref().and_then(|s| s.start_time.clone()))
             .unwrap_or_else(|| Time(now()));
+        // A status that does not name this Job yet (read before the write that created it landed, or written
+        // by an earlier run) has no source metadata for it: take it from the backup again.
+        let base = if ours {
+            previous.details.clone()
+        } else {
+            build::source_details(self.source_backup(group, namespace).await?.as_ref())
+        };
         let source = RestoreDetails {
             job_name: Some(job_name.clone()),
             target_site: Some(site.to_owned()),
             start_time: Some(start_time.clone()),
-            ..if ours {
-                previous.details.clone()
-            } else {
-                RestoreDetails::default()
-            }
+            ..base
         };
         match job_outcome(job) {
             JobOutcome::Running => {
