@@ -161,7 +161,8 @@ pub async fn preflight(start: &str, options: &PitrOptions) -> Result<Plan, Error
 }
 
 /// Replays the archive into `server`, which holds a restore of a dump with GTID state `start`; fails unless
-/// the server ends exactly at the plan's GTID state (for a time target: within it).
+/// the server ends exactly at the plan's GTID state (for a time target: within it). [`preflight`], then
+/// [`download`], then [`Downloaded::apply`]; call those to download while the restore runs.
 pub async fn replay(
     server: &ConnectOptions,
     flavor: Flavor,
@@ -169,73 +170,195 @@ pub async fn replay(
     options: &PitrOptions,
 ) -> Result<ReplayReport, Error> {
     let plan = preflight(start, options).await?;
-    let planned = match flavor {
-        // A position is a high-water mark: skipping the newest transactions of a domain lowers it.
-        Flavor::Mariadb => plan
-            .recovered
-            .difference(&options.exclude.history())
-            .mariadb_position(&[])
-            .to_string(),
-        Flavor::Mysql => plan.recovered.mysql().to_string(),
-    };
-    let mut report = ReplayReport {
-        planned,
-        last_event_time: plan.last_recoverable_time,
-        stop_datetime: match options.target {
-            Target::Time(t) => Some(t),
-            _ => None,
-        },
-        skipped: options.exclude.to_string(),
-        ..ReplayReport::default()
-    };
-    // A big transaction replays as `BINLOG '…'` statements larger than the default 16 MiB packet limit
-    // ("server has gone away"): the limit is raised for the replay and put back after it.
-    let mut session = server.connect().await?;
-    let old_packet: u64 = session
-        .scalar("SELECT @@GLOBAL.max_allowed_packet")
+    download(plan, start, options)
         .await?
-        .parse()
-        .unwrap_or(0);
-    if old_packet < MAX_PACKET {
-        session
-            .exec(&format!("SET GLOBAL max_allowed_packet = {MAX_PACKET}"))
-            .await?;
+        .apply(server, flavor, options)
+        .await
+}
+
+/// The planned binlogs of a replay, downloaded, verified and located in `PitrOptions::work_dir`, which is
+/// removed when this is dropped.
+#[derive(Debug)]
+pub struct Downloaded {
+    plan: Plan,
+    start: String,
+    paths: Vec<PathBuf>,
+    cuts: Vec<Vec<exclude::Cut>>,
+    _work_dir: WorkDir,
+}
+
+/// Downloads and verifies the files of `plan` (from [`preflight`] with the same `start` and `options`) into
+/// `options.work_dir`. Needs no server: it can run beside the restore the replay goes on top of.
+pub async fn download(plan: Plan, start: &str, options: &PitrOptions) -> Result<Downloaded, Error> {
+    let work_dir = WorkDir::create(options.work_dir.clone()).await?;
+    let paths = pitr::download(&options.archive, &plan, &work_dir.0).await?;
+    let cuts = {
+        let (plan, paths, target, excluded) = (
+            plan.clone(),
+            paths.clone(),
+            options.target.clone(),
+            options.exclude.clone(),
+        );
+        tokio::task::spawn_blocking(move || exclude::locate(&plan, &paths, &target, &excluded))
+            .await
+            .map_err(|e| Error::Pitr(format!("locating the excluded gtids: {e}")))??
+    };
+    Ok(Downloaded {
+        plan,
+        start: start.to_owned(),
+        paths,
+        cuts,
+        _work_dir: work_dir,
+    })
+}
+
+impl Downloaded {
+    /// The plan the files were downloaded for.
+    pub fn plan(&self) -> &Plan {
+        &self.plan
     }
-    let mut result = download_and_apply(server, &plan, options, &mut report).await;
-    let _ = tokio::fs::remove_dir_all(&options.work_dir).await;
-    if result.is_ok() && !options.exclude.mysql().is_empty() {
-        result = commit_empty(&mut session, options.exclude.mysql()).await;
-    }
-    if old_packet < MAX_PACKET {
-        let _ = session
-            .exec(&format!("SET GLOBAL max_allowed_packet = {old_packet}"))
-            .await;
-    }
-    result?;
-    report.gtid_executed = gtid::read_state(&mut session, flavor).await?;
-    drop(session.conn.disconnect().await);
-    match options.target {
-        Target::Time(_) => {
-            // The stop time cuts the last file: the plan is an upper bound, the dump a lower one.
-            let within = gtid::contains(flavor, &report.planned, &report.gtid_executed)?
-                && gtid::contains(flavor, &report.gtid_executed, start)?;
-            if !within {
-                return Err(Error::GtidMismatch {
-                    expected: format!("between {start:?} and {:?}", report.planned),
-                    actual: report.gtid_executed.clone(),
-                    missing: String::new(),
-                });
-            }
+
+    /// Replays the files into `server`, which holds a restore of the dump the plan starts from, then checks
+    /// the server's GTID state: exactly the plan's (for a time target: between the dump's and the plan's).
+    /// `options` are the ones the files were downloaded with.
+    pub async fn apply(
+        self,
+        server: &ConnectOptions,
+        flavor: Flavor,
+        options: &PitrOptions,
+    ) -> Result<ReplayReport, Error> {
+        let (plan, start) = (&self.plan, self.start.as_str());
+        let planned = match flavor {
+            // A position is a high-water mark: skipping the newest transactions of a domain lowers it.
+            Flavor::Mariadb => plan
+                .recovered
+                .difference(&options.exclude.history())
+                .mariadb_position(&[])
+                .to_string(),
+            Flavor::Mysql => plan.recovered.mysql().to_string(),
+        };
+        let mut report = ReplayReport {
+            planned,
+            last_event_time: plan.last_recoverable_time,
+            stop_datetime: match options.target {
+                Target::Time(t) => Some(t),
+                _ => None,
+            },
+            skipped: options.exclude.to_string(),
+            ..ReplayReport::default()
+        };
+        // A big transaction replays as `BINLOG '…'` statements larger than the default 16 MiB packet limit
+        // ("server has gone away"): the limit is raised for the replay and put back after it.
+        let mut session = server.connect().await?;
+        let old_packet: u64 = session
+            .scalar("SELECT @@GLOBAL.max_allowed_packet")
+            .await?
+            .parse()
+            .unwrap_or(0);
+        if old_packet < MAX_PACKET {
+            session
+                .exec(&format!("SET GLOBAL max_allowed_packet = {MAX_PACKET}"))
+                .await?;
         }
-        Target::Gtids { ref set, inclusive } => {
-            gtid::compare(flavor, &report.planned, &report.gtid_executed)?;
-            if flavor == Flavor::Mariadb {
-                reached_target(set, inclusive, &report.gtid_executed, &options.exclude)?;
-            }
+        let mut result = self.apply_files(server, options, &mut report).await;
+        if result.is_ok() && !options.exclude.mysql().is_empty() {
+            result = commit_empty(&mut session, options.exclude.mysql()).await;
         }
-        Target::Latest => gtid::compare(flavor, &report.planned, &report.gtid_executed)?,
+        if old_packet < MAX_PACKET {
+            let _ = session
+                .exec(&format!("SET GLOBAL max_allowed_packet = {old_packet}"))
+                .await;
+        }
+        result?;
+        report.gtid_executed = gtid::read_state(&mut session, flavor).await?;
+        drop(session.conn.disconnect().await);
+        match options.target {
+            Target::Time(_) => {
+                // The stop time cuts the last file: the plan is an upper bound, the dump a lower one.
+                let within = gtid::contains(flavor, &report.planned, &report.gtid_executed)?
+                    && gtid::contains(flavor, &report.gtid_executed, start)?;
+                if !within {
+                    return Err(Error::GtidMismatch {
+                        expected: format!("between {start:?} and {:?}", report.planned),
+                        actual: report.gtid_executed.clone(),
+                        missing: String::new(),
+                    });
+                }
+            }
+            Target::Gtids { ref set, inclusive } => {
+                gtid::compare(flavor, &report.planned, &report.gtid_executed)?;
+                if flavor == Flavor::Mariadb {
+                    reached_target(set, inclusive, &report.gtid_executed, &options.exclude)?;
+                }
+            }
+            Target::Latest => gtid::compare(flavor, &report.planned, &report.gtid_executed)?,
+        }
+        Ok(report)
     }
-    Ok(report)
+
+    async fn apply_files(
+        &self,
+        server: &ConnectOptions,
+        options: &PitrOptions,
+        report: &mut ReplayReport,
+    ) -> Result<(), Error> {
+        for ((f, path), cuts) in self.plan.files.iter().zip(&self.paths).zip(&self.cuts) {
+            for args in exclude::segments(f, cuts, &options.exclude) {
+                apply(server, &args, path, options).await?;
+            }
+            report.files.push(f.file.to_string());
+            report.last_file = Some(f.file.name.clone());
+        }
+        Ok(())
+    }
+}
+
+/// [`download`] on a task of its own, so that it goes on beside a restore. Dropping it stops the download
+/// and removes what it wrote.
+#[derive(Debug)]
+pub struct DownloadTask(tokio::task::JoinHandle<Result<Downloaded, Error>>);
+
+impl DownloadTask {
+    /// Starts downloading the files of `plan` (see [`download`]).
+    pub fn spawn(plan: Plan, start: &str, options: &PitrOptions) -> DownloadTask {
+        let (start, options) = (start.to_owned(), options.clone());
+        DownloadTask(tokio::spawn(async move {
+            download(plan, &start, &options).await
+        }))
+    }
+
+    /// Waits for the download.
+    pub async fn finish(mut self) -> Result<Downloaded, Error> {
+        (&mut self.0)
+            .await
+            .map_err(|e| Error::Pitr(format!("downloading the binlogs: {e}")))?
+    }
+}
+
+impl Drop for DownloadTask {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// The download directory, removed with everything in it when dropped (after the replay, or when the
+/// restore it was downloaded for failed).
+#[derive(Debug)]
+struct WorkDir(PathBuf);
+
+impl WorkDir {
+    async fn create(path: PathBuf) -> Result<WorkDir, Error> {
+        tokio::fs::create_dir_all(&path)
+            .await
+            .map_err(|e| Error::io(path.display().to_string(), e))?;
+        Ok(WorkDir(path))
+    }
+}
+
+impl Drop for WorkDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// MariaDB, a GTID target: checks the server's position against the target itself rather than the plan, so
@@ -269,37 +392,6 @@ fn reached_target(
             short.to_string()
         },
     })
-}
-
-async fn download_and_apply(
-    server: &ConnectOptions,
-    plan: &Plan,
-    options: &PitrOptions,
-    report: &mut ReplayReport,
-) -> Result<(), Error> {
-    tokio::fs::create_dir_all(&options.work_dir)
-        .await
-        .map_err(|e| Error::io(options.work_dir.display().to_string(), e))?;
-    let paths = pitr::download(&options.archive, plan, &options.work_dir).await?;
-    let cuts = {
-        let (plan, paths, target, excluded) = (
-            plan.clone(),
-            paths.clone(),
-            options.target.clone(),
-            options.exclude.clone(),
-        );
-        tokio::task::spawn_blocking(move || exclude::locate(&plan, &paths, &target, &excluded))
-            .await
-            .map_err(|e| Error::Pitr(format!("locating the excluded gtids: {e}")))??
-    };
-    for ((f, path), cuts) in plan.files.iter().zip(paths).zip(cuts) {
-        for args in exclude::segments(f, &cuts, &options.exclude) {
-            apply(server, &args, &path, options).await?;
-        }
-        report.files.push(f.file.to_string());
-        report.last_file = Some(f.file.name.clone());
-    }
-    Ok(())
 }
 
 /// MySQL: commits each skipped GTID as an empty transaction, so that `gtid_executed` holds them as if

@@ -205,39 +205,43 @@ pub async fn restore(vars: &dyn Vars) -> Result<Outcome, Error> {
                 .into(),
         });
     }
-    // Bad replay options (an unreachable target, a mistyped excludeGtids) fail before the target is touched.
-    if let Some(p) = &pitr {
-        let dump = bloodraven_backup::restore::open_dump_with(
-            &from,
-            options.passphrase.as_ref(),
-            options.decrypted_copy,
+    // The dump must open (the marker, the metadata and the passphrase check out) and bad replay options (an
+    // unreachable target, a mistyped excludeGtids) must fail before the target is touched: a wrong source never
+    // costs an in-place target its data. The planned binlogs download while the restore runs.
+    let dump = if pitr.is_some() || preparation.is_some() {
+        Some(
+            bloodraven_backup::restore::open_dump_with(
+                &from,
+                options.passphrase.as_ref(),
+                options.decrypted_copy,
+            )
+            .await?,
         )
-        .await?;
-        bloodraven_backup::pitr::preflight(&dump.meta.gtid_executed, p).await?;
-    }
-    // An in-place restore empties the live target first (spec.restoreInPlace), once the dump is known to open
-    // (the marker, the metadata and the passphrase check out): a wrong source never costs the target its data.
-    if let Some(p) = preparation {
-        let dump = bloodraven_backup::restore::open_dump_with(
-            &from,
-            options.passphrase.as_ref(),
-            options.decrypted_copy,
-        )
-        .await?;
-        bloodraven_backup::restore::check_schemas(&dump, &options.include_schemas)?;
+    } else {
+        None
+    };
+    let download = match (&pitr, &dump) {
+        (Some(p), Some(dump)) => {
+            let start = &dump.meta.gtid_executed;
+            let plan = bloodraven_backup::pitr::preflight(start, p).await?;
+            Some(bloodraven_backup::pitr::DownloadTask::spawn(plan, start, p))
+        }
+        _ => None,
+    };
+    // An in-place restore empties the live target first (spec.restoreInPlace).
+    if let (Some(p), Some(dump)) = (preparation, &dump) {
+        bloodraven_backup::restore::check_schemas(dump, &options.include_schemas)?;
         for statement in super::in_place::prepare(&target, &p).await? {
             tracing::info!(%statement, "prepared the target for the in-place restore");
         }
     }
     let mut report = bloodraven_backup::restore::restore(&target, &from, &options).await?;
-    if let Some(p) = &pitr {
-        let replayed = bloodraven_backup::pitr::replay(
-            &target,
-            report.source.flavor,
-            &report.source.gtid_executed,
-            p,
-        )
-        .await?;
+    if let (Some(p), Some(download)) = (&pitr, download) {
+        let replayed = download
+            .finish()
+            .await?
+            .apply(&target, report.source.flavor, p)
+            .await?;
         report.gtid_executed = replayed.gtid_executed.clone();
         report.replay = Some(replayed);
     }

@@ -446,28 +446,35 @@ async fn run_restore(args: RestoreArgs) -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    if let Some(p) = &pitr {
-        // Bad replay options (an unreachable target, a mistyped --exclude-gtids) fail before the target is touched.
-        let dump = restore::open_dump(&from, options.passphrase.as_ref())
-            .await
-            .context("dump check failed")?;
-        bloodraven_backup::pitr::preflight(&dump.meta.gtid_executed, p)
-            .await
-            .context("point-in-time replay refused; nothing was restored")?;
-    }
+    // Bad replay options (an unreachable target, a mistyped --exclude-gtids) fail before the target is touched;
+    // the planned binlogs download while the restore runs.
+    let download = match &pitr {
+        None => None,
+        Some(p) => {
+            let dump = restore::open_dump(&from, options.passphrase.as_ref())
+                .await
+                .context("dump check failed")?;
+            let start = &dump.meta.gtid_executed;
+            let plan = bloodraven_backup::pitr::preflight(start, p)
+                .await
+                .context("point-in-time replay refused; nothing was restored")?;
+            Some(bloodraven_backup::pitr::DownloadTask::spawn(plan, start, p))
+        }
+    };
     let ticker = show_progress(&args.server, &progress);
     let result = restore::restore(&target, &from, &options).await;
     if let Some(t) = ticker {
         t.abort();
     }
     let mut report = result.context("restore failed")?;
-    if let Some(p) = &pitr {
-        let replayed = bloodraven_backup::pitr::replay(
-            &target,
-            report.source.flavor,
-            &report.source.gtid_executed,
-            p,
-        )
+    if let (Some(p), Some(download)) = (&pitr, download) {
+        let replayed = async {
+            download
+                .finish()
+                .await?
+                .apply(&target, report.source.flavor, p)
+                .await
+        }
         .await
         .context("point-in-time replay failed")?;
         report.gtid_executed = replayed.gtid_executed.clone();
