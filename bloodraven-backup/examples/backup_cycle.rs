@@ -121,6 +121,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         started.elapsed().as_secs_f64(),
         report.message
     );
+    let p = &report.phases;
+    println!(
+        "verify phases (ms): server {} restore {} replay {} checksums {} sanity {}",
+        p.server_ms, p.restore_ms, p.replay_ms, p.checksums_ms, p.sanity_ms
+    );
     if !report.succeeded {
         return Err(format!("verification failed: {:?}", report.reason).into());
     }

@@ -7,8 +7,9 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::conn::quote_ident;
+use crate::conn::{ConnectOptions, Session, quote_ident};
 use crate::error::Error;
+use crate::pitr::{DownloadTask, PitrOptions};
 use crate::restore::{self, RestoreOptions, RestoreReport};
 use crate::server::{ServerOptions, ThrowawayServer};
 use crate::store::DumpLocation;
@@ -36,7 +37,7 @@ pub struct VerifyOptions {
     /// Keep the server's directory when verification fails (default true).
     pub keep_on_failure: bool,
     /// Replay the binlog archive after the restore (`pointInTime.mode` latest or timestamp).
-    pub pitr: Option<crate::pitr::PitrOptions>,
+    pub pitr: Option<PitrOptions>,
 }
 
 impl Default for VerifyOptions {
@@ -91,7 +92,7 @@ pub struct TableCheck {
     pub table: String,
     /// Rows the dump recorded (equal to the rows counted after the restore).
     pub rows: u64,
-    /// `CHECKSUM TABLE … EXTENDED` of the restored table.
+    /// `CHECKSUM TABLE … EXTENDED` of the table as restored, before any replay.
     pub checksum: u64,
 }
 
@@ -108,6 +109,22 @@ pub struct ReplayedThrough {
     pub timestamp: Option<String>,
     /// Number of files replayed.
     pub files: usize,
+}
+
+/// How long each step of a verification took, in milliseconds (0 for a step that did not run).
+#[derive(Clone, Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PhaseTimes {
+    /// Initialising and starting the throwaway server.
+    pub server_ms: u64,
+    /// The restore, its GTID state and row-count checks included.
+    pub restore_ms: u64,
+    /// Planning, downloading and replaying the binlogs.
+    pub replay_ms: u64,
+    /// `CHECKSUM TABLE` of every table.
+    pub checksums_ms: u64,
+    /// The sanity query.
+    pub sanity_ms: u64,
 }
 
 /// The outcome of a verification.
@@ -143,6 +160,8 @@ pub struct VerificationReport {
     /// The server directory kept for inspection after a failure.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kept_dir: Option<PathBuf>,
+    /// Where the time went.
+    pub phases: PhaseTimes,
 }
 
 impl VerificationReport {
@@ -182,8 +201,25 @@ pub async fn verify(from: &DumpLocation, options: &VerifyOptions) -> Verificatio
         sanity_check: SanityStatus::default(),
         replayed_through_binlog: None,
         kept_dir: None,
+        phases: PhaseTimes::default(),
     };
-    let server = match ThrowawayServer::start(&options.server).await {
+    // A replay is planned before any server starts (an unreachable target fails at once), and its binlogs
+    // download beside the server's start and the restore.
+    let download = match &options.pitr {
+        None => None,
+        Some(pitr) => match start_download(from, options, pitr).await {
+            Ok(task) => Some(task),
+            Err((reason, message)) => {
+                report.reason = Some(reason);
+                report.message = message;
+                return finish(report, started);
+            }
+        },
+    };
+    let phase = Instant::now();
+    let server = ThrowawayServer::start(&options.server).await;
+    report.phases.server_ms = millis(phase);
+    let server = match server {
         Ok(s) => s,
         Err(e) => {
             report.reason = Some(FailureReason::ServerFailed);
@@ -191,7 +227,7 @@ pub async fn verify(from: &DumpLocation, options: &VerifyOptions) -> Verificatio
             return finish(report, started);
         }
     };
-    let outcome = run(&server, from, options, &mut report).await;
+    let outcome = run(&server, from, options, download, &mut report).await;
     match outcome {
         Ok(()) => {
             report.succeeded = true;
@@ -226,28 +262,73 @@ pub async fn verify(from: &DumpLocation, options: &VerifyOptions) -> Verificatio
     finish(report, started)
 }
 
+/// Opens the dump for its GTID state, plans the replay from it and starts downloading the plan's binlogs.
+async fn start_download(
+    from: &DumpLocation,
+    options: &VerifyOptions,
+    pitr: &PitrOptions,
+) -> Result<DownloadTask, (FailureReason, String)> {
+    let dump = restore::open_dump_with(
+        from,
+        options.restore.passphrase.as_ref(),
+        options.restore.decrypted_copy,
+    )
+    .await
+    .map_err(|e| (FailureReason::RestoreFailed, error_chain(&e)))?;
+    let start = &dump.meta.gtid_executed;
+    let plan = crate::pitr::preflight(start, pitr)
+        .await
+        .map_err(|e| (FailureReason::ReplayFailed, error_chain(&e)))?;
+    Ok(DownloadTask::spawn(plan, start, pitr))
+}
+
 async fn run(
     server: &ThrowawayServer,
     from: &DumpLocation,
     options: &VerifyOptions,
+    download: Option<DownloadTask>,
     report: &mut VerificationReport,
 ) -> Result<(), (FailureReason, String)> {
     let target = server.connect_options();
     let restore_failed = |e: Error| (FailureReason::RestoreFailed, error_chain(&e));
+    let phase = Instant::now();
     let restored: RestoreReport = restore::restore(&target, from, &options.restore)
         .await
         .map_err(restore_failed)?;
     report.gtid_expected = restored.source.gtid_executed.clone();
     report.gtid_actual = restored.gtid_executed.clone();
-    if let Some(pitr) = &options.pitr {
-        let replayed = crate::pitr::replay(
-            &target,
-            restored.source.flavor,
-            &restored.source.gtid_executed,
-            pitr,
-        )
+    report.phases.restore_ms = millis(phase);
+
+    // The checksums are of the tables as restored: each connection opens a snapshot before the replay starts
+    // and checksums its tables in it while the replay runs.
+    let snapshots = snapshots(&target, &restored, options.restore.threads)
+        .await
+        .map_err(restore_failed)?;
+    let checksums = async {
+        let phase = Instant::now();
+        let checks = futures::future::try_join_all(snapshots.into_iter().map(Snapshot::checksums))
+            .await
+            .map_err(restore_failed);
+        (checks, millis(phase))
+    };
+    let replay = async {
+        let (Some(pitr), Some(download)) = (&options.pitr, download) else {
+            return Ok(None);
+        };
+        let phase = Instant::now();
+        let replayed = async {
+            download
+                .finish()
+                .await?
+                .apply(&target, restored.source.flavor, pitr)
+                .await
+        }
         .await
         .map_err(|e| (FailureReason::ReplayFailed, error_chain(&e)))?;
+        Ok(Some((replayed, millis(phase))))
+    };
+    let (replayed, (checks, checksums_ms)) = tokio::join!(replay, checksums);
+    if let Some((replayed, replay_ms)) = replayed? {
         report.gtid_actual = replayed.gtid_executed.clone();
         report.replayed_through_binlog = Some(ReplayedThrough {
             file: replayed.last_file.clone().unwrap_or_default(),
@@ -255,60 +336,21 @@ async fn run(
             timestamp: replayed.last_event_time.map(|t| t.to_rfc3339()),
             files: replayed.files.len(),
         });
+        report.phases.replay_ms = replay_ms;
     }
-    // Checksums on as many connections as the restore had, each taking every `threads`-th table (each
-    // checksum reads a whole table).
-    let threads = options.restore.threads.max(1);
-    let tables: Vec<(&String, &u64)> = restored.row_counts.iter().collect();
-    let shares = (0..threads.min(tables.len())).map(|first| {
-        let share: Vec<(&String, &u64)> = tables
-            .iter()
-            .skip(first)
-            .step_by(threads)
-            .copied()
-            .collect();
-        let target = &target;
-        async move {
-            let mut session = target.connect().await?;
-            let mut checks = Vec::with_capacity(share.len());
-            for (table, rows) in share {
-                let (schema, name) = table.split_once('.').unwrap_or((table, ""));
-                let sql = format!(
-                    "CHECKSUM TABLE {}.{} EXTENDED",
-                    quote_ident(schema),
-                    quote_ident(name)
-                );
-                let row = session.text_rows(&sql).await?;
-                let checksum = row
-                    .first()
-                    .and_then(|r| r.get(1))
-                    .and_then(|c| c.parse().ok())
-                    .unwrap_or(0);
-                checks.push(TableCheck {
-                    table: table.clone(),
-                    rows: *rows,
-                    checksum,
-                });
-            }
-            drop(session.conn.disconnect().await);
-            Ok::<_, Error>(checks)
-        }
-    });
-    let mut checks: Vec<TableCheck> = futures::future::try_join_all(shares)
-        .await
-        .map_err(restore_failed)?
-        .into_iter()
-        .flatten()
-        .collect();
+    let mut checks: Vec<TableCheck> = checks?.into_iter().flatten().collect();
     checks.sort_by(|a, b| a.table.cmp(&b.table));
     report.tables = checks;
+    report.phases.checksums_ms = checksums_ms;
+
     let mut session = target.connect().await.map_err(restore_failed)?;
     if let Some(check) = &options.sanity {
         let begin = Instant::now();
         report.sanity_check.ran = true;
         let result =
             tokio::time::timeout(check.max_duration, session.text_rows(&check.query)).await;
-        report.sanity_check.duration_ms = begin.elapsed().as_millis() as u64;
+        report.sanity_check.duration_ms = millis(begin);
+        report.phases.sanity_ms = report.sanity_check.duration_ms;
         match result {
             Err(_) => {
                 let message = format!(
@@ -352,10 +394,85 @@ async fn run(
     Ok(())
 }
 
+/// A connection with a consistent snapshot of the restored tables and the share of them it checksums.
+struct Snapshot {
+    session: Session,
+    tables: Vec<(String, u64)>,
+}
+
+/// As many snapshots as the restore had connections, each with every `threads`-th table (a checksum reads a
+/// whole table). Each snapshot also takes its tables' metadata locks (a read of no rows), so that a table
+/// the replay alters or drops waits for its checksum instead of changing under it.
+async fn snapshots(
+    target: &ConnectOptions,
+    restored: &RestoreReport,
+    threads: usize,
+) -> Result<Vec<Snapshot>, Error> {
+    let tables: Vec<(String, u64)> = restored
+        .row_counts
+        .iter()
+        .map(|(table, rows)| (table.clone(), *rows))
+        .collect();
+    let threads = threads.max(1).min(tables.len());
+    let mut snapshots = Vec::with_capacity(threads);
+    for first in 0..threads {
+        let tables: Vec<(String, u64)> = tables
+            .iter()
+            .skip(first)
+            .step_by(threads)
+            .cloned()
+            .collect();
+        let mut session = target.connect().await?;
+        session
+            .exec("START TRANSACTION WITH CONSISTENT SNAPSHOT")
+            .await?;
+        for (table, _) in &tables {
+            session
+                .exec(&format!("SELECT 1 FROM {} LIMIT 0", qualified(table)))
+                .await?;
+        }
+        snapshots.push(Snapshot { session, tables });
+    }
+    Ok(snapshots)
+}
+
+impl Snapshot {
+    async fn checksums(mut self) -> Result<Vec<TableCheck>, Error> {
+        let mut checks = Vec::with_capacity(self.tables.len());
+        for (table, rows) in self.tables {
+            let sql = format!("CHECKSUM TABLE {} EXTENDED", qualified(&table));
+            let row = self.session.text_rows(&sql).await?;
+            let checksum = row
+                .first()
+                .and_then(|r| r.get(1))
+                .and_then(|c| c.parse().ok())
+                .unwrap_or(0);
+            checks.push(TableCheck {
+                table,
+                rows,
+                checksum,
+            });
+        }
+        self.session.exec("COMMIT").await?;
+        drop(self.session.conn.disconnect().await);
+        Ok(checks)
+    }
+}
+
+/// `schema.table` (as the restore report names it) quoted for SQL.
+fn qualified(table: &str) -> String {
+    let (schema, name) = table.split_once('.').unwrap_or((table, ""));
+    format!("{}.{}", quote_ident(schema), quote_ident(name))
+}
+
 fn finish(mut report: VerificationReport, started: Instant) -> VerificationReport {
     report.completion_time = crate::dump::now_rfc3339();
     report.duration_seconds = started.elapsed().as_secs();
     report
+}
+
+fn millis(since: Instant) -> u64 {
+    u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
 /// The error and its sources on one line.

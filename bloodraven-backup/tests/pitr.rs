@@ -12,7 +12,8 @@ use bloodraven_backup::bloodraven_binlog::manifest::{ArchiveLayout, SiteName};
 use bloodraven_backup::bloodraven_binlog::pitr::Target;
 use bloodraven_backup::format::Flavor;
 use bloodraven_backup::pitr::{self, ExcludedGtids, PitrOptions};
-use bloodraven_backup::{DumpOptions, Error, RestoreOptions, dump, restore};
+use bloodraven_backup::verify::{self, VerifyOptions};
+use bloodraven_backup::{DumpOptions, Error, RestoreOptions, ServerOptions, dump, restore};
 
 use common::*;
 
@@ -495,4 +496,54 @@ async fn a_gtid_target_over_two_domains_stops_each_in_its_own_file() {
     );
     // The second d1 row (domain 1, after its stop, middle file) and z1 (domain 1, last file) are left out.
     assert_eq!(rows_by_tag(&db), "a0=5,b1=2,d1=1,x0=2,y0=2");
+}
+
+/// A verification that replays the archive to its latest transaction: the throwaway server ends at the
+/// archive's last GTID, and the checksums it reports are of the tables as dumped. They are taken in a snapshot
+/// opened before the replay, which meanwhile changes rows of the same table and adds a column to it (the
+/// `ALTER` waits for the checksum).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_verification_replays_to_latest_and_checksums_the_tables_as_dumped() {
+    let (source, root, dump_dir, start) = dumped_source(50).await;
+    let dumped = checksums(&source).await;
+    write_rows(&source, "a1", 5);
+    source
+        .sql(
+            "UPDATE d.t SET v = v + 100 WHERE tag = 'a0'; \
+             ALTER TABLE d.t ADD COLUMN note VARCHAR(8) NOT NULL DEFAULT 'x'",
+        )
+        .unwrap();
+    let last = pos(&source);
+    source.sql("FLUSH BINARY LOGS").unwrap();
+    assert_ne!(checksums(&source).await, dumped, "the writes change d.t");
+    let (archive, _) = archive_binlogs(&source, root.path()).await;
+
+    let report = verify::verify(
+        &dir_location(&dump_dir),
+        &VerifyOptions {
+            server: ServerOptions {
+                extra_args: vec![
+                    "--innodb-log-file-size=8M".into(),
+                    "--innodb-buffer-pool-size=32M".into(),
+                ],
+                ..ServerOptions::default()
+            },
+            pitr: Some(PitrOptions::new(archive, Target::Latest)),
+            keep_on_failure: false,
+            ..VerifyOptions::default()
+        },
+    )
+    .await;
+    assert!(report.succeeded, "{}", report.message);
+    assert_eq!(report.gtid_expected, start);
+    assert_eq!(report.gtid_actual, last);
+    let replayed = report.replayed_through_binlog.as_ref().expect("replayed");
+    assert!(replayed.files >= 1, "{replayed:?}");
+    let reported: Vec<String> = report
+        .tables
+        .iter()
+        .map(|t| format!("{} {}", t.table, t.checksum))
+        .collect();
+    assert_eq!(reported, dumped);
+    assert_eq!(report.tables[0].rows, 5);
 }
