@@ -276,10 +276,11 @@ async fn start_download(
     .await
     .map_err(|e| (FailureReason::RestoreFailed, error_chain(&e)))?;
     let start = &dump.meta.gtid_executed;
-    let plan = crate::pitr::preflight(start, pitr)
+    let refused = |e: Error| (FailureReason::ReplayFailed, error_chain(&e));
+    let plan = crate::pitr::preflight(start, pitr).await.map_err(refused)?;
+    DownloadTask::start(plan, start, pitr)
         .await
-        .map_err(|e| (FailureReason::ReplayFailed, error_chain(&e)))?;
-    Ok(DownloadTask::spawn(plan, start, pitr))
+        .map_err(refused)
 }
 
 async fn run(

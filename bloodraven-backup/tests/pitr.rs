@@ -435,6 +435,18 @@ async fn replay_skips_excluded_gtids() {
         "{stderr}"
     );
     assert_eq!(db.sql("SHOW DATABASES LIKE 'd'").unwrap().trim(), "");
+    // A GTID with the wrong server id is found only in the downloaded files; that refusal too comes before
+    // the restore.
+    let out = cli(db.port(), &[&wrong_server]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&wrong_server)
+            && stderr.contains("check the server id")
+            && stderr.contains("nothing was restored"),
+        "{stderr}"
+    );
+    assert_eq!(db.sql("SHOW DATABASES LIKE 'd'").unwrap().trim(), "");
 }
 
 /// MariaDB with two GTID domains whose stops fall in different files: domain 1 stops in the middle file,

@@ -313,31 +313,54 @@ impl Downloaded {
     }
 }
 
-/// [`download`] on a task of its own, so that it goes on beside a restore. Dropping it stops the download
-/// and removes what it wrote.
+/// A [`download`] that goes on beside the restore the replay is for. Dropping it stops the download and
+/// removes what it wrote.
 #[derive(Debug)]
-pub struct DownloadTask(tokio::task::JoinHandle<Result<Downloaded, Error>>);
+pub struct DownloadTask(Option<DownloadState>);
+
+#[derive(Debug)]
+enum DownloadState {
+    Running(tokio::task::JoinHandle<Result<Downloaded, Error>>),
+    Done(Box<Downloaded>),
+}
 
 impl DownloadTask {
-    /// Starts downloading the files of `plan` (see [`download`]).
-    pub fn spawn(plan: Plan, start: &str, options: &PitrOptions) -> DownloadTask {
-        let (start, options) = (start.to_owned(), options.clone());
-        DownloadTask(tokio::spawn(async move {
-            download(plan, &start, &options).await
-        }))
+    /// Starts downloading the files of `plan` (see [`download`]) on a task of its own. With excluded GTIDs it
+    /// returns only once the download is done: locating them in the files refuses one with the wrong server
+    /// id or after the stop time, and that refusal must come before the restore touches the target.
+    pub async fn start(
+        plan: Plan,
+        start: &str,
+        options: &PitrOptions,
+    ) -> Result<DownloadTask, Error> {
+        let state = if options.exclude.is_empty() {
+            let (start, options) = (start.to_owned(), options.clone());
+            DownloadState::Running(tokio::spawn(async move {
+                download(plan, &start, &options).await
+            }))
+        } else {
+            DownloadState::Done(Box::new(download(plan, start, options).await?))
+        };
+        Ok(DownloadTask(Some(state)))
     }
 
     /// Waits for the download.
     pub async fn finish(mut self) -> Result<Downloaded, Error> {
-        (&mut self.0)
-            .await
-            .map_err(|e| Error::Pitr(format!("downloading the binlogs: {e}")))?
+        match self.0.take() {
+            Some(DownloadState::Running(task)) => task
+                .await
+                .map_err(|e| Error::Pitr(format!("downloading the binlogs: {e}")))?,
+            Some(DownloadState::Done(done)) => Ok(*done),
+            None => Err(Error::Pitr("the download was already taken".into())),
+        }
     }
 }
 
 impl Drop for DownloadTask {
     fn drop(&mut self) {
-        self.0.abort();
+        if let Some(DownloadState::Running(task)) = &self.0 {
+            task.abort();
+        }
     }
 }
 

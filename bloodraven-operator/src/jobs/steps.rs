@@ -224,7 +224,7 @@ pub async fn restore(vars: &dyn Vars) -> Result<Outcome, Error> {
         (Some(p), Some(dump)) => {
             let start = &dump.meta.gtid_executed;
             let plan = bloodraven_backup::pitr::preflight(start, p).await?;
-            Some(bloodraven_backup::pitr::DownloadTask::spawn(plan, start, p))
+            Some(bloodraven_backup::pitr::DownloadTask::start(plan, start, p).await?)
         }
         _ => None,
     };

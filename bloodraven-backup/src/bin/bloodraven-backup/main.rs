@@ -455,10 +455,15 @@ async fn run_restore(args: RestoreArgs) -> anyhow::Result<()> {
                 .await
                 .context("dump check failed")?;
             let start = &dump.meta.gtid_executed;
+            let refused = "point-in-time replay refused; nothing was restored";
             let plan = bloodraven_backup::pitr::preflight(start, p)
                 .await
-                .context("point-in-time replay refused; nothing was restored")?;
-            Some(bloodraven_backup::pitr::DownloadTask::spawn(plan, start, p))
+                .context(refused)?;
+            Some(
+                bloodraven_backup::pitr::DownloadTask::start(plan, start, p)
+                    .await
+                    .context(refused)?,
+            )
         }
     };
     let ticker = show_progress(&args.server, &progress);
