@@ -149,10 +149,11 @@ pub async fn restore(vars: &dyn Vars) -> Result<Outcome, Error> {
     let (from, local) = open_input(&storage, &input)?;
     let passphrase = env::passphrase(vars, env::BACKUP_PASSPHRASE_FILE)?;
     let mut preparation = super::in_place::Preparation::from_vars(vars)?;
-    let include_schemas = schema_restore(vars, preparation.as_mut())?;
+    let load = LoadOptions::from_vars(vars)?;
+    let include_schemas = schema_restore(&load, preparation.as_mut())?;
     let preparation = preparation.filter(|p| *p != super::in_place::Preparation::default());
     let options = RestoreOptions {
-        threads: load_threads(vars)?,
+        threads: load.threads,
         // A local folder read without a passphrase may be the plaintext copy `decrypt-download` made of an
         // encrypted dump (the Go Job's `/restore-decrypted`): its objects were checked against the marker there.
         decrypted_copy: local && passphrase.is_none(),
@@ -303,7 +304,7 @@ pub async fn verify(vars: &dyn Vars) -> Result<Outcome, Error> {
     let from = storage.open(&input)?;
     let mut options = VerifyOptions {
         restore: RestoreOptions {
-            threads: load_threads(vars)?,
+            threads: LoadOptions::from_vars(vars)?.threads,
             passphrase: env::passphrase(vars, env::BACKUP_PASSPHRASE_FILE)?,
             ..RestoreOptions::default()
         },
@@ -604,11 +605,45 @@ pub fn encrypt_failure_line(stage: &str, started: Instant) -> String {
     )
 }
 
+/// `BLOODRAVEN_LOAD_OPTIONS`, mysqlsh `util.loadDump` options as JSON: the keys this loader reads (`threads`,
+/// default 4, and `includeSchemas`); the others are accepted and ignored.
+struct LoadOptions {
+    threads: usize,
+    include_schemas: Option<Vec<String>>,
+}
+
+impl LoadOptions {
+    fn from_vars(vars: &dyn Vars) -> Result<LoadOptions, Error> {
+        let Some(json) = vars.var(env::LOAD_OPTIONS) else {
+            return Ok(LoadOptions {
+                threads: 4,
+                include_schemas: None,
+            });
+        };
+        let v: Value = serde_json::from_str(&json).map_err(|e| Error::BadEnv {
+            name: env::LOAD_OPTIONS,
+            reason: format!("not JSON: {e}"),
+        })?;
+        Ok(LoadOptions {
+            threads: v
+                .get("threads")
+                .and_then(Value::as_u64)
+                .map_or(4, |t| usize::try_from(t.max(1)).unwrap_or(1)),
+            include_schemas: v.get("includeSchemas").and_then(Value::as_array).map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            }),
+        })
+    }
+}
+
 /// A per-schema in-place restore (`BLOODRAVEN_DROP_SCHEMAS`, Go's variable): the schemas to restore, which the
 /// loader drops itself once it checked that the dump has them (so they leave the preparation). The load options'
 /// `includeSchemas`, when set, must name the same schemas. Empty for every other restore.
 fn schema_restore(
-    vars: &dyn Vars,
+    load: &LoadOptions,
     preparation: Option<&mut super::in_place::Preparation>,
 ) -> Result<Vec<String>, Error> {
     let Some(p) = preparation.filter(|p| !p.drop_schemas.is_empty()) else {
@@ -624,42 +659,23 @@ fn schema_restore(
         });
     }
     let schemas = std::mem::take(&mut p.drop_schemas);
-    if let Some(json) = vars.var(env::LOAD_OPTIONS) {
-        let v: Value = serde_json::from_str(&json).map_err(|e| Error::BadEnv {
-            name: env::LOAD_OPTIONS,
-            reason: format!("not JSON: {e}"),
-        })?;
-        if let Some(listed) = v.get("includeSchemas").and_then(Value::as_array) {
-            let mut listed: Vec<&str> = listed.iter().filter_map(Value::as_str).collect();
-            let mut dropped: Vec<&str> = schemas.iter().map(String::as_str).collect();
-            listed.sort_unstable();
-            dropped.sort_unstable();
-            if !listed.is_empty() && listed != dropped {
-                return Err(Error::BadEnv {
-                    name: env::LOAD_OPTIONS,
-                    reason: format!(
-                        "includeSchemas {listed:?} differs from {} {dropped:?}: a per-schema restore drops and \
-                         loads the same schemas",
-                        env::DROP_SCHEMAS
-                    ),
-                });
-            }
+    if let Some(listed) = &load.include_schemas {
+        let mut listed: Vec<&str> = listed.iter().map(String::as_str).collect();
+        let mut dropped: Vec<&str> = schemas.iter().map(String::as_str).collect();
+        listed.sort_unstable();
+        dropped.sort_unstable();
+        if !listed.is_empty() && listed != dropped {
+            return Err(Error::BadEnv {
+                name: env::LOAD_OPTIONS,
+                reason: format!(
+                    "includeSchemas {listed:?} differs from {} {dropped:?}: a per-schema restore drops and \
+                     loads the same schemas",
+                    env::DROP_SCHEMAS
+                ),
+            });
         }
     }
     Ok(schemas)
-}
-
-fn load_threads(vars: &dyn Vars) -> Result<usize, Error> {
-    let Some(json) = vars.var(env::LOAD_OPTIONS) else {
-        return Ok(4);
-    };
-    let v: Value = serde_json::from_str(&json).map_err(|e| Error::BadEnv {
-        name: env::LOAD_OPTIONS,
-        reason: format!("not JSON: {e}"),
-    })?;
-    Ok(v.get("threads")
-        .and_then(Value::as_u64)
-        .map_or(4, |t| usize::try_from(t.max(1)).unwrap_or(1)))
 }
 
 fn pitr_options(
@@ -736,7 +752,7 @@ mod tests {
             .map(|(k, v)| (k.to_owned(), v.to_owned()))
             .collect();
         let mut p = super::super::in_place::Preparation::from_vars(&vars)?;
-        let s = schema_restore(&vars, p.as_mut())?;
+        let s = schema_restore(&LoadOptions::from_vars(&vars)?, p.as_mut())?;
         Ok((s, p))
     }
 
