@@ -1,8 +1,53 @@
 //! Every label, annotation, finalizer, taint key, Event reason, condition and metric name the
-//! operator uses, in one place.
+//! operator uses, and the names of the objects it creates for a group, in one place.
 //!
 //! Each group is a module of `&str` constants plus an `ALL` slice listing them, so tools can
 //! enumerate them (for example to check that a dashboard only uses known metric names).
+
+/// The names of the objects the operator creates for a group: the Go operator's, so that a migrated group
+/// keeps its objects.
+pub mod object {
+    /// `mysql-<group>-<site>`: a site's Deployment and its client Service.
+    pub fn site(group: &str, site: &str) -> String {
+        format!("mysql-{group}-{site}")
+    }
+
+    /// `mysql-<group>-<site>-internal`: a site's internal Service (the operator, replication and the
+    /// sidecars use it; it publishes addresses that are not ready).
+    pub fn site_internal(group: &str, site: &str) -> String {
+        format!("mysql-{group}-{site}-internal")
+    }
+
+    /// `mysql-<group>-<site>-data`: a site's data PersistentVolumeClaim.
+    pub fn site_data(group: &str, site: &str) -> String {
+        format!("mysql-{group}-{site}-data")
+    }
+
+    /// `mysql-<group>-config`: the ConfigMap of every site's `my.cnf`.
+    pub fn config(group: &str) -> String {
+        format!("mysql-{group}-config")
+    }
+
+    /// `mysql-<group>-primary`: the Service of the writable site.
+    pub fn primary(group: &str) -> String {
+        format!("mysql-{group}-primary")
+    }
+
+    /// `mysql-<group>-replicas`: the Service of the healthy replicas.
+    pub fn replicas(group: &str) -> String {
+        format!("mysql-{group}-replicas")
+    }
+
+    /// `mysql-<group>`: the PodDisruptionBudget.
+    pub fn disruption_budget(group: &str) -> String {
+        format!("mysql-{group}")
+    }
+
+    /// `mysql-<group>-failover-record`: the ConfigMap of the durable failover record.
+    pub fn failover_record(group: &str) -> String {
+        format!("mysql-{group}-failover-record")
+    }
+}
 
 /// Annotations, on the `MysqlFailoverGroup` unless noted.
 pub mod annotation {

@@ -592,7 +592,7 @@ impl Context {
             ..PatchParams::default()
         };
         for site in &group.spec.sites {
-            let name = format!("mysql-{}-{}", group.name_any(), site.name);
+            let name = bloodraven_api::names::object::site(&group.name_any(), &site.name);
             match deployments
                 .patch(&name, &params, &Patch::Merge(&patch))
                 .await

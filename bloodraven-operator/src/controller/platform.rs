@@ -227,7 +227,7 @@ impl KubePlatform {
     }
 
     fn record_name(&self) -> String {
-        format!("mysql-{}-failover-record", self.name)
+        bloodraven_api::names::object::failover_record(&self.name)
     }
 
     fn err(operation: &'static str) -> impl Fn(kube::Error) -> PlatformError {

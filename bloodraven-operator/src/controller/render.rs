@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 
 use bloodraven_api::failovergroup::backup::{BackupProfile, StorageType};
 use bloodraven_api::failovergroup::{MysqlFailoverGroup, ServiceType, SiteRole};
-use bloodraven_api::names::{annotation, label};
+use bloodraven_api::names::{annotation, label, object};
 
 /// The `[mysqld]` settings every site runs with (durability-and-rpo: binary log fsynced per commit, GTIDs,
 /// replicas log what they apply so they can be promoted, never writable until the operator says so).
@@ -77,7 +77,7 @@ pub fn objects(group: &MysqlFailoverGroup, operator_address: &str) -> Vec<Render
             manifest,
         });
     };
-    let config_name = format!("mysql-{name}-config");
+    let config_name = object::config(&name);
     push(
         "v1",
         "ConfigMap",
@@ -91,7 +91,7 @@ pub fn objects(group: &MysqlFailoverGroup, operator_address: &str) -> Vec<Render
         push(
             "v1",
             "PersistentVolumeClaim",
-            format!("mysql-{name}-{}-data", site.name),
+            object::site_data(&name, &site.name),
             json!({
                 "metadata": { "labels": labels(&name, Some(&site.name)) },
                 "spec": {
@@ -106,13 +106,13 @@ pub fn objects(group: &MysqlFailoverGroup, operator_address: &str) -> Vec<Render
         push(
             "v1",
             "Service",
-            format!("mysql-{name}-{}", site.name),
+            object::site(&name, &site.name),
             site_service(group, &name, site),
         );
         push(
             "v1",
             "Service",
-            format!("mysql-{name}-{}-internal", site.name),
+            object::site_internal(&name, &site.name),
             json!({
                 "metadata": { "labels": labels(&name, Some(&site.name)) },
                 "spec": {
@@ -132,7 +132,7 @@ pub fn objects(group: &MysqlFailoverGroup, operator_address: &str) -> Vec<Render
     push(
         "v1",
         "Service",
-        format!("mysql-{name}-primary"),
+        object::primary(&name),
         json!({
             "metadata": { "labels": labels(&name, None) },
             "spec": { "selector": primary, "ports": [{ "name": "mysql", "port": 3306, "targetPort": 3306, "protocol": "TCP" }] },
@@ -144,7 +144,7 @@ pub fn objects(group: &MysqlFailoverGroup, operator_address: &str) -> Vec<Render
     push(
         "v1",
         "Service",
-        format!("mysql-{name}-replicas"),
+        object::replicas(&name),
         json!({
             "metadata": { "labels": labels(&name, None) },
             "spec": { "selector": replicas, "ports": [{ "name": "mysql", "port": 3306, "targetPort": 3306, "protocol": "TCP" }] },
@@ -153,7 +153,7 @@ pub fn objects(group: &MysqlFailoverGroup, operator_address: &str) -> Vec<Render
     push(
         "policy/v1",
         "PodDisruptionBudget",
-        format!("mysql-{name}"),
+        object::disruption_budget(&name),
         json!({
             "metadata": { "labels": labels(&name, None) },
             "spec": { "minAvailable": 1, "selector": { "matchLabels": selector(&name, None) } },
@@ -163,7 +163,7 @@ pub fn objects(group: &MysqlFailoverGroup, operator_address: &str) -> Vec<Render
         push(
             "apps/v1",
             "Deployment",
-            format!("mysql-{name}-{}", site.name),
+            object::site(&name, &site.name),
             deployment(group, &name, site, &config_name, operator_address),
         );
     }
@@ -474,7 +474,7 @@ fn deployment(
     ];
     let mut sidecar_mounts = Vec::new();
     let mut volumes = vec![
-        json!({ "name": "data", "persistentVolumeClaim": { "claimName": format!("mysql-{name}-{}-data", site.name) } }),
+        json!({ "name": "data", "persistentVolumeClaim": { "claimName": object::site_data(name, &site.name) } }),
         json!({ "name": "config", "configMap": { "name": config } }),
     ];
     if let Some(tls) = &spec.tls {

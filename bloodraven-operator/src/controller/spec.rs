@@ -154,7 +154,10 @@ pub fn engine_config(group: &MysqlFailoverGroup, namespace: &str) -> Result<Conf
 /// The host of a site's internal Service (`mysql-<group>-<site>-internal.<namespace>.svc`): what the operator dials,
 /// replicas replicate from and sidecars reach their peers at.
 pub fn internal_host(group: &str, site: &str, namespace: &str) -> String {
-    format!("mysql-{group}-{site}-internal.{namespace}.svc")
+    format!(
+        "{}.{namespace}.svc",
+        bloodraven_api::names::object::site_internal(group, site)
+    )
 }
 
 /// The server flavour a group runs, from its image (`mariadb:*` images are MariaDB; everything else MySQL).

@@ -92,7 +92,7 @@ impl Cluster {
 
     /// The group's durable record (`mysql-<group>-failover-record`, key `record.json`), if the operator wrote one.
     pub(crate) async fn record(&self, group: &str) -> anyhow::Result<Option<Record>> {
-        let name = format!("mysql-{group}-failover-record");
+        let name = bloodraven_api::names::object::failover_record(group);
         let Some(map) = self
             .api::<ConfigMap>()
             .get_opt(&name)

@@ -167,7 +167,7 @@ impl Context {
         jobs: &Api<Job>,
     ) -> Result<Action, kube::Error> {
         let group_name = group.name_any();
-        let deployment = format!("mysql-{group_name}-{site}");
+        let deployment = bloodraven_api::names::object::site(&group_name, site);
         let deployments: Api<Deployment> = Api::namespaced(self.client.clone(), namespace);
         let ready = deployments
             .get_opt(&deployment)

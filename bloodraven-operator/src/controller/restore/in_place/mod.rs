@@ -409,7 +409,7 @@ impl Context {
         let related = k8s_openapi::api::core::v1::ObjectReference {
             api_version: Some("apps/v1".into()),
             kind: Some("Deployment".into()),
-            name: Some(format!("mysql-{}-{site}", group.name_any())),
+            name: Some(bloodraven_api::names::object::site(&group.name_any(), site)),
             namespace: group.namespace(),
             ..Default::default()
         };
