@@ -13,13 +13,16 @@
 # step reports wall time, the tool's CPU time, and the server's CPU time for it (measured from
 # /proc/PID/stat, including the flushing after the step), so the figures can be read on a shared machine.
 # The verification step replays ROWS/20 row updates made after the dump. THREADS (default 2) is given to
-# every tool that takes it. The binary is taken from $BLOODRAVEN_BACKUP or $CARGO_TARGET_DIR/release
-# (default target/release), the example from the same directory's examples/. SKIP_PEERS=1 runs only
-# bloodraven-backup's steps (for a quick look; the figures in docs/benchmarks.md come from full runs).
+# every tool that takes it. The plain restore and the verification run RUNS (default 3) times each, in
+# turn, and are compared by their medians. The binary is taken from $BLOODRAVEN_BACKUP or
+# $CARGO_TARGET_DIR/release (default target/release), the example from the same directory's examples/.
+# SKIP_PEERS=1 runs only bloodraven-backup's steps (for a quick look; the figures in docs/benchmarks.md come
+# from full runs).
 set -euo pipefail
 
 ROWS=${1:-2000000}
 THREADS=${2:-2}
+RUNS=${RUNS:-3}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BIN=${BLOODRAVEN_BACKUP:-${CARGO_TARGET_DIR:-$ROOT/target}/release/bloodraven-backup}
 EXAMPLE=${BACKUP_CYCLE:-$(dirname "$BIN")/examples/backup_cycle}
@@ -144,13 +147,30 @@ row "mariadb-dump (plain SQL)" "$(size "$WORK/dump.sql")" "-"
 rm -f "$WORK/dump.sql"
 fi
 
-# Restores, each into a fresh server.
-start_server t1 33062
-measure "bloodraven-backup restore" "$(pid_of t1)" "$BIN" restore --from "file://$WORK/cycle/dump" --port 33062 \
-    --threads "$THREADS" --no-progress
+# The plain restore and the verification, RUNS times each, alternating (each reported by its median wall
+# time: on two cores one run of either moves by 10-20 %). The verification replays writes made after the
+# dump: they go into the binlog archive first; then a throwaway server restores the dump and replays the
+# archive to its latest transaction (the example prints its steps and their times).
+sql 33061 "SET SESSION binlog_format = ROW; UPDATE bench.pk SET a = a + 1 WHERE id % 20 = 0; FLUSH BINARY LOGS"
+"$EXAMPLE" archive 33061 "$WORK/source/binlog" "$WORK/cycle" "$THREADS" >&2
+RESTORE_RUNS=()
+VERIFY_RUNS=()
+for run in $(seq 1 "$RUNS"); do
+    start_server t1 33062
+    measure "bloodraven-backup restore (run $run)" "$(pid_of t1)" "$BIN" restore --from "file://$WORK/cycle/dump" \
+        --port 33062 --threads "$THREADS" --no-progress
+    RESTORE_RUNS+=("$LAST_SECONDS|$LAST_CPU|$LAST_SERVER_CPU|$LAST_RSS|$(same 33062)")
+    kill -9 "$(pid_of t1)"; rm -rf "$WORK/t1"
+    measure "verification (run $run)" "$SRC" "$EXAMPLE" verify 33061 "$WORK/source/binlog" "$WORK/cycle" "$THREADS"
+    grep -q "^verify: ok" "$WORK/out" || { cat "$WORK/out" >&2; exit 2; }
+    grep "^verify phases" "$WORK/out" >&2
+    VERIFY_RUNS+=("$LAST_SECONDS|$LAST_CPU|$LAST_SERVER_CPU|$LAST_RSS|$(grep "^verify phases" "$WORK/out")")
+done
+# median RUN...: the run (fields joined by |) with the median wall time.
+median() { printf '%s\n' "$@" | sort -t'|' -k1,1n | sed -n "$((($# + 1) / 2))p"; }
+IFS='|' read -r LAST_SECONDS LAST_CPU LAST_SERVER_CPU LAST_RSS RESTORE_SAME < <(median "${RESTORE_RUNS[@]}")
 RESTORE_SECONDS=$LAST_SECONDS
-row "bloodraven-backup restore" "-" "$(same 33062)"
-kill -9 "$(pid_of t1)"; rm -rf "$WORK/t1"
+row "bloodraven-backup restore (median of $RUNS)" "-" "$RESTORE_SAME"
 start_server t1e 33067
 measure "bloodraven-backup restore (BRV1)" "$(pid_of t1e)" "$BIN" restore --from "file://$WORK/brenc" --port 33067 \
     --threads "$THREADS" --no-progress --passphrase-file "$WORK/passphrase"
@@ -172,19 +192,17 @@ row "zstd -d \\| mariadb" "-" "$(same 33064)"
 kill -9 "$(pid_of t3)"; rm -rf "$WORK/t3"
 fi
 
-# Verification: writes after the dump go into the binlog archive, then a throwaway server restores the
-# dump and replays the archive to its latest transaction (the example prints its steps).
-sql 33061 "SET SESSION binlog_format = ROW; UPDATE bench.pk SET a = a + 1 WHERE id % 20 = 0; FLUSH BINARY LOGS"
-"$EXAMPLE" archive 33061 "$WORK/source/binlog" "$WORK/cycle" "$THREADS" >&2
-measure "verification (restore + latest replay)" "$SRC" "$EXAMPLE" verify 33061 "$WORK/source/binlog" \
-    "$WORK/cycle" "$THREADS"
-grep -q "^verify: ok" "$WORK/out" || { cat "$WORK/out" >&2; exit 2; }
-row "verification: throwaway server + restore + replay of $((ROWS / 20)) row updates" "-" "GTID and tables checked"
+IFS='|' read -r LAST_SECONDS LAST_CPU LAST_SERVER_CPU LAST_RSS VERIFY_PHASES < <(median "${VERIFY_RUNS[@]}")
 VERIFY_SECONDS=$LAST_SECONDS
+row "verification (median of $RUNS): throwaway server + restore + replay of $((ROWS / 20)) row updates" "-" \
+    "GTID and tables checked"
 
 echo
 echo "rows: 3 x $ROWS, source DATA_LENGTH $DATA bytes + INDEX_LENGTH $INDEX bytes, threads $THREADS, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "verification / restore wall time: $(printf '%.2f' "$(echo "$VERIFY_SECONDS / $RESTORE_SECONDS" | bc -l)")"
+echo "verification / restore wall time (medians): $(printf '%.2f' "$(echo "$VERIFY_SECONDS / $RESTORE_SECONDS" | bc -l)")"
+echo "runs (wall s|tool CPU s|server CPU s|RSS MiB|...): restore ${RESTORE_RUNS[*]}"
+printf 'verification %s\n' "${VERIFY_RUNS[@]}"
+echo "median verification's $VERIFY_PHASES"
 echo
 echo "| step | wall s | tool CPU s | server CPU s | output bytes | peak RSS MiB (tool) | checksums vs source |"
 echo "|---|---|---|---|---|---|---|"
