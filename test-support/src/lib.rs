@@ -6,6 +6,7 @@
 //! [`mariadb::MariaDb`] starts a real `mariadbd` (Debian's `mariadb-server`) on a temporary data directory and a
 //! free loopback port, with binary logging and GTIDs configured for replication tests. Everything here is
 //! synchronous and uses only the standard library, so any crate can add it as a dev-dependency cheaply.
+//! [`docs::check`] runs every command the user docs show through the real binary's argument parser.
 //! [`proxy::Proxy`] is a fault-injecting TCP proxy (forward, refuse, blackhole, delay, canned answer) to put between
 //! components.
 //!
@@ -18,6 +19,7 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 
+pub mod docs;
 pub mod kube;
 pub mod mariadb;
 pub mod proxy;
