@@ -346,6 +346,38 @@ pub(crate) async fn publish_related<K>(
     }
 }
 
+/// Runs a controller of `K` objects that own Jobs until the process ends (the manager aborts it on shutdown):
+/// an object is reconciled when it or one of its Jobs changes, and a failed reconcile is logged and tried again
+/// after 10 s. `kind` names the objects in the logs.
+pub(crate) async fn run_owning_jobs<K, C, F, Fut, E>(
+    objects: Api<K>,
+    jobs: Api<k8s_openapi::api::batch::v1::Job>,
+    context: Arc<C>,
+    reconcile: F,
+    kind: &'static str,
+) where
+    K: Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
+    K::DynamicType: Default + Eq + Hash + Clone + std::fmt::Debug + Unpin,
+    C: Send + Sync + 'static,
+    F: FnMut(Arc<K>, Arc<C>) -> Fut,
+    Fut: std::future::Future<Output = Result<Action, E>> + Send + 'static,
+    E: std::error::Error + Send + 'static,
+{
+    let error_policy = move |object: Arc<K>, error: &E, _: Arc<C>| {
+        tracing::warn!(kind, name = %object.name_any(), %error, "reconcile failed; retrying");
+        Action::requeue(Duration::from_secs(10))
+    };
+    Controller::new(objects, watcher::Config::default())
+        .owns(jobs, watcher::Config::default())
+        .run(reconcile, error_policy, context)
+        .for_each(|result| async move {
+            if let Err(e) = result {
+                tracing::debug!(kind, error = %e, "reconcile failed");
+            }
+        })
+        .await;
+}
+
 /// The image the Job-running controllers give their Jobs: `BLOODRAVEN_OPERATOR_IMAGE`, else
 /// [`backup::DEFAULT_IMAGE`].
 pub(crate) fn job_image() -> String {

@@ -30,15 +30,13 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Pod, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
-use kube::runtime::controller::{Action, Controller};
+use kube::runtime::controller::Action;
 use kube::runtime::events::{EventType, Recorder};
 use kube::runtime::finalizer::{Event as Finalizer, finalizer};
-use kube::runtime::watcher;
 use kube::{Api, Client, ResourceExt};
 use serde_json::{Value, json};
 use tokio::sync::watch;
@@ -93,15 +91,7 @@ pub async fn run(client: Client, options: ManagerOptions, leader: watch::Receive
         leader,
         image: super::job_image(),
     });
-    Controller::new(backups, watcher::Config::default())
-        .owns(jobs, watcher::Config::default())
-        .run(reconcile, error_policy, context)
-        .for_each(|result| async move {
-            if let Err(e) = result {
-                tracing::debug!(error = %e, "backup reconcile failed");
-            }
-        })
-        .await;
+    super::run_owning_jobs(backups, jobs, context, reconcile, "MysqlBackup").await;
 }
 
 async fn reconcile(backup: Arc<MysqlBackup>, ctx: Arc<Context>) -> Result<Action, Error> {
@@ -157,11 +147,6 @@ async fn publish_cutoffs(api: &Api<MysqlBackup>, namespace: &str) -> Result<(), 
         .collect();
     crate::http::PitrCutoffs::global().publish(namespace, text);
     Ok(())
-}
-
-fn error_policy(backup: Arc<MysqlBackup>, error: &Error, _ctx: Arc<Context>) -> Action {
-    tracing::warn!(backup = %backup.name_any(), %error, "backup reconcile failed; retrying");
-    Action::requeue(Duration::from_secs(10))
 }
 
 impl Context {

@@ -27,15 +27,13 @@ pub mod in_place;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Patch, PatchParams, PostParams};
-use kube::runtime::controller::{Action, Controller};
+use kube::runtime::controller::Action;
 use kube::runtime::events::{EventType, Recorder};
-use kube::runtime::watcher;
 use kube::{Api, Client, ResourceExt};
 use serde_json::{Value, json};
 use tokio::sync::watch;
@@ -79,20 +77,14 @@ pub async fn run(client: Client, options: ManagerOptions, leader: watch::Receive
         leader,
         image: super::job_image(),
     });
-    Controller::new(groups, watcher::Config::default())
-        .owns(jobs, watcher::Config::default())
-        .run(reconcile, error_policy, context)
-        .for_each(|result| async move {
-            if let Err(e) = result {
-                tracing::debug!(error = %e, "restore reconcile failed");
-            }
-        })
-        .await;
-}
-
-fn error_policy(group: Arc<MysqlFailoverGroup>, error: &kube::Error, _ctx: Arc<Context>) -> Action {
-    tracing::warn!(group = %group.name_any(), %error, "restore reconcile failed; retrying");
-    Action::requeue(Duration::from_secs(10))
+    super::run_owning_jobs(
+        groups,
+        jobs,
+        context,
+        reconcile,
+        "MysqlFailoverGroup (restore)",
+    )
+    .await;
 }
 
 async fn reconcile(

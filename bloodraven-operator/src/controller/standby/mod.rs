@@ -34,9 +34,8 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::api::{DeleteParams, ListParams, PostParams, PropagationPolicy};
-use kube::runtime::controller::{Action, Controller};
+use kube::runtime::controller::Action;
 use kube::runtime::events::{EventType, Recorder};
-use kube::runtime::watcher;
 use kube::{Api, Client, ResourceExt};
 use serde_json::{Value, json};
 use tokio::sync::watch;
@@ -118,15 +117,7 @@ pub async fn run(client: Client, options: ManagerOptions, leader: watch::Receive
         dump_cache: Mutex::new(BTreeMap::new()),
         last_scan: Mutex::new(BTreeMap::new()),
     });
-    Controller::new(standbys, watcher::Config::default())
-        .owns(jobs, watcher::Config::default())
-        .run(reconcile, error_policy, context)
-        .for_each(|result| async move {
-            if let Err(e) = result {
-                tracing::debug!(error = %e, "standby reconcile failed");
-            }
-        })
-        .await;
+    super::run_owning_jobs(standbys, jobs, context, reconcile, "MysqlStandbyCluster").await;
 }
 
 async fn reconcile(s: Arc<MysqlStandbyCluster>, ctx: Arc<Context>) -> Result<Action, Error> {
@@ -141,11 +132,6 @@ async fn reconcile(s: Arc<MysqlStandbyCluster>, ctx: Arc<Context>) -> Result<Act
         return Ok(Action::await_change());
     }
     Ok(ctx.apply(&s).instrument(span).await?)
-}
-
-fn error_policy(s: Arc<MysqlStandbyCluster>, error: &Error, _ctx: Arc<Context>) -> Action {
-    tracing::warn!(standby = %s.name_any(), %error, "standby reconcile failed; retrying");
-    Action::requeue(Duration::from_secs(10))
 }
 
 fn now_time() -> Time {

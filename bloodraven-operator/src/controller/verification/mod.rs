@@ -23,15 +23,13 @@ pub mod build;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{DeleteParams, ListParams, PostParams, PropagationPolicy};
-use kube::runtime::controller::{Action, Controller};
+use kube::runtime::controller::Action;
 use kube::runtime::events::{EventType, Recorder};
 use kube::runtime::finalizer::{Event as Finalizer, finalizer};
-use kube::runtime::watcher;
 use kube::{Api, Client, ResourceExt};
 use serde_json::{Value, json};
 use tokio::sync::watch;
@@ -82,15 +80,7 @@ pub async fn run(client: Client, options: ManagerOptions, leader: watch::Receive
         leader,
         image: super::job_image(),
     });
-    Controller::new(runs, watcher::Config::default())
-        .owns(jobs, watcher::Config::default())
-        .run(reconcile, error_policy, context)
-        .for_each(|result| async move {
-            if let Err(e) = result {
-                tracing::debug!(error = %e, "verification reconcile failed");
-            }
-        })
-        .await;
+    super::run_owning_jobs(runs, jobs, context, reconcile, "MysqlBackupVerification").await;
 }
 
 async fn reconcile(v: Arc<MysqlBackupVerification>, ctx: Arc<Context>) -> Result<Action, Error> {
@@ -112,11 +102,6 @@ async fn reconcile(v: Arc<MysqlBackupVerification>, ctx: Arc<Context>) -> Result
     .instrument(span)
     .await
     .map_err(|e| Error::Finalizer(e.to_string()))
-}
-
-fn error_policy(v: Arc<MysqlBackupVerification>, error: &Error, _ctx: Arc<Context>) -> Action {
-    tracing::warn!(verification = %v.name_any(), %error, "verification reconcile failed; retrying");
-    Action::requeue(Duration::from_secs(10))
 }
 
 fn now() -> Time {

@@ -9,14 +9,12 @@ pub mod decide;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Pod, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams, PropagationPolicy};
-use kube::runtime::controller::{Action, Controller};
+use kube::runtime::controller::Action;
 use kube::runtime::events::{EventType, Recorder};
-use kube::runtime::watcher;
 use kube::{Api, Client, ResourceExt};
 use serde_json::{Value, json};
 use tokio::sync::watch;
@@ -53,20 +51,14 @@ pub async fn run(client: Client, options: ManagerOptions, leader: watch::Receive
         leader,
         image: super::super::job_image(),
     });
-    Controller::new(groups, watcher::Config::default())
-        .owns(jobs, watcher::Config::default())
-        .run(reconcile, error_policy, context)
-        .for_each(|result| async move {
-            if let Err(e) = result {
-                tracing::debug!(error = %e, "in-place restore reconcile failed");
-            }
-        })
-        .await;
-}
-
-fn error_policy(group: Arc<MysqlFailoverGroup>, error: &kube::Error, _ctx: Arc<Context>) -> Action {
-    tracing::warn!(group = %group.name_any(), %error, "in-place restore reconcile failed; retrying");
-    Action::requeue(Duration::from_secs(10))
+    super::super::run_owning_jobs(
+        groups,
+        jobs,
+        context,
+        reconcile,
+        "MysqlFailoverGroup (in-place restore)",
+    )
+    .await;
 }
 
 async fn reconcile(
