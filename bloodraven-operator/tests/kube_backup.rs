@@ -17,12 +17,12 @@ use bloodraven_api::verification::MysqlBackupVerification;
 use bloodraven_test_support::mariadb::MariaDb;
 use bloodraven_test_support::s3::S3Server;
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Secret};
+use k8s_openapi::api::core::v1::PersistentVolumeClaim;
 use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, DeleteParams, ListParams, PostParams};
 use kube::{Client, ResourceExt};
 use kube_support::kubelet::Kubelet;
-use kube_support::{Operator, cluster, namespace, wait};
+use kube_support::{Operator, cluster, create_secret, namespace, wait};
 use live_support::{Group, host};
 use serde_json::{Value, json};
 
@@ -49,17 +49,6 @@ async fn pitr_cutoff(operator: &Operator, namespace: &str) -> (u16, Value) {
         code,
         serde_json::from_str(&r.text().await.unwrap()).unwrap_or(Value::Null),
     )
-}
-
-async fn create_secret(client: &Client, namespace: &str, name: &str, data: Value) {
-    let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
-    api.create(
-        &PostParams::default(),
-        &serde_json::from_value(json!({ "metadata": { "name": name }, "stringData": data }))
-            .unwrap(),
-    )
-    .await
-    .unwrap();
 }
 
 /// Group `orders` over the test servers with an encrypted S3 profile `nightly` (retention count 2), a profile

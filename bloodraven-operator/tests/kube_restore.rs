@@ -12,7 +12,6 @@
 mod kube_support;
 mod live_support;
 
-use std::process::Command;
 use std::time::Duration;
 
 use bloodraven_api::backup::MysqlBackup;
@@ -22,12 +21,11 @@ use bloodraven_backup::bloodraven_binlog::manifest::{ArchiveLayout, SiteName};
 use bloodraven_test_support::mariadb::MariaDb;
 use bloodraven_test_support::s3::S3Server;
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::events::v1::Event;
 use kube::Client;
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use kube_support::kubelet::Kubelet;
-use kube_support::{Operator, cluster, delete_namespace, namespace};
+use kube_support::{Operator, cluster, create_secret, delete_namespace, namespace};
 use live_support::host;
 use serde_json::{Value, json};
 
@@ -90,38 +88,12 @@ async fn source_artifacts(s3: &S3Server, scratch: &std::path::Path) -> (MariaDb,
              INSERT INTO d.t VALUES (1, 'a'), (2, 'b'), (3, 'c')",
         )
         .unwrap();
-    let creds = scratch.join("source-creds");
-    std::fs::create_dir_all(creds.join("mysql")).unwrap();
-    std::fs::create_dir_all(creds.join("aws")).unwrap();
-    std::fs::write(creds.join("mysql/MYSQL_USER"), "root").unwrap();
-    std::fs::write(creds.join("mysql/MYSQL_PASSWORD"), "").unwrap();
-    std::fs::write(creds.join("aws/AWS_ACCESS_KEY_ID"), s3.access_key()).unwrap();
-    std::fs::write(creds.join("aws/AWS_SECRET_ACCESS_KEY"), s3.secret_key()).unwrap();
-    std::fs::write(creds.join("passphrase"), PASSPHRASE).unwrap();
-    let dump = Command::new(env!("CARGO_BIN_EXE_bloodraven"))
-        .arg("dump")
-        .env("BLOODRAVEN_STORAGE_TYPE", "S3")
-        .env("BLOODRAVEN_S3_BUCKET", s3.bucket())
-        .env("BLOODRAVEN_S3_ENDPOINT_OVERRIDE", s3.endpoint())
-        .env("AWS_REGION", s3.region())
-        .env("BLOODRAVEN_AWS_CREDS_DIR", creds.join("aws"))
-        .env(
-            "BLOODRAVEN_MYSQL_HOST",
-            format!("127.0.0.1:{}", source.port()),
-        )
-        .env("BLOODRAVEN_MYSQL_CREDS_DIR", creds.join("mysql"))
-        .env("BLOODRAVEN_OUTPUT_URL", "orders/west/orders-1")
-        .env(
-            "BLOODRAVEN_BACKUP_PASSPHRASE_FILE",
-            creds.join("passphrase"),
-        )
-        .env("BLOODRAVEN_RESULT_FILE", creds.join("dump-result"))
-        .output()
-        .unwrap();
-    assert!(
-        dump.status.success(),
-        "{}",
-        String::from_utf8_lossy(&dump.stderr)
+    kube_support::dump_to_s3(
+        &format!("127.0.0.1:{}", source.port()),
+        s3,
+        scratch,
+        "orders/west/orders-1",
+        PASSPHRASE,
     );
     // Row 4 is the "bad" transaction the first test excludes from the replay.
     source.sql("INSERT INTO d.t VALUES (4, 'd')").unwrap();
@@ -156,17 +128,6 @@ async fn source_artifacts(s3: &S3Server, scratch: &std::path::Path) -> (MariaDb,
         "{cycle:?}"
     );
     (source, stop, bad)
-}
-
-async fn create_secret(client: &Client, namespace: &str, name: &str, data: Value) {
-    let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
-    api.create(
-        &PostParams::default(),
-        &serde_json::from_value(json!({ "metadata": { "name": name }, "stringData": data }))
-            .unwrap(),
-    )
-    .await
-    .unwrap();
 }
 
 async fn create_secrets(client: &Client, ns: &str, s3: &S3Server) {

@@ -11,19 +11,18 @@
 mod kube_support;
 mod live_support;
 
-use std::process::Command;
 use std::time::Duration;
 
 use bloodraven_api::failovergroup::MysqlFailoverGroup;
 use bloodraven_test_support::mariadb::MariaDb;
 use bloodraven_test_support::s3::S3Server;
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{Pod, Secret};
+use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::{Client, ResourceExt};
 use kube_support::kubelet::Kubelet;
-use kube_support::{Operator, cluster, delete_namespace, namespace, wait};
+use kube_support::{Operator, cluster, create_secret, delete_namespace, namespace, wait};
 use live_support::host;
 use serde_json::{Value, json};
 
@@ -68,50 +67,13 @@ fn servers() -> Vec<MariaDb> {
 
 /// An encrypted dump of `server` at `orders/inplace-1` in the bucket (what a MysqlBackup of the group made).
 fn dump(server: &MariaDb, s3: &S3Server, scratch: &std::path::Path) {
-    let creds = scratch.join("dump-creds");
-    std::fs::create_dir_all(creds.join("mysql")).unwrap();
-    std::fs::create_dir_all(creds.join("aws")).unwrap();
-    std::fs::write(creds.join("mysql/MYSQL_USER"), "root").unwrap();
-    std::fs::write(creds.join("mysql/MYSQL_PASSWORD"), "").unwrap();
-    std::fs::write(creds.join("aws/AWS_ACCESS_KEY_ID"), s3.access_key()).unwrap();
-    std::fs::write(creds.join("aws/AWS_SECRET_ACCESS_KEY"), s3.secret_key()).unwrap();
-    std::fs::write(creds.join("passphrase"), PASSPHRASE).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_bloodraven"))
-        .arg("dump")
-        .env("BLOODRAVEN_STORAGE_TYPE", "S3")
-        .env("BLOODRAVEN_S3_BUCKET", s3.bucket())
-        .env("BLOODRAVEN_S3_ENDPOINT_OVERRIDE", s3.endpoint())
-        .env("AWS_REGION", s3.region())
-        .env("BLOODRAVEN_AWS_CREDS_DIR", creds.join("aws"))
-        .env(
-            "BLOODRAVEN_MYSQL_HOST",
-            format!("{}:{}", host(0), server.port()),
-        )
-        .env("BLOODRAVEN_MYSQL_CREDS_DIR", creds.join("mysql"))
-        .env("BLOODRAVEN_OUTPUT_URL", "orders/inplace-1")
-        .env(
-            "BLOODRAVEN_BACKUP_PASSPHRASE_FILE",
-            creds.join("passphrase"),
-        )
-        .env("BLOODRAVEN_RESULT_FILE", creds.join("dump-result"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    kube_support::dump_to_s3(
+        &format!("{}:{}", host(0), server.port()),
+        s3,
+        scratch,
+        "orders/inplace-1",
+        PASSPHRASE,
     );
-}
-
-async fn create_secret(client: &Client, namespace: &str, name: &str, data: Value) {
-    let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
-    api.create(
-        &PostParams::default(),
-        &serde_json::from_value(json!({ "metadata": { "name": name }, "stringData": data }))
-            .unwrap(),
-    )
-    .await
-    .unwrap();
 }
 
 fn restore_in_place(s3: &S3Server, confirm: &str) -> Value {

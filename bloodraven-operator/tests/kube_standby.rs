@@ -18,12 +18,11 @@ use bloodraven_backup::{ConnectOptions, DumpOptions, Passphrase};
 use bloodraven_test_support::mariadb::MariaDb;
 use bloodraven_test_support::s3::S3Server;
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use kube::{Client, ResourceExt};
 use kube_support::kubelet::Kubelet;
-use kube_support::{Operator, cluster, namespace};
+use kube_support::{Operator, cluster, create_secret, namespace};
 use serde_json::{Value, json};
 
 const PASSPHRASE: &str = "correct horse battery staple";
@@ -44,17 +43,6 @@ fn store(s3: &S3Server) -> Arc<dyn ObjectStore> {
     .open("")
     .unwrap();
     Arc::clone(location.store())
-}
-
-async fn create_secret(client: &Client, namespace: &str, name: &str, data: Value) {
-    let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
-    api.create(
-        &PostParams::default(),
-        &serde_json::from_value(json!({ "metadata": { "name": name }, "stringData": data }))
-            .unwrap(),
-    )
-    .await
-    .unwrap();
 }
 
 /// A standby of group `orders` over `orders/west` in the test bucket.

@@ -270,3 +270,62 @@ pub async fn plugin(kubeconfig: &Path, ns: &str, args: &[&str]) -> Run {
     );
     run
 }
+
+/// An encrypted dump of the MariaDB server at `mysql_host` (`host:port`, user root without a password) into the
+/// bucket at `output_url`, made by `bloodraven dump` with the environment a MysqlBackup's Job gets (credentials and
+/// the passphrase as files under `scratch`); panics with its output when it fails.
+pub fn dump_to_s3(
+    mysql_host: &str,
+    s3: &bloodraven_test_support::s3::S3Server,
+    scratch: &Path,
+    output_url: &str,
+    passphrase: &str,
+) {
+    let creds = scratch.join("dump-creds");
+    std::fs::create_dir_all(creds.join("mysql")).unwrap();
+    std::fs::create_dir_all(creds.join("aws")).unwrap();
+    std::fs::write(creds.join("mysql/MYSQL_USER"), "root").unwrap();
+    std::fs::write(creds.join("mysql/MYSQL_PASSWORD"), "").unwrap();
+    std::fs::write(creds.join("aws/AWS_ACCESS_KEY_ID"), s3.access_key()).unwrap();
+    std::fs::write(creds.join("aws/AWS_SECRET_ACCESS_KEY"), s3.secret_key()).unwrap();
+    std::fs::write(creds.join("passphrase"), passphrase).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_bloodraven"))
+        .arg("dump")
+        .env("BLOODRAVEN_STORAGE_TYPE", "S3")
+        .env("BLOODRAVEN_S3_BUCKET", s3.bucket())
+        .env("BLOODRAVEN_S3_ENDPOINT_OVERRIDE", s3.endpoint())
+        .env("AWS_REGION", s3.region())
+        .env("BLOODRAVEN_AWS_CREDS_DIR", creds.join("aws"))
+        .env("BLOODRAVEN_MYSQL_HOST", mysql_host)
+        .env("BLOODRAVEN_MYSQL_CREDS_DIR", creds.join("mysql"))
+        .env("BLOODRAVEN_OUTPUT_URL", output_url)
+        .env(
+            "BLOODRAVEN_BACKUP_PASSPHRASE_FILE",
+            creds.join("passphrase"),
+        )
+        .env("BLOODRAVEN_RESULT_FILE", creds.join("dump-result"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "bloodraven dump to {output_url}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Creates Secret `name` in `namespace` from `string_data` (a JSON object of keys and values).
+pub async fn create_secret(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+    string_data: serde_json::Value,
+) {
+    let api: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(client.clone(), namespace);
+    api.create(
+        &PostParams::default(),
+        &serde_json::from_value(json!({ "metadata": { "name": name }, "stringData": string_data }))
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+}
