@@ -312,7 +312,11 @@ impl Context {
                 Ok(Action::requeue(RUNNING_RECHECK))
             }
             JobOutcome::Failed => {
-                if previous.phase == Some(BackupPhase::Failed) && ours {
+                if previous.phase == Some(BackupPhase::Failed) && ours
+                    || self
+                        .outcome_recorded(group, namespace, &job_name, BackupPhase::Failed)
+                        .await?
+                {
                     // Final until the Job is deleted (the Job watch wakes us then).
                     return Ok(Action::await_change());
                 }
@@ -352,6 +356,12 @@ impl Context {
                 Ok(Action::await_change())
             }
             JobOutcome::Complete => {
+                if self
+                    .outcome_recorded(group, namespace, &job_name, BackupPhase::Succeeded)
+                    .await?
+                {
+                    return Ok(Action::await_change());
+                }
                 let text =
                     super::verification::termination_messages(&self.client, namespace, &job_name)
                         .await?;
@@ -404,6 +414,23 @@ impl Context {
                 Ok(Action::await_change())
             }
         }
+    }
+
+    /// Whether the group's status, read from the API server rather than the cache, already records `job_name`
+    /// ending in `phase`. A reconcile woken by a Job event can start from a cached group older than the write that
+    /// recorded the outcome; it must not count the outcome (metrics, events) a second time.
+    async fn outcome_recorded(
+        &self,
+        group: &MysqlFailoverGroup,
+        namespace: &str,
+        job_name: &str,
+        phase: BackupPhase,
+    ) -> Result<bool, kube::Error> {
+        let api: Api<MysqlFailoverGroup> = Api::namespaced(self.client.clone(), namespace);
+        let fresh = api.get_status(&group.name_any()).await?;
+        Ok(current(&fresh).is_some_and(|r| {
+            r.phase == Some(phase) && r.details.job_name.as_deref() == Some(job_name)
+        }))
     }
 
     /// Records the Job's `decrypt-download` stage (`BLOODRAVEN_ENCRYPT_METRICS`) under the group and the profile of
