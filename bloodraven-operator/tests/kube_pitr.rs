@@ -356,6 +356,19 @@ async fn sidecars_archive_the_operator_reports_and_the_plugin_plans_a_recovery()
         )
         .await
         .unwrap();
+    // The backup controller's first look writes a phase (it starts a Job no kubelet runs here); the Succeeded
+    // status below goes in after it, or the controller's write could land last and undo it.
+    wait(
+        "the backup controller's first status of orders-nightly-base",
+        Duration::from_secs(30),
+        || async {
+            backups
+                .get_status("orders-nightly-base")
+                .await
+                .is_ok_and(|b| b.status.and_then(|s| s.phase).is_some())
+        },
+    )
+    .await;
     let first = report["replay"][0]["adds"].as_str().unwrap().to_owned();
     let base_set = first.rsplit(' ').next().unwrap().to_owned();
     let base_gtid = format!("0-1-{}", base_set.rsplit('-').next().unwrap());
