@@ -331,6 +331,16 @@ impl Context {
         if outcome == JobOutcome::Running {
             return Ok(Action::requeue(RUNNING_RECHECK));
         }
+        // A reconcile woken by a Job event can start from a cached MysqlBackup older than the write that recorded
+        // this outcome: read the phase from the API server, so that the outcome is counted once.
+        let api: Api<MysqlBackup> = Api::namespaced(self.client.clone(), &namespace);
+        let fresh = api.get_status(&backup.name_any()).await?;
+        if matches!(
+            fresh.status.and_then(|s| s.phase),
+            Some(BackupPhase::Succeeded | BackupPhase::Failed)
+        ) {
+            return Ok(Action::requeue(FINISHED_RECHECK));
+        }
         let messages = self.termination_messages(&namespace, job_name).await?;
         // A Job with an `encrypt-upload` step (as the Go operator renders it) reports its encrypt stage.
         metrics::global().encrypt_stages(

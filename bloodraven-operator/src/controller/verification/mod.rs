@@ -285,6 +285,16 @@ impl Context {
         if outcome == JobOutcome::Running {
             return Ok(Action::requeue(Duration::from_secs(15)));
         }
+        // A reconcile woken by a Job event can start from a cached object older than the write that recorded
+        // this outcome: read the phase from the API server, so that the outcome is counted once.
+        let api: Api<MysqlBackupVerification> = Api::namespaced(self.client.clone(), &namespace);
+        let fresh = api.get_status(&v.name_any()).await?;
+        if !matches!(
+            fresh.status.and_then(|s| s.phase),
+            Some(VerificationPhase::Restoring | VerificationPhase::Checking)
+        ) {
+            return Ok(Action::await_change());
+        }
         let text = termination_messages(&self.client, &namespace, &job_name).await?;
         let result = VerifyResult::parse_last(&text);
         let passed =
