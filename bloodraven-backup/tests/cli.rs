@@ -195,3 +195,36 @@ async fn a_dump_killed_half_way_is_never_restored() {
     );
     assert_eq!(target.sql("SHOW DATABASES LIKE 'big'").unwrap(), "");
 }
+
+/// The library's warnings reach the command line's stderr: a passphrase given for a plain dump is ignored, and
+/// the dry run says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_passphrase_for_a_plain_dump_is_ignored_with_a_warning() {
+    let source = server(1);
+    exec(&source, FIXTURE).await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("file://{}/plain", dir.path().display());
+    let out = bin()
+        .args(["dump", "--to", &url, "--port", &source.port().to_string()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pass = dir.path().join("pass");
+    std::fs::write(&pass, "a passphrase\n").unwrap();
+    let out = bin()
+        .args(["restore", "--from", &url, "--dry-run", "--passphrase-file"])
+        .arg(&pass)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("WARN")
+            && stderr.contains("dump is not encrypted; ignoring the passphrase"),
+        "{stderr}"
+    );
+}
