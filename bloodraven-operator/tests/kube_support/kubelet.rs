@@ -29,6 +29,16 @@ pub struct Ran {
     pub stderr: String,
 }
 
+/// The pods' files (data directories of throwaway servers included) go with the kubelet; a failing test keeps
+/// them for a look.
+impl Drop for Kubelet {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.scratch);
+        }
+    }
+}
+
 impl Kubelet {
     pub fn new(client: &Client, namespace: &str) -> Kubelet {
         // Short: the throwaway server's socket path below it must stay under 108 bytes.
