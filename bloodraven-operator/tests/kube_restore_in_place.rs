@@ -115,6 +115,19 @@ async fn wait_phase(
 }
 
 /// Events about the group: (reason, note).
+/// Waits until every reason in `reasons` is among the namespace's events.
+async fn wait_events(client: &Client, ns: &str, reasons: &[&str]) {
+    wait("the run's events", Duration::from_secs(30), || async {
+        let seen: Vec<String> = events(client, ns)
+            .await
+            .into_iter()
+            .map(|(r, _)| r)
+            .collect();
+        reasons.iter().all(|r| seen.iter().any(|x| x == r))
+    })
+    .await;
+}
+
 async fn events(client: &Client, ns: &str) -> Vec<(String, String)> {
     let api: Api<Event> = Api::namespaced(client.clone(), ns);
     api.list(&ListParams::default())
@@ -292,22 +305,17 @@ async fn an_armed_in_place_restore_reloads_the_live_primary_and_re_arms_only_on_
             .trim(),
         ""
     );
-    wait("the run's events", Duration::from_secs(30), || async {
-        let reasons: Vec<String> = events(&client, &ns)
-            .await
-            .into_iter()
-            .map(|(r, _)| r)
-            .collect();
-        [
+    wait_events(
+        &client,
+        &ns,
+        &[
             "RestoreInPlaceStarted",
             "RestoreInPlaceJobCreated",
             "RestoreInPlaceLoaded",
             "RestoreInPlaceRecloneScheduled",
             "RestoreInPlaceSucceeded",
-        ]
-        .iter()
-        .all(|r| reasons.iter().any(|x| x == r))
-    })
+        ],
+    )
     .await;
     // Every other site is recloned, one after the other: sfo is scheduled once pdx's reclone is done.
     wait(
@@ -564,21 +572,16 @@ async fn a_per_schema_in_place_restore_reloads_one_schema_and_the_replica_follow
     assert_eq!(rows(&servers[1]), "1,2,3");
     assert_eq!(ids(&servers[1], "canary.beats"), "1,2,3,4");
     assert_eq!(ids(&servers[1], "scratch.s"), "9");
-    wait("the run's events", Duration::from_secs(30), || async {
-        let reasons: Vec<String> = events(&client, &ns)
-            .await
-            .into_iter()
-            .map(|(r, _)| r)
-            .collect();
-        [
+    wait_events(
+        &client,
+        &ns,
+        &[
             "RestoreInPlaceStarted",
             "RestoreInPlaceJobCreated",
             "RestoreInPlaceLoaded",
             "RestoreInPlaceSucceeded",
-        ]
-        .iter()
-        .all(|r| reasons.iter().any(|x| x == r))
-    })
+        ],
+    )
     .await;
     let succeeded = events(&client, &ns)
         .await

@@ -892,4 +892,4 @@ pub fn source_details(backup: Option<&MysqlBackup>) -> RestoreDetails {
 }
 
 #[cfg(test)]
-mod tests;
+pub(super) mod tests;

@@ -65,7 +65,8 @@ fn inputs<'a>(
     }
 }
 
-fn env_of(job: &Job, container: &str) -> BTreeMap<String, String> {
+/// The env of `container` (a container or an init container) of `job`, by name.
+pub(crate) fn env_of(job: &Job, container: &str) -> BTreeMap<String, String> {
     let spec = job.spec.as_ref().unwrap().template.spec.as_ref().unwrap();
     spec.containers
         .iter()

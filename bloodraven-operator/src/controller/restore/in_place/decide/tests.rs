@@ -435,15 +435,7 @@ fn the_in_place_job_is_the_restore_job_emptying_the_target_for_its_confirm() {
         spec(CONFIRM),
         json!({ "phase": "Restoring", "scope": "full", "targetSite": "iad" }),
     );
-    let rendered = job(&Inputs {
-        group: &g,
-        site: "iad",
-        host: ("mysql-orders-iad.shop.svc".into(), 3306),
-        backup: None,
-        image: "ghcr.io/shipstream/bloodraven:test",
-        source_encrypted: None,
-    })
-    .unwrap();
+    let rendered = render(&g).unwrap();
     insta::assert_json_snapshot!("in_place_restore_job", rendered.job);
     assert_eq!(
         rendered.job.metadata.name.as_deref(),
@@ -463,15 +455,7 @@ fn the_in_place_job_is_the_restore_job_emptying_the_target_for_its_confirm() {
     replay["loadOptions"] = json!({ "includeSchemas": ["shop"] });
     replay["pointInTime"] = json!({ "stopDatetime": "2026-12-07T09:00:00Z" });
     let g = group(replay, Value::Null);
-    let f = job(&Inputs {
-        group: &g,
-        site: "iad",
-        host: ("h".into(), 3306),
-        backup: None,
-        image: "i",
-        source_encrypted: None,
-    })
-    .unwrap_err();
+    let f = render(&g).unwrap_err();
     assert_eq!(f.reason, event::RESTORE_IN_PLACE_BUILD_FAILED);
     assert!(
         f.message
@@ -488,23 +472,21 @@ fn the_in_place_job_is_the_restore_job_emptying_the_target_for_its_confirm() {
     );
 }
 
-/// The env of the rendered Job's main container, by name.
+/// The Job of `g` for site `iad`, rendered with a test image.
+fn render(g: &MysqlFailoverGroup) -> Result<Rendered, Failure> {
+    job(&Inputs {
+        group: g,
+        site: "iad",
+        host: ("mysql-orders-iad.shop.svc".into(), 3306),
+        backup: None,
+        image: "ghcr.io/shipstream/bloodraven:test",
+        source_encrypted: None,
+    })
+}
+
+/// The env of the rendered Job's main container (`mysqlsh`, the Go name), by name.
 fn job_env(rendered: &Rendered) -> std::collections::BTreeMap<String, String> {
-    let spec = rendered
-        .job
-        .spec
-        .as_ref()
-        .unwrap()
-        .template
-        .spec
-        .as_ref()
-        .unwrap();
-    let main = spec.containers.last().unwrap();
-    main.env
-        .iter()
-        .flatten()
-        .map(|e| (e.name.clone(), e.value.clone().unwrap_or_default()))
-        .collect()
+    crate::controller::restore::build::tests::env_of(&rendered.job, "mysqlsh")
 }
 
 #[test]
@@ -515,15 +497,7 @@ fn a_per_schema_job_drops_and_loads_only_its_schema_binlogged() {
         one,
         json!({ "phase": "Restoring", "scope": "schema:shop", "targetSite": "iad" }),
     );
-    let rendered = job(&Inputs {
-        group: &g,
-        site: "iad",
-        host: ("mysql-orders-iad.shop.svc".into(), 3306),
-        backup: None,
-        image: "ghcr.io/shipstream/bloodraven:test",
-        source_encrypted: None,
-    })
-    .unwrap();
+    let rendered = render(&g).unwrap();
     insta::assert_json_snapshot!("per_schema_in_place_restore_job", rendered.job);
     let vars = job_env(&rendered);
     assert_eq!(
@@ -552,17 +526,7 @@ fn a_per_schema_job_drops_and_loads_only_its_schema_binlogged() {
         spec(CONFIRM),
         json!({ "phase": "Restoring", "scope": "full", "targetSite": "iad" }),
     );
-    let vars = job_env(
-        &job(&Inputs {
-            group: &g,
-            site: "iad",
-            host: ("h".into(), 3306),
-            backup: None,
-            image: "i",
-            source_encrypted: None,
-        })
-        .unwrap(),
-    );
+    let vars = job_env(&render(&g).unwrap());
     assert_eq!(vars["BLOODRAVEN_DROP_ALL_USER_SCHEMAS"], "1");
     assert_eq!(vars["BLOODRAVEN_RESET_REPLICATION"], "1");
     assert!(!vars.contains_key("BLOODRAVEN_DROP_SCHEMAS"), "{vars:?}");
