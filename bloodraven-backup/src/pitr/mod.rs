@@ -316,12 +316,22 @@ impl Downloaded {
 /// A [`download`] that goes on beside the restore the replay is for. Dropping it stops the download and
 /// removes what it wrote.
 #[derive(Debug)]
-pub struct DownloadTask(Option<DownloadState>);
+pub struct DownloadTask(DownloadState);
 
 #[derive(Debug)]
 enum DownloadState {
-    Running(tokio::task::JoinHandle<Result<Downloaded, Error>>),
+    Running(AbortOnDrop),
     Done(Box<Downloaded>),
+}
+
+/// The download's task, stopped when dropped before it ended.
+#[derive(Debug)]
+struct AbortOnDrop(tokio::task::JoinHandle<Result<Downloaded, Error>>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 impl DownloadTask {
@@ -335,31 +345,22 @@ impl DownloadTask {
     ) -> Result<DownloadTask, Error> {
         let state = if options.exclude.is_empty() {
             let (start, options) = (start.to_owned(), options.clone());
-            DownloadState::Running(tokio::spawn(async move {
+            DownloadState::Running(AbortOnDrop(tokio::spawn(async move {
                 download(plan, &start, &options).await
-            }))
+            })))
         } else {
             DownloadState::Done(Box::new(download(plan, start, options).await?))
         };
-        Ok(DownloadTask(Some(state)))
+        Ok(DownloadTask(state))
     }
 
     /// Waits for the download.
-    pub async fn finish(mut self) -> Result<Downloaded, Error> {
-        match self.0.take() {
-            Some(DownloadState::Running(task)) => task
+    pub async fn finish(self) -> Result<Downloaded, Error> {
+        match self.0 {
+            DownloadState::Running(mut task) => (&mut task.0)
                 .await
                 .map_err(|e| Error::Pitr(format!("downloading the binlogs: {e}")))?,
-            Some(DownloadState::Done(done)) => Ok(*done),
-            None => Err(Error::Pitr("the download was already taken".into())),
-        }
-    }
-}
-
-impl Drop for DownloadTask {
-    fn drop(&mut self) {
-        if let Some(DownloadState::Running(task)) = &self.0 {
-            task.abort();
+            DownloadState::Done(done) => Ok(*done),
         }
     }
 }
