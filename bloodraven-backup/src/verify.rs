@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::conn::{ConnectOptions, Session, quote_ident};
 use crate::error::Error;
 use crate::pitr::{DownloadTask, PitrOptions};
-use crate::restore::{self, RestoreOptions, RestoreReport};
+use crate::restore::{self, OpenDump, RestoreOptions, RestoreReport};
 use crate::server::{ServerOptions, ThrowawayServer};
 use crate::store::DumpLocation;
 
@@ -203,18 +203,15 @@ pub async fn verify(from: &DumpLocation, options: &VerifyOptions) -> Verificatio
         kept_dir: None,
         phases: PhaseTimes::default(),
     };
-    // A replay is planned before any server starts (an unreachable target fails at once), and its binlogs
-    // download beside the server's start and the restore.
-    let download = match &options.pitr {
-        None => None,
-        Some(pitr) => match start_download(from, options, pitr).await {
-            Ok(task) => Some(task),
-            Err((reason, message)) => {
-                report.reason = Some(reason);
-                report.message = message;
-                return finish(report, started);
-            }
-        },
+    // The dump is opened (a missing or incomplete one fails at once) and a replay planned before any server
+    // starts; the replay's binlogs download beside the server's start and the restore.
+    let prepared = match prepare(from, options).await {
+        Ok(prepared) => prepared,
+        Err((reason, message)) => {
+            report.reason = Some(reason);
+            report.message = message;
+            return finish(report, started);
+        }
     };
     let phase = Instant::now();
     let server = ThrowawayServer::start(&options.server).await;
@@ -227,7 +224,7 @@ pub async fn verify(from: &DumpLocation, options: &VerifyOptions) -> Verificatio
             return finish(report, started);
         }
     };
-    let outcome = run(&server, from, options, download, &mut report).await;
+    let outcome = run(&server, prepared, options, &mut report).await;
     match outcome {
         Ok(()) => {
             report.succeeded = true;
@@ -262,12 +259,11 @@ pub async fn verify(from: &DumpLocation, options: &VerifyOptions) -> Verificatio
     finish(report, started)
 }
 
-/// Opens the dump for its GTID state, plans the replay from it and starts downloading the plan's binlogs.
-async fn start_download(
+/// Opens the dump and, with a replay, plans it from the dump's GTID state and starts downloading its binlogs.
+async fn prepare(
     from: &DumpLocation,
     options: &VerifyOptions,
-    pitr: &PitrOptions,
-) -> Result<DownloadTask, (FailureReason, String)> {
+) -> Result<(OpenDump, Option<DownloadTask>), (FailureReason, String)> {
     let dump = restore::open_dump_with(
         from,
         options.restore.passphrase.as_ref(),
@@ -275,25 +271,28 @@ async fn start_download(
     )
     .await
     .map_err(|e| (FailureReason::RestoreFailed, error_chain(&e)))?;
+    let Some(pitr) = &options.pitr else {
+        return Ok((dump, None));
+    };
     let start = &dump.meta.gtid_executed;
     let refused = |e: Error| (FailureReason::ReplayFailed, error_chain(&e));
     let plan = crate::pitr::preflight(start, pitr).await.map_err(refused)?;
-    DownloadTask::start(plan, start, pitr)
+    let download = DownloadTask::start(plan, start, pitr)
         .await
-        .map_err(refused)
+        .map_err(refused)?;
+    Ok((dump, Some(download)))
 }
 
 async fn run(
     server: &ThrowawayServer,
-    from: &DumpLocation,
+    (dump, download): (OpenDump, Option<DownloadTask>),
     options: &VerifyOptions,
-    download: Option<DownloadTask>,
     report: &mut VerificationReport,
 ) -> Result<(), (FailureReason, String)> {
     let target = server.connect_options();
     let restore_failed = |e: Error| (FailureReason::RestoreFailed, error_chain(&e));
     let phase = Instant::now();
-    let restored: RestoreReport = restore::restore(&target, from, &options.restore)
+    let restored: RestoreReport = restore::restore_dump(&target, &dump, &options.restore)
         .await
         .map_err(restore_failed)?;
     report.gtid_expected = restored.source.gtid_executed.clone();

@@ -134,16 +134,26 @@ pub async fn restore(
     from: &DumpLocation,
     options: &RestoreOptions,
 ) -> Result<RestoreReport, Error> {
+    let dump = open_dump_with(from, options.passphrase.as_ref(), options.decrypted_copy).await?;
+    restore_dump(target, &dump, options).await
+}
+
+/// [`restore`] of a dump already opened with [`open_dump`] or [`open_dump_with`] (its passphrase is the one it was
+/// opened with), for a caller that read the dump's metadata first.
+pub async fn restore_dump(
+    target: &ConnectOptions,
+    dump: &OpenDump,
+    options: &RestoreOptions,
+) -> Result<RestoreReport, Error> {
     let started = Instant::now();
     if options.threads == 0 {
         return Err(Error::Options("threads must be at least 1".into()));
     }
-    let dump = open_dump_with(from, options.passphrase.as_ref(), options.decrypted_copy).await?;
     let meta = &dump.meta;
     let only = if options.include_schemas.is_empty() {
         None
     } else {
-        Some(check_schemas(&dump, &options.include_schemas)?)
+        Some(check_schemas(dump, &options.include_schemas)?)
     };
     let mut control = target.connect().await?;
     check_flavor(&mut control, meta).await?;
@@ -155,7 +165,7 @@ pub async fn restore(
     if old_local_infile != "1" {
         control.exec("SET GLOBAL local_infile = 1").await?;
     }
-    let result = restore_into(&dump, target, &mut control, options, only.as_deref()).await;
+    let result = restore_into(dump, target, &mut control, options, only.as_deref()).await;
     if old_local_infile != "1" {
         let _ = control.exec("SET GLOBAL local_infile = 0").await;
     }
@@ -166,7 +176,7 @@ pub async fn restore(
     }
     drop(control.conn.disconnect().await);
     Ok(RestoreReport {
-        location: from.display().to_owned(),
+        location: dump.location.display().to_owned(),
         source: dump.meta.clone(),
         tables: loaded.tables,
         rows: loaded.rows,

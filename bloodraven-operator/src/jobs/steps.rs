@@ -209,34 +209,28 @@ pub async fn restore(vars: &dyn Vars) -> Result<Outcome, Error> {
     // The dump must open (the marker, the metadata and the passphrase check out) and bad replay options (an
     // unreachable target, a mistyped excludeGtids) must fail before the target is touched: a wrong source never
     // costs an in-place target its data. The planned binlogs download while the restore runs.
-    let dump = if pitr.is_some() || preparation.is_some() {
-        Some(
-            bloodraven_backup::restore::open_dump_with(
-                &from,
-                options.passphrase.as_ref(),
-                options.decrypted_copy,
-            )
-            .await?,
-        )
-    } else {
-        None
-    };
-    let download = match (&pitr, &dump) {
-        (Some(p), Some(dump)) => {
+    let dump = bloodraven_backup::restore::open_dump_with(
+        &from,
+        options.passphrase.as_ref(),
+        options.decrypted_copy,
+    )
+    .await?;
+    let download = match &pitr {
+        Some(p) => {
             let start = &dump.meta.gtid_executed;
             let plan = bloodraven_backup::pitr::preflight(start, p).await?;
             Some(bloodraven_backup::pitr::DownloadTask::start(plan, start, p).await?)
         }
-        _ => None,
+        None => None,
     };
     // An in-place restore empties the live target first (spec.restoreInPlace).
-    if let (Some(p), Some(dump)) = (preparation, &dump) {
-        bloodraven_backup::restore::check_schemas(dump, &options.include_schemas)?;
+    if let Some(p) = preparation {
+        bloodraven_backup::restore::check_schemas(&dump, &options.include_schemas)?;
         for statement in super::in_place::prepare(&target, &p).await? {
             tracing::info!(%statement, "prepared the target for the in-place restore");
         }
     }
-    let mut report = bloodraven_backup::restore::restore(&target, &from, &options).await?;
+    let mut report = bloodraven_backup::restore::restore_dump(&target, &dump, &options).await?;
     if let (Some(p), Some(download)) = (&pitr, download) {
         let replayed = download
             .finish()

@@ -425,10 +425,14 @@ async fn run_restore(args: RestoreArgs) -> anyhow::Result<()> {
              restore the schema from a newer dump, or restore the whole instance with point-in-time replay"
         );
     }
+    let dump = restore::open_dump(&from, options.passphrase.as_ref())
+        .await
+        .context(if args.dry_run {
+            "dump check failed"
+        } else {
+            "restore failed"
+        })?;
     if args.dry_run {
-        let dump = restore::open_dump(&from, options.passphrase.as_ref())
-            .await
-            .context("dump check failed")?;
         let m = &dump.meta;
         println!(
             "dump {}: complete, {} objects checked, {} rows, gtid state {:?}, binlog {}:{}",
@@ -459,9 +463,6 @@ async fn run_restore(args: RestoreArgs) -> anyhow::Result<()> {
     let download = match &pitr {
         None => None,
         Some(p) => {
-            let dump = restore::open_dump(&from, options.passphrase.as_ref())
-                .await
-                .context("dump check failed")?;
             let start = &dump.meta.gtid_executed;
             let refused = "point-in-time replay refused; nothing was restored";
             let plan = bloodraven_backup::pitr::preflight(start, p)
@@ -475,7 +476,7 @@ async fn run_restore(args: RestoreArgs) -> anyhow::Result<()> {
         }
     };
     let ticker = show_progress(&args.server, &progress);
-    let result = restore::restore(&target, &from, &options).await;
+    let result = restore::restore_dump(&target, &dump, &options).await;
     if let Some(t) = ticker {
         t.abort();
     }
