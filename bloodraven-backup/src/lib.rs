@@ -36,10 +36,13 @@
 //! that its replicas follow, leaving its other schemas, accounts and GTID state alone. [`pitr::replay`] then
 //! replays a binlog archive (the `bloodraven-binlog` plan and verified download, `mariadb-binlog | mariadb`)
 //! to the latest transaction, a time or a GTID set, and fails unless the server reached the planned GTID state.
+//! Its steps are public too: [`pitr::preflight`] plans, [`pitr::DownloadTask`] downloads beside the restore
+//! ([`restore::restore_dump`] of the dump opened for the plan), [`pitr::Downloaded::apply`] replays.
 //!
 //! A **verification** ([`verify::verify`]) does all of that in a [`ThrowawayServer`] the library starts
-//! (own data directory, 127.0.0.1, a free port), adds a per-table checksum report and an optional sanity
-//! query under a time budget, and tears the server down — or keeps it when something failed.
+//! (own data directory, 127.0.0.1, a free port), adds a per-table checksum report (of the tables as dumped,
+//! taken beside the replay) and an optional sanity query under a time budget, times each phase, and tears the
+//! server down — or keeps it when something failed.
 //!
 //! **Retention** ([`retention`]) lists the dumps under a prefix, picks the newest *complete* one, and
 //! deletes whole dump directories by count, age, `minKeep` and `maxFailedKeep`, the completion marker
